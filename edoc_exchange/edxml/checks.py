@@ -1,0 +1,172 @@
+"""The strict checker: the standard's rules applied to a model.
+
+The writer runs it before producing bytes (so that what we send is always strictly valid)
+and the reader runs it after building a model (with the lines it saw). Each rule comes from
+the element tables in :mod:`~edoc_exchange.edxml.models`; nothing here knows a field name
+that those tables do not declare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .errors import IdentifierError
+from .findings import Finding, Severity, make_finding
+from .identifiers import DocumentId, OrganId, looks_like_uuid
+from .models import Document, Message, StatusMessage, _Element
+from .spec import Child, Kind, Need, Rule
+
+__all__ = ["CONTAINER_PATHS", "HEADER_PATH", "TRACE_PATH", "check", "child_path", "rule_problem"]
+
+HEADER_PATH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
+TRACE_PATH = "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList"
+ATTACHMENT_PATH = "/edXML/AttachmentEncoded/Attachment"
+
+#: Where each container element sits (the keys of Message.container_extensions).
+CONTAINER_PATHS = {
+    "edXML": "/edXML",
+    "edXMLEnvelope": "/edXML/edXMLEnvelope",
+    "edXMLHeader": "/edXML/edXMLEnvelope/edXMLHeader",
+    "MessageHeader": HEADER_PATH,
+    "TraceHeaderList": TRACE_PATH,
+    "edXMLBody": "/edXML/edXMLEnvelope/edXMLBody",
+    "edXMLManifest": "/edXML/edXMLEnvelope/edXMLBody/edXMLManifest",
+    "AttachmentEncoded": "/edXML/AttachmentEncoded",
+}
+
+#: Attachment names longer than this are refused (Nghị định 30/2020, Phụ lục VI).
+ATTACHMENT_NAME_MAX = 500
+
+
+def child_path(parent: str, child: Child, index: int | None = None) -> str:
+    """The element path of a child; list items carry a 1-based index."""
+    if child.wrapper:
+        return f"{parent}/{child.wrapper}/{child.tag}[{index}]"
+    if child.many:
+        return f"{parent}/{child.tag}[{index}]"
+    return f"{parent}/{child.tag}"
+
+
+def rule_problem(rule: Rule, value: Any) -> tuple[str, dict[str, object]] | None:
+    """The finding code and parameters for a value breaking ``rule``, or None."""
+    text = str(value)
+    if rule is Rule.ORGAN_ID:
+        try:
+            OrganId.parse(text)
+        except IdentifierError as exc:
+            return "bad-organ-id", {"detail": exc.en}
+    elif rule is Rule.DOCUMENT_ID:
+        if looks_like_uuid(text):
+            return "uuid-document-id", {"value": text}
+        try:
+            DocumentId.parse(text)
+        except IdentifierError as exc:
+            return "bad-document-id", {"detail": exc.en}
+    elif rule is Rule.DIGITS:
+        if not (text.isascii() and text.isdigit()):
+            return "bad-code-value", {"value": text, "allowed": "digits / chữ số"}
+    elif rule is Rule.PRIORITY:
+        if not 0 <= int(value) <= 4:
+            return "bad-priority", {"value": value}
+    elif rule is Rule.BUSINESS_TYPE:
+        if not 0 <= int(value) <= 3:
+            return "bad-code-value", {"value": value, "allowed": "0, 1, 2, 3"}
+    elif rule is Rule.ZERO_ONE:
+        if int(value) not in (0, 1):
+            return "bad-code-value", {"value": value, "allowed": "0, 1"}
+    elif rule is Rule.STATUS_CODE:
+        if not (len(text) == 2 and text.isascii() and text.isdigit()):
+            return "bad-status-code", {"value": text}
+    return None
+
+
+class _Checker:
+    def __init__(self, *, strict: bool, structure: bool, lines: Mapping[str, int]) -> None:
+        self.severity = Severity.ERROR if strict else Severity.WARNING
+        self.structure = structure
+        self.lines = lines
+        self.findings: list[Finding] = []
+
+    def add(self, code: str, path: str, severity: Severity | None = None, **params: object) -> None:
+        line = self.lines.get(path)
+        if line is None:  # a missing element: point at its parent's line
+            line = self.lines.get(path.rsplit("/", 1)[0])
+        self.findings.append(make_finding(code, severity or self.severity, path, line, **params))
+
+    def walk(self, model: _Element | Message, children: tuple[Child, ...], path: str) -> None:
+        if self.structure and isinstance(model, _Element):
+            for ext in model.extensions:
+                self.add("unknown-element", path, name=ext.tag)
+        for child in children:
+            value = getattr(model, child.field)
+            items: list[Any] = value if child.many else [value]
+            if self.structure and child.need is not Need.OPTIONAL:
+                if not any(item is not None for item in items):
+                    code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
+                    sev = Severity.ERROR if child.need is Need.ALWAYS else None
+                    where = child_path(path, child, 1) if child.many else child_path(path, child)
+                    self.add(code, where, sev, name=child.tag)
+            for index, item in enumerate(items, start=1):
+                if item is None:
+                    continue
+                where = child_path(path, child, index)
+                if child.kind is Kind.MODEL:
+                    assert isinstance(item, _Element)
+                    self.walk(item, item.xml_children, where)
+                    continue
+                if child.max_len is not None and len(str(item)) > child.max_len:
+                    self.add("too-long", where, length=len(str(item)), limit=child.max_len)
+                if child.rule is not None:
+                    problem = rule_problem(child.rule, item)
+                    if problem is not None:
+                        self.add(problem[0], where, **problem[1])
+
+    def attachments(self, document: Document) -> None:
+        for index, att in enumerate(document.attachments, start=1):
+            if len(att.name) > ATTACHMENT_NAME_MAX:
+                self.add(
+                    "too-long",
+                    f"{ATTACHMENT_PATH}[{index}]/AttachmentName",
+                    length=len(att.name),
+                    limit=ATTACHMENT_NAME_MAX,
+                )
+
+
+def iter_header_tables(message: Message) -> Iterator[tuple[tuple[Child, ...], str]]:
+    """The element tables of a message's header blocks with the path each starts at."""
+    if isinstance(message, Document):
+        yield Document.header_children, HEADER_PATH
+        yield Document.trace_children, TRACE_PATH
+    elif isinstance(message, StatusMessage):
+        yield StatusMessage.header_children, HEADER_PATH
+
+
+def check(
+    message: Message,
+    *,
+    strict: bool = True,
+    structure: bool = True,
+    lines: Mapping[str, int] | None = None,
+) -> list[Finding]:
+    """Every rule ``message`` breaks, as findings (errors when strict, else warnings).
+
+    ``structure`` also reports missing elements the standard expects, unknown elements and
+    a legacy signature; the reader turns it off because it reports those itself, with the
+    lines where it saw them.
+    """
+    checker = _Checker(strict=strict, structure=structure, lines=lines or {})
+    for children, path in iter_header_tables(message):
+        checker.walk(message, children, path)
+    if isinstance(message, Document):
+        checker.attachments(message)
+        if structure and not message.trace:
+            checker.add("missing-optional", f"{TRACE_PATH}/TraceHeader[1]", name="TraceHeader")
+    if not structure:
+        return checker.findings
+    if message.signature is not None and message.signature_is_legacy:
+        checker.add("legacy-signature", "/edXML/edXMLEnvelope/edXMLHeader/Signature")
+    for container, extensions in message.container_extensions.items():
+        for ext in extensions:
+            checker.add("unknown-element", CONTAINER_PATHS[container], name=ext.tag)
+    return checker.findings

@@ -1,0 +1,216 @@
+"""Findings: what the reader and the strict checker report about a message.
+
+A finding names a rule (``code``), where it applies (an element path such as
+``/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/To[2]/OrganId`` and, when the input had
+one, its line) and says what is wrong in Vietnamese and in English. Texts live in one
+catalogue below so that the CLI, the JSON output and the exceptions say the same thing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["MESSAGES", "Finding", "Severity", "make_finding"]
+
+
+class Severity(enum.StrEnum):
+    """How bad a finding is."""
+
+    #: The message is not acceptable: reading fails (or writing is refused).
+    ERROR = "error"
+    #: A deviation a tolerant reader accepts and reports (lenient mode only).
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found in a message, with where it is and what to do."""
+
+    code: str
+    severity: Severity
+    path: str
+    line: int | None
+    vi: str
+    en: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.path}: {self.severity.value}: {self.vi} ({self.en})"
+
+    def to_json(self) -> dict[str, Any]:
+        """A stable JSON object for machine readers (``edoc validate --json``)."""
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "path": self.path,
+            "line": self.line,
+            "message": self.en,
+            "message_vi": self.vi,
+        }
+
+
+#: code -> (Vietnamese template, English template); templates use str.format fields.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "input-empty": ("Tệp rỗng", "the input is empty"),
+    "input-too-large": (
+        "Gói tin quá lớn: {size} byte, giới hạn {limit} byte",
+        "the message is {size} bytes, over the limit of {limit} bytes",
+    ),
+    "too-many-elements": (
+        "Gói tin có quá nhiều phần tử XML (giới hạn {limit})",
+        "the message has too many XML elements (limit {limit})",
+    ),
+    "too-deep": (
+        "Cấu trúc XML lồng quá sâu (giới hạn {limit} cấp)",
+        "the XML nests deeper than {limit} levels",
+    ),
+    "too-many-attachments": (
+        "Quá nhiều tệp đính kèm: {count}, giới hạn {limit}",
+        "too many attachments: {count}, the limit is {limit}",
+    ),
+    "stray-bytes": (
+        "Có {count} byte lạ trước khai báo XML",
+        "{count} stray bytes before the XML declaration",
+    ),
+    "not-xml": ("Không phải tệp XML", "the input is not XML"),
+    "doctype-forbidden": (
+        "Không chấp nhận khai báo DOCTYPE (có thể là tấn công thực thể XML)",
+        "a DOCTYPE is not allowed (it can carry XML entity attacks)",
+    ),
+    "xml-syntax": ("Lỗi cú pháp XML: {detail}", "XML syntax error: {detail}"),
+    "bad-encoding": (
+        "Mã hóa ký tự không hợp lệ (phải là UTF-8): {detail}",
+        "invalid character encoding (UTF-8 required): {detail}",
+    ),
+    "encoding-not-utf8": (
+        "Gói tin khai báo mã hóa {encoding}, quy chuẩn yêu cầu UTF-8",
+        "the message declares encoding {encoding}; the standard requires UTF-8",
+    ),
+    "undeclared-prefix": (
+        "Tiền tố không gian tên chưa khai báo: {detail}",
+        "undeclared namespace prefix: {detail}",
+    ),
+    "wrong-root": (
+        "Phần tử gốc phải là edXML trong không gian tên {ns}, nhận được {found}",
+        "the root must be edXML in namespace {ns}; found {found}",
+    ),
+    "missing-element": ("Thiếu phần tử bắt buộc {name}", "required element {name} is missing"),
+    "missing-optional": (
+        "Thiếu phần tử {name} (quy chuẩn yêu cầu)",
+        "element {name} is missing (the standard expects it)",
+    ),
+    "unknown-element": (
+        "Phần tử không có trong quy chuẩn: {name} (được giữ nguyên)",
+        "element not in the standard: {name} (kept as extension data)",
+    ),
+    "unknown-attribute": (
+        "Thuộc tính không có trong quy chuẩn: {name} (bị bỏ qua)",
+        "attribute not in the standard: {name} (ignored)",
+    ),
+    "duplicate-element": (
+        "Phần tử {name} xuất hiện nhiều lần; bản sau được giữ nguyên như dữ liệu mở rộng",
+        "element {name} appears more than once; the later copy is kept as extension data",
+    ),
+    "business-spelling": (
+        "Dùng tên Business thay vì Bussiness như quy chuẩn",
+        "Business is written instead of the standard's Bussiness",
+    ),
+    "not-text": (
+        "Phần tử {name} chỉ được chứa văn bản",
+        "element {name} must contain text only",
+    ),
+    "bad-int": ("Giá trị '{value}' không phải số nguyên", "'{value}' is not an integer"),
+    "bad-bool": (
+        "Giá trị '{value}' không phải true/false/0/1",
+        "'{value}' is not true/false/0/1",
+    ),
+    "bad-date": (
+        "Ngày '{value}' không đúng định dạng yyyy/MM/dd",
+        "date '{value}' is not a valid yyyy/MM/dd date",
+    ),
+    "bad-timestamp": (
+        "Thời điểm '{value}' không đúng định dạng yyyy/MM/dd HH:mm:ss",
+        "timestamp '{value}' is not a valid yyyy/MM/dd HH:mm:ss time",
+    ),
+    "bad-text": ("Văn bản không hợp lệ: {detail}", "invalid text: {detail}"),
+    "too-long": (
+        "Dài {length} ký tự, vượt giới hạn {limit}",
+        "{length} characters long, over the limit of {limit}",
+    ),
+    "bad-organ-id": ("Mã định danh không hợp lệ: {detail}", "malformed OrganId: {detail}"),
+    "bad-document-id": (
+        "Mã văn bản (DocumentId) không hợp lệ: {detail}",
+        "malformed DocumentId: {detail}",
+    ),
+    "uuid-document-id": (
+        "Mã văn bản là UUID '{value}', không theo dạng OrganId,yyyy/MM/dd,Số/Ký hiệu",
+        "DocumentId '{value}' is a UUID, not OrganId,yyyy/MM/dd,Number/Notation",
+    ),
+    "bad-priority": (
+        "Độ khẩn {value} không thuộc 0-4",
+        "Priority {value} is outside 0-4",
+    ),
+    "bad-code-value": (
+        "Giá trị '{value}' không hợp lệ; cho phép: {allowed}",
+        "'{value}' is not valid; allowed: {allowed}",
+    ),
+    "bad-status-code": (
+        "Mã trạng thái '{value}' phải gồm hai chữ số",
+        "StatusCode '{value}' must be two digits",
+    ),
+    "empty-response-for": (
+        "Phần tử ResponseFor rỗng (bị bỏ qua)",
+        "ResponseFor is empty (ignored)",
+    ),
+    "legacy-signature": (
+        "Chữ ký kiểu cũ của SDK (không gian tên edXML), không thể kiểm tra",
+        "legacy SDK signature element (edXML namespace): unverifiable",
+    ),
+    "signature-misplaced": (
+        "Chữ ký số phải nằm trong edXMLHeader, sau TraceHeaderList",
+        "the Signature must be inside edXMLHeader, after TraceHeaderList",
+    ),
+    "extra-signature": (
+        "Có nhiều hơn một chữ ký số",
+        "more than one Signature element",
+    ),
+    "bad-base64": (
+        "Nội dung tệp đính kèm không phải base64 hợp lệ: {detail}",
+        "attachment content is not valid base64: {detail}",
+    ),
+    "reference-without-attachment": (
+        "Tham chiếu {cid} trong edXMLManifest không có tệp đính kèm tương ứng",
+        "manifest Reference {cid} has no Attachment",
+    ),
+    "attachment-without-reference": (
+        "Tệp đính kèm {cid} không có tham chiếu trong edXMLManifest",
+        "Attachment {cid} has no manifest Reference",
+    ),
+    "duplicate-content-id": (
+        "ContentId {cid} bị trùng",
+        "duplicate ContentId {cid}",
+    ),
+    "bad-content-id": (
+        "ContentId '{value}' không hợp lệ (dạng cid:<mã>)",
+        "ContentId '{value}' is not of the form cid:<id>",
+    ),
+    "bad-attachment-name": (
+        "Tên tệp đính kèm '{value}' không hợp lệ: {detail}",
+        "attachment name '{value}' is not acceptable: {detail}",
+    ),
+    "reference-mismatch": (
+        "{field} của tham chiếu ({ref}) khác của tệp đính kèm ({att})",
+        "the Reference's {field} ({ref}) differs from the Attachment's ({att})",
+    ),
+    "invalid-value": ("Giá trị không hợp lệ: {detail}", "invalid value: {detail}"),
+}
+
+
+def make_finding(
+    code: str, severity: Severity, path: str, line: int | None = None, **params: object
+) -> Finding:
+    """Build a finding from the catalogue; unknown codes are a programming error."""
+    vi, en = MESSAGES[code]
+    return Finding(code, severity, path, line, vi.format(**params), en.format(**params))

@@ -1,0 +1,79 @@
+"""Text formats of the standard: dates, timestamps (Vietnam time) and clean text.
+
+Dates are ``yyyy/MM/dd``; timestamps are ``yyyy/MM/dd HH:mm:ss`` in local Vietnamese time
+(UTC+7). Text is NFC-normalised and must be representable in XML 1.0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+
+__all__ = [
+    "VN_TZ",
+    "clean_text",
+    "format_date",
+    "format_timestamp",
+    "parse_date",
+    "parse_timestamp",
+    "to_vn_time",
+]
+
+#: Vietnam has used UTC+7 without daylight saving since 1975.
+VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+_DATE_RE = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2})")
+_TIMESTAMP_RE = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+# Characters XML 1.0 cannot carry: a message holding them could never be written.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def parse_date(text: str) -> dt.date:
+    """Parse ``yyyy/MM/dd``; raise ValueError otherwise (2014/02/30 too)."""
+    match = _DATE_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    year, month, day = (int(g) for g in match.groups())
+    return dt.date(year, month, day)
+
+
+def format_date(value: dt.date) -> str:
+    """Write a date as the standard wants it: ``yyyy/MM/dd``."""
+    return f"{value.year:04d}/{value.month:02d}/{value.day:02d}"
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """Parse ``yyyy/MM/dd HH:mm:ss`` as Vietnam time; raise ValueError otherwise."""
+    match = _TIMESTAMP_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    y, mo, d, h, mi, s = (int(g) for g in match.groups())
+    return dt.datetime(y, mo, d, h, mi, s, tzinfo=VN_TZ)
+
+
+def to_vn_time(value: dt.datetime) -> dt.datetime:
+    """Bring a time to Vietnam time at whole seconds; a naive time is taken as Vietnam time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=VN_TZ)
+    return value.astimezone(VN_TZ).replace(microsecond=0)
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """Write a time as ``yyyy/MM/dd HH:mm:ss`` in Vietnam time."""
+    v = to_vn_time(value)
+    return (
+        f"{v.year:04d}/{v.month:02d}/{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+    )
+
+
+def clean_text(value: str) -> str:
+    """NFC-normalise and trim text; raise ValueError if XML 1.0 cannot carry it.
+
+    Vietnamese arrives precomposed or decomposed; comparing, signing and searching need one
+    form, so every text entering a model goes through here.
+    """
+    bad = _NOT_XML_CHAR.search(value)
+    if bad is not None:
+        raise ValueError(f"character U+{ord(bad.group()):04X} cannot appear in XML")
+    return unicodedata.normalize("NFC", value).strip()

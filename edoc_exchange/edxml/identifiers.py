@@ -1,0 +1,163 @@
+"""Organisation identifiers (mã định danh) and document identifiers of QCVN 102:2016.
+
+An OrganId reads right to left: ``V1V2V3.Z1Z2.Y1Y2.MX1X2`` is level 4, 3, 2 and 1, where
+level 1 is a letter and two digits (H41: UBND tỉnh Nghệ An) and ``00``/``000`` mean "not at
+that level". A DocumentId is ``OrganId,yyyy/MM/dd,Number/Notation``. Both parsers raise
+:class:`IdentifierError` saying which part is wrong; they never guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+
+from .errors import IdentifierError
+from .formats import format_date, parse_date
+
+__all__ = ["DocumentId", "OrganId", "looks_like_uuid"]
+
+_LEVEL_WIDTHS = (3, 2, 2)  # level 4, 3, 2, as written left to right
+_LEVEL1_RE = re.compile(r"[A-Z][0-9]{2}")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OrganId:
+    """A well-formed organisation identifier, split into its four levels."""
+
+    level4: str
+    level3: str
+    level2: str
+    level1: str
+
+    @classmethod
+    def parse(cls, text: str) -> OrganId:
+        """Parse ``000.00.00.H41``; raise :class:`IdentifierError` naming the bad part."""
+        value = text.strip()
+        parts = value.split(".")
+        if len(parts) != 4:
+            raise IdentifierError(
+                f"Mã định danh '{value}' phải có 4 phần V1V2V3.Z1Z2.Y1Y2.MX1X2, có {len(parts)}",
+                f"OrganId '{value}' must have 4 dot-separated parts "
+                f"(V1V2V3.Z1Z2.Y1Y2.MX1X2), it has {len(parts)}",
+                step="OrganId",
+            )
+        names = ("level 4 (V1V2V3)", "level 3 (Z1Z2)", "level 2 (Y1Y2)")
+        for part, width, name in zip(parts[:3], _LEVEL_WIDTHS, names, strict=True):
+            if len(part) != width or not part.isascii() or not part.isdigit():
+                raise IdentifierError(
+                    f"Mã định danh '{value}': phần {name} phải gồm {width} chữ số, nhận '{part}'",
+                    f"OrganId '{value}': {name} must be {width} digits, got '{part}'",
+                    step="OrganId",
+                )
+        if not _LEVEL1_RE.fullmatch(parts[3]):
+            raise IdentifierError(
+                f"Mã định danh '{value}': cấp 1 phải là một chữ hoa và hai chữ số, "
+                f"nhận '{parts[3]}'",
+                f"OrganId '{value}': level 1 must be an upper-case letter and two digits, "
+                f"got '{parts[3]}'",
+                step="OrganId",
+            )
+        return cls(level4=parts[0], level3=parts[1], level2=parts[2], level1=parts[3])
+
+    @classmethod
+    def is_valid(cls, text: str) -> bool:
+        """Whether ``text`` parses; for filters, not for reporting (use :meth:`parse`)."""
+        try:
+            cls.parse(text)
+        except IdentifierError:
+            return False
+        return True
+
+    @property
+    def letter(self) -> str:
+        """The level-1 letter: G ministry-level body, H provincial People's Committee, ..."""
+        return self.level1[0]
+
+    @property
+    def number(self) -> str:
+        """The level-1 number, e.g. ``41`` in ``H41``."""
+        return self.level1[1:]
+
+    @property
+    def depth(self) -> int:
+        """The deepest level in use: 1 for ``000.00.00.H41``, 3 for ``000.12.34.H10``."""
+        for depth, part in ((4, self.level4), (3, self.level3), (2, self.level2)):
+            if int(part) != 0:
+                return depth
+        return 1
+
+    def parent(self) -> OrganId | None:
+        """The identifier one level up (the deepest used level set to zero), or None at 1."""
+        if self.depth == 1:
+            return None
+        if self.depth == 4:
+            return OrganId("000", self.level3, self.level2, self.level1)
+        if self.depth == 3:
+            return OrganId("000", "00", self.level2, self.level1)
+        return OrganId("000", "00", "00", self.level1)
+
+    def __str__(self) -> str:
+        return f"{self.level4}.{self.level3}.{self.level2}.{self.level1}"
+
+
+def looks_like_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID, as some peers send in place of a DocumentId."""
+    try:
+        uuid.UUID(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentId:
+    """``OrganId,yyyy/MM/dd,Number/Notation``: who issued which numbered document when.
+
+    The number may be empty until the document is registered (``Số: /KH-UBND``).
+    """
+
+    organ_id: OrganId
+    date: dt.date
+    number: str
+    notation: str
+
+    @classmethod
+    def parse(cls, text: str) -> DocumentId:
+        """Parse a DocumentId; raise :class:`IdentifierError` naming the bad part."""
+        value = text.strip()
+        if looks_like_uuid(value):
+            raise IdentifierError(
+                f"Mã văn bản '{value}' là UUID, không theo dạng OrganId,yyyy/MM/dd,Số/Ký hiệu",
+                f"DocumentId '{value}' is a UUID, not OrganId,yyyy/MM/dd,Number/Notation",
+                step="DocumentId",
+            )
+        parts = value.split(",", 2)
+        if len(parts) != 3:
+            raise IdentifierError(
+                f"Mã văn bản '{value}' phải có dạng OrganId,yyyy/MM/dd,Số/Ký hiệu",
+                f"DocumentId '{value}' must be OrganId,yyyy/MM/dd,Number/Notation",
+                step="DocumentId",
+            )
+        organ_text, date_text, code = parts
+        organ = OrganId.parse(organ_text)
+        try:
+            date = parse_date(date_text)
+        except ValueError:
+            raise IdentifierError(
+                f"Mã văn bản '{value}': ngày '{date_text}' không hợp lệ (yyyy/MM/dd)",
+                f"DocumentId '{value}': '{date_text}' is not a valid yyyy/MM/dd date",
+                step="DocumentId",
+            ) from None
+        number, sep, notation = code.partition("/")
+        if not sep or not notation.strip():
+            raise IdentifierError(
+                f"Mã văn bản '{value}': phần '{code}' phải có dạng Số/Ký hiệu",
+                f"DocumentId '{value}': '{code}' must be Number/Notation",
+                step="DocumentId",
+            )
+        return cls(organ_id=organ, date=date, number=number.strip(), notation=notation.strip())
+
+    def __str__(self) -> str:
+        return f"{self.organ_id},{format_date(self.date)},{self.number}/{self.notation}"

@@ -1,0 +1,795 @@
+"""The one reader of edXML: untrusted bytes in, a model and its findings out.
+
+Safety first, then tolerance:
+
+1. Bound the input before parsing: its size, then (while feeding the parser) the number
+   of tags, then the nesting depth and the number of attachments.
+2. Refuse any DOCTYPE (no entity can be declared, so none can be expanded or fetched); parse
+   with entity resolution, DTD loading and network access off.
+3. Work on qualified names: a prefix means nothing, the namespace does.
+4. In lenient mode, deviations that lose nothing become warnings (stray bytes before the
+   declaration, ``Business`` for ``Bussiness``, malformed identifiers, the SDK's placeholder
+   signature, unknown elements, which are kept as extension data); in strict mode every
+   deviation is an error. Broken content (bad base64, an attachment without its manifest
+   entry, a path in a file name, an impossible date) is an error in both modes.
+
+Every finding names the element path and, where the input has one, the line.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lxml import etree
+from pydantic import ValidationError
+
+from .checks import ATTACHMENT_PATH, HEADER_PATH, TRACE_PATH, check, child_path
+from .errors import EdxmlReadError
+from .findings import Finding, Severity, make_finding
+from .formats import clean_text, parse_date, parse_timestamp
+from .models import (
+    CONTAINERS,
+    Attachment,
+    Document,
+    Message,
+    RawXml,
+    StatusMessage,
+    _Element,
+    check_attachment_name,
+)
+from .spec import DSIG_NS, NS, Child, Kind, Need
+
+__all__ = ["DEFAULT_LIMITS", "ReadLimits", "ReadResult", "read", "read_file"]
+
+_CHUNK = 1 << 20
+_PROLOG_WINDOW = 64 * 1024
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """Bounds on untrusted input, checked before or while parsing.
+
+    The defaults fit any real document exchange (the largest messages seen carry tens of
+    megabytes of scans) while keeping a hostile input from exhausting memory.
+    """
+
+    #: Largest accepted message in bytes (base64 attachments included).
+    max_bytes: int = 128 * 1024 * 1024
+    #: Most attachments in one message.
+    max_attachments: int = 200
+    #: Most XML tags (start, end and empty) in one message.
+    max_tags: int = 200_000
+    #: Deepest element nesting.
+    max_depth: int = 64
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """A message read from bytes, with the warnings a lenient read produced."""
+
+    message: Document | StatusMessage
+    warnings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Attachment:
+    """The children of a manifest Reference or an Attachment, before cross-checking."""
+
+    path: str
+    line: int | None
+    values: dict[str, Any]
+
+
+# Manifest Reference and Attachment children, in the order the writer uses.
+_REFERENCE_CHILDREN = (
+    Child("ContentId", "content_id", need=Need.ALWAYS),
+    Child("ContentType", "content_type"),
+    Child("Description", "description"),
+    Child("AttachmentName", "name", need=Need.ALWAYS),
+)
+_ATTACHMENT_CHILDREN = (
+    Child("ContentId", "content_id", need=Need.ALWAYS),
+    Child("AttachmentName", "name", need=Need.ALWAYS),
+    Child("Description", "description"),
+    Child("ContentType", "content_type"),
+)  # ContentTransferEncoded is taken out and decoded before these are read
+
+
+class _Fatal(Exception):
+    """Stops a read that cannot go on; the findings are already recorded."""
+
+
+@dataclass
+class _Context:
+    strict: bool
+    limits: ReadLimits
+    findings: list[Finding] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def error(self, code: str, path: str, line: int | None, **params: object) -> None:
+        self.findings.append(make_finding(code, Severity.ERROR, path, line, **params))
+
+    def deviation(self, code: str, path: str, line: int | None, **params: object) -> None:
+        severity = Severity.ERROR if self.strict else Severity.WARNING
+        self.findings.append(make_finding(code, severity, path, line, **params))
+
+    def fatal(self, code: str, path: str, line: int | None, **params: object) -> _Fatal:
+        self.error(code, path, line, **params)
+        return _Fatal(code)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def read(
+    data: bytes,
+    *,
+    strict: bool = False,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    source: str | None = None,
+) -> ReadResult:
+    """Read one edXML message from bytes.
+
+    Raises :class:`EdxmlReadError` (carrying every finding, and a partial result when the
+    header could be read) if the input is not an acceptable message; in strict mode any
+    deviation from the standard is such an error. Returns the model and the warnings.
+    """
+    ctx = _Context(strict=strict, limits=limits)
+    size = len(data)
+
+    def chunks(start: int) -> Iterator[bytes]:
+        view = memoryview(data)
+        for offset in range(start, size, _CHUNK):
+            yield bytes(view[offset : offset + _CHUNK])
+
+    return _read(ctx, size, data[:_PROLOG_WINDOW], chunks, source)
+
+
+def read_file(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> ReadResult:
+    """Read one edXML message from a file, streaming it into the parser.
+
+    The size bound is checked against the file's size before anything is read, so an
+    oversized file costs no memory. Raises :class:`EdxmlReadError` like :func:`read`, and
+    ``OSError`` when the file cannot be opened.
+    """
+    file_path = Path(path)
+    ctx = _Context(strict=strict, limits=limits)
+    with file_path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(_PROLOG_WINDOW)
+
+        def chunks(start: int) -> Iterator[bytes]:
+            handle.seek(start)
+            yield from _bounded_chunks(handle, limits.max_bytes - start)
+
+        return _read(ctx, size, head, chunks, str(file_path))
+
+
+def _bounded_chunks(handle: BinaryIO, budget: int) -> Iterator[bytes]:
+    # A file may grow after fstat; never read more than the size bound allows.
+    while budget >= 0:
+        chunk = handle.read(min(_CHUNK, budget + 1))
+        if not chunk:
+            return
+        budget -= len(chunk)
+        yield chunk
+
+
+def _read(
+    ctx: _Context,
+    size: int,
+    head: bytes,
+    chunks: Callable[[int], Iterable[bytes]],
+    source: str | None,
+) -> ReadResult:
+    message: Document | StatusMessage | None = None
+    try:
+        start = _check_prolog(ctx, size, head)
+        root = _parse(ctx, chunks(start))
+        _check_tree(ctx, root)
+        message = _build(ctx, root)
+    except _Fatal:
+        pass
+    warnings = tuple(f for f in ctx.findings if f.severity is Severity.WARNING)
+    partial = ReadResult(message, warnings) if message is not None else None
+    if ctx.has_errors or partial is None:
+        raise EdxmlReadError(ctx.findings, partial=partial, source=source)
+    return partial
+
+
+# --- 1. bounds and prolog ------------------------------------------------------------------
+
+
+def _check_prolog(ctx: _Context, size: int, head: bytes) -> int:
+    """Check size, stray bytes and DOCTYPE; return the offset where the XML starts."""
+    if size == 0 or not head.strip():
+        raise ctx.fatal("input-empty", "/", None)
+    if size > ctx.limits.max_bytes:
+        raise ctx.fatal("input-too-large", "/", None, size=size, limit=ctx.limits.max_bytes)
+    start = len(_BOM) if head.startswith(_BOM) else 0
+    if not head.startswith(b"<", start):
+        found = head.find(b"<?xml", start)
+        if found < 0:
+            found = head.find(b"<", start)
+        if found < 0:
+            raise ctx.fatal("not-xml", "/", 1)
+        stray = head[start:found]
+        if stray.strip() or not head.startswith(b"<?xml", found):
+            ctx.deviation("stray-bytes", "/", 1, count=len(stray))
+        start = found
+    if _has_doctype(head, start):
+        raise ctx.fatal("doctype-forbidden", "/", 1)
+    return start
+
+
+def _has_doctype(head: bytes, pos: int) -> bool:
+    """Whether the prolog (declaration, comments, PIs) is followed by a DOCTYPE.
+
+    Only the prolog can hold a DOCTYPE, so this scans up to the root element's start tag.
+    A prolog longer than the window is refused as if it held one: no real message has one.
+    """
+    while True:
+        while pos < len(head) and head[pos] in b" \t\r\n":
+            pos += 1
+        if head.startswith(b"<?", pos):
+            end = head.find(b"?>", pos)
+        elif head.startswith(b"<!--", pos):
+            end = head.find(b"-->", pos)
+        elif head.startswith(b"<!", pos):
+            return True  # <!DOCTYPE (or any other declaration)
+        else:
+            return pos >= len(head)
+        if end < 0:
+            return True
+        pos = end + 2
+
+
+# --- 2. parsing ----------------------------------------------------------------------------
+
+
+def _parser() -> etree.XMLParser:
+    # recover=True only so that namespace errors (an undeclared prefix, as official
+    # samples have) leave a tree to report on; any other error still stops the read.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,  # attachments are long text nodes; we bound size and depth ourselves
+        recover=True,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+class _TagCounter:
+    """A file-like view of the chunks that stops the parse once too many tags went by.
+
+    Counting ``<`` over-counts (end tags, comments) but costs nothing and bounds the tree
+    the parser can build, whatever the input.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], limit: int) -> None:
+        self._chunks = iter(chunks)
+        self._limit = limit
+        self.tags = 0
+
+    def read(self, _size: int = -1) -> bytes:
+        chunk = next(self._chunks, b"")
+        self.tags += chunk.count(b"<")
+        if self.tags > self._limit:
+            raise _TooManyTags
+        return chunk
+
+
+class _TooManyTags(Exception):
+    pass
+
+
+def _parse(ctx: _Context, chunks: Iterable[bytes]) -> etree._Element:
+    parser = _parser()
+    root: etree._Element | None = None
+    try:
+        root = etree.parse(_TagCounter(chunks, ctx.limits.max_tags), parser).getroot()
+    except _TooManyTags:
+        raise ctx.fatal("too-many-elements", "/", None, limit=ctx.limits.max_tags) from None
+    except etree.XMLSyntaxError:
+        root = None
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    for entry in errors:
+        if entry.domain == etree.ErrorDomains.NAMESPACE:
+            continue
+        detail = entry.message.strip()
+        if entry.domain == etree.ErrorDomains.ENCODING or "encoding" in detail.lower():
+            raise ctx.fatal("bad-encoding", "/", entry.line, detail=detail)
+        if "Document is empty" in detail or "Start tag expected" in detail:
+            raise ctx.fatal("not-xml", "/", entry.line)
+        raise ctx.fatal("xml-syntax", "/", entry.line, detail=detail)
+    if root is None:
+        raise ctx.fatal("not-xml", "/", None)
+    for entry in errors:
+        ctx.deviation("undeclared-prefix", _path_at_line(root, entry.line), entry.line,
+                      detail=entry.message.strip())
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ctx.fatal("doctype-forbidden", "/", 1)
+    encoding = (docinfo.encoding or "UTF-8").upper()
+    if encoding not in ("UTF-8", "UTF8"):
+        ctx.deviation("encoding-not-utf8", "/", 1, encoding=encoding)
+    return root
+
+
+def _check_tree(ctx: _Context, root: etree._Element) -> None:
+    depth = 0
+    for event, _el in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > ctx.limits.max_depth:
+            raise ctx.fatal("too-deep", "/", _el.sourceline, limit=ctx.limits.max_depth)
+
+
+# --- 3. names and paths --------------------------------------------------------------------
+
+
+def _split(el: etree._Element) -> tuple[str | None, str]:
+    """(namespace, local name); an undeclared ``edXML:`` prefix counts as the namespace."""
+    tag = el.tag
+    if not isinstance(tag, str):
+        return None, ""
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    prefix, colon, local = tag.partition(":")
+    if colon and prefix == "edXML":
+        return NS, local
+    return None, tag
+
+
+def _path_at_line(root: etree._Element, line: int) -> str:
+    for el in root.iter():
+        if el.sourceline == line:
+            return _path_of(el)
+    return "/"
+
+
+def _path_of(el: etree._Element) -> str:
+    parts: list[str] = []
+    node: etree._Element | None = el
+    while node is not None:
+        parts.append(_split(node)[1])
+        node = node.getparent()
+    return "/" + "/".join(reversed(parts))
+
+
+def _raw(el: etree._Element) -> RawXml:
+    return RawXml(xml=etree.tostring(el, method="c14n", exclusive=True).decode("utf-8"))
+
+
+# --- 4. building the model -----------------------------------------------------------------
+
+
+class _Builder:
+    """Turns a parsed tree into model values, recording findings and lines."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+
+    def name(self, el: etree._Element, path: str) -> str | None:
+        """The local name of an edXML element, or None for an element of another namespace."""
+        ns, local = _split(el)
+        if ns == NS:
+            return local
+        if ns is None and local:
+            self.ctx.deviation("undeclared-prefix", f"{path}/{local}", el.sourceline,
+                               detail=f"{local} has no namespace / không có không gian tên")
+            return local
+        return None
+
+    def attributes(self, el: etree._Element, path: str, allowed: tuple[str, ...] = ()) -> None:
+        for attr in el.attrib:
+            if attr not in allowed:
+                self.ctx.deviation("unknown-attribute", path, el.sourceline, name=attr)
+
+    def children(
+        self, el: etree._Element, table: tuple[Child, ...], path: str
+    ) -> tuple[dict[str, Any], list[RawXml]]:
+        """Read the children ``table`` names; keep the others as extension data."""
+        by_tag = {tag: child for child in table for tag in child.tags}
+        values: dict[str, Any] = {}
+        extensions: list[RawXml] = []
+        counts: dict[str, int] = {}
+        for sub in el:
+            local = self.name(sub, path)
+            child = by_tag.get(local) if local else None
+            if child is None:
+                self.unknown(sub, path, extensions)
+                continue
+            if local != (child.wrapper or child.tag):
+                self.ctx.deviation("business-spelling", f"{path}/{local}", sub.sourceline)
+            if child.many:
+                items = values.setdefault(child.field, [])
+                if child.wrapper:
+                    wrapper_path = f"{path}/{child.wrapper}"
+                    self.ctx.lines.setdefault(wrapper_path, sub.sourceline or 0)
+                    for item in sub:
+                        item_name = self.name(item, wrapper_path)
+                        if item_name != child.tag:
+                            self.unknown(item, wrapper_path, extensions)
+                            continue
+                        counts[child.field] = counts.get(child.field, 0) + 1
+                        where = child_path(path, child, counts[child.field])
+                        value = self.value(item, child, where)
+                        if value is not None:
+                            items.append(value)
+                else:
+                    counts[child.field] = counts.get(child.field, 0) + 1
+                    where = child_path(path, child, counts[child.field])
+                    value = self.value(sub, child, where)
+                    if value is not None:
+                        items.append(value)
+                continue
+            where = child_path(path, child)
+            if child.field in values or counts.get(child.field):
+                self.ctx.deviation("duplicate-element", where, sub.sourceline, name=child.tag)
+                extensions.append(_raw(sub))
+                continue
+            counts[child.field] = 1
+            value = self.value(sub, child, where)
+            if value is not None:
+                values[child.field] = value
+        self.presence(el, table, path, values)
+        return values, extensions
+
+    def unknown(self, sub: etree._Element, path: str, extensions: list[RawXml]) -> None:
+        """Keep an element the standard does not name here, and report it."""
+        if not isinstance(sub.tag, str):
+            return
+        local = _split(sub)[1]
+        if local == "Signature":
+            self.ctx.deviation("signature-misplaced", f"{path}/Signature", sub.sourceline)
+        else:
+            self.ctx.deviation("unknown-element", f"{path}/{local}", sub.sourceline, name=local)
+        extensions.append(_raw(sub))
+
+    def presence(
+        self, el: etree._Element, table: tuple[Child, ...], path: str, values: dict[str, Any]
+    ) -> None:
+        for child in table:
+            value = values.get(child.field)
+            if child.need is Need.OPTIONAL or (value is not None and value != []):
+                continue
+            where = child_path(path, child, 1) if child.many else child_path(path, child)
+            if child.need is Need.ALWAYS:
+                self.ctx.error("missing-element", where, el.sourceline, name=child.tag)
+            else:
+                self.ctx.deviation("missing-optional", where, el.sourceline, name=child.tag)
+
+    def value(self, el: etree._Element, child: Child, path: str) -> Any:
+        """Convert one element; None (with a finding) when it is empty or malformed."""
+        self.ctx.lines[path] = el.sourceline or 0
+        if child.kind is Kind.RAW:
+            return _raw(el)
+        if child.kind is Kind.MODEL:
+            assert child.model is not None and issubclass(child.model, _Element)
+            self.attributes(el, path)
+            mark = len(self.ctx.findings)
+            values, extensions = self.children(el, child.model.xml_children, path)
+            if not values and not extensions:
+                # An element with nothing in it (peers send an empty ResponseFor): report it
+                # once, not once per missing child.
+                del self.ctx.findings[mark:]
+                code = "empty-response-for" if child.tag == "ResponseFor" else "missing-optional"
+                self.ctx.deviation(code, path, el.sourceline, name=child.tag)
+                return None
+            return self.construct(child.model, {**values, "extensions": extensions}, path, el)
+        self.attributes(el, path)
+        if len(el):
+            self.ctx.error("not-text", path, el.sourceline, name=child.tag)
+            return None
+        text = clean_text(el.text or "")
+        if not text:
+            return None
+        converters: dict[Kind, tuple[Callable[[str], Any], str]] = {
+            Kind.INT: (_parse_int, "bad-int"),
+            Kind.BOOL: (_parse_bool, "bad-bool"),
+            Kind.DATE: (parse_date, "bad-date"),
+            Kind.TIMESTAMP: (parse_timestamp, "bad-timestamp"),
+        }
+        if child.kind not in converters:
+            return text
+        convert, code = converters[child.kind]
+        try:
+            return convert(text)
+        except ValueError:
+            self.ctx.error(code, path, el.sourceline, value=text)
+            return None
+
+    def construct(
+        self, cls: type[Any], values: dict[str, Any], path: str, el: etree._Element | None
+    ) -> Any:
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = "/".join([path, *(str(p) for p in err["loc"])])
+                self.ctx.error("invalid-value", where, el.sourceline if el is not None else None,
+                               detail=err["msg"])
+            return None
+
+
+def _is_signature(el: etree._Element) -> bool:
+    return _split(el)[1] == "Signature" and _split(el)[0] == DSIG_NS
+
+
+def _parse_int(text: str) -> int:
+    if not text.lstrip("+-").isdigit() or not text.isascii():
+        raise ValueError(text)
+    return int(text)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ValueError(text)
+
+
+def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | None:
+    b = _Builder(ctx)
+    ns, local = _split(root)
+    if ns != NS or local != "edXML":
+        found = f"{{{ns}}}{local}" if ns else local
+        raise ctx.fatal("wrong-root", "/", root.sourceline, ns=NS, found=found)
+    ctx.lines["/edXML"] = root.sourceline or 0
+    containers: dict[str, list[RawXml]] = {name: [] for name in CONTAINERS}
+    b.attributes(root, "/edXML")
+
+    envelope = header = body = encoded = None
+    for sub in root:
+        name = b.name(sub, "/edXML")
+        if name == "edXMLEnvelope" and envelope is None:
+            envelope = sub
+        elif name == "AttachmentEncoded" and encoded is None:
+            encoded = sub
+        else:
+            b.unknown(sub, "/edXML", containers["edXML"])
+    if envelope is None:
+        raise ctx.fatal("missing-element", "/edXML/edXMLEnvelope", root.sourceline,
+                        name="edXMLEnvelope")
+    env_path = "/edXML/edXMLEnvelope"
+    b.attributes(envelope, env_path)
+    for sub in envelope:
+        name = b.name(sub, env_path)
+        if name == "edXMLHeader" and header is None:
+            header = sub
+        elif name == "edXMLBody" and body is None:
+            body = sub
+        else:
+            b.unknown(sub, env_path, containers["edXMLEnvelope"])
+    if header is None:
+        raise ctx.fatal("missing-element", f"{env_path}/edXMLHeader", envelope.sourceline,
+                        name="edXMLHeader")
+
+    hdr_path = f"{env_path}/edXMLHeader"
+    b.attributes(header, hdr_path)
+    message_header = trace_list = signature = None
+    for sub in header:
+        name = b.name(sub, hdr_path)
+        if name == "MessageHeader" and message_header is None:
+            message_header = sub
+        elif name == "TraceHeaderList" and trace_list is None:
+            trace_list = sub
+        elif (name == "Signature" or _is_signature(sub)) and signature is None:
+            signature = sub
+        elif name == "Signature" or _is_signature(sub):
+            ctx.deviation("extra-signature", f"{hdr_path}/Signature", sub.sourceline)
+            containers["edXMLHeader"].append(_raw(sub))
+        else:
+            b.unknown(sub, hdr_path, containers["edXMLHeader"])
+    if message_header is None:
+        raise ctx.fatal("missing-element", HEADER_PATH, header.sourceline, name="MessageHeader")
+
+    values: dict[str, Any] = {}
+    if signature is not None:
+        values["signature"] = _raw(signature)
+        if not _is_signature(signature):
+            ctx.deviation("legacy-signature", f"{hdr_path}/Signature", signature.sourceline)
+    ctx.lines[HEADER_PATH] = message_header.sourceline or 0
+    b.attributes(message_header, HEADER_PATH)
+    is_status = any(b.name(sub, HEADER_PATH) == "StatusCode" for sub in message_header)
+    cls: type[Document] | type[StatusMessage] = StatusMessage if is_status else Document
+    header_values, containers["MessageHeader"] = b.children(
+        message_header, cls.header_children, HEADER_PATH
+    )
+    values.update(header_values)
+
+    if cls is Document:
+        if trace_list is not None:
+            ctx.lines[TRACE_PATH] = trace_list.sourceline or 0
+            b.attributes(trace_list, TRACE_PATH)
+            trace_values, containers["TraceHeaderList"] = b.children(
+                trace_list, Document.trace_children, TRACE_PATH
+            )
+            values.update(trace_values)
+        else:
+            ctx.deviation("missing-optional", TRACE_PATH, header.sourceline,
+                          name="TraceHeaderList")
+        values["attachments"] = _attachments(b, body, encoded, containers)
+    else:
+        for extra, name in ((trace_list, "TraceHeaderList"), (body, "edXMLBody"),
+                            (encoded, "AttachmentEncoded")):
+            if extra is not None:
+                container = "edXML" if name == "AttachmentEncoded" else "edXMLEnvelope"
+                b.unknown(extra, CONTAINER_OF[container], containers[container])
+
+    values["container_extensions"] = {k: v for k, v in containers.items() if v}
+    message = b.construct(cls, values, HEADER_PATH, message_header)
+    if message is None:
+        return None
+    assert isinstance(message, Document | StatusMessage)
+    ctx.findings.extend(check(message, strict=ctx.strict, structure=False, lines=ctx.lines))
+    return message
+
+
+CONTAINER_OF = {"edXML": "/edXML", "edXMLEnvelope": "/edXML/edXMLEnvelope"}
+
+
+def _attachments(
+    b: _Builder,
+    body: etree._Element | None,
+    encoded: etree._Element | None,
+    containers: dict[str, list[RawXml]],
+) -> list[Attachment]:
+    """Read manifest References and Attachments, cross-check them, decode the files."""
+    ctx = b.ctx
+    refs: list[_Attachment] = []
+    atts: list[_Attachment] = []
+    manifest_path = "/edXML/edXMLEnvelope/edXMLBody/edXMLManifest"
+    if body is not None:
+        body_path = "/edXML/edXMLEnvelope/edXMLBody"
+        b.attributes(body, body_path)
+        manifest = None
+        for sub in body:
+            if b.name(sub, body_path) == "edXMLManifest" and manifest is None:
+                manifest = sub
+            else:
+                b.unknown(sub, body_path, containers["edXMLBody"])
+        if manifest is not None:
+            b.attributes(manifest, manifest_path, allowed=("version",))
+            for sub in manifest:
+                if b.name(sub, manifest_path) != "Reference":
+                    b.unknown(sub, manifest_path, containers["edXMLManifest"])
+                    continue
+                path = f"{manifest_path}/Reference[{len(refs) + 1}]"
+                b.attributes(sub, path)
+                values, extra = b.children(sub, _REFERENCE_CHILDREN, path)
+                containers["edXMLManifest"].extend(extra)
+                refs.append(_Attachment(path, sub.sourceline, values))
+    if encoded is not None:
+        enc_path = "/edXML/AttachmentEncoded"
+        b.attributes(encoded, enc_path)
+        for sub in encoded:
+            if b.name(sub, enc_path) != "Attachment":
+                b.unknown(sub, enc_path, containers["AttachmentEncoded"])
+                continue
+            path = f"{ATTACHMENT_PATH}[{len(atts) + 1}]"
+            if len(atts) >= ctx.limits.max_attachments:
+                raise ctx.fatal("too-many-attachments", path, sub.sourceline,
+                                count=len(encoded), limit=ctx.limits.max_attachments)
+            b.attributes(sub, path)
+            data = _take_encoded(ctx, sub, path)
+            values, extra = b.children(sub, _ATTACHMENT_CHILDREN, path)
+            containers["AttachmentEncoded"].extend(extra)
+            values["data"] = data
+            atts.append(_Attachment(path, sub.sourceline, values))
+    return _match(b, refs, atts)
+
+
+def _take_encoded(ctx: _Context, attachment: etree._Element, path: str) -> bytes | None:
+    """Remove ContentTransferEncoded from the tree and decode it.
+
+    Taking it out of the tree first means the generic reader never copies the (possibly
+    huge) text, and dropping the parser's copy before decoding keeps memory near 2x.
+    """
+    where = f"{path}/ContentTransferEncoded"
+    found = [sub for sub in attachment if _split(sub)[1] == "ContentTransferEncoded"]
+    if not found:
+        ctx.error("missing-element", where, attachment.sourceline, name="ContentTransferEncoded")
+        return None
+    for extra in found[1:]:
+        ctx.error("duplicate-element", where, extra.sourceline, name="ContentTransferEncoded")
+    sub = found[0]
+    line = sub.sourceline
+    text = sub.text or ""
+    for el in found:
+        attachment.remove(el)
+    del found, sub
+    try:
+        return _b64decode(text)
+    except ValueError as exc:
+        ctx.error("bad-base64", where, line, detail=str(exc))
+        return None
+
+
+def _b64decode(text: str) -> bytes:
+    """Decode base64, allowing line breaks but nothing else that is not base64."""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
+    compact = "".join(text.split())
+    try:
+        return binascii.a2b_base64(compact, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        sample = compact[:40] + ("…" if len(compact) > 40 else "")
+        raise ValueError(f"{exc} (near '{sample}')") from None
+
+
+def _match(b: _Builder, refs: list[_Attachment], atts: list[_Attachment]) -> list[Attachment]:
+    ctx = b.ctx
+    by_cid: dict[str, _Attachment] = {}
+    for ref in refs:
+        cid = ref.values.get("content_id")
+        if cid is None:
+            continue
+        if cid in by_cid:
+            ctx.error("duplicate-content-id", f"{ref.path}/ContentId", ref.line, cid=cid)
+        by_cid[cid] = ref
+    seen: set[str] = set()
+    result: list[Attachment] = []
+    for att in atts:
+        cid = att.values.get("content_id")
+        if cid is None:
+            continue
+        if cid in seen:
+            ctx.error("duplicate-content-id", f"{att.path}/ContentId", att.line, cid=cid)
+            continue
+        seen.add(cid)
+        ref = by_cid.get(cid)
+        if ref is None:
+            ctx.error("attachment-without-reference", att.path, att.line, cid=cid)
+            continue
+        merged = dict(att.values)
+        for key, tag in (("name", "AttachmentName"), ("content_type", "ContentType"),
+                         ("description", "Description")):
+            mine, theirs = att.values.get(key), ref.values.get(key)
+            if theirs is not None and mine is not None and mine != theirs:
+                ctx.deviation("reference-mismatch", f"{ref.path}/{tag}", ref.line,
+                              field=tag, ref=theirs, att=mine)
+            if mine is None and theirs is not None:
+                merged[key] = theirs
+        name = merged.get("name")
+        if isinstance(name, str):
+            problem = check_attachment_name(name)
+            if problem:
+                ctx.error("bad-attachment-name", f"{att.path}/AttachmentName", att.line,
+                          value=name, detail=problem)
+                continue
+        if merged.get("data") is None or name is None:
+            continue
+        if merged.get("content_type") is None:
+            merged["content_type"] = "application/octet-stream"
+        built = b.construct(Attachment, merged, att.path, None)
+        if built is not None:
+            result.append(built)
+    for cid, ref in by_cid.items():
+        if cid not in seen:
+            ctx.error("reference-without-attachment", ref.path, ref.line, cid=cid)
+    return result
