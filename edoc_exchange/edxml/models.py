@@ -15,10 +15,10 @@ import enum
 import hashlib
 import re
 import uuid
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from lxml import etree
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .formats import clean_text, to_vn_time
 from .identifiers import DocumentId, OrganId
@@ -61,6 +61,30 @@ class _Model(BaseModel):
 
     #: The children of this element, in canonical order.
     xml_children: ClassVar[tuple[Child, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty_elements(cls, data: Any) -> Any:
+        # An element with nothing in it carries no information and is not written; treating
+        # it as absent keeps "write, then read" equal to the model that was written.
+        if isinstance(data, dict):
+            return {key: _none_if_empty(value) for key, value in data.items()}
+        return data
+
+    def is_empty(self) -> bool:
+        """Whether every field is unset (None or an empty list)."""
+        return all(
+            value is None or (isinstance(value, list) and not value)
+            for value in self.__dict__.values()
+        )
+
+
+def _none_if_empty(value: Any) -> Any:
+    if isinstance(value, _Element) and value.is_empty():
+        return None
+    if isinstance(value, list):
+        return [item for item in value if not (isinstance(item, _Element) and item.is_empty())]
+    return value
 
 
 class RawXml(_Model):

@@ -493,8 +493,8 @@ class _Builder:
                 # An element with nothing in it (peers send an empty ResponseFor): report it
                 # once, not once per missing child.
                 del self.ctx.findings[mark:]
-                code = "empty-response-for" if child.tag == "ResponseFor" else "missing-optional"
-                self.ctx.deviation(code, path, el.sourceline, name=child.tag)
+                if child.tag == "ResponseFor":
+                    self.ctx.deviation("empty-response-for", path, el.sourceline)
                 return None
             return self.construct(child.model, {**values, "extensions": extensions}, path, el)
         self.attributes(el, path)

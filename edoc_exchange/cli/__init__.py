@@ -1,0 +1,24 @@
+"""The ``edoc`` command: one module per command group, joined here.
+
+Commands are thin: they parse arguments, call the library and print. Every
+:class:`~edoc_exchange.errors.EdocError` ends in one place (:func:`main`), which prints its
+Vietnamese and English message and exits 1; a traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ._app import app, state
+from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="edoc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Run the CLI as ``python -m edoc_exchange.cli``."""
+
+from . import main
+
+main()

@@ -1,0 +1,64 @@
+"""The typer application, its global options and the one exit path for errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import EdocError
+
+__all__ = ["app", "err_console", "exits_on_error", "out", "state"]
+
+app = typer.Typer(
+    name="edoc",
+    help="Văn bản điện tử liên thông (edXML, QCVN 102:2016) cho UBND xã. "
+    "Signed edXML exchange with the national document axis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+state = _State()
+
+
+@app.callback()
+def _global(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks (for developers).")
+    ] = False,
+) -> None:
+    """Global options."""
+    state.debug = debug
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exits_on_error(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn an EdocError into its bilingual message and exit code 1 (traceback with --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except EdocError as exc:
+            if state.debug:
+                raise
+            err_console.print(f"[bold red]Lỗi / Error:[/] {exc.diagnostics()}", markup=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
