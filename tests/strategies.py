@@ -124,7 +124,9 @@ business = st.builds(
         document_info=st.sampled_from(["0", "1"]),
         document_receiver=st.sampled_from(["0", "1"]),
         receivers=st.lists(
-            st.builds(edxml.Receiver, organ_id=organ_ids, receiver_type=st.sampled_from(["0", "1"])),
+            st.builds(
+                edxml.Receiver, organ_id=organ_ids, receiver_type=st.sampled_from(["0", "1"])
+            ),
             max_size=3,
         ),
     ),

@@ -7,10 +7,8 @@ Vietnamese and English message and exits 1; a traceback appears only with ``--de
 
 from __future__ import annotations
 
-import sys
-
-from ._app import app, state
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
+from ._app import app
 
 __all__ = ["app", "main"]
 
@@ -18,7 +16,3 @@ __all__ = ["app", "main"]
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="edoc")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -33,16 +33,16 @@ def _read(path: Path, *, strict: bool) -> tuple[ReadResult | None, list[Finding]
 
 def _line(path: Path, finding: Finding) -> str:
     line = finding.line if finding.line is not None else "-"
-    return (
-        f"{path}:{line}: {finding.path}: {finding.severity.value}: {finding.vi} ({finding.en})"
-    )
+    return f"{path}:{line}: {finding.path}: {finding.severity.value}: {finding.vi} ({finding.en})"
 
 
 @app.command()
 def validate(
     files: Annotated[
         list[Path],
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="One or more .edxml files."),
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="One or more .edxml files."
+        ),
     ],
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat every deviation from QCVN 102 as an error.")
@@ -58,10 +58,23 @@ def validate(
         except OSError as exc:
             findings = []
             result = None
-            reports.append({"file": str(path), "valid": False, "errors": [
-                {"code": "io", "severity": "error", "path": "/", "line": None,
-                 "message": str(exc), "message_vi": f"Không đọc được tệp: {exc}"}],
-                "warnings": []})
+            reports.append(
+                {
+                    "file": str(path),
+                    "valid": False,
+                    "errors": [
+                        {
+                            "code": "io",
+                            "severity": "error",
+                            "path": "/",
+                            "line": None,
+                            "message": str(exc),
+                            "message_vi": f"Không đọc được tệp: {exc}",
+                        }
+                    ],
+                    "warnings": [],
+                }
+            )
             any_invalid = True
             if not as_json:
                 out.print(f"{path}:-: /: error: Không đọc được tệp ({exc})")
@@ -70,19 +83,22 @@ def validate(
         warnings = [f for f in findings if f.severity is Severity.WARNING]
         valid = result is not None and not errors
         any_invalid |= not valid
-        reports.append({
-            "file": str(path),
-            "valid": valid,
-            "kind": result.message.kind if result else None,
-            "errors": [f.to_json() for f in errors],
-            "warnings": [f.to_json() for f in warnings],
-        })
+        reports.append(
+            {
+                "file": str(path),
+                "valid": valid,
+                "kind": result.message.kind if result else None,
+                "errors": [f.to_json() for f in errors],
+                "warnings": [f.to_json() for f in warnings],
+            }
+        )
         if not as_json:
             for finding in findings:
                 out.print(_line(path, finding))
             verdict = "hợp lệ / valid" if valid else "KHÔNG hợp lệ / INVALID"
-            out.print(f"{path}: {verdict} ({len(errors)} lỗi/errors, "
-                      f"{len(warnings)} cảnh báo/warnings)")
+            out.print(
+                f"{path}: {verdict} ({len(errors)} lỗi/errors, {len(warnings)} cảnh báo/warnings)"
+            )
     if as_json:
         out.print_json(json.dumps(reports, ensure_ascii=False))
     raise typer.Exit(1 if any_invalid else 0)
@@ -99,7 +115,9 @@ def inspect(
     warnings = [f for f in findings if f.severity is Severity.WARNING]
     if result is None:
         if as_json:
-            out.print_json(json.dumps({"errors": [f.to_json() for f in errors]}, ensure_ascii=False))
+            out.print_json(
+                json.dumps({"errors": [f.to_json() for f in errors]}, ensure_ascii=False)
+            )
         for finding in errors:
             err_console.print(_line(file, finding))
         raise typer.Exit(1)
@@ -117,7 +135,7 @@ def inspect(
 def _print_summary(s: dict[str, Any]) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
 
     def row(label: str, value: Any) -> None:
         if value not in (None, "", []):
@@ -132,14 +150,26 @@ def _print_summary(s: dict[str, Any]) -> None:
     if s["code"]:
         row("Số, ký hiệu / Code", f"{s['code']['number'] or ''}/{s['code']['notation'] or ''}")
     if s["promulgation"]:
-        row("Ban hành / Issued", f"{s['promulgation']['place'] or ''}, {s['promulgation']['date'] or ''}")
+        row(
+            "Ban hành / Issued",
+            f"{s['promulgation']['place'] or ''}, {s['promulgation']['date'] or ''}",
+        )
     if s["document_type"]:
         row("Loại văn bản / Type", s["document_type"]["name"])
     row("Trích yếu / Subject", s["subject"])
     if s["signer"]:
-        row("Người ký / Signer", " ".join(
-            v for v in (s["signer"]["competence"], s["signer"]["position"],
-                        s["signer"]["full_name"]) if v))
+        row(
+            "Người ký / Signer",
+            " ".join(
+                v
+                for v in (
+                    s["signer"]["competence"],
+                    s["signer"]["position"],
+                    s["signer"]["full_name"],
+                )
+                if v
+            ),
+        )
     row("Hạn xử lý / Due", s["due_date"])
     row("Độ khẩn / Priority", s["priority"])
     if s["status_code"]:
@@ -151,12 +181,21 @@ def _print_summary(s: dict[str, Any]) -> None:
     for th in s["trace"]:
         row("Vết / Trace", f"{th['organ_id']}  {th['timestamp'] or ''}")
     for att in s["attachments"]:
-        row("Đính kèm / Attachment",
-            f"{att['name']}  {att['size']} bytes  sha256:{att['sha256']}  {att['content_type']}")
+        row(
+            "Đính kèm / Attachment",
+            f"{att['name']}  {att['size']} bytes  sha256:{att['sha256']}  {att['content_type']}",
+        )
     sig = s["signature"]
-    row("Chữ ký / Signature", "không / none" if not sig["present"] else
-        ("kiểu cũ, không kiểm tra được / legacy, unverifiable" if sig["legacy"]
-         else "có (chưa kiểm tra) / present (not verified here)"))
+    row(
+        "Chữ ký / Signature",
+        "không / none"
+        if not sig["present"]
+        else (
+            "kiểu cũ, không kiểm tra được / legacy, unverifiable"
+            if sig["legacy"]
+            else "có (chưa kiểm tra) / present (not verified here)"
+        ),
+    )
     out.print(table)
 
 
@@ -173,7 +212,7 @@ def _unique_target(directory: Path, name: str, used: set[str]) -> Path:
     return directory / candidate
 
 
-class _UnsafeName(EdocError):
+class _UnsafeNameError(EdocError):
     pass
 
 
@@ -202,7 +241,7 @@ def extract(
         target = _unique_target(output, att.name, used)
         # The reader already refuses names with a path; check the resolved place anyway.
         if target.resolve().parent != root:
-            raise _UnsafeName(
+            raise _UnsafeNameError(
                 f"Tên tệp '{att.name}' trỏ ra ngoài thư mục {output}",
                 f"attachment name '{att.name}' would be written outside {output}",
                 step="extract",
@@ -211,7 +250,7 @@ def extract(
         try:
             fd = os.open(target, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except FileExistsError:
-            raise _UnsafeName(
+            raise _UnsafeNameError(
                 f"Tệp {target} đã có; dùng --force để ghi đè",
                 f"{target} already exists; use --force to overwrite",
                 step="extract",

@@ -48,6 +48,13 @@ def child_path(parent: str, child: Child, index: int | None = None) -> str:
     return f"{parent}/{child.tag}"
 
 
+_ALLOWED = {Rule.PRIORITY: range(5), Rule.BUSINESS_TYPE: range(4), Rule.ZERO_ONE: range(2)}
+
+
+def _is_digits(text: str, width: int | None = None) -> bool:
+    return text.isascii() and text.isdigit() and (width is None or len(text) == width)
+
+
 def rule_problem(rule: Rule, value: Any) -> tuple[str, dict[str, object]] | None:
     """The finding code and parameters for a value breaking ``rule``, or None."""
     text = str(value)
@@ -56,28 +63,24 @@ def rule_problem(rule: Rule, value: Any) -> tuple[str, dict[str, object]] | None
             OrganId.parse(text)
         except IdentifierError as exc:
             return "bad-organ-id", {"detail": exc.en}
-    elif rule is Rule.DOCUMENT_ID:
+        return None
+    if rule is Rule.DOCUMENT_ID:
         if looks_like_uuid(text):
             return "uuid-document-id", {"value": text}
         try:
             DocumentId.parse(text)
         except IdentifierError as exc:
             return "bad-document-id", {"detail": exc.en}
-    elif rule is Rule.DIGITS:
-        if not (text.isascii() and text.isdigit()):
-            return "bad-code-value", {"value": text, "allowed": "digits / chữ số"}
-    elif rule is Rule.PRIORITY:
-        if not 0 <= int(value) <= 4:
+        return None
+    if rule is Rule.DIGITS and not _is_digits(text):
+        return "bad-code-value", {"value": text, "allowed": "digits / chữ số"}
+    if rule is Rule.STATUS_CODE and not _is_digits(text, 2):
+        return "bad-status-code", {"value": text}
+    allowed = _ALLOWED.get(rule)
+    if allowed is not None and int(value) not in allowed:
+        if rule is Rule.PRIORITY:
             return "bad-priority", {"value": value}
-    elif rule is Rule.BUSINESS_TYPE:
-        if not 0 <= int(value) <= 3:
-            return "bad-code-value", {"value": value, "allowed": "0, 1, 2, 3"}
-    elif rule is Rule.ZERO_ONE:
-        if int(value) not in (0, 1):
-            return "bad-code-value", {"value": value, "allowed": "0, 1"}
-    elif rule is Rule.STATUS_CODE:
-        if not (len(text) == 2 and text.isascii() and text.isdigit()):
-            return "bad-status-code", {"value": text}
+        return "bad-code-value", {"value": value, "allowed": ", ".join(map(str, allowed))}
     return None
 
 
@@ -101,12 +104,12 @@ class _Checker:
         for child in children:
             value = getattr(model, child.field)
             items: list[Any] = value if child.many else [value]
-            if self.structure and child.need is not Need.OPTIONAL:
-                if not any(item is not None for item in items):
-                    code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
-                    sev = Severity.ERROR if child.need is Need.ALWAYS else None
-                    where = child_path(path, child, 1) if child.many else child_path(path, child)
-                    self.add(code, where, sev, name=child.tag)
+            missing = not any(item is not None for item in items)
+            if self.structure and child.need is not Need.OPTIONAL and missing:
+                code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
+                sev = Severity.ERROR if child.need is Need.ALWAYS else None
+                where = child_path(path, child, 1) if child.many else child_path(path, child)
+                self.add(code, where, sev, name=child.tag)
             for index, item in enumerate(items, start=1):
                 if item is None:
                     continue
@@ -120,7 +123,7 @@ class _Checker:
                 if child.rule is not None:
                     problem = rule_problem(child.rule, item)
                     if problem is not None:
-                        self.add(problem[0], where, **problem[1])
+                        self.add(problem[0], where, None, **problem[1])
 
     def attachments(self, document: Document) -> None:
         for index, att in enumerate(document.attachments, start=1):

@@ -62,9 +62,7 @@ def to_vn_time(value: dt.datetime) -> dt.datetime:
 def format_timestamp(value: dt.datetime) -> str:
     """Write a time as ``yyyy/MM/dd HH:mm:ss`` in Vietnam time."""
     v = to_vn_time(value)
-    return (
-        f"{v.year:04d}/{v.month:02d}/{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-    )
+    return f"{v.year:04d}/{v.month:02d}/{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
 
 
 def clean_text(value: str) -> str:

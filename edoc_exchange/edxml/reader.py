@@ -36,7 +36,6 @@ from .models import (
     CONTAINERS,
     Attachment,
     Document,
-    Message,
     RawXml,
     StatusMessage,
     _Element,
@@ -104,7 +103,7 @@ _ATTACHMENT_CHILDREN = (
 )  # ContentTransferEncoded is taken out and decoded before these are read
 
 
-class _Fatal(Exception):
+class _FatalError(Exception):
     """Stops a read that cannot go on; the findings are already recorded."""
 
 
@@ -122,9 +121,9 @@ class _Context:
         severity = Severity.ERROR if self.strict else Severity.WARNING
         self.findings.append(make_finding(code, severity, path, line, **params))
 
-    def fatal(self, code: str, path: str, line: int | None, **params: object) -> _Fatal:
+    def fatal(self, code: str, path: str, line: int | None, **params: object) -> _FatalError:
         self.error(code, path, line, **params)
-        return _Fatal(code)
+        return _FatalError(code)
 
     @property
     def has_errors(self) -> bool:
@@ -203,7 +202,7 @@ def _read(
         root = _parse(ctx, chunks(start))
         _check_tree(ctx, root)
         message = _build(ctx, root)
-    except _Fatal:
+    except _FatalError:
         pass
     warnings = tuple(f for f in ctx.findings if f.severity is Severity.WARNING)
     partial = ReadResult(message, warnings) if message is not None else None
@@ -278,6 +277,14 @@ def _parser() -> etree.XMLParser:
     )
 
 
+_ENCODING_ERRORS = {
+    "ERR_INVALID_ENCODING",
+    "ERR_INVALID_CHAR",
+    "ERR_UNKNOWN_ENCODING",
+    "ERR_UNSUPPORTED_ENCODING",
+}
+
+
 class _TagCounter:
     """A file-like view of the chunks that stops the parse once too many tags went by.
 
@@ -294,11 +301,11 @@ class _TagCounter:
         chunk = next(self._chunks, b"")
         self.tags += chunk.count(b"<")
         if self.tags > self._limit:
-            raise _TooManyTags
+            raise _TooManyTagsError
         return chunk
 
 
-class _TooManyTags(Exception):
+class _TooManyTagsError(Exception):
     pass
 
 
@@ -307,7 +314,7 @@ def _parse(ctx: _Context, chunks: Iterable[bytes]) -> etree._Element:
     root: etree._Element | None = None
     try:
         root = etree.parse(_TagCounter(chunks, ctx.limits.max_tags), parser).getroot()
-    except _TooManyTags:
+    except _TooManyTagsError:
         raise ctx.fatal("too-many-elements", "/", None, limit=ctx.limits.max_tags) from None
     except etree.XMLSyntaxError:
         root = None
@@ -316,7 +323,7 @@ def _parse(ctx: _Context, chunks: Iterable[bytes]) -> etree._Element:
         if entry.domain == etree.ErrorDomains.NAMESPACE:
             continue
         detail = entry.message.strip()
-        if entry.domain == etree.ErrorDomains.ENCODING or "encoding" in detail.lower():
+        if entry.type_name in _ENCODING_ERRORS or "encoding" in detail.lower():
             raise ctx.fatal("bad-encoding", "/", entry.line, detail=detail)
         if "Document is empty" in detail or "Start tag expected" in detail:
             raise ctx.fatal("not-xml", "/", entry.line)
@@ -324,8 +331,12 @@ def _parse(ctx: _Context, chunks: Iterable[bytes]) -> etree._Element:
     if root is None:
         raise ctx.fatal("not-xml", "/", None)
     for entry in errors:
-        ctx.deviation("undeclared-prefix", _path_at_line(root, entry.line), entry.line,
-                      detail=entry.message.strip())
+        ctx.deviation(
+            "undeclared-prefix",
+            _path_at_line(root, entry.line),
+            entry.line,
+            detail=entry.message.strip(),
+        )
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise ctx.fatal("doctype-forbidden", "/", 1)
@@ -395,8 +406,12 @@ class _Builder:
         if ns == NS:
             return local
         if ns is None and local:
-            self.ctx.deviation("undeclared-prefix", f"{path}/{local}", el.sourceline,
-                               detail=f"{local} has no namespace / không có không gian tên")
+            self.ctx.deviation(
+                "undeclared-prefix",
+                f"{path}/{local}",
+                el.sourceline,
+                detail=f"{local} has no namespace / không có không gian tên",
+            )
             return local
         return None
 
@@ -485,17 +500,16 @@ class _Builder:
         if child.kind is Kind.RAW:
             return _raw(el)
         if child.kind is Kind.MODEL:
-            assert child.model is not None and issubclass(child.model, _Element)
+            assert child.model is not None
+            assert issubclass(child.model, _Element)
             self.attributes(el, path)
-            mark = len(self.ctx.findings)
-            values, extensions = self.children(el, child.model.xml_children, path)
-            if not values and not extensions:
-                # An element with nothing in it (peers send an empty ResponseFor): report it
-                # once, not once per missing child.
-                del self.ctx.findings[mark:]
+            if not any(text.strip() for text in el.itertext()):
+                # An element with nothing in it (peers send an empty ResponseFor) carries no
+                # information: report it once, not once per missing child.
                 if child.tag == "ResponseFor":
                     self.ctx.deviation("empty-response-for", path, el.sourceline)
                 return None
+            values, extensions = self.children(el, child.model.xml_children, path)
             return self.construct(child.model, {**values, "extensions": extensions}, path, el)
         self.attributes(el, path)
         if len(el):
@@ -527,8 +541,12 @@ class _Builder:
         except ValidationError as exc:
             for err in exc.errors():
                 where = "/".join([path, *(str(p) for p in err["loc"])])
-                self.ctx.error("invalid-value", where, el.sourceline if el is not None else None,
-                               detail=err["msg"])
+                self.ctx.error(
+                    "invalid-value",
+                    where,
+                    el.sourceline if el is not None else None,
+                    detail=err["msg"],
+                )
             return None
 
 
@@ -571,8 +589,9 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
         else:
             b.unknown(sub, "/edXML", containers["edXML"])
     if envelope is None:
-        raise ctx.fatal("missing-element", "/edXML/edXMLEnvelope", root.sourceline,
-                        name="edXMLEnvelope")
+        raise ctx.fatal(
+            "missing-element", "/edXML/edXMLEnvelope", root.sourceline, name="edXMLEnvelope"
+        )
     env_path = "/edXML/edXMLEnvelope"
     b.attributes(envelope, env_path)
     for sub in envelope:
@@ -584,8 +603,9 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
         else:
             b.unknown(sub, env_path, containers["edXMLEnvelope"])
     if header is None:
-        raise ctx.fatal("missing-element", f"{env_path}/edXMLHeader", envelope.sourceline,
-                        name="edXMLHeader")
+        raise ctx.fatal(
+            "missing-element", f"{env_path}/edXMLHeader", envelope.sourceline, name="edXMLHeader"
+        )
 
     hdr_path = f"{env_path}/edXMLHeader"
     b.attributes(header, hdr_path)
@@ -629,12 +649,14 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
             )
             values.update(trace_values)
         else:
-            ctx.deviation("missing-optional", TRACE_PATH, header.sourceline,
-                          name="TraceHeaderList")
+            ctx.deviation("missing-optional", TRACE_PATH, header.sourceline, name="TraceHeaderList")
         values["attachments"] = _attachments(b, body, encoded, containers)
     else:
-        for extra, name in ((trace_list, "TraceHeaderList"), (body, "edXMLBody"),
-                            (encoded, "AttachmentEncoded")):
+        for extra, name in (
+            (trace_list, "TraceHeaderList"),
+            (body, "edXMLBody"),
+            (encoded, "AttachmentEncoded"),
+        ):
             if extra is not None:
                 container = "edXML" if name == "AttachmentEncoded" else "edXMLEnvelope"
                 b.unknown(extra, CONTAINER_OF[container], containers[container])
@@ -691,8 +713,13 @@ def _attachments(
                 continue
             path = f"{ATTACHMENT_PATH}[{len(atts) + 1}]"
             if len(atts) >= ctx.limits.max_attachments:
-                raise ctx.fatal("too-many-attachments", path, sub.sourceline,
-                                count=len(encoded), limit=ctx.limits.max_attachments)
+                raise ctx.fatal(
+                    "too-many-attachments",
+                    path,
+                    sub.sourceline,
+                    count=len(encoded),
+                    limit=ctx.limits.max_attachments,
+                )
             b.attributes(sub, path)
             data = _take_encoded(ctx, sub, path)
             values, extra = b.children(sub, _ATTACHMENT_CHILDREN, path)
@@ -762,25 +789,40 @@ def _match(b: _Builder, refs: list[_Attachment], atts: list[_Attachment]) -> lis
             ctx.error("duplicate-content-id", f"{att.path}/ContentId", att.line, cid=cid)
             continue
         seen.add(cid)
-        ref = by_cid.get(cid)
-        if ref is None:
+        found = by_cid.get(cid)
+        if found is None:
             ctx.error("attachment-without-reference", att.path, att.line, cid=cid)
             continue
+        ref = found
         merged = dict(att.values)
-        for key, tag in (("name", "AttachmentName"), ("content_type", "ContentType"),
-                         ("description", "Description")):
+        for key, tag in (
+            ("name", "AttachmentName"),
+            ("content_type", "ContentType"),
+            ("description", "Description"),
+        ):
             mine, theirs = att.values.get(key), ref.values.get(key)
             if theirs is not None and mine is not None and mine != theirs:
-                ctx.deviation("reference-mismatch", f"{ref.path}/{tag}", ref.line,
-                              field=tag, ref=theirs, att=mine)
+                ctx.deviation(
+                    "reference-mismatch",
+                    f"{ref.path}/{tag}",
+                    ref.line,
+                    field=tag,
+                    ref=theirs,
+                    att=mine,
+                )
             if mine is None and theirs is not None:
                 merged[key] = theirs
         name = merged.get("name")
         if isinstance(name, str):
             problem = check_attachment_name(name)
             if problem:
-                ctx.error("bad-attachment-name", f"{att.path}/AttachmentName", att.line,
-                          value=name, detail=problem)
+                ctx.error(
+                    "bad-attachment-name",
+                    f"{att.path}/AttachmentName",
+                    att.line,
+                    value=name,
+                    detail=problem,
+                )
                 continue
         if merged.get("data") is None or name is None:
             continue

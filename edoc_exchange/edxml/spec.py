@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["NS", "DSIG_NS", "Child", "Kind", "Need", "Rule"]
+__all__ = ["DSIG_NS", "NS", "Child", "Kind", "Need", "Rule"]
 
 #: The edXML namespace of QCVN 102:2016.
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"

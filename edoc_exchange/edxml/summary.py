@@ -41,7 +41,11 @@ def summarize(
     """The stable summary of ``message`` (see README, "edoc inspect --json")."""
     doc = message if isinstance(message, Document) else None
     status = message if isinstance(message, StatusMessage) else None
-    response_for = status.response_for if status else (doc.response_for[0] if doc and doc.response_for else None)
+    response_for = (
+        status.response_for
+        if status
+        else (doc.response_for[0] if doc and doc.response_for else None)
+    )
     code = doc.code if doc else None
     prom = doc.promulgation if doc else None
     dtype = doc.document_type if doc else None
