@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from builders import document, document_bytes, status
 from conftest import EXAMPLES
+from typer.testing import CliRunner
+
 from edoc_exchange import edxml
 from edoc_exchange.cli import app
 
@@ -22,10 +22,28 @@ runner = CliRunner()
 EXAMPLE = EXAMPLES / "ke-hoach-papi-2020.edxml"
 
 INSPECT_KEYS = {
-    "kind", "document_id", "from", "to", "code", "promulgation", "document_type", "subject",
-    "signer", "due_date", "priority", "business_doc_type", "status_code", "status_name",
-    "status_description", "timestamp", "response_for", "trace", "attachments", "signature",
-    "warnings", "errors",
+    "kind",
+    "document_id",
+    "from",
+    "to",
+    "code",
+    "promulgation",
+    "document_type",
+    "subject",
+    "signer",
+    "due_date",
+    "priority",
+    "business_doc_type",
+    "status_code",
+    "status_name",
+    "status_description",
+    "timestamp",
+    "response_for",
+    "trace",
+    "attachments",
+    "signature",
+    "warnings",
+    "errors",
 }
 
 
@@ -36,7 +54,8 @@ def _json(args: list[str]) -> tuple[int, object]:
 
 def test_shipped_example_is_what_the_builder_writes() -> None:
     spec = importlib.util.spec_from_file_location("build_example", EXAMPLES / "build_example.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert edxml.read_file(EXAMPLE, strict=True).message == module.build()
@@ -60,11 +79,16 @@ def test_inspect_json_document() -> None:
     doc = edxml.read_file(EXAMPLE).message
     assert isinstance(doc, edxml.Document)
     att = doc.attachments[0]
-    assert data["attachments"] == [{
-        "content_id": att.content_id, "name": att.name, "content_type": att.content_type,
-        "description": att.description, "size": len(att.data),
-        "sha256": hashlib.sha256(att.data).hexdigest(),
-    }]
+    assert data["attachments"] == [
+        {
+            "content_id": att.content_id,
+            "name": att.name,
+            "content_type": att.content_type,
+            "description": att.description,
+            "size": len(att.data),
+            "sha256": hashlib.sha256(att.data).hexdigest(),
+        }
+    ]
     assert data["warnings"] == []
 
 
@@ -88,7 +112,10 @@ def test_inspect_sample_with_warnings(samples_dir: Path) -> None:
     assert code == 0
     assert isinstance(data, dict)
     assert {w["code"] for w in data["warnings"]} == {
-        "stray-bytes", "legacy-signature", "bad-organ-id", "bad-document-id"
+        "stray-bytes",
+        "legacy-signature",
+        "bad-organ-id",
+        "bad-document-id",
     }
     assert data["signature"] == {"present": True, "legacy": True}
     assert data["attachments"][0]["size"] > 100_000
@@ -133,16 +160,22 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
 
 
 def test_validate_json(tmp_path: Path, samples_dir: Path) -> None:
-    code, data = _json(["validate", "--json", "--strict", str(samples_dir / "edoc_new.edxml"),
-                        str(EXAMPLE)])
+    code, data = _json(
+        ["validate", "--json", "--strict", str(samples_dir / "edoc_new.edxml"), str(EXAMPLE)]
+    )
     assert code == 1
     assert isinstance(data, list)
     first, second = data
     assert first["valid"] is False
     assert {e["code"] for e in first["errors"]} >= {"stray-bytes", "bad-organ-id"}
     assert all(e["line"] for e in first["errors"])
-    assert second == {"file": str(EXAMPLE), "valid": True, "kind": "edoc", "errors": [],
-                      "warnings": []}
+    assert second == {
+        "file": str(EXAMPLE),
+        "valid": True,
+        "kind": "edoc",
+        "errors": [],
+        "warnings": [],
+    }
 
 
 def test_extract_writes_attachments(tmp_path: Path) -> None:
@@ -160,13 +193,19 @@ def test_extract_writes_attachments(tmp_path: Path) -> None:
 
 
 def test_extract_deduplicates_equal_names(tmp_path: Path) -> None:
-    atts = [edxml.Attachment(content_id=f"cid:{i}", name="bao-cao.pdf", data=bytes([i]) * 3)
-            for i in range(3)]
+    atts = [
+        edxml.Attachment(content_id=f"cid:{i}", name="bao-cao.pdf", data=bytes([i]) * 3)
+        for i in range(3)
+    ]
     path = tmp_path / "m.edxml"
     path.write_bytes(edxml.write(document(attachments=atts)))
     out = tmp_path / "out"
     assert runner.invoke(app, ["extract", str(path), "-o", str(out)]).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["bao-cao (2).pdf", "bao-cao (3).pdf", "bao-cao.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bao-cao (2).pdf",
+        "bao-cao (3).pdf",
+        "bao-cao.pdf",
+    ]
 
 
 @pytest.mark.parametrize("name", ["../../escape.txt", "/etc/passwd", "..\\x.txt", ".."])
@@ -200,7 +239,10 @@ def test_console_script_runs() -> None:
     """The installed ``edoc`` entry point works as README's main command uses it."""
     result = subprocess.run(
         [sys.executable, "-m", "edoc_exchange", "inspect", str(EXAMPLE), "--json"],
-        capture_output=True, text=True, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["kind"] == "edoc"

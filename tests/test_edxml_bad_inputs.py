@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import document, document_bytes
 from typer.testing import CliRunner
 
-from builders import document, document_bytes
 from edoc_exchange import edxml
 from edoc_exchange.cli import app
 from edoc_exchange.edxml import EdxmlReadError, ReadLimits
@@ -48,7 +48,12 @@ XXE = b"""<?xml version="1.0"?>
 CASES: list[tuple[str, bytes, str, bool]] = [
     ("xxe", XXE, "doctype-forbidden", False),
     ("billion-laughs", BILLION_LAUGHS, "doctype-forbidden", False),
-    ("doctype-plain", _replace(b"<edXML ", b"<!DOCTYPE edXML>\n<edXML "), "doctype-forbidden", False),
+    (
+        "doctype-plain",
+        _replace(b"<edXML ", b"<!DOCTYPE edXML>\n<edXML "),
+        "doctype-forbidden",
+        False,
+    ),
     (
         "doctype-after-comment",
         _replace(b"<edXML ", b"<!-- hi -->\n<!DOCTYPE edXML SYSTEM 'x.dtd'>\n<edXML "),
@@ -60,7 +65,12 @@ CASES: list[tuple[str, bytes, str, bool]] = [
     ("empty", b"", "input-empty", False),
     ("whitespace-only", b"  \n\t ", "input-empty", False),
     ("truncated", GOOD[: len(GOOD) // 2], "xml-syntax", False),
-    ("wrong-root", _replace(b"</edXML>", b"</Other>", _replace(b"<edXML ", b"<Other ")), "wrong-root", False),
+    (
+        "wrong-root",
+        _replace(b"</edXML>", b"</Other>", _replace(b"<edXML ", b"<Other ")),
+        "wrong-root",
+        False,
+    ),
     ("wrong-namespace", GOOD.replace(NS, b"urn:not-edxml"), "wrong-root", False),
     ("invalid-utf8", _replace("Nậm Khánh".encode(), b"N\xff\xfem Kh\xe1nh"), "bad-encoding", False),
     (
@@ -93,13 +103,17 @@ CASES: list[tuple[str, bytes, str, bool]] = [
     ),
     (
         "attachment-name-with-path",
-        GOOD.replace(b"<edXML:AttachmentName>ke-hoach.pdf<", b"<edXML:AttachmentName>../../etc/cron.d/x<"),
+        GOOD.replace(
+            b"<edXML:AttachmentName>ke-hoach.pdf<", b"<edXML:AttachmentName>../../etc/cron.d/x<"
+        ),
         "bad-attachment-name",
         False,
     ),
     (
         "attachment-name-windows-path",
-        GOOD.replace(b"<edXML:AttachmentName>ke-hoach.pdf<", b"<edXML:AttachmentName>C:\\evil.pdf<"),
+        GOOD.replace(
+            b"<edXML:AttachmentName>ke-hoach.pdf<", b"<edXML:AttachmentName>C:\\evil.pdf<"
+        ),
         "bad-attachment-name",
         False,
     ),
@@ -111,9 +125,7 @@ CASES: list[tuple[str, bytes, str, bool]] = [
     ),
     (
         "subject-over-length-strict",
-        _replace(
-            "<edXML:Subject>Kế hoạch".encode(), "<edXML:Subject>".encode() + "ệ".encode() * 501
-        ),
+        _replace("<edXML:Subject>Kế hoạch".encode(), b"<edXML:Subject>" + "ệ".encode() * 501),
         "too-long",
         True,
     ),
@@ -131,7 +143,9 @@ CASES: list[tuple[str, bytes, str, bool]] = [
     ),
     (
         "malformed-timestamp",
-        _replace(b"<edXML:Timestamp>2026/11/20 08:00:00<", b"<edXML:Timestamp>2026/11/20 25:00:00<"),
+        _replace(
+            b"<edXML:Timestamp>2026/11/20 08:00:00<", b"<edXML:Timestamp>2026/11/20 25:00:00<"
+        ),
         "bad-timestamp",
         False,
     ),
@@ -233,9 +247,11 @@ def test_configurable_bounds() -> None:
     with pytest.raises(EdxmlReadError) as info:
         edxml.read(GOOD, limits=ReadLimits(max_bytes=len(GOOD) - 1))
     assert info.value.errors[0].code == "input-too-large"
-    many = document(attachments=[
-        edxml.Attachment(content_id=f"cid:a{i}", name=f"a{i}.txt", data=b"x") for i in range(5)
-    ])
+    many = document(
+        attachments=[
+            edxml.Attachment(content_id=f"cid:a{i}", name=f"a{i}.txt", data=b"x") for i in range(5)
+        ]
+    )
     with pytest.raises(EdxmlReadError) as info:
         edxml.read(edxml.write(many), limits=ReadLimits(max_attachments=4))
     assert info.value.errors[0].code == "too-many-attachments"
@@ -272,7 +288,11 @@ def test_undeclared_prefix_is_a_warning_only_in_lenient_mode() -> None:
 def test_business_spelling_and_unknown_elements_are_kept() -> None:
     doc = document(business=edxml.Bussiness(doc_type=0, reason="Văn bản mới"))
     data = edxml.write(doc).replace(b"edXML:Bussiness>", b"edXML:Business>")
-    data = _replace(b"</edXML:MessageHeader>", b"<edXML:VendorNote>ghi ch\xc3\xba</edXML:VendorNote></edXML:MessageHeader>", data)
+    data = _replace(
+        b"</edXML:MessageHeader>",
+        b"<edXML:VendorNote>ghi ch\xc3\xba</edXML:VendorNote></edXML:MessageHeader>",
+        data,
+    )
     result = edxml.read(data)
     assert {w.code for w in result.warnings} == {"business-spelling", "unknown-element"}
     assert result.message.business == doc.business  # type: ignore[union-attr]
@@ -296,3 +316,20 @@ def test_writer_refuses_what_strict_reading_refuses() -> None:
         edxml.write(malformed)
     assert info.value.errors[0].code == "bad-organ-id"
     assert info.value.errors[0].path.endswith("/To[1]/OrganId")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_are_refused_clearly(encoding: str) -> None:
+    data = GOOD.decode("utf-8").replace('encoding="UTF-8"', f'encoding="{encoding.upper()}"')
+    with pytest.raises(EdxmlReadError) as info:
+        edxml.read(data.encode(encoding))
+    assert info.value.errors[0].code == "bad-encoding"
+    assert encoding.upper() in info.value.errors[0].en
+
+
+def test_declared_latin1_is_a_deviation() -> None:
+    text = GOOD.decode("utf-8").replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    data = text.replace("Nậm Khánh", "Nam Khanh").replace("ệ", "e").encode("latin-1", "replace")
+    with pytest.raises(EdxmlReadError) as info:
+        edxml.read(data, strict=True)
+    assert "encoding-not-utf8" in {f.code for f in info.value.errors}

@@ -6,12 +6,12 @@ import io
 import unicodedata
 from pathlib import Path
 
+from builders import document, status
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
-
-from builders import document, status
-from edoc_exchange import edxml
 from strategies import documents, messages, vi_text
+
+from edoc_exchange import edxml
 
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -62,11 +62,21 @@ def test_canonical_layout() -> None:
     assert root.prefix is None
     assert root.nsmap == {None: edxml.NS}
     assert {el.prefix for el in root.iter() if el is not root} == {"edXML"}
-    header = root.find(f"{{{edxml.NS}}}edXMLEnvelope/{{{edxml.NS}}}edXMLHeader/{{{edxml.NS}}}MessageHeader")
+    header = root.find(
+        f"{{{edxml.NS}}}edXMLEnvelope/{{{edxml.NS}}}edXMLHeader/{{{edxml.NS}}}MessageHeader"
+    )
     assert header is not None
     order = [etree.QName(el).localname for el in header]
-    assert order == ["From", "To", "DocumentId", "Code", "PromulgationInfo", "DocumentType",
-                     "Subject", "SignerInfo"]
+    assert order == [
+        "From",
+        "To",
+        "DocumentId",
+        "Code",
+        "PromulgationInfo",
+        "DocumentType",
+        "Subject",
+        "SignerInfo",
+    ]
     assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
 
 
@@ -78,7 +88,9 @@ def test_attachment_manifest_is_derived_from_attachments() -> None:
     refs = root.findall("e:edXMLEnvelope/e:edXMLBody/e:edXMLManifest/e:Reference", ns)
     atts = root.findall("e:AttachmentEncoded/e:Attachment", ns)
     assert len(refs) == len(atts) == 1
-    assert refs[0].findtext("e:ContentId", namespaces=ns) == atts[0].findtext("e:ContentId", namespaces=ns)
+    assert refs[0].findtext("e:ContentId", namespaces=ns) == atts[0].findtext(
+        "e:ContentId", namespaces=ns
+    )
     read = edxml.read(data).message
     assert isinstance(read, edxml.Document)
     assert read.attachments[0].sha256 == doc.attachments[0].sha256

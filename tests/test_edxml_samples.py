@@ -110,7 +110,11 @@ def test_replacement_and_update_details(samples_dir: Path) -> None:
     assert rep.business is not None
     assert len(rep.business.replacements) == 2
     assert rep.business.replacements[0].organ_ids == ["000.00.00.H41", "000.00.00.H14"]
-    assert [t.organ_id for t in rep.recipients] == ["000.00.00.H41", "000.00.00.H14", "000.00.00.G17"]
+    assert [t.organ_id for t in rep.recipients] == [
+        "000.00.00.H41",
+        "000.00.00.H14",
+        "000.00.00.G17",
+    ]
     upd = edxml.read_file(samples_dir / "edoc_update.edxml").message
     assert isinstance(upd, Document)
     assert upd.business is not None
@@ -167,9 +171,13 @@ def test_edoc_sample_header_and_each_problem(samples_dir: Path) -> None:
     codes = [f.code for f in info.value.findings]
     assert [f.code for f in info.value.errors] == ["bad-base64"]
     assert "${__StringFromFile" in info.value.errors[0].en
-    assert info.value.errors[0].path == "/edXML/AttachmentEncoded/Attachment[1]/ContentTransferEncoded"
+    assert (
+        info.value.errors[0].path == "/edXML/AttachmentEncoded/Attachment[1]/ContentTransferEncoded"
+    )
     assert codes.count("undeclared-prefix") == 6
-    assert {"uuid-document-id", "bad-organ-id", "empty-response-for", "unknown-attribute"} <= set(codes)
+    assert {"uuid-document-id", "bad-organ-id", "empty-response-for", "unknown-attribute"} <= set(
+        codes
+    )
     partial = info.value.partial
     assert partial is not None
     doc = partial.message

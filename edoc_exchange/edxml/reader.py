@@ -48,6 +48,13 @@ __all__ = ["DEFAULT_LIMITS", "ReadLimits", "ReadResult", "read", "read_file"]
 _CHUNK = 1 << 20
 _PROLOG_WINDOW = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
+# Order matters: the UTF-32 little-endian mark begins with the UTF-16 one.
+_OTHER_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,9 @@ def _check_prolog(ctx: _Context, size: int, head: bytes) -> int:
         raise ctx.fatal("input-empty", "/", None)
     if size > ctx.limits.max_bytes:
         raise ctx.fatal("input-too-large", "/", None, size=size, limit=ctx.limits.max_bytes)
+    for bom, name in _OTHER_BOMS:
+        if head.startswith(bom):
+            raise ctx.fatal("bad-encoding", "/", 1, detail=f"{name} is not accepted")
     start = len(_BOM) if head.startswith(_BOM) else 0
     if not head.startswith(b"<", start):
         found = head.find(b"<?xml", start)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install edoc-exchange into ./.venv on a fresh Debian machine.
+#   scripts/install.sh         the product (enough for `edoc demo`)
+#   scripts/install.sh --dev   also what the tests need: SoftHSM2, PostgreSQL 15 server
+#                              binaries (Debian packages) and the dev/pkcs11/postgres extras
+# Debian packages are installed with apt-get when running as root; otherwise it says which
+# are missing. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+
+apt_packages=()
+if [[ $dev -eq 1 ]]; then
+    command -v softhsm2-util >/dev/null 2>&1 || apt_packages+=(softhsm2)
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+fi
+if [[ ${#apt_packages[@]} -gt 0 ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> apt-get install ${apt_packages[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+    else
+        echo "Missing Debian packages (install them as root): ${apt_packages[*]}" >&2
+        exit 1
+    fi
+fi
+
+python=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    echo "==> creating .venv"
+    "$python" -m venv .venv
+fi
+extras=""
+[[ $dev -eq 1 ]] && extras="[dev,pkcs11,postgres]"
+echo "==> pip install -e .${extras}"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "==> installed: $(.venv/bin/edoc --help >/dev/null && echo .venv/bin/edoc)"
