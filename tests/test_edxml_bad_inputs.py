@@ -333,3 +333,43 @@ def test_declared_latin1_is_a_deviation() -> None:
     with pytest.raises(EdxmlReadError) as info:
         edxml.read(data, strict=True)
     assert "encoding-not-utf8" in {f.code for f in info.value.errors}
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("2026/11/2", "2026-11-02"), ("2026-11-20", "2026-11-20"), ("2026/1/20", "2026-01-20")],
+)
+def test_year_first_date_variants_are_deviations(written: str, expected: str) -> None:
+    data = _replace(
+        b"<edXML:PromulgationDate>2026/11/20<", f"<edXML:PromulgationDate>{written}<".encode()
+    )
+    result = edxml.read(data)
+    assert [w.code for w in result.warnings] == ["date-format"]
+    doc = result.message
+    assert isinstance(doc, edxml.Document)
+    assert doc.promulgation is not None
+    assert doc.promulgation.date is not None
+    assert doc.promulgation.date.isoformat() == expected
+    with pytest.raises(EdxmlReadError):
+        edxml.read(data, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2026-11-20T08:00:00", "2026-11-20T08:00:00+07:00"),
+        ("2026-11-20T01:00:00Z", "2026-11-20T08:00:00+07:00"),
+        ("2026/11/20 08:00:00.123", "2026-11-20T08:00:00+07:00"),
+        ("2026-11-20T08:00:00+07:00", "2026-11-20T08:00:00+07:00"),
+    ],
+)
+def test_timestamp_variants_are_deviations(written: str, expected: str) -> None:
+    data = _replace(
+        b"<edXML:Timestamp>2026/11/20 08:00:00<", f"<edXML:Timestamp>{written}<".encode()
+    )
+    result = edxml.read(data)
+    assert [w.code for w in result.warnings] == ["date-format"]
+    doc = result.message
+    assert isinstance(doc, edxml.Document)
+    assert doc.trace[0].timestamp is not None
+    assert doc.trace[0].timestamp.isoformat() == expected

@@ -134,6 +134,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Thời điểm '{value}' không đúng định dạng yyyy/MM/dd HH:mm:ss",
         "timestamp '{value}' is not a valid yyyy/MM/dd HH:mm:ss time",
     ),
+    "date-format": (
+        "'{value}' không theo định dạng của quy chuẩn (yyyy/MM/dd, yyyy/MM/dd HH:mm:ss)",
+        "'{value}' is not in the standard's format (yyyy/MM/dd, yyyy/MM/dd HH:mm:ss)",
+    ),
     "bad-text": ("Văn bản không hợp lệ: {detail}", "invalid text: {detail}"),
     "too-long": (
         "Dài {length} ký tự, vượt giới hạn {limit}",

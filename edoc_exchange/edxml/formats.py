@@ -16,7 +16,9 @@ __all__ = [
     "format_date",
     "format_timestamp",
     "parse_date",
+    "parse_date_loosely",
     "parse_timestamp",
+    "parse_timestamp_loosely",
     "to_vn_time",
 ]
 
@@ -50,6 +52,45 @@ def parse_timestamp(text: str) -> dt.datetime:
         raise ValueError(text)
     y, mo, d, h, mi, s = (int(g) for g in match.groups())
     return dt.datetime(y, mo, d, h, mi, s, tzinfo=VN_TZ)
+
+
+_LOOSE_DATE_RE = re.compile(r"([0-9]{4})[/-]([0-9]{1,2})[/-]([0-9]{1,2})")
+_LOOSE_TIME_RE = re.compile(
+    r"([0-9]{4})[/-]([0-9]{1,2})[/-]([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
+    r"(?:[.,][0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+def parse_date_loosely(text: str) -> dt.date:
+    """Parse dates peers write in other unambiguous forms (``2018/9/28``, ``2018-09-28``).
+
+    Only year-first forms are accepted: ``03/04/2020`` could be either day or month first.
+    Raises ValueError otherwise.
+    """
+    match = _LOOSE_DATE_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    year, month, day = (int(g) for g in match.groups())
+    return dt.date(year, month, day)
+
+
+def parse_timestamp_loosely(text: str) -> dt.datetime:
+    """Parse year-first timestamps with ``-`` or ``T``, seconds or fractions optional, and
+    an offset (``Z``, ``+07:00``); without an offset the time is Vietnam time."""
+    match = _LOOSE_TIME_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    y, mo, d, h, mi = (int(g) for g in match.groups()[:5])
+    seconds, zone = match.group(6), match.group(7)
+    tz: dt.tzinfo = VN_TZ
+    if zone == "Z":
+        tz = dt.UTC
+    elif zone:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    value = dt.datetime(y, mo, d, h, mi, int(seconds or 0), tzinfo=tz)
+    return to_vn_time(value)
 
 
 def to_vn_time(value: dt.datetime) -> dt.datetime:

@@ -31,7 +31,13 @@ from pydantic import ValidationError
 from .checks import ATTACHMENT_PATH, HEADER_PATH, TRACE_PATH, check, child_path
 from .errors import EdxmlReadError
 from .findings import Finding, Severity, make_finding
-from .formats import clean_text, parse_date, parse_timestamp
+from .formats import (
+    clean_text,
+    parse_date,
+    parse_date_loosely,
+    parse_timestamp,
+    parse_timestamp_loosely,
+)
 from .models import (
     CONTAINERS,
     Attachment,
@@ -528,20 +534,21 @@ class _Builder:
         text = clean_text(el.text or "")
         if not text:
             return None
-        converters: dict[Kind, tuple[Callable[[str], Any], str]] = {
-            Kind.INT: (_parse_int, "bad-int"),
-            Kind.BOOL: (_parse_bool, "bad-bool"),
-            Kind.DATE: (parse_date, "bad-date"),
-            Kind.TIMESTAMP: (parse_timestamp, "bad-timestamp"),
-        }
-        if child.kind not in converters:
+        if child.kind not in _CONVERTERS:
             return text
-        convert, code = converters[child.kind]
+        convert, loose, code = _CONVERTERS[child.kind]
         try:
             return convert(text)
         except ValueError:
+            pass
+        try:
+            value = loose(text)
+        except ValueError:
             self.ctx.error(code, path, el.sourceline, value=text)
             return None
+        # Unambiguous, but not the standard's format: a deviation, not a loss.
+        self.ctx.deviation("date-format", path, el.sourceline, value=text)
+        return value
 
     def construct(
         self, cls: type[Any], values: dict[str, Any], path: str, el: etree._Element | None
@@ -577,6 +584,19 @@ def _parse_bool(text: str) -> bool:
     if lowered in ("false", "0"):
         return False
     raise ValueError(text)
+
+
+def _refuse(text: str) -> Any:
+    raise ValueError(text)
+
+
+# kind -> (the standard's parser, a tolerant parser for unambiguous variants, error code)
+_CONVERTERS: dict[Kind, tuple[Callable[[str], Any], Callable[[str], Any], str]] = {
+    Kind.INT: (_parse_int, _refuse, "bad-int"),
+    Kind.BOOL: (_parse_bool, _refuse, "bad-bool"),
+    Kind.DATE: (parse_date, parse_date_loosely, "bad-date"),
+    Kind.TIMESTAMP: (parse_timestamp, parse_timestamp_loosely, "bad-timestamp"),
+}
 
 
 def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | None:
