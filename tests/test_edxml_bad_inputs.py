@@ -373,3 +373,33 @@ def test_timestamp_variants_are_deviations(written: str, expected: str) -> None:
     assert isinstance(doc, edxml.Document)
     assert doc.trace[0].timestamp is not None
     assert doc.trace[0].timestamp.isoformat() == expected
+
+
+def test_no_namespace_extension_keeps_its_namespace() -> None:
+    data = _replace(
+        b"</edXML:MessageHeader>", b'<Note xmlns="">ghi ch\xc3\xba</Note></edXML:MessageHeader>'
+    )
+    result = edxml.read(data)
+    kept = result.message.container_extensions["MessageHeader"]
+    assert kept[0].tag == "Note"
+    written = edxml.write(result.message, check=False)
+    assert b'<Note xmlns="">' in written
+    again = edxml.read(written)
+    assert again.message == result.message
+    assert again.message.container_extensions["MessageHeader"][0].tag == "Note"
+
+
+def test_raw_children_must_be_the_named_element() -> None:
+    bad = document(other_info=edxml.OtherInfo(priority=0, reply_fors=edxml.RawXml(xml="<Foo/>")))
+    with pytest.raises(edxml.EdxmlWriteError) as info:
+        edxml.write(bad)
+    assert info.value.errors[0].code == "wrong-element"
+    good = document(
+        other_info=edxml.OtherInfo(
+            priority=0,
+            reply_fors=edxml.RawXml(
+                xml=f'<ReplyFors xmlns="{edxml.NS}"><ReplyFor>1/UBND</ReplyFor></ReplyFors>'
+            ),
+        )
+    )
+    assert edxml.read(edxml.write(good), strict=True).message == good

@@ -15,7 +15,7 @@ from .errors import IdentifierError
 from .findings import Finding, Severity, make_finding
 from .identifiers import DocumentId, OrganId, looks_like_uuid
 from .models import Document, Message, StatusMessage, _Element
-from .spec import Child, Kind, Need, Rule
+from .spec import NS, Child, Kind, Need, Rule
 
 __all__ = ["CONTAINER_PATHS", "HEADER_PATH", "TRACE_PATH", "check", "child_path", "rule_problem"]
 
@@ -76,6 +76,8 @@ def rule_problem(rule: Rule, value: Any) -> tuple[str, dict[str, object]] | None
         return "bad-code-value", {"value": text, "allowed": "digits / chữ số"}
     if rule is Rule.STATUS_CODE and not _is_digits(text, 2):
         return "bad-status-code", {"value": text}
+    if rule is Rule.NON_NEGATIVE and int(value) < 0:
+        return "bad-code-value", {"value": value, "allowed": "0, 1, 2, …"}
     allowed = _ALLOWED.get(rule)
     if allowed is not None and int(value) not in allowed:
         if rule is Rule.PRIORITY:
@@ -117,6 +119,17 @@ class _Checker:
                 if child.kind is Kind.MODEL:
                     assert isinstance(item, _Element)
                     self.walk(item, item.xml_children, where)
+                    continue
+                if child.kind is Kind.RAW:
+                    # Kept verbatim, but it is written as this child: it must be this child.
+                    if item.tag != f"{{{NS}}}{child.tag}":
+                        self.add(
+                            "wrong-element",
+                            where,
+                            Severity.ERROR,
+                            name=item.tag,
+                            expected=child.tag,
+                        )
                     continue
                 if child.max_len is not None and len(str(item)) > child.max_len:
                     self.add("too-long", where, length=len(str(item)), limit=child.max_len)

@@ -208,6 +208,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{field} của tham chiếu ({ref}) khác của tệp đính kèm ({att})",
         "the Reference's {field} ({ref}) differs from the Attachment's ({att})",
     ),
+    "wrong-element": (
+        "Phần tử {name} không phải {expected}",
+        "element {name} is not the expected {expected}",
+    ),
     "invalid-value": ("Giá trị không hợp lệ: {detail}", "invalid value: {detail}"),
 }
 

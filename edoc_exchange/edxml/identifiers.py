@@ -34,7 +34,7 @@ class OrganId:
     @classmethod
     def parse(cls, text: str) -> OrganId:
         """Parse ``000.00.00.H41``; raise :class:`IdentifierError` naming the bad part."""
-        value = text.strip()
+        value = text
         parts = value.split(".")
         if len(parts) != 4:
             raise IdentifierError(
@@ -141,6 +141,12 @@ class DocumentId:
                 step="DocumentId",
             )
         organ_text, date_text, code = parts
+        if any(part != part.strip() for part in (organ_text, date_text, *code.split("/", 1))):
+            raise IdentifierError(
+                f"Mã văn bản '{value}' có khoảng trắng thừa quanh dấu phẩy hoặc gạch chéo",
+                f"DocumentId '{value}' has spaces around a comma or slash",
+                step="DocumentId",
+            )
         organ = OrganId.parse(organ_text)
         try:
             date = parse_date(date_text)
@@ -157,7 +163,7 @@ class DocumentId:
                 f"DocumentId '{value}': '{code}' must be Number/Notation",
                 step="DocumentId",
             )
-        return cls(organ_id=organ, date=date, number=number.strip(), notation=notation.strip())
+        return cls(organ_id=organ, date=date, number=number, notation=notation)
 
     def __str__(self) -> str:
         return f"{self.organ_id},{format_date(self.date)},{self.number}/{self.notation}"

@@ -79,11 +79,18 @@ class _Model(BaseModel):
         )
 
 
+def _is_blank(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, _Element) and value.is_empty()
+
+
 def _none_if_empty(value: Any) -> Any:
-    if isinstance(value, _Element) and value.is_empty():
+    # Blank text and empty elements are absent: that is how the reader sees them.
+    if _is_blank(value):
         return None
     if isinstance(value, list):
-        return [item for item in value if not (isinstance(item, _Element) and item.is_empty())]
+        return [item for item in value if not _is_blank(item)]
     return value
 
 
@@ -116,10 +123,11 @@ class RawXml(_Model):
     def canonical(self) -> str:
         """C14N 2.0 with prefixes rewritten: equal for XML that differs only in prefixes.
 
-        Writing an element into a message lets lxml re-use the message's prefixes, so the
-        text changes while the XML means the same; equality must follow the meaning.
+        Writing an element into a message lets lxml re-use the message's prefixes (and the
+        pretty-printer indent it), so the text changes while the XML means the same;
+        equality follows the meaning: prefixes are rewritten and text is trimmed.
         """
-        return str(etree.canonicalize(self.xml, rewrite_prefixes=True))
+        return str(etree.canonicalize(self.xml, rewrite_prefixes=True, strip_text=True))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RawXml):
@@ -227,8 +235,8 @@ class OtherInfo(_Element):
         Child("Priority", "priority", Kind.INT, need=Need.STRICT, rule=Rule.PRIORITY),
         Child("SphereOfPromulgation", "sphere_of_promulgation", max_len=100),
         Child("TyperNotation", "typer_notation", max_len=10),
-        Child("PromulgationAmount", "promulgation_amount", Kind.INT),
-        Child("PageAmount", "page_amount", Kind.INT),
+        Child("PromulgationAmount", "promulgation_amount", Kind.INT, rule=Rule.NON_NEGATIVE),
+        Child("PageAmount", "page_amount", Kind.INT, rule=Rule.NON_NEGATIVE),
         Child("ReplyFors", "reply_fors", Kind.RAW),
         Child("Direction", "direction", Kind.BOOL),
         Child("ReferenceCodes", "reference_codes", Kind.RAW),

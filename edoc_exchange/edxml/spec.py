@@ -48,6 +48,7 @@ class Rule(enum.Enum):
     BUSINESS_TYPE = "business_type"  #: 0-3
     ZERO_ONE = "zero_one"  #: 0 or 1
     STATUS_CODE = "status_code"  #: two digits
+    NON_NEGATIVE = "non_negative"  #: a count: 0 or more
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,17 @@ def _text(child: Child, value: Any) -> str:
 
 
 def _append_raw(parent: etree._Element, raw: RawXml) -> None:
-    parent.append(raw.element())
+    el = raw.element()
+    if None in el.nsmap:
+        parent.append(el)
+        return
+    # The kept element declared no default namespace; under our root (whose default is the
+    # edXML namespace) its un-prefixed names would silently change namespace. Re-create
+    # its top with xmlns="" so that they keep the namespace they were read with (none).
+    shell = etree.SubElement(parent, el.tag, attrib=dict(el.attrib), nsmap={**el.nsmap, None: ""})
+    shell.text = el.text
+    for child in list(el):
+        shell.append(child)
 
 
 def _fill(parent: etree._Element, model: Any, table: tuple[Child, ...]) -> None:
