@@ -8,6 +8,7 @@ package and applied by :func:`upgrade` (``edoc db upgrade``, and at daemon start
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -23,8 +24,8 @@ from ..errors import EdocError
 
 __all__ = [
     "Database",
-    "DatabaseLocked",
-    "DatabaseReadOnly",
+    "DatabaseLockedError",
+    "DatabaseReadOnlyError",
     "StoreError",
     "default_database_url",
     "open_database",
@@ -39,11 +40,11 @@ class StoreError(EdocError):
     """The database could not do what was asked; the message says why and what to do."""
 
 
-class DatabaseLocked(StoreError):
+class DatabaseLockedError(StoreError):
     """Another process holds the database for too long (SQLite) or a lock timed out."""
 
 
-class DatabaseReadOnly(StoreError):
+class DatabaseReadOnlyError(StoreError):
     """The database file or its folder cannot be written."""
 
 
@@ -71,10 +72,9 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        try:
+        # A read-only file keeps whatever journal mode it has.
+        with contextlib.suppress(Exception):
             cursor.execute("PRAGMA journal_mode = WAL")
-        except Exception:  # noqa: BLE001,S110 - a read-only file keeps its journal mode
-            pass
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
@@ -101,7 +101,7 @@ class Database:
         """A write transaction; committed on success, rolled back on any exception.
 
         SQLite's "database is locked" and "read-only" errors become
-        :class:`DatabaseLocked` and :class:`DatabaseReadOnly` with a message a person can
+        :class:`DatabaseLockedError` and :class:`DatabaseReadOnlyError` with a message a person can
         act on; nothing is half-written either way.
         """
         try:
@@ -119,13 +119,13 @@ def translate_error(exc: DBAPIError, url: str) -> StoreError:
     """The project's error for a driver error, naming the database."""
     detail = str(exc.orig).lower()
     if "locked" in detail or "lock timeout" in detail:
-        return DatabaseLocked(
+        return DatabaseLockedError(
             f"Cơ sở dữ liệu {url} đang bị khóa bởi tiến trình khác; thử lại sau",
             f"the database {url} is locked by another process; try again later",
             step="store",
         )
     if "readonly" in detail or "read-only" in detail or "read only" in detail:
-        return DatabaseReadOnly(
+        return DatabaseReadOnlyError(
             f"Không ghi được cơ sở dữ liệu {url} (chỉ đọc); kiểm tra quyền ghi tệp và thư mục",
             f"cannot write the database {url} (read-only); check file and folder permissions",
             step="store",

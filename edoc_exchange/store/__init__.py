@@ -1,0 +1,24 @@
+"""The store: tables and migrations; SQLite by default, PostgreSQL by URL."""
+
+from .db import (
+    Database,
+    DatabaseLockedError,
+    DatabaseReadOnlyError,
+    StoreError,
+    default_database_url,
+    open_database,
+    upgrade,
+)
+from .tables import InboxVerdict, OutboxState
+
+__all__ = [
+    "Database",
+    "DatabaseLockedError",
+    "DatabaseReadOnlyError",
+    "InboxVerdict",
+    "OutboxState",
+    "StoreError",
+    "default_database_url",
+    "open_database",
+    "upgrade",
+]
