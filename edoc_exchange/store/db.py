@@ -64,13 +64,13 @@ def default_database_url() -> str:
     return f"sqlite:///{default_data_dir() / 'edoc.sqlite3'}"
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         # A read-only file keeps whatever journal mode it has.
         with contextlib.suppress(Exception):
@@ -137,8 +137,17 @@ def translate_error(exc: DBAPIError, url: str) -> StoreError:
     )
 
 
-def open_database(url: str | None = None, *, echo: bool = False) -> Database:
-    """Open (not migrate) the database at ``url``, default SQLite in the data folder."""
+def open_database(
+    url: str | None = None,
+    *,
+    echo: bool = False,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+) -> Database:
+    """Open (not migrate) the database at ``url``, default SQLite in the data folder.
+
+    ``busy_timeout_ms`` is how long a SQLite writer waits for another before giving up
+    with :class:`DatabaseLockedError`.
+    """
     url = url or default_database_url()
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
@@ -152,7 +161,7 @@ def open_database(url: str | None = None, *, echo: bool = False) -> Database:
         kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, busy_timeout_ms)
     return Database(engine)
 
 
