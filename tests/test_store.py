@@ -28,6 +28,7 @@ TABLES = {
     "audit_heads",
     "audit_checkpoints",
     "alembic_version",
+    "inbox_claims",
 }
 
 

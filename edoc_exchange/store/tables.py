@@ -34,6 +34,7 @@ __all__ = [
     "audit_entries",
     "audit_heads",
     "inbox",
+    "inbox_claims",
     "metadata",
     "organisations",
     "outbox",
@@ -134,6 +135,18 @@ inbox = Table(
     Column("accepted_at", _TS),  # first status 03
     UniqueConstraint("office_id", "axis_doc_id"),
     UniqueConstraint("office_id", "document_id", "business_doc_type"),
+)
+
+inbox_claims = Table(
+    "inbox_claims",
+    metadata,
+    # A daemon about to fetch and verify an incoming item claims it here first, so that
+    # several daemons sharing the database never process the same item at once; a claim
+    # whose heartbeat stopped (the daemon died) may be taken over.
+    Column("office_id", _ORGAN, primary_key=True),
+    Column("axis_doc_id", String(100), primary_key=True),
+    Column("claimed_by", String(100), nullable=False),
+    Column("heartbeat_at", _TS, nullable=False),
 )
 
 status_history = Table(

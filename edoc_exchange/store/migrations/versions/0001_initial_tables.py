@@ -84,6 +84,14 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "inbox_claims",
+        sa.Column("office_id", sa.String(length=32), nullable=False),
+        sa.Column("axis_doc_id", sa.String(length=100), nullable=False),
+        sa.Column("claimed_by", sa.String(length=100), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("office_id", "axis_doc_id", name=op.f("pk_inbox_claims")),
+    )
+    op.create_table(
         "organisations",
         sa.Column("organ_id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
@@ -189,6 +197,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     op.drop_table("organisations")
+    op.drop_table("inbox_claims")
     op.drop_table("inbox")
     op.drop_table("audit_heads")
     op.drop_table("audit_entries")

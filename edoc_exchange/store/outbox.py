@@ -1,0 +1,329 @@
+"""The outbox: queue a message, claim it for sending, record how sending went.
+
+Claiming follows procrastinate: on PostgreSQL one statement picks the oldest due row with
+``FOR UPDATE SKIP LOCKED`` and marks it ``sending`` for this worker; on SQLite (which has no
+SKIP LOCKED) a compare-and-set ``UPDATE … WHERE state = 'queued'`` does, and the row count
+says whether this worker won. Every later transition is guarded by the prior state and the
+claiming worker, and fails loudly when no row matched. A worker that dies leaves its rows in
+``sending`` with a stale heartbeat; :func:`reclaim_stalled` puts them back in the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from .db import StoreError
+from .tables import OutboxState, outbox, recipient_statuses
+
+__all__ = [
+    "OutboxRow",
+    "claim_next",
+    "enqueue",
+    "find_sent",
+    "heartbeat",
+    "mark_failed",
+    "mark_retry",
+    "mark_sent",
+    "queue_depths",
+    "reclaim_stalled",
+    "replace_message",
+    "set_recipient_status",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One outgoing message as stored."""
+
+    id: int
+    office_id: str
+    kind: str
+    document_id: str
+    status_code: str | None
+    recipients: tuple[str, ...]
+    message: bytes
+    sha256: str
+    signed: bool
+    state: OutboxState
+    attempts: int
+    axis_doc_id: str | None
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> OutboxRow:
+        return cls(
+            id=int(row.id),
+            office_id=row.office_id,
+            kind=row.kind,
+            document_id=row.document_id,
+            status_code=row.status_code,
+            recipients=tuple(json.loads(row.recipients)),
+            message=bytes(row.message),
+            sha256=row.sha256,
+            signed=bool(row.signed),
+            state=OutboxState(row.state),
+            attempts=int(row.attempts),
+            axis_doc_id=row.axis_doc_id,
+            last_error=row.last_error,
+        )
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    office_id: str,
+    kind: str,
+    document_id: str,
+    message: bytes,
+    recipients: Sequence[str],
+    signed: bool,
+    now: dt.datetime,
+    status_code: str | None = None,
+    subject: str | None = None,
+) -> tuple[int, bool]:
+    """Queue ``message``; return (row id, whether it is new).
+
+    Queuing the same bytes twice for the same office returns the existing row: a retried
+    command never sends a document twice.
+    """
+    digest = hashlib.sha256(message).hexdigest()
+    existing = conn.execute(
+        select(outbox.c.id).where(outbox.c.office_id == office_id, outbox.c.sha256 == digest)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return int(existing), False
+    new_id = conn.execute(
+        insert(outbox)
+        .values(
+            office_id=office_id,
+            kind=kind,
+            document_id=document_id,
+            status_code=status_code,
+            subject=subject,
+            recipients=json.dumps(list(recipients)),
+            message=message,
+            sha256=digest,
+            signed=1 if signed else 0,
+            state=OutboxState.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(outbox.c.id)
+    ).scalar_one()
+    return int(new_id), True
+
+
+def claim_next(
+    conn: Connection, *, worker: str, now: dt.datetime, office_id: str | None = None
+) -> OutboxRow | None:
+    """Claim the oldest due queued message for ``worker``; None when nothing is due."""
+    due = and_(outbox.c.state == OutboxState.QUEUED, outbox.c.next_attempt_at <= now)
+    if office_id is not None:
+        due = and_(due, outbox.c.office_id == office_id)
+    values = {
+        "state": OutboxState.SENDING,
+        "claimed_by": worker,
+        "heartbeat_at": now,
+        "updated_at": now,
+        "attempts": outbox.c.attempts + 1,
+    }
+    if conn.dialect.name == "postgresql":
+        candidate = (
+            select(outbox.c.id)
+            .where(due)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        row = conn.execute(
+            update(outbox).where(outbox.c.id == candidate).values(**values).returning(outbox)
+        ).one_or_none()
+        return OutboxRow.from_row(row) if row is not None else None
+    for _ in range(5):
+        candidate_id = conn.execute(
+            select(outbox.c.id).where(due).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(1)
+        ).scalar_one_or_none()
+        if candidate_id is None:
+            return None
+        won = conn.execute(
+            update(outbox)
+            .where(outbox.c.id == candidate_id, outbox.c.state == OutboxState.QUEUED)
+            .values(**values)
+            .returning(outbox)
+        ).one_or_none()
+        if won is not None:
+            return OutboxRow.from_row(won)
+    return None
+
+
+def _guarded(conn: Connection, row_id: int, worker: str, values: dict[str, Any]) -> None:
+    result = conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id == row_id,
+            outbox.c.state == OutboxState.SENDING,
+            outbox.c.claimed_by == worker,
+        )
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise StoreError(
+            f"Thư đi {row_id} không còn do tiến trình {worker} giữ (đã bị tiến trình khác lấy lại)",
+            f"outbox row {row_id} is no longer held by {worker} (another worker reclaimed it)",
+            step="outbox",
+        )
+
+
+def heartbeat(conn: Connection, row_id: int, worker: str, now: dt.datetime) -> None:
+    """Tell other workers this row is still being worked on."""
+    _guarded(conn, row_id, worker, {"heartbeat_at": now})
+
+
+def replace_message(
+    conn: Connection, row_id: int, worker: str, message: bytes, now: dt.datetime
+) -> None:
+    """Store the signed bytes before sending them, so a resend sends the very same bytes."""
+    _guarded(
+        conn,
+        row_id,
+        worker,
+        {
+            "message": message,
+            "sha256": hashlib.sha256(message).hexdigest(),
+            "signed": 1,
+            "updated_at": now,
+        },
+    )
+
+
+def mark_sent(
+    conn: Connection, row_id: int, worker: str, axis_doc_id: str, now: dt.datetime
+) -> None:
+    """The axis accepted the message and gave it ``axis_doc_id``."""
+    _guarded(
+        conn,
+        row_id,
+        worker,
+        {
+            "state": OutboxState.SENT,
+            "axis_doc_id": axis_doc_id,
+            "last_error": None,
+            "claimed_by": None,
+            "updated_at": now,
+        },
+    )
+
+
+def mark_retry(
+    conn: Connection, row_id: int, worker: str, error: str, next_at: dt.datetime, now: dt.datetime
+) -> None:
+    """A transient failure: back to the queue until ``next_at``."""
+    _guarded(
+        conn,
+        row_id,
+        worker,
+        {
+            "state": OutboxState.QUEUED,
+            "last_error": error,
+            "next_attempt_at": next_at,
+            "claimed_by": None,
+            "updated_at": now,
+        },
+    )
+
+
+def mark_failed(conn: Connection, row_id: int, worker: str, error: str, now: dt.datetime) -> None:
+    """The axis refused the message: a person must act; it is not retried."""
+    _guarded(
+        conn,
+        row_id,
+        worker,
+        {"state": OutboxState.FAILED, "last_error": error, "claimed_by": None, "updated_at": now},
+    )
+
+
+def reclaim_stalled(conn: Connection, *, stale_before: dt.datetime, now: dt.datetime) -> int:
+    """Put back in the queue every row whose worker stopped beating before ``stale_before``."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.state == OutboxState.SENDING, outbox.c.heartbeat_at < stale_before)
+        .values(state=OutboxState.QUEUED, claimed_by=None, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+def queue_depths(conn: Connection, office_id: str | None = None) -> dict[str, int]:
+    """How many outgoing messages are in each state (for metrics and the clerk)."""
+    query = select(outbox.c.state, func.count()).group_by(outbox.c.state)
+    if office_id is not None:
+        query = query.where(outbox.c.office_id == office_id)
+    depths = {state.value: 0 for state in OutboxState}
+    for state, count in conn.execute(query):
+        depths[str(state)] = int(count)
+    return depths
+
+
+def find_sent(
+    conn: Connection, *, office_id: str | None = None, unfinished_only: bool = True
+) -> list[OutboxRow]:
+    """Sent documents, by default those whose recipients have not all reached a final state."""
+    query = select(outbox).where(outbox.c.state == OutboxState.SENT, outbox.c.kind == "edoc")
+    if office_id is not None:
+        query = query.where(outbox.c.office_id == office_id)
+    if unfinished_only:
+        query = query.where(outbox.c.final_at.is_(None))
+    return [OutboxRow.from_row(row) for row in conn.execute(query.order_by(outbox.c.id))]
+
+
+def set_recipient_status(
+    conn: Connection,
+    outbox_id: int,
+    organ_id: str,
+    now: dt.datetime,
+    *,
+    send_status: str | None = None,
+    receive_status: str | None = None,
+    status_code: str | None = None,
+) -> bool:
+    """Record a recipient's status; return True when something changed."""
+    current = conn.execute(
+        select(recipient_statuses).where(
+            recipient_statuses.c.outbox_id == outbox_id, recipient_statuses.c.organ_id == organ_id
+        )
+    ).one_or_none()
+    values = {
+        k: v
+        for k, v in {
+            "send_status": send_status,
+            "receive_status": receive_status,
+            "status_code": status_code,
+        }.items()
+        if v is not None
+    }
+    if current is None:
+        conn.execute(
+            insert(recipient_statuses).values(
+                outbox_id=outbox_id, organ_id=organ_id, updated_at=now, **values
+            )
+        )
+        return True
+    if all(getattr(current, k) == v for k, v in values.items()):
+        return False
+    conn.execute(
+        update(recipient_statuses)
+        .where(
+            recipient_statuses.c.outbox_id == outbox_id, recipient_statuses.c.organ_id == organ_id
+        )
+        .values(updated_at=now, **values)
+    )
+    return True
