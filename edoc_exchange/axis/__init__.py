@@ -1,0 +1,65 @@
+"""Talking to the national document interconnection axis (and to the local one).
+
+:class:`AxisClient` / :class:`AsyncAxisClient` speak the protocol of
+``shared/spec/axis-protocol.md`` with HMAC header authentication, a timeout on every call
+and bounded retries of transient failures. They know bytes and JSON, not edXML models: the
+caller says who sends (``sender``) and what (``message_type``). The local axis
+(:mod:`edoc_exchange.axis.local`) serves the same protocol for demos, tests and training.
+"""
+
+from __future__ import annotations
+
+from ._auth import TimestampStyle, format_timestamp, parse_timestamp, sign_headers
+from ._client import AsyncAxisClient, AxisClient
+from ._errors import (
+    AxisAuthError,
+    AxisConnectionError,
+    AxisError,
+    AxisNotFound,
+    AxisProtocolError,
+    AxisRateLimited,
+    AxisRejected,
+    AxisServerError,
+    AxisTimeout,
+    AxisTransientError,
+    AxisValidationError,
+)
+from ._models import (
+    AckStatus,
+    Agency,
+    MessageType,
+    ReceivedItem,
+    RecipientStatus,
+    SendResult,
+    TraceRecord,
+)
+from ._protocol import Progress, Upload
+
+__all__ = [
+    "AckStatus",
+    "Agency",
+    "AsyncAxisClient",
+    "AxisAuthError",
+    "AxisClient",
+    "AxisConnectionError",
+    "AxisError",
+    "AxisNotFound",
+    "AxisProtocolError",
+    "AxisRateLimited",
+    "AxisRejected",
+    "AxisServerError",
+    "AxisTimeout",
+    "AxisTransientError",
+    "AxisValidationError",
+    "MessageType",
+    "Progress",
+    "ReceivedItem",
+    "RecipientStatus",
+    "SendResult",
+    "TimestampStyle",
+    "TraceRecord",
+    "Upload",
+    "format_timestamp",
+    "parse_timestamp",
+    "sign_headers",
+]

@@ -1,0 +1,293 @@
+"""The axis clients: :class:`AxisClient` (blocking) and :class:`AsyncAxisClient`.
+
+Both are thin: every step that does not wait on the network (signing, the upload stream,
+parsing, error mapping, the retry decision) is the shared :class:`~._protocol.Protocol`,
+and each verb is one line building a :class:`~._protocol.Call`. Only ``_call`` differs
+between the two, the way httpx's ``Client`` and ``AsyncClient`` differ.
+
+Every call has a timeout and is retried on transient failures only (connection errors,
+timeouts, 5xx, 429), with exponential backoff and jitter, bounded in attempts and time.
+A send is retried too: the axis de-duplicates a message by sender, DocumentId and file
+hash, so a send whose answer was lost does not arrive twice.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from ..config import AxisSettings, ConfigError
+from ._auth import TimestampStyle
+from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
+from ._protocol import Call, Progress, Protocol, RetryPolicy, Upload, calls
+
+__all__ = ["AsyncAxisClient", "AxisClient"]
+
+T = TypeVar("T")
+Source = str | os.PathLike[str] | bytes
+
+
+def _protocol(settings: AxisSettings) -> Protocol:
+    return Protocol(
+        endpoint=settings.endpoint,
+        systemid=settings.systemid,
+        secret=settings.secret,
+        timeout=settings.timeout,
+        retry=RetryPolicy(
+            attempts=settings.retries + 1,
+            max_time=settings.max_retry_time,
+            wait_initial=settings.backoff_initial,
+            wait_max=settings.backoff_max,
+            max_retry_after=settings.max_retry_after,
+        ),
+        timestamp_style=TimestampStyle(settings.timestamp_style),
+    )
+
+
+def _ssl_context(settings: AxisSettings) -> ssl.SSLContext:
+    """Verify the axis with the CA bundle (or the system store); present a client cert."""
+    context = ssl.create_default_context(
+        cafile=str(settings.ca_bundle) if settings.ca_bundle else None
+    )
+    if settings.client_cert is not None:
+        context.load_cert_chain(
+            str(settings.client_cert),
+            str(settings.client_key) if settings.client_key else None,
+        )
+    return context
+
+
+def _client_kwargs(settings: AxisSettings) -> dict[str, Any]:
+    return {
+        "verify": _ssl_context(settings),
+        "timeout": httpx.Timeout(settings.timeout),
+        "limits": httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        ),
+        "follow_redirects": False,
+    }
+
+
+def _upload(source: Source, filename: str | None) -> Upload:
+    if isinstance(source, bytes):
+        return Upload.from_bytes(source, filename or "message.edxml")
+    return Upload.from_path(source)
+
+
+def _sender(settings: AxisSettings, sender: str | None) -> str:
+    value = sender or settings.organ_id
+    if not value:
+        raise ConfigError(
+            "Chưa biết mã định danh nơi gửi: đặt axis.organ_id trong cấu hình",
+            "no sender OrganId given and axis.organ_id is not configured",
+            step="config.axis.organ_id",
+        )
+    return value
+
+
+class _Base:
+    """What both clients hold: the settings, the protocol, and whether we own the pool."""
+
+    _settings: AxisSettings
+    _protocol: Protocol
+    _owns_http: bool
+
+    @property
+    def settings(self) -> AxisSettings:
+        return self._settings
+
+    def __repr__(self) -> str:
+        # The secret is a SecretStr and is never part of the repr.
+        s = self._settings
+        return (
+            f"{type(self).__name__}(endpoint={s.endpoint!r}, systemid={s.systemid!r}, "
+            "secret='**********')"
+        )
+
+
+class AxisClient(_Base):
+    """A blocking client for one system id. Use as a context manager, or call :meth:`close`.
+
+    ``http_client`` (used as given, not closed by us) or ``transport`` let the same client
+    run against the national axis, the local axis, a test server or an ``httpx.MockTransport``.
+    Raises :class:`~.AxisError` subclasses only; ``OSError`` when a file to send is unreadable.
+    """
+
+    def __init__(
+        self,
+        settings: AxisSettings,
+        *,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._protocol = _protocol(settings)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(transport=transport, **_client_kwargs(settings))
+
+    def _call(self, call: Call[T], *, progress: Progress | None = None) -> T:
+        proto = self._protocol
+        for attempt in proto.retrying():
+            with attempt:
+                started = time.monotonic()
+                request = proto.build_request(call, progress=progress)
+                try:
+                    response = self._http.send(request)
+                except httpx.HTTPError as exc:
+                    proto.log(call, None, started)
+                    raise proto.transport_error(call, exc) from exc
+                proto.log(call, response, started)
+                return proto.parse_response(call, response)
+        raise AssertionError("unreachable: stamina re-raises the last failure")
+
+    def send(
+        self,
+        source: Source,
+        *,
+        sender: str | None = None,
+        message_type: MessageType = MessageType.EDOC,
+        filename: str | None = None,
+        progress: Progress | None = None,
+    ) -> SendResult:
+        """Send an .edxml (a path, streamed from disk, or bytes); returns the axis DocId.
+
+        ``sender`` is the ``from`` header: the OrganId in the message (default: organ_id
+        of the settings). Recipients are read by the axis from the message itself.
+        """
+        call = calls.send(
+            _upload(source, filename), sender=_sender(self._settings, sender),
+            message_type=message_type,
+        )
+        return self._call(call, progress=progress)
+
+    def list_received(self, message_type: MessageType = MessageType.EDOC) -> list[ReceivedItem]:
+        """Items waiting for this system; each stays listed until acknowledged."""
+        return self._call(calls.list_received(message_type))
+
+    def fetch(self, doc_id: str) -> bytes:
+        """The .edxml bytes of a received item (base64-decoded)."""
+        return self._call(calls.fetch(doc_id))
+
+    def acknowledge(self, doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
+        """Tell the axis the item was taken in (done) or refused (fail)."""
+        self._call(calls.acknowledge(doc_id, status))
+
+    def sent_status(self, doc_id: str) -> list[RecipientStatus]:
+        """Per-recipient delivery and receipt status of a document this system sent."""
+        return self._call(calls.sent_status(doc_id))
+
+    def count(self, message_type: MessageType = MessageType.EDOC) -> int:
+        """How many items of that type wait for this system."""
+        return self._call(calls.count(message_type))
+
+    def agencies(self) -> list[Agency]:
+        """The organisation directory the axis knows."""
+        return self._call(calls.agencies())
+
+    def close(self) -> None:
+        """Close the connection pool (only when this client created it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncAxisClient(_Base):
+    """The asyncio/trio twin of :class:`AxisClient`: same verbs, same errors, awaited."""
+
+    def __init__(
+        self,
+        settings: AxisSettings,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._protocol = _protocol(settings)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport, **_client_kwargs(settings)
+        )
+
+    async def _call(self, call: Call[T], *, progress: Progress | None = None) -> T:
+        proto = self._protocol
+        async for attempt in proto.retrying():
+            with attempt:
+                started = time.monotonic()
+                request = proto.build_request(call, progress=progress)
+                try:
+                    response = await self._http.send(request)
+                except httpx.HTTPError as exc:
+                    proto.log(call, None, started)
+                    raise proto.transport_error(call, exc) from exc
+                proto.log(call, response, started)
+                return proto.parse_response(call, response)
+        raise AssertionError("unreachable: stamina re-raises the last failure")
+
+    async def send(
+        self,
+        source: Source,
+        *,
+        sender: str | None = None,
+        message_type: MessageType = MessageType.EDOC,
+        filename: str | None = None,
+        progress: Progress | None = None,
+    ) -> SendResult:
+        """See :meth:`AxisClient.send`."""
+        call = calls.send(
+            _upload(source, filename), sender=_sender(self._settings, sender),
+            message_type=message_type,
+        )
+        return await self._call(call, progress=progress)
+
+    async def list_received(
+        self, message_type: MessageType = MessageType.EDOC
+    ) -> list[ReceivedItem]:
+        """See :meth:`AxisClient.list_received`."""
+        return await self._call(calls.list_received(message_type))
+
+    async def fetch(self, doc_id: str) -> bytes:
+        """See :meth:`AxisClient.fetch`."""
+        return await self._call(calls.fetch(doc_id))
+
+    async def acknowledge(self, doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
+        """See :meth:`AxisClient.acknowledge`."""
+        await self._call(calls.acknowledge(doc_id, status))
+
+    async def sent_status(self, doc_id: str) -> list[RecipientStatus]:
+        """See :meth:`AxisClient.sent_status`."""
+        return await self._call(calls.sent_status(doc_id))
+
+    async def count(self, message_type: MessageType = MessageType.EDOC) -> int:
+        """See :meth:`AxisClient.count`."""
+        return await self._call(calls.count(message_type))
+
+    async def agencies(self) -> list[Agency]:
+        """See :meth:`AxisClient.agencies`."""
+        return await self._call(calls.agencies())
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only when this client created it)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+

@@ -1,0 +1,498 @@
+"""The I/O-free half of the axis client, shared by :class:`AxisClient` and its async twin.
+
+Like httpx's ``BaseClient``, everything that does not wait on the network lives here once:
+describing each operation (:class:`Call`), building and signing the request, streaming an
+upload, turning a response or a transport failure into a result or the right
+:class:`AxisError`, and deciding what a retry may fix. The two clients only move bytes.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import httpx
+import stamina
+from pydantic import SecretStr, ValidationError
+
+from ._auth import TimestampStyle, sign_headers
+from ._errors import (
+    AxisAuthError,
+    AxisConnectionError,
+    AxisError,
+    AxisNotFound,
+    AxisProtocolError,
+    AxisRateLimited,
+    AxisRejected,
+    AxisServerError,
+    AxisTimeout,
+    AxisTransientError,
+    AxisValidationError,
+)
+from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
+
+__all__ = ["Call", "Progress", "Protocol", "RetryPolicy", "Upload", "calls"]
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]
+"""Called with (bytes of the file sent so far, file size) while an upload streams."""
+
+_log = logging.getLogger("edoc_exchange.axis")
+_CHUNK = 64 * 1024
+_USER_AGENT = "edoc-exchange/0.1 (XRoad/VPCP protocol)"
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The ``file_doc`` of a send: a path re-opened for every attempt, or caller's bytes.
+
+    The SHA-256 is computed once, reading the file in chunks, so neither hashing nor
+    sending ever holds a file in memory; bytes are sliced through a memoryview, never copied.
+    """
+
+    source: Path | bytes
+    size: int
+    sha256: str
+    filename: str
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> Upload:
+        """Hash a file by streaming it; raises OSError when it cannot be read."""
+        file_path = Path(path)
+        digest = hashlib.sha256()
+        size = 0
+        with file_path.open("rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        return cls(file_path, size, digest.hexdigest(), _safe_filename(file_path.name))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, filename: str = "message.edxml") -> Upload:
+        """Wrap bytes already in memory (no copy is made)."""
+        return cls(data, len(data), hashlib.sha256(data).hexdigest(), _safe_filename(filename))
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes, chunk by chunk; a path is opened afresh on every call."""
+        if isinstance(self.source, bytes):
+            view = memoryview(self.source)
+            for offset in range(0, self.size, _CHUNK):
+                yield bytes(view[offset : offset + _CHUNK])
+            return
+        with self.source.open("rb") as handle:
+            sent = 0
+            while chunk := handle.read(_CHUNK):
+                sent += len(chunk)
+                if sent > self.size:
+                    break  # the file grew: the server would refuse the hash anyway
+                yield chunk
+
+
+def _safe_filename(name: str) -> str:
+    # The part header is ASCII; the name is informative only (the axis assigns DocIds).
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:120]
+    return cleaned or "message.edxml"
+
+
+class MultipartUpload(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A one-part ``multipart/form-data`` body streamed from an :class:`Upload`.
+
+    It serves both clients (iterated by the sync transport, async-iterated by the async
+    one) and can be iterated again for a retry. In the async client the file is read with
+    blocking calls of 64 KiB: short enough not to stall the event loop noticeably.
+    """
+
+    def __init__(self, upload: Upload, *, progress: Progress | None = None) -> None:
+        self.upload = upload
+        self.progress = progress
+        self.boundary = secrets.token_hex(16)
+        self.head = (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="file_doc"; filename="{upload.filename}"\r\n'
+            "Content-Type: application/xml\r\n\r\n"
+        ).encode("ascii")
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def content_length(self) -> int:
+        return len(self.head) + self.upload.size + len(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        sent = 0
+        if self.progress:
+            self.progress(0, self.upload.size)
+        for chunk in self.upload.chunks():
+            yield chunk
+            sent += len(chunk)
+            if self.progress:
+                self.progress(sent, self.upload.size)
+        yield self.tail
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One operation of the protocol: where it goes, its signed parameters, how to read it."""
+
+    operation: str
+    method: str
+    params: Mapping[str, str]
+    parse: Callable[[dict[str, Any]], T]
+    upload: Upload | None = None
+
+
+def _items(body: dict[str, Any]) -> list[Any]:
+    data = body.get("data", [])
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise TypeError("'data' is not a list")
+    return data
+
+
+def _decode_edoc(body: dict[str, Any]) -> bytes:
+    data = body.get("data")
+    if not isinstance(data, str):
+        raise TypeError("'data' is not a base64 string")
+    # Non-strict: peers wrap base64 in lines; padding errors (truncation) still raise.
+    return binascii.a2b_base64(data)
+
+
+def _count(body: dict[str, Any]) -> int:
+    value = body.get("count", body.get("data"))
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("'count' is not a number")
+    return int(value)
+
+
+class calls:  # noqa: N801  (a namespace of constructors, read as calls.send(...))
+    """Constructors of every :class:`Call`: the one place that knows the protocol's verbs."""
+
+    @staticmethod
+    def send(upload: Upload, *, sender: str, message_type: MessageType) -> Call[SendResult]:
+        return Call(
+            "sendEdoc",
+            "POST",
+            {
+                "from": sender,
+                "servicetype": "eDoc",
+                "messagetype": MessageType(message_type).value,
+                "hash-file": upload.sha256,
+            },
+            SendResult.model_validate,
+            upload,
+        )
+
+    @staticmethod
+    def list_received(message_type: MessageType) -> Call[list[ReceivedItem]]:
+        return Call(
+            "getReceivedEdocList",
+            "POST",
+            {"servicetype": "eDoc", "messagetype": MessageType(message_type).value},
+            lambda body: [ReceivedItem.model_validate(item) for item in _items(body)],
+        )
+
+    @staticmethod
+    def fetch(doc_id: str) -> Call[bytes]:
+        return Call("getEdoc", "POST", {"docId": doc_id}, _decode_edoc)
+
+    @staticmethod
+    def acknowledge(doc_id: str, status: AckStatus) -> Call[None]:
+        return Call(
+            "updateStatus",
+            "POST",
+            {"docid": doc_id, "status": AckStatus(status).value},
+            lambda body: None,
+        )
+
+    @staticmethod
+    def sent_status(doc_id: str) -> Call[list[RecipientStatus]]:
+        return Call(
+            "getSentEdocList",
+            "POST",
+            {"docId": doc_id},
+            lambda body: [RecipientStatus.model_validate(item) for item in _items(body)],
+        )
+
+    @staticmethod
+    def count(message_type: MessageType) -> Call[int]:
+        path = "countReceiveEdoc" if message_type == MessageType.EDOC else "countReceiveStatus"
+        return Call(path, "GET", {}, _count)
+
+    @staticmethod
+    def agencies() -> Call[list[Agency]]:
+        return Call(
+            "getAgenciesList",
+            "POST",
+            {},
+            lambda body: [Agency.model_validate(item) for item in _items(body)],
+        )
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounds on retries: at most ``attempts`` tries, none started after ``max_time`` seconds.
+
+    Waits grow exponentially from ``wait_initial`` to ``wait_max`` with up to
+    ``wait_initial`` of random jitter; a 429/503 ``Retry-After`` replaces the wait, and one
+    longer than ``max_retry_after`` or than the time left is not waited for: the error is
+    raised at once. Worst case, a call returns after about
+    ``max_time + wait_max + timeout`` seconds.
+    """
+
+    attempts: int = 5
+    max_time: float = 60.0
+    wait_initial: float = 0.5
+    wait_max: float = 10.0
+    max_retry_after: float = 60.0
+
+
+@dataclass(slots=True)
+class Protocol:
+    """Request building, signing, response parsing and error mapping for one system."""
+
+    endpoint: str
+    systemid: str
+    secret: SecretStr = field(repr=False)
+    timeout: float
+    retry: RetryPolicy
+    timestamp_style: TimestampStyle = TimestampStyle.MILLIS
+    user_agent: str = _USER_AGENT
+
+    # -- requests
+
+    def build_request(self, call: Call[Any], *, progress: Progress | None = None) -> httpx.Request:
+        """A freshly signed request (a retry is re-signed: its timestamp must be fresh)."""
+        stream: MultipartUpload | None = None
+        params = dict(call.params)
+        if call.upload is not None:
+            stream = MultipartUpload(call.upload, progress=progress)
+            content_type = stream.content_type
+        else:
+            content_type = "application/json"
+        headers = sign_headers(
+            secret=self.secret.get_secret_value(),
+            systemid=self.systemid,
+            content_type=content_type,
+            params=params,
+            now=dt.datetime.now(dt.UTC),
+            style=self.timestamp_style,
+            user_agent=self.user_agent,
+        )
+        headers["Accept"] = "application/json"
+        extensions = {"timeout": httpx.Timeout(self.timeout).as_dict()}
+        url = self.endpoint.rstrip("/") + "/" + call.operation
+        if stream is not None:
+            # httpx adds Host and Content-Length itself only for bodies it encodes.
+            headers["Host"] = httpx.URL(url).netloc.decode("ascii")
+            headers["Content-Length"] = str(stream.content_length)
+            return httpx.Request(
+                call.method, url, headers=headers, stream=stream, extensions=extensions
+            )
+        content = b"" if call.method == "POST" else None
+        return httpx.Request(
+            call.method, url, headers=headers, content=content, extensions=extensions
+        )
+
+    # -- retries
+
+    def retrying(self) -> Any:
+        """A stamina retry context for one call: bounded in attempts and in time."""
+        deadline = time.monotonic() + self.retry.max_time
+        return stamina.retry_context(
+            on=self._retry_hook(deadline),
+            attempts=self.retry.attempts,
+            timeout=self.retry.max_time,
+            wait_initial=self.retry.wait_initial,
+            wait_max=self.retry.wait_max,
+            wait_jitter=self.retry.wait_initial,
+        )
+
+    def _retry_hook(self, deadline: float) -> Callable[[Exception], bool | float]:
+        def hook(exc: Exception) -> bool | float:
+            if not isinstance(exc, AxisTransientError):
+                return False  # a refusal, a protocol error, a bug: retrying cannot help
+            if exc.retry_after is None:
+                return True
+            wait = exc.retry_after
+            if wait > self.retry.max_retry_after or time.monotonic() + wait > deadline:
+                return False
+            return wait
+
+        return hook
+
+    # -- responses
+
+    def transport_error(self, call: Call[Any], exc: httpx.HTTPError) -> AxisError:
+        """The most specific AxisError for an httpx failure (raise it ``from exc``)."""
+        op = call.operation
+        where = self.endpoint
+        if isinstance(exc, httpx.TimeoutException):
+            return AxisTimeout(
+                f"Trục liên thông không trả lời trong {self.timeout:g} giây ({where})",
+                f"the axis did not answer within {self.timeout:g} s ({where}): {exc!r}",
+                operation=op,
+            )
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+            return AxisProtocolError(
+                f"Địa chỉ trục liên thông không dùng được: {where}",
+                f"cannot talk to the axis at {where}: {exc}",
+                operation=op,
+            )
+        return AxisConnectionError(
+            f"Không kết nối được tới trục liên thông ({where}) hoặc kết nối bị ngắt",
+            f"could not reach the axis at {where}, or the connection broke: {exc!r}",
+            operation=op,
+        )
+
+    def parse_response(self, call: Call[T], response: httpx.Response) -> T:
+        """The call's typed result, or the AxisError the answer stands for."""
+        op = call.operation
+        status = response.status_code
+        body = _json_object(response.content)
+        code = _text_field(body, "ErrorCode")
+        desc = _text_field(body, "ErrorDesc")
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise AxisRateLimited(
+                "Trục liên thông đang quá tải (429): sẽ thử lại sau",
+                f"the axis is rate limiting (429); Retry-After={retry_after}",
+                operation=op,
+                retry_after=retry_after,
+                error_code=code,
+                error_desc=desc,
+            )
+        if status >= 500:
+            err = AxisServerError(
+                f"Trục liên thông gặp lỗi máy chủ (HTTP {status}): {desc or ''}",
+                f"the axis had a server error (HTTP {status}): {desc or ''}",
+                operation=op,
+                error_code=code,
+                error_desc=desc,
+                http_status=status,
+            )
+            err.retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise err
+        if body is None:
+            snippet = response.content[:80].decode("utf-8", "replace")
+            raise AxisProtocolError(
+                f"Trục trả lời không phải JSON (HTTP {status}): {snippet!r}",
+                f"the axis answered something that is not JSON (HTTP {status}): {snippet!r}",
+                operation=op,
+                http_status=status,
+            )
+        ok = str(body.get("status", "")).upper() in {"OK", "SUCCESS"} and code in (None, "0")
+        if status >= 400 or not ok:
+            raise _rejection(op, status, code, desc)
+        if status >= 300:
+            raise AxisProtocolError(
+                f"Trục trả lời chuyển hướng (HTTP {status}): kiểm tra địa chỉ endpoint",
+                f"the axis answered a redirect (HTTP {status}): check the endpoint",
+                operation=op,
+                http_status=status,
+            )
+        try:
+            return call.parse(body)
+        except (ValidationError, TypeError, ValueError, KeyError, binascii.Error) as exc:
+            raise AxisProtocolError(
+                f"Câu trả lời của trục cho {op} không đúng giao thức: {exc}",
+                f"the axis's answer to {op} does not follow the protocol: {exc}",
+                operation=op,
+                http_status=status,
+            ) from exc
+
+    def log(self, call: Call[Any], response: httpx.Response | None, started: float) -> None:
+        """One debug line per attempt; never headers (they carry the HMAC)."""
+        _log.debug(
+            "axis %s %s -> %s in %.3fs",
+            self.systemid,
+            call.operation,
+            response.status_code if response is not None else "error",
+            time.monotonic() - started,
+        )
+
+
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _text_field(body: dict[str, Any] | None, key: str) -> str | None:
+    if body is None or body.get(key) is None:
+        return None
+    return str(body[key])
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+_AUTH_CODES = {"SENDER_NOT_SERVED"}
+_NOT_FOUND_CODES = {"NOT_FOUND"}
+
+
+def _rejection(op: str, status: int, code: str | None, desc: str | None) -> AxisRejected:
+    kind: type[AxisRejected]
+    if status in (401, 403) or (code or "").startswith("AUTH") or code in _AUTH_CODES:
+        kind = AxisAuthError
+    elif status == 404 or code in _NOT_FOUND_CODES:
+        kind = AxisNotFound
+    elif 400 <= status < 500:
+        kind = AxisValidationError
+    else:
+        kind = AxisRejected
+    text = desc or "(no ErrorDesc)"
+    return kind(
+        f"Trục liên thông từ chối {op} (mã lỗi {code}): {text}",
+        f"the axis refused {op} (ErrorCode {code}): {text}",
+        operation=op,
+        error_code=code,
+        error_desc=desc,
+        http_status=status,
+    )
