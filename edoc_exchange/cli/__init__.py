@@ -7,7 +7,9 @@ Vietnamese and English message and exits 1; a traceback appears only with ``--de
 
 from __future__ import annotations
 
+from . import axis as _axis  # noqa: F401  (send, inbox, fetch, ack, sent, agencies, axis serve)
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
+from . import signing as _signing  # noqa: F401  (registers keys new, sign, verify)
 from ._app import app
 
 __all__ = ["app", "main"]

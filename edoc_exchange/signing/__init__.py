@@ -1,0 +1,70 @@
+"""Signing and verification of edXML messages (XML-DSig, QCVN 102:2016, Thông tư 41/2017).
+
+``sign(message, signer)`` writes one enveloped XML-DSig signature over the whole message;
+``verify(data, policy)`` returns a :class:`VerifiedMessage` built from the signed bytes
+only, or raises a :class:`SignatureError` naming the rule that failed. There is no default
+policy: trusted roots and algorithms are always stated by the caller.
+
+This package imports ``edxml`` and the root error only.
+"""
+
+from ._errors import (
+    InvalidSignature,
+    LegacySignature,
+    Rule,
+    SignatureError,
+    SignerError,
+    TrustStoreError,
+    Unsigned,
+    UntrustedSigner,
+)
+from ._pkcs11 import Pkcs11Signer
+from ._policy import (
+    DEFAULT_DIGEST_ALGORITHMS,
+    DEFAULT_SIGNATURE_ALGORITHMS,
+    KeyUsage,
+    TrustPolicy,
+    load_roots,
+    spki_sha256,
+)
+from ._sign import sign
+from ._signers import (
+    KeyPairSigner,
+    Signer,
+    SigningKey,
+    load_pem_signer,
+    load_pkcs12_signer,
+    pem_key_is_encrypted,
+)
+from ._testpki import TestIdentity, new_test_identity
+from ._verify import VerifiedMessage, signing_time, verify
+
+__all__ = [
+    "DEFAULT_DIGEST_ALGORITHMS",
+    "DEFAULT_SIGNATURE_ALGORITHMS",
+    "InvalidSignature",
+    "KeyPairSigner",
+    "KeyUsage",
+    "LegacySignature",
+    "Pkcs11Signer",
+    "Rule",
+    "SignatureError",
+    "Signer",
+    "SignerError",
+    "SigningKey",
+    "TestIdentity",
+    "TrustPolicy",
+    "TrustStoreError",
+    "Unsigned",
+    "UntrustedSigner",
+    "VerifiedMessage",
+    "load_pem_signer",
+    "load_pkcs12_signer",
+    "load_roots",
+    "new_test_identity",
+    "pem_key_is_encrypted",
+    "sign",
+    "signing_time",
+    "spki_sha256",
+    "verify",
+]

@@ -1,0 +1,104 @@
+"""Signing: one enveloped XML-DSig signature over the whole message, in its standard place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import etree
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+from signxml.exceptions import SignXMLException
+from signxml.signer import XMLSigner
+
+from ..edxml import DEFAULT_LIMITS, DSIG_NS, Message, ReadLimits, write
+from . import _xml
+from ._errors import Rule, SignerError
+from ._signers import Signer
+
+__all__ = ["sign"]
+
+
+class _XMLSigner(XMLSigner):
+    """signxml's signer with our parser: its default cannot hold a 10 MB text node."""
+
+    @property
+    def parser(self) -> etree.XMLParser:
+        return _xml.parser()
+
+
+def _strip(root: etree._Element) -> None:
+    """Remove old signatures, comments and PIs: the result carries exactly our signature."""
+    doomed: list[Any] = list(root.iter(etree.Comment, etree.ProcessingInstruction))
+    doomed += root.iter(_xml.dsig("Signature"))
+    for header in root.iterfind(f"{_xml.edxml('edXMLEnvelope')}/{_xml.edxml('edXMLHeader')}"):
+        doomed += [el for el in header if _xml.local(el) == "Signature"]
+    for node in doomed:
+        parent = node.getparent()
+        if parent is not None:
+            parent.remove(node)
+
+
+def _header(root: etree._Element) -> etree._Element:
+    if root.tag != _xml.edxml("edXML"):
+        raise SignerError(Rule.NOT_EDXML, detail=f"root element {root.tag!r}")
+    envelope = root.find(_xml.edxml("edXMLEnvelope"))
+    header = envelope.find(_xml.edxml("edXMLHeader")) if envelope is not None else None
+    if header is None or header.find(_xml.edxml("MessageHeader")) is None:
+        raise SignerError(Rule.NOT_EDXML)
+    return header
+
+
+def sign(
+    message: Message | bytes,
+    signer: Signer,
+    *,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> bytes:
+    """Sign a message (model or edXML bytes) and return the signed bytes.
+
+    The signature is an enveloped XML-DSig in the XML-DSig namespace, placed in
+    edXMLHeader right after TraceHeaderList (documents) or MessageHeader (status messages);
+    one Reference with URI="" covers the whole message, AttachmentEncoded included
+    (transforms: enveloped-signature, exclusive c14n; SHA-256 digest; RSA-SHA256 or
+    ECDSA-SHA256 by key type); KeyInfo holds the signer's certificates. Any existing
+    signature, comment or processing instruction is removed first.
+
+    A model is written by the edxml writer with its strict checks; bytes are signed as given
+    (only their shape is checked), so prefer models. Raises :class:`SignerError`
+    (``not-edxml``, ``malformed-xml``, or a key problem) and
+    :class:`~edoc_exchange.edxml.EdxmlWriteError` for a model that breaks the standard.
+    """
+    if isinstance(message, Message):
+        data = write(message.model_copy(update={"signature": None}))
+    else:
+        data = bytes(message)
+    try:
+        root = _xml.parse(data, limits)
+    except _xml.UnsafeXmlError as exc:
+        raise SignerError(Rule.MALFORMED, detail=exc.reason) from None
+    _strip(root)
+    header = _header(root)
+    for attr in ("Id", "ID", "id"):
+        root.attrib.pop(attr, None)  # an Id on the root would turn URI="" into URI="#..."
+    after = header.find(_xml.edxml("TraceHeaderList"))
+    if after is None:
+        after = header.find(_xml.edxml("MessageHeader"))
+    assert after is not None
+    placeholder = etree.Element(_xml.dsig("Signature"), nsmap={"ds": DSIG_NS}, Id="placeholder")
+    placeholder.tail = after.tail  # keep the writer's indentation
+    after.addnext(placeholder)
+
+    method = (SignatureMethod.RSA_SHA256 if isinstance(signer.key, rsa.RSAPrivateKey)
+              else SignatureMethod.ECDSA_SHA256)
+    xml_signer = _XMLSigner(
+        signature_algorithm=method,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    try:
+        # No reference_uri: signxml then signs the whole document with URI="" (the root
+        # carries no Id, checked below).
+        signed = xml_signer.sign(root, key=signer.key, cert=list(signer.certificates))
+    except (SignXMLException, ValueError, TypeError) as exc:
+        raise SignerError(Rule.KEY_UNREADABLE, detail=f"{type(exc).__name__}: {exc}") from None
+    return _xml.serialize(signed)

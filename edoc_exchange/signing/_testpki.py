@@ -1,0 +1,151 @@
+"""A throwaway CA and organisation certificate for trying the product: testing only.
+
+Real signing keys come from a licensed CA (a USB token or a PKCS#12 file); nothing made
+here must ever be trusted outside a test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    pkcs12,
+)
+from cryptography.x509.oid import NameOID
+
+from ._signers import KeyPairSigner, SigningKey
+
+__all__ = ["TestIdentity", "new_test_identity"]
+
+_TEST_MARK = "TEST ONLY - chỉ dùng để thử"
+
+
+@dataclass(frozen=True, slots=True)
+class TestIdentity:
+    """A test CA and one organisation's key and certificate issued by it."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    ca_key: SigningKey
+    ca_cert: x509.Certificate
+    key: SigningKey
+    cert: x509.Certificate
+
+    def signer(self) -> KeyPairSigner:
+        """A signer over the organisation key, with the CA in KeyInfo."""
+        return KeyPairSigner(self.key, (self.cert,))
+
+    def write(
+        self,
+        out_dir: str | os.PathLike[str],
+        *,
+        p12_password: bytes | None = None,
+        key_password: bytes | None = None,
+    ) -> list[Path]:
+        """Write ca.pem, signer.pem and signer.key.pem (or signer.p12); refuse to overwrite.
+
+        The key is written with mode 0600; unencrypted unless ``key_password`` is given.
+        With ``p12_password`` a PKCS#12 file replaces the PEM key. Raises
+        ``FileExistsError`` rather than replacing an existing key.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files: list[tuple[str, bytes, int]] = [
+            ("ca.pem", self.ca_cert.public_bytes(Encoding.PEM), 0o644),
+            ("signer.pem", self.cert.public_bytes(Encoding.PEM), 0o644),
+        ]
+        if p12_password is not None:
+            blob = pkcs12.serialize_key_and_certificates(
+                b"signer", self.key, self.cert, [self.ca_cert],
+                BestAvailableEncryption(p12_password),
+            )
+            files.append(("signer.p12", blob, 0o600))
+        else:
+            encryption = (BestAvailableEncryption(key_password) if key_password
+                          else NoEncryption())
+            pem = self.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+            files.append(("signer.key.pem", pem, 0o600))
+        targets = [out / name for name, _, _ in files]
+        for target in targets:
+            if target.exists():
+                raise FileExistsError(str(target))
+        for (_, blob, mode), target in zip(files, targets, strict=True):
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+        return targets
+
+
+def _new_key(key_type: str) -> SigningKey:
+    if key_type == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def new_test_identity(
+    *,
+    organ_id: str,
+    name: str,
+    key_type: str = "rsa",
+    now: dt.datetime | None = None,
+    days: int = 365,
+) -> TestIdentity:
+    """Make a test CA (5 years) and an organisation certificate (``days``) for ``organ_id``.
+
+    The organisation certificate names the OrganId in its subject (UID) for people to read;
+    verification policies bind keys to OrganIds explicitly (TrustPolicy.organ_ids).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    ca_key = _new_key("rsa")
+    ca_name = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, f"edoc-exchange test CA ({_TEST_MARK})"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _TEST_MARK),
+    ])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=5 * 365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=False, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = _new_key(key_type)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+        x509.NameAttribute(NameOID.USER_ID, organ_id),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
+    ])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=True, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return TestIdentity(ca_key, ca_cert, key, cert)

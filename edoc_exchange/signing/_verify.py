@@ -1,0 +1,494 @@
+"""Verification: untrusted bytes and an explicit policy in, a VerifiedMessage out, or a raise.
+
+Checklist (each block below is tagged with its step):
+
+1. Parse with the reader's safety bounds (size, no DOCTYPE, no entities, tags, depth).
+2. Find the signature: none → Unsigned; only an edXML-namespaced one → LegacySignature.
+3. No comments or processing instructions anywhere (no signer writes them; they are the
+   tool of text-node splitting attacks).
+4. Pin the structure: exactly one ds:Signature, at /edXML/edXMLEnvelope/edXMLHeader right
+   after TraceHeaderList (or MessageHeader), one envelope, one header.
+5. Algorithms allowed by the policy (HMAC never, SHA-1 only in legacy mode).
+6. Exactly one Reference, URI="" (the whole message), exactly the two transforms; the
+   Signature holds only SignedInfo, SignatureValue and KeyInfo with X509 certificates.
+7. Cryptographic check by signxml against the leaf certificate given explicitly.
+8. The message model is read from ``VerifyResult.signed_xml`` only, never from the input.
+9. Certificate path to the policy's roots, at the signing time taken from verified data.
+10. OrganId permission of the signer's key, when the policy has a mapping.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from lxml import etree
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.exceptions import (
+    InvalidCertificate,
+    InvalidDigest,
+    InvalidInput,
+    SignXMLException,
+)
+from signxml.exceptions import InvalidSignature as _SignxmlInvalidSignature
+from signxml.verifier import SignatureConfiguration, XMLVerifier
+
+from ..edxml import DEFAULT_LIMITS, NS, Document, Finding, ReadLimits, StatusMessage, read
+from . import _xml
+from ._chain import check_chain
+from ._errors import (
+    InvalidSignature,
+    LegacySignature,
+    Rule,
+    Unsigned,
+    UntrustedSigner,
+)
+from ._policy import TrustPolicy, spki_sha256
+
+__all__ = ["VerifiedMessage", "signing_time", "verify"]
+
+_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+_TRANSFORMS = (_ENVELOPED, _EXC_C14N)
+_SIGNEDINFO_C14N = frozenset({
+    _EXC_C14N,
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/2006/12/xml-c14n11",
+})
+_KEYINFO_CHILDREN = frozenset({_xml.dsig("X509Data"), _xml.dsig("KeyName")})
+_X509DATA_CHILDREN = frozenset({
+    _xml.dsig("X509Certificate"), _xml.dsig("X509SubjectName"), _xml.dsig("X509IssuerSerial"),
+})
+_SIGNATURE_PATH = "/edXML/edXMLEnvelope/edXMLHeader/Signature"
+_PRIVATE = object()
+
+
+class VerifiedMessage:
+    """A message whose signature was verified under a policy; only :func:`verify` makes one.
+
+    ``message`` was read from the signed bytes alone (it carries no ``signature``: the
+    enveloped signature is outside what it covers); ``signed_bytes`` are those bytes exactly
+    as digested (exclusive c14n), ``signature_xml`` the Signature element as received: keep
+    both to prove later who sent exactly what (Thông tư 41/2017, Điều 9.1).
+    """
+
+    __slots__ = (
+        "_certificate",
+        "_chain",
+        "_checked_at",
+        "_digest_algorithm",
+        "_message",
+        "_signature_algorithm",
+        "_signature_xml",
+        "_signed_bytes",
+        "_signing_time",
+        "_warnings",
+    )
+
+    _message: Document | StatusMessage
+    _signed_bytes: bytes
+    _signature_xml: bytes
+    _certificate: x509.Certificate
+    _chain: tuple[x509.Certificate, ...]
+    _signature_algorithm: str
+    _digest_algorithm: str
+    _signing_time: dt.datetime | None
+    _checked_at: dt.datetime
+    _warnings: tuple[Finding, ...]
+
+    def __init__(self, token: object, **fields: Any) -> None:
+        if token is not _PRIVATE:
+            raise TypeError("only edoc_exchange.signing.verify() creates a VerifiedMessage")
+        for name in self.__slots__:
+            object.__setattr__(self, name, fields[name[1:]])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a VerifiedMessage is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("a VerifiedMessage is immutable")
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a VerifiedMessage cannot be pickled; store signed_bytes and verify again")
+
+    def __repr__(self) -> str:
+        return (f"VerifiedMessage(kind={self.message.kind!r}, "
+                f"sender={self.message.sender.organ_id!r}, signer={self.subject!r})")
+
+    @property
+    def message(self) -> Document | StatusMessage:
+        """The model read from the signed bytes only."""
+        return self._message
+
+    @property
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes the signature's digest covers."""
+        return self._signed_bytes
+
+    @property
+    def signature_xml(self) -> bytes:
+        """The ds:Signature element as received (for archiving the proof)."""
+        return self._signature_xml
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The signer's certificate."""
+        return self._certificate
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """The verified path: signer's certificate first, trusted root last."""
+        return self._chain
+
+    @property
+    def signature_algorithm(self) -> str:
+        """SignatureMethod URI."""
+        return self._signature_algorithm
+
+    @property
+    def digest_algorithm(self) -> str:
+        """DigestMethod URI."""
+        return self._digest_algorithm
+
+    @property
+    def signing_time(self) -> dt.datetime | None:
+        """The signing time carried in the signed message (None when it had none)."""
+        return self._signing_time
+
+    @property
+    def checked_at(self) -> dt.datetime:
+        """The moment at which the certificate path was found valid."""
+        return self._checked_at
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """The lenient reader's warnings about the signed content."""
+        return self._warnings
+
+    @property
+    def subject(self) -> str:
+        """The signer certificate's subject (RFC 4514)."""
+        return self.certificate.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        """The signer certificate's issuer (RFC 4514)."""
+        return self.certificate.issuer.rfc4514_string()
+
+    @property
+    def serial(self) -> str:
+        """The signer certificate's serial number, in hex."""
+        return f"{self.certificate.serial_number:x}"
+
+    @property
+    def not_before(self) -> dt.datetime:
+        """Start of the signer certificate's validity (UTC)."""
+        return self.certificate.not_valid_before_utc
+
+    @property
+    def not_after(self) -> dt.datetime:
+        """End of the signer certificate's validity (UTC)."""
+        return self.certificate.not_valid_after_utc
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the signer certificate (hex)."""
+        return self.certificate.fingerprint(hashes.SHA256()).hex()
+
+    @property
+    def spki_sha256(self) -> str:
+        """SHA-256 of the signer's public key (hex), the key TrustPolicy.organ_ids uses."""
+        return spki_sha256(self.certificate)
+
+
+def _ns_local(el: etree._Element) -> tuple[str | None, str]:
+    q = etree.QName(el)
+    return q.namespace, q.localname
+
+
+def _children(el: etree._Element) -> list[etree._Element]:
+    return [child for child in el if isinstance(child.tag, str)]
+
+
+def signing_time(message: Document | StatusMessage) -> dt.datetime | None:
+    """The signing time a message carries: the sender's last TraceHeader, or the status time."""
+    if isinstance(message, StatusMessage):
+        return message.timestamp
+    stamps = [t.timestamp for t in message.trace
+              if t.organ_id == message.sender.organ_id and t.timestamp is not None]
+    return stamps[-1] if stamps else None
+
+
+def verify(
+    data: bytes,
+    policy: TrustPolicy,
+    *,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    now: dt.datetime | None = None,
+) -> VerifiedMessage:
+    """Verify a signed edXML message under ``policy``; return only verified data.
+
+    Raises a :class:`~edoc_exchange.signing.SignatureError` for every outcome but valid:
+    :class:`InvalidSignature`, :class:`UntrustedSigner`, :class:`Unsigned` or
+    :class:`LegacySignature`, each naming the rule that failed. Raises
+    :class:`~edoc_exchange.edxml.EdxmlReadError` when a correctly signed content is not an
+    acceptable edXML message. ``now`` replaces the clock (tests, re-verifying archives).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    # 1. Parse untrusted bytes safely.
+    data = _xml.skip_stray_bytes(bytes(data))
+    try:
+        root = _xml.parse(data, limits)
+    except _xml.UnsafeXmlError as exc:
+        raise InvalidSignature(Rule.MALFORMED, detail=exc.reason) from None
+
+    # 2. Find the signature; tell unsigned and legacy apart.
+    signatures = list(root.iter(_xml.dsig("Signature")))
+    if not signatures:
+        if any(_xml.local(el) == "Signature" for el in root.iter()):
+            raise LegacySignature(Rule.LEGACY, step=_SIGNATURE_PATH)
+        raise Unsigned(Rule.UNSIGNED)
+
+    # 3. No comments or processing instructions anywhere.
+    outside = [*root.itersiblings(preceding=True), *root.itersiblings()]
+    for node in [*outside, *root.iter(etree.Comment, etree.ProcessingInstruction)]:
+        raise InvalidSignature(Rule.COMMENT, detail=f"line {node.sourceline}")
+
+    # 4. Exactly one signature, in its place.
+    if len(signatures) != 1:
+        raise InvalidSignature(Rule.SIGNATURE_COUNT, detail=str(len(signatures)))
+    signature = signatures[0]
+    _check_place(root, signature)
+
+    # 5. Algorithms.
+    signed_info = signature.find(_xml.dsig("SignedInfo"))
+    if signed_info is None:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="no SignedInfo")
+    sig_method, digest_method = _check_algorithms(signed_info, policy)
+
+    # 6. What is signed, and the shape of the Signature.
+    _check_reference(signed_info)
+    _check_signature_children(signature, signed_info)
+    leaf, extra = _certificates(signature)
+    _check_key_type(leaf, sig_method)
+
+    # 7. Cryptography (signxml), against the leaf given explicitly. signxml parses the
+    # (already checked) bytes itself with our parser; dropping our tree first lowers the peak.
+    signature_xml = etree.tostring(signature)
+    del root, signature, signed_info
+    result = _crypto_check(data, leaf, policy)
+    signed_bytes: bytes = result.signed_data
+
+    # 8. The model comes from the signed XML only.
+    signed_xml = result.signed_xml
+    del result
+    if signed_xml is None:  # pragma: no cover - URI="" always yields XML
+        raise InvalidSignature(Rule.DIGEST, detail="signed data is not XML")
+    signed_text = etree.tostring(signed_xml)
+    del signed_xml
+    read_result = read(signed_text, limits=limits)
+    del signed_text
+    message = read_result.message
+
+    # 9. Certificate path at the signing time carried in the (now verified) message.
+    carried = signing_time(message)
+    if isinstance(policy.at, dt.datetime):
+        at = policy.at
+    elif policy.at == "signing-time" and carried is not None:
+        if carried > now + policy.max_clock_skew:
+            raise UntrustedSigner(Rule.SIGNING_TIME_FUTURE, detail=carried.isoformat())
+        at = carried
+    else:
+        at = now
+    chain = check_chain(leaf, extra, roots=policy.roots, at=at, key_usage=policy.key_usage)
+
+    # 10. Who may sign for the sender.
+    if policy.organ_ids is not None:
+        allowed = policy.organ_ids.get(spki_sha256(leaf), frozenset())
+        if message.sender.organ_id not in allowed:
+            raise UntrustedSigner(
+                Rule.ORGAN_NOT_ALLOWED,
+                detail=f"{message.sender.organ_id} / {leaf.subject.rfc4514_string()}",
+            )
+
+    return VerifiedMessage(
+        _PRIVATE,
+        message=message,
+        signed_bytes=signed_bytes,
+        signature_xml=signature_xml,
+        certificate=leaf,
+        chain=tuple(chain),
+        signature_algorithm=sig_method,
+        digest_algorithm=digest_method,
+        signing_time=carried,
+        checked_at=at,
+        warnings=read_result.warnings,
+    )
+
+
+def _check_place(root: etree._Element, signature: etree._Element) -> None:
+    header = signature.getparent()
+    envelope = header.getparent() if header is not None else None
+    if root.tag != _xml.edxml("edXML"):
+        raise InvalidSignature(Rule.NOT_EDXML, detail=f"root element {root.tag!r}")
+    envelopes = root.findall(_xml.edxml("edXMLEnvelope"))
+    if len(envelopes) != 1:
+        raise InvalidSignature(Rule.SIGNATURE_PLACE, detail=f"{len(envelopes)} edXMLEnvelope")
+    headers = envelopes[0].findall(_xml.edxml("edXMLHeader"))
+    if len(headers) != 1:
+        raise InvalidSignature(Rule.SIGNATURE_PLACE, detail=f"{len(headers)} edXMLHeader")
+    if header is None or header is not headers[0] or envelope is not envelopes[0]:
+        found = "/".join(_xml.local(a) for a in reversed(list(signature.iterancestors())))
+        raise InvalidSignature(Rule.SIGNATURE_PLACE, detail=f"found under /{found}")
+    trace = header.findall(_xml.edxml("TraceHeaderList"))
+    message_headers = header.findall(_xml.edxml("MessageHeader"))
+    if len(message_headers) != 1 or len(trace) > 1:
+        raise InvalidSignature(Rule.SIGNATURE_PLACE, detail="MessageHeader/TraceHeaderList")
+    expected = trace[0] if trace else message_headers[0]
+    if signature.getprevious() is not expected:
+        raise InvalidSignature(
+            Rule.SIGNATURE_PLACE, detail=f"not right after {_xml.local(expected)}"
+        )
+
+
+def _algorithm(el: etree._Element | None, what: str) -> str:
+    if el is None or el.get("Algorithm") is None:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=f"no {what}")
+    return str(el.get("Algorithm"))
+
+
+def _check_algorithms(signed_info: etree._Element, policy: TrustPolicy) -> tuple[str, str]:
+    sig_method = _algorithm(signed_info.find(_xml.dsig("SignatureMethod")), "SignatureMethod")
+    if "hmac" in sig_method.lower():
+        raise InvalidSignature(Rule.HMAC, detail=sig_method)
+    if sig_method not in policy.accepted_signature_algorithms:
+        rule = Rule.SHA1 if "sha1" in sig_method.lower() else Rule.SIGNATURE_METHOD
+        raise InvalidSignature(rule, detail=sig_method)
+    digests = signed_info.findall(f"{_xml.dsig('Reference')}/{_xml.dsig('DigestMethod')}")
+    if not digests:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="no DigestMethod")
+    for el in digests:
+        digest_method = _algorithm(el, "DigestMethod")
+        if digest_method not in policy.accepted_digest_algorithms:
+            rule = Rule.SHA1 if "sha1" in digest_method.lower() else Rule.DIGEST_METHOD
+            raise InvalidSignature(rule, detail=digest_method)
+    c14n = _algorithm(signed_info.find(_xml.dsig("CanonicalizationMethod")),
+                      "CanonicalizationMethod")
+    if c14n not in _SIGNEDINFO_C14N:
+        raise InvalidSignature(Rule.C14N_METHOD, detail=c14n)
+    return sig_method, _algorithm(digests[0], "DigestMethod")
+
+
+def _check_reference(signed_info: etree._Element) -> None:
+    references = signed_info.findall(_xml.dsig("Reference"))
+    if len(references) != 1:
+        raise InvalidSignature(Rule.REFERENCE_COUNT, detail=str(len(references)))
+    reference = references[0]
+    uri = reference.get("URI")
+    if uri != "":
+        raise InvalidSignature(Rule.REFERENCE_URI, detail="no URI" if uri is None else uri)
+    if reference.get("Type") is not None:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="Reference/@Type")
+    kinds = [child.tag for child in _children(reference)]
+    if kinds != [_xml.dsig("Transforms"), _xml.dsig("DigestMethod"), _xml.dsig("DigestValue")]:
+        raise InvalidSignature(Rule.TRANSFORMS, detail="Reference must hold Transforms, "
+                               "DigestMethod, DigestValue")
+    transforms_el = reference.find(_xml.dsig("Transforms"))
+    assert transforms_el is not None
+    transforms = _children(transforms_el)
+    algorithms = tuple(t.get("Algorithm") for t in transforms)
+    if (algorithms != _TRANSFORMS
+            or any(t.tag != _xml.dsig("Transform") or len(t) or (t.text or "").strip()
+                   for t in transforms)):
+        raise InvalidSignature(Rule.TRANSFORMS, detail=" ".join(str(a) for a in algorithms))
+
+
+def _check_signature_children(signature: etree._Element, signed_info: etree._Element) -> None:
+    kinds = [child.tag for child in _children(signature)]
+    expected = [_xml.dsig("SignedInfo"), _xml.dsig("SignatureValue"), _xml.dsig("KeyInfo")]
+    if kinds != expected:
+        found = ", ".join(_xml.local(child) for child in _children(signature))
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=f"found {found}")
+    info_kinds = [child.tag for child in _children(signed_info)]
+    if info_kinds != [_xml.dsig("CanonicalizationMethod"), _xml.dsig("SignatureMethod"),
+                      _xml.dsig("Reference")]:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="SignedInfo children")
+
+
+def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """The leaf (first X509Certificate) and the other certificates of KeyInfo."""
+    key_info = signature.find(_xml.dsig("KeyInfo"))
+    assert key_info is not None
+    children = _children(key_info)
+    if any(child.tag not in _KEYINFO_CHILDREN for child in children):
+        raise InvalidSignature(Rule.KEY_INFO, detail="only X509Data (and KeyName) allowed")
+    data = key_info.findall(_xml.dsig("X509Data"))
+    if len(data) != 1:
+        raise InvalidSignature(Rule.KEY_INFO, detail=f"{len(data)} X509Data")
+    if any(child.tag not in _X509DATA_CHILDREN for child in _children(data[0])):
+        raise InvalidSignature(Rule.KEY_INFO, detail="unexpected X509Data child")
+    certs: list[x509.Certificate] = []
+    for el in data[0].findall(_xml.dsig("X509Certificate")):
+        try:
+            der = base64.b64decode("".join((el.text or "").split()), validate=True)
+            certs.append(_load_der(der))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidSignature(Rule.KEY_INFO, detail=f"unreadable certificate: {exc}") \
+                from None
+    if not certs:
+        raise InvalidSignature(Rule.KEY_INFO, detail="no X509Certificate")
+    return certs[0], certs[1:]
+
+
+@functools.lru_cache(maxsize=256)
+def _load_der(der: bytes) -> x509.Certificate:
+    """Parse a certificate; the same few signers send thousands of messages."""
+    return x509.load_der_x509_certificate(der)
+
+
+def _check_key_type(leaf: x509.Certificate, sig_method: str) -> None:
+    """The certificate's key must be of the SignatureMethod's kind (RSA or EC)."""
+    key = leaf.public_key()
+    fits = (isinstance(key, rsa.RSAPublicKey) if "#rsa-" in sig_method
+            else isinstance(key, ec.EllipticCurvePublicKey) if "#ecdsa-" in sig_method
+            else False)
+    if not fits:
+        raise InvalidSignature(Rule.SIGNATURE_VALUE,
+                               detail=f"{type(key).__name__} key for {sig_method}")
+
+
+def _crypto_check(data: bytes, leaf: x509.Certificate, policy: TrustPolicy) -> Any:
+    """signxml checks digest and signature value with the leaf's key, nothing else.
+
+    Validity and trust are checked by :func:`check_chain` at the signing time, which is only
+    known once the content is verified; signxml's own validity check is therefore run at a
+    moment the leaf is valid by construction (its notBefore), so it cannot decide anything.
+    """
+    config = SignatureConfiguration(
+        require_x509=True,
+        location=f"./{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader/",
+        expect_references=1,
+        signature_methods=frozenset(SignatureMethod(u)
+                                    for u in policy.accepted_signature_algorithms),
+        digest_algorithms=frozenset(DigestAlgorithm(u)
+                                    for u in policy.accepted_digest_algorithms),
+        verification_time=leaf.not_valid_before_utc,
+    )
+    try:
+        return XMLVerifier().verify(data, x509_cert=leaf, parser=_xml.parser(),
+                                    expect_config=config)
+    except InvalidDigest as exc:
+        raise InvalidSignature(Rule.DIGEST, detail=str(exc)) from None
+    except InvalidCertificate as exc:  # pragma: no cover - signxml is given the leaf itself
+        raise UntrustedSigner(Rule.UNTRUSTED_ROOT, detail=str(exc)) from None
+    except _SignxmlInvalidSignature as exc:
+        raise InvalidSignature(Rule.SIGNATURE_VALUE, detail=str(exc)) from None
+    except (InvalidInput, SignXMLException, etree.DocumentInvalid, etree.XMLSyntaxError,
+            ValueError) as exc:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=str(exc)) from None
