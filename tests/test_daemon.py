@@ -1,0 +1,257 @@
+"""The daemon's steps end to end: a commune and its district exchange a plan and statuses
+through the local axis over real HTTP, with real signatures, real SQLite stores and audit
+logs that verify; and the faults the issue lists end in a clear state with nothing lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axis_fixtures import COMMUNE_A, DISTRICT
+from daemon_fixtures import Exchange
+from sqlalchemy import Table, select
+
+from edoc_exchange import audit, edxml, signing
+from edoc_exchange.axis import MessageType
+from edoc_exchange.daemon import office as steps
+from edoc_exchange.store import DatabaseReadOnlyError, InboxVerdict, StoreError, open_database
+from edoc_exchange.store import inbox as inbox_store
+from edoc_exchange.store.tables import inbox, outbox, recipient_statuses, status_history
+
+
+def _rows(ex: Exchange, which: str, table: Table) -> list[dict[str, Any]]:
+    office = ex.commune if which == "commune" else ex.district
+    with office.db.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(table))]
+
+
+def _events(office: steps.Office) -> list[str]:
+    with office.db.engine.connect() as conn:
+        return [e.event for e in audit.entries(conn, office.office_id)]
+
+
+def test_plan_and_statuses_reach_both_stores(exchange: Exchange) -> None:
+    ex = exchange
+    doc = ex.plan()
+    steps.queue_message(ex.commune, edxml.write(doc), composed=True)
+    assert steps.send_due(ex.commune).done == 1
+
+    got = steps.receive_documents(ex.district)
+    assert (got.done, got.rejected) == (1, 0)
+    [stored] = _rows(ex, "district", inbox)
+    assert stored["document_id"] == doc.document_id
+    assert stored["verdict"] == InboxVerdict.VERIFIED
+    assert stored["clerk_state"] == "01"
+    assert "UBND xã Nậm Khánh" in str(stored["signer_subject"])
+    # the exact signed bytes are kept, and they verify again later
+    again = signing.verify(bytes(stored["message"]), ex.district.policy).message
+    assert isinstance(again, edxml.Document)
+    assert again.document_id == doc.document_id
+
+    # acknowledged at the axis: a second pass sees nothing
+    assert steps.receive_documents(ex.district).done == 0
+    assert ex.district.client.list_received(MessageType.EDOC) == []
+
+    # status 01 goes back automatically, then the clerk accepts (03)
+    assert steps.send_due(ex.district).done == 1
+    assert steps.receive_statuses(ex.commune).done == 1
+    steps.mark(ex.district, doc.document_id or "", "03", "Vào sổ văn bản đến số 45")
+    assert steps.send_due(ex.district).done == 1
+    assert steps.receive_statuses(ex.commune).done == 1
+
+    [recipient] = _rows(ex, "commune", recipient_statuses)
+    assert (recipient["organ_id"], recipient["status_code"]) == (DISTRICT, "03")
+    codes_in = [r["status_code"] for r in _rows(ex, "commune", status_history)]
+    assert codes_in == ["01", "03"]
+    codes_out = [r["status_code"] for r in _rows(ex, "district", status_history)]
+    assert codes_out == ["01", "03"]
+    [accepted] = _rows(ex, "district", inbox)
+    assert accepted["clerk_state"] == "03"
+    assert accepted["accepted_at"] is not None
+
+    assert _events(ex.commune) == [
+        "composed",
+        "queued",
+        "signed",
+        "sent",
+        "status_received",
+        "acknowledged",
+        "status_received",
+        "acknowledged",
+    ]
+    assert _events(ex.district) == [
+        "received",
+        "verified",
+        "queued",
+        "acknowledged",
+        "signed",
+        "status_sent",
+        "clerk_action",
+        "queued",
+        "signed",
+        "status_sent",
+    ]
+    for office in (ex.commune, ex.district):
+        steps.checkpoint_now(office)
+        report = audit.verify_database(office.db, office.office_id)
+        assert report.signed_checkpoints == 1
+        assert report.entries == len(_events(office))
+
+
+def test_receiver_that_stops_before_acknowledging_stores_once(exchange: Exchange) -> None:
+    ex = exchange
+    steps.queue_message(ex.commune, edxml.write(ex.plan()))
+    steps.send_due(ex.commune)
+    # The district fetched and stored the item but died before acknowledging it.
+    [item] = ex.district.client.list_received(MessageType.EDOC)
+    original = ex.district.client.acknowledge
+    calls: list[str] = []
+
+    def crash(doc_id: str, status: object = None) -> None:
+        calls.append(doc_id)
+        raise KeyboardInterrupt("power cut")
+
+    ex.district.client.acknowledge = crash  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        steps.receive_documents(ex.district)
+    ex.district.client.acknowledge = original  # type: ignore[method-assign]
+    assert calls == [item.doc_id]
+    # After the restart: the item is listed again, recognised, acknowledged, not duplicated.
+    again = steps.receive_documents(ex.district)
+    assert (again.done, again.duplicates) == (0, 1)
+    assert len(_rows(ex, "district", inbox)) == 1
+    assert ex.district.client.list_received(MessageType.EDOC) == []
+    assert len([r for r in _rows(ex, "district", outbox) if r["kind"] == "status"]) == 1
+    audit.verify_database(ex.district.db, DISTRICT)
+
+
+def test_untrusted_signature_is_rejected_and_answered_with_02(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    ex = exchange
+    stranger = signing.new_test_identity(organ_id=COMMUNE_A, name="Kẻ giả mạo")
+    forged = signing.sign(ex.plan("99"), stranger.signer())
+    ex.commune.client.send(forged, sender=COMMUNE_A)
+    got = steps.receive_documents(ex.district)
+    assert got.rejected == 1
+    [row] = _rows(ex, "district", inbox)
+    assert row["verdict"] == InboxVerdict.REJECTED
+    assert row["clerk_state"] == "02"
+    assert "trust" in str(row["reason"]).lower() or "tin cậy" in str(row["reason"])
+    assert ex.district.client.list_received(MessageType.EDOC) == []  # acknowledged as fail
+    assert steps.send_due(ex.district).done == 1  # status 02 to the sender
+    assert steps.receive_statuses(ex.commune).done == 1
+    [hist] = _rows(ex, "commune", status_history)
+    assert hist["status_code"] == "02"
+    # The clerk cannot accept what failed verification.
+    with pytest.raises(StoreError, match="failed signature verification"):
+        steps.mark(ex.district, str(row["document_id"]), "03")
+    assert "rejected" in _events(ex.district)
+    audit.verify_database(ex.district.db, DISTRICT)
+
+
+def test_unsigned_and_unparseable_messages_are_rejected_with_reason(exchange: Exchange) -> None:
+    ex = exchange
+    ex.commune.client.send(edxml.write(ex.plan("7")), sender=COMMUNE_A)  # unsigned
+    got = steps.receive_documents(ex.district)
+    assert got.rejected == 1
+    [row] = _rows(ex, "district", inbox)
+    assert "unsigned" in str(row["reason"]).lower() or "chữ ký" in str(row["reason"]).lower()
+
+
+def test_clerk_moves_follow_the_workflow(exchange: Exchange) -> None:
+    ex = exchange
+    doc = ex.plan()
+    steps.queue_message(ex.commune, edxml.write(doc))
+    steps.send_due(ex.commune)
+    steps.receive_documents(ex.district)
+    doc_id = doc.document_id or ""
+    with pytest.raises(StoreError, match="cannot move"):
+        steps.mark(ex.district, doc_id, "05")
+    with pytest.raises(StoreError, match="not valid"):
+        steps.mark(ex.district, doc_id, "09")
+    with pytest.raises(StoreError, match="no received document"):
+        steps.mark(ex.district, "000.00.00.H01,2020/01/01,1/X", "03")
+    for code in ("03", "04", "05", "06"):
+        steps.mark(ex.district, doc_id, code)
+    steps.send_due(ex.district)
+    steps.receive_statuses(ex.commune)
+    with ex.commune.db.engine.connect() as conn:
+        sent = conn.execute(select(outbox.c.final_at).where(outbox.c.kind == "edoc")).scalar_one()
+    assert sent is not None  # 06 from every recipient: no longer followed
+
+
+def test_long_outage_grows_the_outbox_then_drains_once(exchange: Exchange) -> None:
+    ex = exchange
+    for n in range(5):
+        steps.queue_message(ex.commune, edxml.write(ex.plan(str(100 + n))))
+    ex.axis.server.stop()
+    report = steps.send_due(ex.commune)
+    assert report.failed == 5
+    with ex.commune.db.engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.state, outbox.c.last_error, outbox.c.next_attempt_at)
+        ).all()
+    assert {r.state for r in rows} == {"queued"}
+    assert all(
+        "connect" in (r.last_error or "").lower() or "kết nối" in (r.last_error or "") for r in rows
+    )
+    # nothing is due before the backoff passes
+    assert steps.send_due(ex.commune).done == 0
+    # the link comes back, time passes (hours of outage are just a bigger jump)
+    ex.axis.restart()  # on a new port: both offices reconnect
+    ex.commune.client = ex.axis.client("xa-a")
+    ex.district.client = ex.axis.client("huyen")
+    ex.clock.advance(hours=2)
+    assert steps.send_due(ex.commune).done == 5
+    assert steps.receive_documents(ex.district).done == 5
+    assert len(_rows(ex, "district", inbox)) == 5
+    audit.verify_database(ex.commune.db, COMMUNE_A)
+
+
+def test_axis_refusal_fails_the_message_clearly(exchange: Exchange) -> None:
+    ex = exchange
+    ex.axis.config = ex.axis.config.model_copy(update={"max_upload_bytes": 256 * 1024})
+    ex.axis.restart()
+    ex.commune.client = ex.axis.client("xa-a")
+    steps.queue_message(ex.commune, edxml.write(ex.plan(attachment_size=1024 * 1024)))
+    report = steps.send_due(ex.commune)
+    assert report.failed == 1
+    with ex.commune.db.engine.connect() as conn:
+        row = conn.execute(select(outbox.c.state, outbox.c.last_error)).one()
+    assert row.state == "failed"  # a refusal is not retried: a person must act
+    assert "large" in (row.last_error or "").lower() or "lớn" in (row.last_error or "")
+    assert steps.send_due(ex.commune).done == 0
+    assert "send_failed" in _events(ex.commune)
+    # A message from another office cannot be queued by this one.
+    with pytest.raises(StoreError, match="not this office"):
+        steps.queue_message(ex.district, edxml.write(ex.plan()))
+
+
+def test_read_only_database_loses_nothing(exchange: Exchange, tmp_path: Path) -> None:
+    ex = exchange
+    steps.queue_message(ex.commune, edxml.write(ex.plan()))
+    steps.send_due(ex.commune)
+    path = tmp_path / "district.sqlite3"
+    good = ex.district.db
+    ex.district.db = open_database(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with pytest.raises(DatabaseReadOnlyError):
+        steps.receive_documents(ex.district)
+    # The item is still waiting at the axis: nothing was acknowledged, nothing lost.
+    assert len(ex.district.client.list_received(MessageType.EDOC)) == 1
+    ex.district.db.dispose()
+    ex.district.db = good
+    assert steps.receive_documents(ex.district).done == 1
+    with good.engine.connect() as conn:
+        assert (
+            inbox_store.find_incoming(conn, DISTRICT, document_id=ex.plan().document_id) is not None
+        )
+
+
+def test_status_for_timestamp_is_vietnam_time(exchange: Exchange) -> None:
+    ex = exchange
+    msg = steps.status_message(ex.district, ex.plan(), "01")
+    assert msg.timestamp is not None
+    assert msg.timestamp.utcoffset() == dt.timedelta(hours=7)
