@@ -28,7 +28,17 @@ from pydantic_settings import (
 
 from .errors import EdocError
 
-__all__ = ["AxisSettings", "ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "AxisSettings",
+    "ConfigError",
+    "DaemonSettings",
+    "OfficeSettings",
+    "Settings",
+    "SigningSettings",
+    "StoreSettings",
+    "TrustSettings",
+    "load_settings",
+]
 
 DEFAULT_CONFIG = Path("edoc.toml")
 
@@ -74,6 +84,82 @@ class AxisSettings(BaseModel):
     timestamp_style: Literal["millis", "offset"] = "millis"
 
 
+class StoreSettings(BaseModel):
+    """Where the office's data lives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: SQLAlchemy URL: ``sqlite:///path`` (default: the platform's data folder) or
+    #: ``postgresql://user@host/db`` for a province's shared server.
+    url: str | None = None
+
+
+class OfficeSettings(BaseModel):
+    """Who this office is: it signs and sends as this organisation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organ_id: str
+    name: str
+    #: The clerk named in status messages (StaffInfo).
+    staff: str | None = None
+    department: str | None = None
+
+
+class SigningSettings(BaseModel):
+    """The office's signing key: PEM key + certificate, a PKCS#12 file, or a PKCS#11 token.
+
+    Passwords and PINs never live here: they come from EDOC_KEY_PASSWORD / EDOC_PKCS11_PIN.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Path | None = None
+    cert: Path | None = None
+    chain: Path | None = None
+    p12: Path | None = None
+    pkcs11_module: Path | None = None
+    token_label: str | None = None
+    key_label: str | None = None
+
+
+class TrustSettings(BaseModel):
+    """Whose signatures incoming messages may carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: CA certificates: a PEM bundle or a folder (never the system store).
+    roots: Path
+    #: Accept SHA-1 signatures (old archives only).
+    allow_legacy_sha1: bool = False
+    #: JSON {spki-sha256: [OrganId, ...]}: which key may sign for which sender.
+    signers: Path | None = None
+    #: When certificates must be valid: at the signing time in the message, or now.
+    at: Literal["signing-time", "now"] = "signing-time"
+
+
+class DaemonSettings(BaseModel):
+    """How the daemon runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inbound_interval: float = Field(30.0, gt=0)
+    outbound_interval: float = Field(15.0, gt=0)
+    directory_interval: float = Field(24 * 3600.0, gt=0)
+    #: Health and metrics server (/healthz, /metrics); no server when port is 0.
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(8787, ge=0, le=65535)
+    #: Work claimed by a daemon that stopped beating this long ago is taken over.
+    stale_after: float = Field(300.0, gt=0)
+    #: Outbox backoff after a transient failure: first delay and cap, in seconds.
+    retry_initial: float = Field(30.0, gt=0)
+    retry_max: float = Field(3600.0, gt=0)
+    #: Sign an audit checkpoint after this many new entries.
+    checkpoint_every: int = Field(100, ge=1)
+    #: This process's name in claims (default: host name and process id).
+    worker: str | None = None
+
+
 class Settings(BaseSettings):
     """Every setting of edoc-exchange; each layer's section is optional until it is used."""
 
@@ -85,6 +171,11 @@ class Settings(BaseSettings):
     )
 
     axis: AxisSettings | None = None
+    store: StoreSettings = StoreSettings()
+    office: OfficeSettings | None = None
+    signing: SigningSettings | None = None
+    trust: TrustSettings | None = None
+    daemon: DaemonSettings = DaemonSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -112,8 +203,42 @@ class Settings(BaseSettings):
             )
         return self.axis
 
+    def require_office(self) -> OfficeSettings:
+        """The office section, or a ConfigError saying how to provide it."""
+        if self.office is None:
+            raise ConfigError(
+                "Chưa cấu hình cơ quan: thêm mục [office] (organ_id, name) vào tệp cấu hình",
+                "no office configured: add an [office] section (organ_id, name) to the config",
+                step="config.office",
+            )
+        return self.office
 
-_PATH_KEYS = ("ca_bundle", "client_cert", "client_key", "download_folder")
+    def require_trust(self) -> TrustSettings:
+        """The trust section, or a ConfigError saying how to provide it."""
+        if self.trust is None:
+            raise ConfigError(
+                "Chưa cấu hình chứng thư tin cậy: thêm mục [trust] với roots = tệp/thư mục CA",
+                "no trust store configured: add a [trust] section with roots = CA file or folder",
+                step="config.trust",
+            )
+        return self.trust
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Relative paths in any section are relative to the config file's folder."""
+    updates: dict[str, BaseModel] = {}
+    for name in type(settings).model_fields:
+        section = getattr(settings, name)
+        if not isinstance(section, BaseModel):
+            continue
+        fixed = {
+            key: base / value
+            for key in type(section).model_fields
+            if isinstance(value := getattr(section, key), Path) and not value.is_absolute()
+        }
+        if fixed:
+            updates[name] = section.model_copy(update=fixed)
+    return settings.model_copy(update=updates) if updates else settings
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:
@@ -152,15 +277,6 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
             f"cannot read config file {path}: {exc}",
             step="config",
         ) from None
-    if path is not None and settings.axis is not None:
-        base = path.parent
-        updates = {
-            key: base / value
-            for key in _PATH_KEYS
-            if isinstance(value := getattr(settings.axis, key), Path) and not value.is_absolute()
-        }
-        if updates:
-            settings = settings.model_copy(
-                update={"axis": settings.axis.model_copy(update=updates)}
-            )
+    if path is not None:
+        settings = _resolve_paths(settings, path.parent)
     return settings

@@ -1,0 +1,321 @@
+"""The office's own commands: the database, the daemon, the clerk's actions, the audit log
+and the e-governance report.
+
+``edoc db upgrade``, ``edoc daemon run``, ``edoc status DOCUMENT_ID``, ``edoc mark
+DOCUMENT_ID 03 [--note]``, ``edoc audit verify|export|prove|checkpoint``, ``edoc report egov``.
+All read the settings from ``--config`` (or $EDOC_CONFIG, ./edoc.toml) and EDOC_* variables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .. import audit
+from ..audit.report import Period, egov_report, render
+from ..config import load_settings
+from ..daemon import Intervals, Runner
+from ..daemon import office as steps
+from ..daemon.wiring import build_office, open_store
+from ..store import inbox as inbox_store
+from ..store.tables import outbox, recipient_statuses
+from ._app import app, err_console, exits_on_error, out
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        dir_okay=False,
+        help="Tệp cấu hình TOML / TOML config file (default: $EDOC_CONFIG or ./edoc.toml).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+db_app = typer.Typer(help="Cơ sở dữ liệu. The database.", no_args_is_help=True)
+daemon_app = typer.Typer(help="Tiến trình nền. The background daemon.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Nhật ký kiểm tra. The tamper-evident audit log.", no_args_is_help=True
+)
+report_app = typer.Typer(help="Báo cáo. Reports.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(daemon_app, name="daemon")
+app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
+
+
+@db_app.command("upgrade")
+@exits_on_error
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Tạo/cập nhật cơ sở dữ liệu. Create or migrate the database to the current schema."""
+    settings = load_settings(config)
+    db = open_store(settings, migrate=False)
+    from ..store import upgrade
+
+    revision = upgrade(db)
+    out.print(f"Cơ sở dữ liệu / database {db.url}: phiên bản / revision {revision}")
+
+
+@daemon_app.command("run")
+@exits_on_error
+def daemon_run(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run each step once, then exit.")] = False,
+) -> None:
+    """Chạy tiến trình nền. Poll, verify, store, answer and send until SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = load_settings(config)
+    office = build_office(settings)
+    d = settings.daemon
+    runner = Runner(
+        office,
+        Intervals(
+            inbound=d.inbound_interval, outbound=d.outbound_interval, directory=d.directory_interval
+        ),
+        health=(d.health_host, d.health_port) if d.health_port else None,
+    )
+    if once:
+        runner.inbound_step()
+        runner.outbound_step()
+        steps.checkpoint_now(office)
+        out.print("Xong một lượt / one pass done")
+        return
+    out.print(
+        f"edoc daemon: {office.office_id} ({office.worker}); "
+        f"health: {_health_url(runner.health)}"
+    )
+    runner.run_forever()
+    out.print("Đã dừng / stopped")
+
+
+def _health_url(health: tuple[str, int] | None) -> str:
+    return f"http://{health[0]}:{health[1]}/healthz" if health else "off"
+
+
+@app.command("status")
+@exits_on_error
+def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Tình trạng văn bản. A document's state: received (clerk state) or sent (recipients)."""
+    settings = load_settings(config)
+    office_id = settings.require_office().organ_id
+    db = open_store(settings)
+    from sqlalchemy import select
+
+    with db.engine.connect() as conn:
+        received = inbox_store.find_incoming(conn, office_id, document_id=document_id)
+        history = inbox_store.status_history_of(conn, office_id, document_id)
+        sent = conn.execute(
+            select(outbox).where(
+                outbox.c.office_id == office_id,
+                outbox.c.document_id == document_id,
+                outbox.c.kind == "edoc",
+            )
+        ).first()
+        recipients = (
+            []
+            if sent is None
+            else [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(recipient_statuses).where(recipient_statuses.c.outbox_id == sent.id)
+                )
+            ]
+        )
+    if received is None and sent is None:
+        err_console.print(f"Không có văn bản {document_id} / no document {document_id}")
+        raise typer.Exit(1)
+    data: dict[str, Any] = {
+        "document_id": document_id,
+        "received": None
+        if received is None
+        else {
+            "from": received.sender,
+            "subject": received.subject,
+            "verdict": received.verdict.value,
+            "reason": received.reason,
+            "clerk_state": received.clerk_state,
+            "received_at": received.received_at.isoformat(),
+            "due_date": received.due_date,
+        },
+        "sent": None
+        if sent is None
+        else {
+            "state": sent.state,
+            "axis_doc_id": sent.axis_doc_id,
+            "last_error": sent.last_error,
+            "recipients": [
+                {
+                    "organ_id": r["organ_id"],
+                    "status_code": r["status_code"],
+                    "send_status": r["send_status"],
+                    "receive_status": r["receive_status"],
+                }
+                for r in recipients
+            ],
+        },
+        "history": [
+            {
+                "direction": h["direction"],
+                "counterpart": h["counterpart"],
+                "status_code": h["status_code"],
+                "description": h["description"],
+                "recorded_at": h["recorded_at"].isoformat(),
+            }
+            for h in history
+        ],
+    }
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    table = Table(title=f"Văn bản / document {document_id}")
+    table.add_column("")
+    table.add_column("", overflow="fold")
+    if received is not None:
+        table.add_row("Nơi gửi / from", received.sender)
+        table.add_row("Trích yếu / subject", received.subject or "")
+        table.add_row(
+            "Chữ ký / signature",
+            received.verdict.value + (f" — {received.reason}" if received.reason else ""),
+        )
+        table.add_row(
+            "Trạng thái / state",
+            f"{received.clerk_state} {steps.STATUS_TEXT.get(received.clerk_state, '')}",
+        )
+    if sent is not None:
+        table.add_row("Gửi / sending", f"{sent.state} {sent.axis_doc_id or ''}")
+        for r in data["sent"]["recipients"]:
+            table.add_row(
+                f"→ {r['organ_id']}",
+                f"{r['status_code'] or '-'} {steps.STATUS_TEXT.get(r['status_code'] or '', '')}",
+            )
+    for h in data["history"]:
+        arrow = "←" if h["direction"] == "in" else "→"
+        table.add_row(f"{arrow} {h['counterpart']}", f"{h['status_code']} {h['description'] or ''}")
+    out.print(table)
+
+
+@app.command("mark")
+@exits_on_error
+def mark_cmd(
+    document_id: str,
+    code: Annotated[
+        str,
+        typer.Argument(help="03 tiếp nhận, 04 phân công, 05 đang xử lý, 06 hoàn thành, 02 từ chối"),
+    ],
+    note: Annotated[str | None, typer.Option("--note", help="Ghi chú gửi kèm / a note.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Chuyển trạng thái văn bản đến. Move a received document; the sender is told."""
+    if code not in ("02", "03", "04", "05", "06"):
+        err_console.print(
+            "Mã trạng thái phải là 02, 03, 04, 05 hoặc 06 / the code must be 02, 03, 04, 05 or 06"
+        )
+        raise typer.Exit(2)
+    office = build_office(load_settings(config))
+    row = steps.mark(office, document_id, code, note)
+    out.print(
+        f"{document_id}: {row.clerk_state} {steps.STATUS_TEXT[code]} — "
+        "đã xếp hàng gửi trạng thái / status queued for the sender"
+    )
+
+
+@audit_app.command("verify")
+@exits_on_error
+def audit_verify(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", exists=True, dir_okay=False, help="Verify an export offline."),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Kiểm tra nhật ký. Recompute the chain, the tree and the checkpoints: exit 0 intact."""
+    if file is not None:
+        report = audit.verify_export(file)
+    else:
+        settings = load_settings(config)
+        report = audit.verify_database(open_store(settings), settings.require_office().organ_id)
+    if as_json:
+        out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    out.print(
+        f"Nhật ký nguyên vẹn / the log is intact: {report.entries} mục/entries, "
+        f"{report.checkpoints} điểm kiểm tra/checkpoints "
+        f"({report.signed_checkpoints} có chữ ký/signed); root {report.root_hash}"
+    )
+    for signer in report.signers:
+        out.print(f"  ký bởi / signed by: {signer}")
+
+
+def _date(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    except ValueError:
+        err_console.print(f"Ngày '{text}' không hợp lệ (yyyy-mm-dd) / invalid date")
+        raise typer.Exit(2) from None
+
+
+@audit_app.command("export")
+@exits_on_error
+def audit_export(
+    output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False)],
+    start: Annotated[str | None, typer.Option("--from", help="yyyy-mm-dd (inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="yyyy-mm-dd (exclusive)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Xuất nhật ký cho thanh tra. Export JSON lines plus checkpoints, verifiable offline."""
+    settings = load_settings(config)
+    office = build_office(settings)
+    steps.checkpoint_now(office)
+    with output.open("w", encoding="utf-8") as handle:
+        whole = audit.export_log(
+            office.db, office.office_id, handle, start=_date(start), end=_date(end)
+        )
+    out.print(f"{output}: {whole} mục đầy đủ / whole entries")
+
+
+@audit_app.command("prove")
+@exits_on_error
+def audit_prove(entry: int, config: ConfigOption = None) -> None:
+    """Chứng minh một mục nằm trong nhật ký. Inclusion proof against the latest checkpoint."""
+    settings = load_settings(config)
+    proof = audit.prove(open_store(settings), settings.require_office().organ_id, entry)
+    out.print_json(json.dumps(proof.to_json(), ensure_ascii=False))
+
+
+@audit_app.command("checkpoint")
+@exits_on_error
+def audit_checkpoint(config: ConfigOption = None) -> None:
+    """Ký một điểm kiểm tra ngay. Sign a checkpoint of the log as it is now."""
+    office = build_office(load_settings(config))
+    cp = steps.checkpoint_now(office)
+    out.print(f"Điểm kiểm tra / checkpoint: {cp.tree_size} mục, root {cp.root_hash}")
+
+
+@report_app.command("egov")
+@exits_on_error
+def report_egov(
+    period: Annotated[str, typer.Option("--period", help="2026-Q3, 2026-07 or 2026")],
+    fmt: Annotated[str, typer.Option("--format", help="html, csv or json")] = "html",
+    output: Annotated[Path | None, typer.Option("-o", "--output", dir_okay=False)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Báo cáo quản trị điện tử. The e-governance figures of a period (PAPI dimension 8)."""
+    settings = load_settings(config)
+    report = egov_report(
+        open_store(settings), settings.require_office().organ_id, Period.parse(period)
+    )
+    text = render(report, fmt)
+    if output is None:
+        out.print(text, markup=False, highlight=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"{output}")
