@@ -9,6 +9,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import EdocError
 
@@ -22,8 +23,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: printed text carries user data (element paths, messages with brackets);
+# the few styled lines ask for markup explicitly.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 @dataclass
@@ -58,7 +61,8 @@ def exits_on_error(func: Callable[P, R]) -> Callable[P, R]:
         except EdocError as exc:
             if state.debug:
                 raise
-            err_console.print(f"[bold red]Lỗi / Error:[/] {exc.diagnostics()}", markup=True)
+            # The message may hold brackets ("[office]"): never let rich read it as markup.
+            err_console.print(f"[bold red]Lỗi / Error:[/] {escape(exc.diagnostics())}", markup=True)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..edxml import EdxmlReadError, Finding, ReadResult, Severity, read_file
@@ -128,7 +129,7 @@ def inspect(
         _print_summary(summary)
         for finding in findings:
             style = "red" if finding.severity is Severity.ERROR else "yellow"
-            out.print(f"[{style}]{_line(file, finding)}[/]", markup=True)
+            out.print(f"[{style}]{escape(_line(file, finding))}[/]", markup=True)
     raise typer.Exit(1 if errors else 0)
 
 

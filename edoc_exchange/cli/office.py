@@ -70,7 +70,7 @@ def daemon_run(
 ) -> None:
     """Chạy tiến trình nền. Poll, verify, store, answer and send until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("httpx", "httpcore", "stamina"):  # one line per poll is not news
+    for noisy in ("httpx", "httpcore", "stamina", "alembic"):  # one line per poll is not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings(config)
     office = build_office(settings)

@@ -123,10 +123,10 @@ class Runner:
     def stop(self, timeout: float | None = None) -> None:
         """Ask the loops to finish their current step, wait for them, sign a checkpoint."""
         self.stop_event.set()
-        for thread in self._threads:
-            thread.join(timeout)
         if self._server is not None:
             self._server.should_exit = True
+        for thread in self._threads:
+            thread.join(timeout)
         with contextlib.suppress(EdocError):
             steps.checkpoint_now(self.office)
 
