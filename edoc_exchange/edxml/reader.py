@@ -48,12 +48,11 @@ from .models import (
     check_attachment_name,
 )
 from .spec import DSIG_NS, NS, Child, Kind, Need
+from .untrusted import PROLOG_WINDOW, find_xml_start, prolog_has_doctype, untrusted_parser
 
 __all__ = ["DEFAULT_LIMITS", "ReadLimits", "ReadResult", "read", "read_file"]
 
 _CHUNK = 1 << 20
-_PROLOG_WINDOW = 64 * 1024
-_BOM = b"\xef\xbb\xbf"
 # Order matters: the UTF-32 little-endian mark begins with the UTF-16 one.
 _OTHER_BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
@@ -164,7 +163,7 @@ def read(
         for offset in range(start, size, _CHUNK):
             yield bytes(view[offset : offset + _CHUNK])
 
-    return _read(ctx, size, data[:_PROLOG_WINDOW], chunks, source)
+    return _read(ctx, size, data[:PROLOG_WINDOW], chunks, source)
 
 
 def read_file(
@@ -183,7 +182,7 @@ def read_file(
     ctx = _Context(strict=strict, limits=limits)
     with file_path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        head = handle.read(_PROLOG_WINDOW)
+        head = handle.read(PROLOG_WINDOW)
 
         def chunks(start: int) -> Iterator[bytes]:
             handle.seek(start)
@@ -236,61 +235,15 @@ def _check_prolog(ctx: _Context, size: int, head: bytes) -> int:
     for bom, name in _OTHER_BOMS:
         if head.startswith(bom):
             raise ctx.fatal("bad-encoding", "/", 1, detail=f"{name} is not accepted")
-    start = len(_BOM) if head.startswith(_BOM) else 0
-    if not head.startswith(b"<", start):
-        found = head.find(b"<?xml", start)
-        if found < 0:
-            found = head.find(b"<", start)
-        if found < 0:
-            raise ctx.fatal("not-xml", "/", 1)
-        stray = head[start:found]
-        if stray.strip() or not head.startswith(b"<?xml", found):
-            ctx.deviation("stray-bytes", "/", 1, count=len(stray))
-        start = found
-    if _has_doctype(head, start):
+    found = find_xml_start(head)
+    if found is None:
+        raise ctx.fatal("not-xml", "/", 1)
+    start, stray = found
+    if stray:
+        ctx.deviation("stray-bytes", "/", 1, count=stray)
+    if prolog_has_doctype(head, start):
         raise ctx.fatal("doctype-forbidden", "/", 1)
     return start
-
-
-def _has_doctype(head: bytes, pos: int) -> bool:
-    """Whether the prolog (declaration, comments, PIs) is followed by a DOCTYPE.
-
-    Only the prolog can hold a DOCTYPE, so this scans up to the root element's start tag.
-    A prolog longer than the window is refused as if it held one: no real message has one.
-    """
-    while True:
-        while pos < len(head) and head[pos] in b" \t\r\n":
-            pos += 1
-        if head.startswith(b"<?", pos):
-            end = head.find(b"?>", pos)
-        elif head.startswith(b"<!--", pos):
-            end = head.find(b"-->", pos)
-        elif head.startswith(b"<!", pos):
-            return True  # <!DOCTYPE (or any other declaration)
-        else:
-            return pos >= len(head)
-        if end < 0:
-            return True
-        pos = end + 2
-
-
-# --- 2. parsing ----------------------------------------------------------------------------
-
-
-def _parser() -> etree.XMLParser:
-    # recover=True only so that namespace errors (an undeclared prefix, as official
-    # samples have) leave a tree to report on; any other error still stops the read.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=True,  # attachments are long text nodes; we bound size and depth ourselves
-        recover=True,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
 
 
 _ENCODING_ERRORS = {
@@ -326,7 +279,7 @@ class _TooManyTagsError(Exception):
 
 
 def _parse(ctx: _Context, chunks: Iterable[bytes]) -> etree._Element:
-    parser = _parser()
+    parser = untrusted_parser(recover=True)
     root: etree._Element | None = None
     try:
         root = etree.parse(_TagCounter(chunks, ctx.limits.max_tags), parser).getroot()

@@ -1,8 +1,8 @@
 """Parsing untrusted bytes for signing and verification, with the edxml reader's bounds.
 
-The reader's safety settings (size bound, no DOCTYPE, no entities, no network, bounded
-tags and depth) are repeated here because the reader builds a model while signing needs the
-tree itself; the bounds come from the same :class:`~edoc_exchange.edxml.ReadLimits`.
+The reader's safety rules (no DOCTYPE, no entities, no network, stray bytes located) come
+from :mod:`edoc_exchange.edxml.untrusted`, the bounds from the same
+:class:`~edoc_exchange.edxml.ReadLimits`; only the tree, not a model, is built here.
 Unlike the reader, comments and processing instructions are kept: verification refuses
 them, signing strips them.
 """
@@ -12,12 +12,25 @@ from __future__ import annotations
 from lxml import etree
 
 from ..edxml import DEFAULT_LIMITS, DSIG_NS, NS, ReadLimits
+from ..edxml.untrusted import (
+    BOM,
+    PROLOG_WINDOW,
+    find_xml_start,
+    prolog_has_doctype,
+    untrusted_parser,
+)
 
-__all__ = ["UnsafeXmlError", "dsig", "edxml", "local", "parse", "parser", "serialize",
-           "skip_stray_bytes"]
+__all__ = [
+    "UnsafeXmlError",
+    "dsig",
+    "edxml",
+    "local",
+    "parse",
+    "parser",
+    "serialize",
+    "skip_stray_bytes",
+]
 
-_BOM = b"\xef\xbb\xbf"
-_PROLOG_WINDOW = 64 * 1024
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
@@ -30,41 +43,8 @@ class UnsafeXmlError(Exception):
 
 
 def parser() -> etree.XMLParser:
-    """The parser for untrusted input: no DTD, no entities, no network, large text allowed.
-
-    ``huge_tree`` is needed for attachments (one base64 text node can exceed libxml2's
-    10 MB default); the size, tag and depth bounds are checked by :func:`parse` instead.
-    """
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=True,
-        remove_comments=False,
-        remove_pis=False,
-        collect_ids=False,
-    )
-
-
-def _has_doctype(data: bytes) -> bool:
-    """Whether the prolog declares a DOCTYPE (or holds anything unexpected before the root)."""
-    head = data[:_PROLOG_WINDOW]
-    pos = len(_BOM) if head.startswith(_BOM) else 0
-    while True:
-        while pos < len(head) and head[pos] in b" \t\r\n":
-            pos += 1
-        if head.startswith(b"<?", pos):
-            end = head.find(b"?>", pos)
-        elif head.startswith(b"<!--", pos):
-            end = head.find(b"-->", pos)
-        elif head.startswith(b"<!", pos):
-            return True
-        else:
-            return pos >= len(head)
-        if end < 0:
-            return True
-        pos = end + 2
+    """The shared parser for untrusted input, keeping comments and PIs (to refuse them)."""
+    return untrusted_parser(keep_comments=True)
 
 
 def skip_stray_bytes(data: bytes) -> bytes:
@@ -72,11 +52,8 @@ def skip_stray_bytes(data: bytes) -> bytes:
 
     They are outside any element, so outside what a signature covers and what is read.
     """
-    start = len(_BOM) if data.startswith(_BOM) else 0
-    if data.startswith(b"<", start):
-        return data
-    found = data.find(b"<?xml", start, _PROLOG_WINDOW)
-    return data[found:] if found > 0 else data
+    found = find_xml_start(data[:PROLOG_WINDOW])
+    return data[found[0] :] if found is not None and found[1] else data
 
 
 def parse(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> etree._Element:
@@ -89,7 +66,7 @@ def parse(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> etree._Element:
     if len(data) > limits.max_bytes:
         raise UnsafeXmlError(f"{len(data)} bytes, more than the limit of {limits.max_bytes}")
     data = skip_stray_bytes(data)
-    if _has_doctype(data):
+    if prolog_has_doctype(data[:PROLOG_WINDOW], len(BOM) if data.startswith(BOM) else 0):
         raise UnsafeXmlError("a DOCTYPE is not allowed")
     if data.count(b"<") > limits.max_tags:  # over-counts, as the reader does
         raise UnsafeXmlError(f"more than {limits.max_tags} tags")
