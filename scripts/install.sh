@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install edoc-exchange into ./.venv on a fresh Debian machine.
-#   scripts/install.sh         the product (enough for `edoc demo`)
+#   scripts/install.sh         the product (enough for `edoc demo`): Liberation fonts, [pdf]
 #   scripts/install.sh --dev   also what the tests need: SoftHSM2, PostgreSQL 15 server
 #                              binaries (Debian packages) and the dev/pkcs11/postgres extras
 # Debian packages are installed with apt-get when running as root; otherwise it says which
@@ -12,6 +12,11 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 apt_packages=()
+# Liberation Serif: metric-compatible with Times New Roman (Nghị định 30/2020), every
+# Vietnamese glyph; the PDFs of plans and reports embed it.
+ls /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf >/dev/null 2>&1 \
+    || ls /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf >/dev/null 2>&1 \
+    || apt_packages+=(fonts-liberation2)
 if [[ $dev -eq 1 ]]; then
     command -v softhsm2-util >/dev/null 2>&1 || apt_packages+=(softhsm2)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
@@ -33,8 +38,8 @@ if [[ ! -x .venv/bin/python ]]; then
     echo "==> creating .venv"
     "$python" -m venv .venv
 fi
-extras=""
-[[ $dev -eq 1 ]] && extras="[dev,pkcs11,postgres]"
+extras="[pdf]"
+[[ $dev -eq 1 ]] && extras="[pdf,dev,pkcs11,postgres]"
 echo "==> pip install -e .${extras}"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"

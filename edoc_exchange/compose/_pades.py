@@ -1,0 +1,108 @@
+"""PAdES signatures of rendered PDFs, through pyhanko, with our own signers.
+
+pyhanko signs with its own signer objects; :class:`PadesSigner` is one whose raw signature
+is ``signer.key.sign(...)``, the same call the edXML signature makes, so a key held in
+memory and a key on a PKCS#11 token (whose adapter forwards ``sign`` to the token) sign PDFs
+alike, and the token key never leaves the token.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from asn1crypto import algos  # type: ignore[import-untyped]
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import SigningError
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from ..errors import EdocError
+from ..signing import Signer
+from .errors import RenderError
+
+__all__ = ["PadesSigner", "sign"]
+
+#: The field the signature goes into; one signature per composed PDF.
+FIELD_NAME = "Signature1"
+
+
+class PadesSigner(signers.Signer):
+    """A pyhanko signer over one of our signers: RSA PKCS#1 v1.5 or ECDSA, with SHA-256."""
+
+    def __init__(self, signer: Signer) -> None:
+        if not signer.certificates:
+            raise RenderError("Người ký không có chứng thư số", "the signer has no certificate",
+                              step="pdf-signature")
+        certs = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+                 for c in signer.certificates]
+        public = signer.certificates[0].public_key()
+        if isinstance(public, rsa.RSAPublicKey):
+            mechanism = "sha256_rsa"
+            self._rsa = True
+            self._size = public.key_size // 8
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            mechanism = "sha256_ecdsa"
+            self._rsa = False
+            self._size = 2 * ((public.key_size + 7) // 8) + 9  # the longest DER encoding
+        else:
+            raise RenderError("Loại khóa không ký PDF được (cần RSA hoặc ECDSA)",
+                              "this key type cannot sign a PDF (RSA or ECDSA needed)",
+                              step="pdf-signature")
+        self._signer = signer
+        super().__init__(
+            signing_cert=certs[0],
+            cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+                certs[1:]),
+            signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}),
+        )
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str,
+                             dry_run: bool = False) -> bytes:
+        """Sign ``data`` (the DER of the signed attributes) with the signer's key."""
+        if digest_algorithm != "sha256":
+            raise SigningError(f"only SHA-256 is used here, not {digest_algorithm}")
+        if dry_run:  # pyhanko sizes the placeholder first: never touch the token for it
+            return bytes(self._size)
+        # Chosen by the certificate, not the key's class: a token adapter need not subclass
+        # cryptography's key types, it only has to sign.
+        key: Any = self._signer.key
+        if self._rsa:
+            return bytes(key.sign(data, PKCS1v15(), hashes.SHA256()))
+        return bytes(key.sign(data, ec.ECDSA(hashes.SHA256())))
+
+
+def sign(pdf: bytes, signer: Signer, *, reason: str | None = None,
+         location: str | None = None) -> bytes:
+    """``pdf`` with a PAdES baseline B signature (no timestamp) appended incrementally."""
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location,
+    )
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        output = signers.PdfSigner(meta, signer=PadesSigner(signer)).sign_pdf(writer)
+    except EdocError:
+        raise  # the token's or key's own error says more than ours would
+    except (SigningError, PdfError, ValueError) as exc:
+        raise RenderError(f"Không ký được tệp PDF: {exc}", f"cannot sign the PDF: {exc}",
+                          step="pdf-signature") from exc
+    except RuntimeError as exc:
+        if "event loop" not in str(exc):
+            raise
+        raise RenderError(
+            "Không ký PDF được trong một vòng lặp asyncio đang chạy; gọi từ một luồng khác",
+            "cannot sign a PDF inside a running asyncio loop; call it from a thread",
+            step="pdf-signature") from exc
+    data: bytes = output.getvalue()
+    return data
