@@ -39,10 +39,14 @@ class PadesSigner(signers.Signer):
 
     def __init__(self, signer: Signer) -> None:
         if not signer.certificates:
-            raise RenderError("Người ký không có chứng thư số", "the signer has no certificate",
-                              step="pdf-signature")
-        certs = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
-                 for c in signer.certificates]
+            raise RenderError(
+                "Người ký không có chứng thư số",
+                "the signer has no certificate",
+                step="pdf-signature",
+            )
+        certs = [
+            asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in signer.certificates
+        ]
         public = signer.certificates[0].public_key()
         if isinstance(public, rsa.RSAPublicKey):
             mechanism = "sha256_rsa"
@@ -53,19 +57,23 @@ class PadesSigner(signers.Signer):
             self._rsa = False
             self._size = 2 * ((public.key_size + 7) // 8) + 9  # the longest DER encoding
         else:
-            raise RenderError("Loại khóa không ký PDF được (cần RSA hoặc ECDSA)",
-                              "this key type cannot sign a PDF (RSA or ECDSA needed)",
-                              step="pdf-signature")
+            raise RenderError(
+                "Loại khóa không ký PDF được (cần RSA hoặc ECDSA)",
+                "this key type cannot sign a PDF (RSA or ECDSA needed)",
+                step="pdf-signature",
+            )
         self._signer = signer
         super().__init__(
             signing_cert=certs[0],
             cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
-                certs[1:]),
+                certs[1:]
+            ),
             signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}),
         )
 
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str,
-                             dry_run: bool = False) -> bytes:
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
         """Sign ``data`` (the DER of the signed attributes) with the signer's key."""
         if digest_algorithm != "sha256":
             raise SigningError(f"only SHA-256 is used here, not {digest_algorithm}")
@@ -79,8 +87,9 @@ class PadesSigner(signers.Signer):
         return bytes(key.sign(data, ec.ECDSA(hashes.SHA256())))
 
 
-def sign(pdf: bytes, signer: Signer, *, reason: str | None = None,
-         location: str | None = None) -> bytes:
+def sign(
+    pdf: bytes, signer: Signer, *, reason: str | None = None, location: str | None = None
+) -> bytes:
     """``pdf`` with a PAdES baseline B signature (no timestamp) appended incrementally."""
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
@@ -95,14 +104,16 @@ def sign(pdf: bytes, signer: Signer, *, reason: str | None = None,
     except EdocError:
         raise  # the token's or key's own error says more than ours would
     except (SigningError, PdfError, ValueError) as exc:
-        raise RenderError(f"Không ký được tệp PDF: {exc}", f"cannot sign the PDF: {exc}",
-                          step="pdf-signature") from exc
+        raise RenderError(
+            f"Không ký được tệp PDF: {exc}", f"cannot sign the PDF: {exc}", step="pdf-signature"
+        ) from exc
     except RuntimeError as exc:
         if "event loop" not in str(exc):
             raise
         raise RenderError(
             "Không ký PDF được trong một vòng lặp asyncio đang chạy; gọi từ một luồng khác",
             "cannot sign a PDF inside a running asyncio loop; call it from a thread",
-            step="pdf-signature") from exc
+            step="pdf-signature",
+        ) from exc
     data: bytes = output.getvalue()
     return data

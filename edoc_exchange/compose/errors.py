@@ -48,8 +48,9 @@ class Problem:
         """``line 12, column 5: sections[0].heading``, as much of it as is known."""
         parts = []
         if self.line is not None:
-            parts.append(f"dòng {self.line}, cột {self.column} (line {self.line}, "
-                         f"column {self.column})")
+            parts.append(
+                f"dòng {self.line}, cột {self.column} (line {self.line}, column {self.column})"
+            )
         if self.path:
             parts.append(self.path)
         return ": ".join(parts)

@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from .errors import ContentError, InputError, Problem, YamlSyntaxError
 from .models import Plan, Report
 
-__all__ = ["load", "load_plan", "load_report", "parse"]
+__all__ = ["load", "load_plan", "load_report", "locate", "parse"]
 
 _DOCUMENT: TypeAdapter[Plan | Report] = TypeAdapter(
     Annotated[Plan | Report, Field(discriminator="kind")]
@@ -49,22 +49,49 @@ def load(path: str | os.PathLike[str]) -> Plan | Report:
         with Path(path).open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise InputError([Problem("unreadable", "", None, None,
-                                  f"Không đọc được tệp: {exc.strerror}",
-                                  f"cannot read the file: {exc.strerror}")],
-                         source=source) from None
+        raise InputError(
+            [
+                Problem(
+                    "unreadable",
+                    "",
+                    None,
+                    None,
+                    f"Không đọc được tệp: {exc.strerror}",
+                    f"cannot read the file: {exc.strerror}",
+                )
+            ],
+            source=source,
+        ) from None
     if len(data) > MAX_BYTES:
-        raise InputError([Problem("too-large", "", None, None,
-                                  f"Tệp lớn hơn {MAX_BYTES // 1024} KiB",
-                                  f"the file is larger than {MAX_BYTES // 1024} KiB")],
-                         source=source)
+        raise InputError(
+            [
+                Problem(
+                    "too-large",
+                    "",
+                    None,
+                    None,
+                    f"Tệp lớn hơn {MAX_BYTES // 1024} KiB",
+                    f"the file is larger than {MAX_BYTES // 1024} KiB",
+                )
+            ],
+            source=source,
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise YamlSyntaxError([Problem("encoding", "", None, None,
-                                       f"Tệp không phải UTF-8 (byte {exc.start})",
-                                       f"the file is not UTF-8 (byte {exc.start})")],
-                              source=source) from None
+        raise YamlSyntaxError(
+            [
+                Problem(
+                    "encoding",
+                    "",
+                    None,
+                    None,
+                    f"Tệp không phải UTF-8 (byte {exc.start})",
+                    f"the file is not UTF-8 (byte {exc.start})",
+                )
+            ],
+            source=source,
+        ) from None
     return parse(text, source=source)
 
 
@@ -82,20 +109,38 @@ def _expect(document: Plan | Report, cls: type[_T], source: str) -> _T:
     if isinstance(document, cls):
         return document
     want = cls.kind_of
-    raise ContentError([Problem("kind", "kind", None, None,
-                                f"Tệp này phải là {want.type_name.lower()} (kind: {want.value})",
-                                f"this file must hold a {want.value} (kind: {want.value})")],
-                       source=source)
+    raise ContentError(
+        [
+            Problem(
+                "kind",
+                "kind",
+                None,
+                None,
+                f"Tệp này phải là {want.type_name.lower()} (kind: {want.value})",
+                f"this file must hold a {want.value} (kind: {want.value})",
+            )
+        ],
+        source=source,
+    )
 
 
 def parse(text: str, *, source: str | None = None) -> Plan | Report:
     """Parse YAML text into a Plan or Report; see :func:`load` for the errors raised."""
     tree = _read_yaml(text, source)
     if not isinstance(tree, CommentedMap):
-        raise ContentError([Problem("not-a-mapping", "", 1, 1,
-                                    "Tệp phải là một ánh xạ khóa: giá trị (kind, issuer, …)",
-                                    "the file must be a mapping of keys to values "
-                                    "(kind, issuer, …)")], source=source)
+        raise ContentError(
+            [
+                Problem(
+                    "not-a-mapping",
+                    "",
+                    1,
+                    1,
+                    "Tệp phải là một ánh xạ khóa: giá trị (kind, issuer, …)",
+                    "the file must be a mapping of keys to values (kind, issuer, …)",
+                )
+            ],
+            source=source,
+        )
     try:
         return _DOCUMENT.validate_python(_plain(tree))
     except ValidationError as exc:
@@ -112,23 +157,51 @@ def _read_yaml(text: str, source: str | None) -> Any:
     except DuplicateKeyError as exc:
         line, column = _mark(exc)
         key = _duplicate_key(exc)
-        raise YamlSyntaxError([Problem("duplicate-key", key, line, column,
-                                       f"Khóa '{key}' được ghi hai lần trong cùng một ánh xạ",
-                                       f"key '{key}' appears twice in the same mapping")],
-                              source=source) from None
+        raise YamlSyntaxError(
+            [
+                Problem(
+                    "duplicate-key",
+                    key,
+                    line,
+                    column,
+                    f"Khóa '{key}' được ghi hai lần trong cùng một ánh xạ",
+                    f"key '{key}' appears twice in the same mapping",
+                )
+            ],
+            source=source,
+        ) from None
     except MarkedYAMLError as exc:
         line, column = _mark(exc)
         what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise YamlSyntaxError([Problem("yaml-syntax", "", line, column,
-                                       f"Lỗi cú pháp YAML: {what} (kiểm tra thụt lề, dấu "
-                                       "hai chấm; đặt đoạn văn có ': ' sau '>-')",
-                                       f"YAML syntax error: {what} (check the indentation "
-                                       "and colons; put text holding ': ' after '>-')")],
-                              source=source) from None
+        raise YamlSyntaxError(
+            [
+                Problem(
+                    "yaml-syntax",
+                    "",
+                    line,
+                    column,
+                    f"Lỗi cú pháp YAML: {what} (kiểm tra thụt lề, dấu "
+                    "hai chấm; đặt đoạn văn có ': ' sau '>-')",
+                    f"YAML syntax error: {what} (check the indentation "
+                    "and colons; put text holding ': ' after '>-')",
+                )
+            ],
+            source=source,
+        ) from None
     except YAMLError as exc:
-        raise YamlSyntaxError([Problem("yaml-syntax", "", None, None,
-                                       f"Lỗi cú pháp YAML: {exc}", f"YAML syntax error: {exc}")],
-                              source=source) from None
+        raise YamlSyntaxError(
+            [
+                Problem(
+                    "yaml-syntax",
+                    "",
+                    None,
+                    None,
+                    f"Lỗi cú pháp YAML: {exc}",
+                    f"YAML syntax error: {exc}",
+                )
+            ],
+            source=source,
+        ) from None
 
 
 def _mark(exc: MarkedYAMLError) -> tuple[int | None, int | None]:
@@ -143,7 +216,7 @@ def _duplicate_key(exc: DuplicateKeyError) -> str:
     problem = str(exc.problem or "")
     start = problem.find('"')
     end = problem.find('"', start + 1)
-    return problem[start + 1:end] if 0 <= start < end else "?"
+    return problem[start + 1 : end] if 0 <= start < end else "?"
 
 
 def _plain(node: Any) -> Any:
@@ -181,8 +254,9 @@ def _problem(tree: CommentedMap, error: ErrorDetails) -> Problem:
     return Problem(code, path, line, column, vi, en)
 
 
-def _locate(tree: CommentedMap, loc: Sequence[int | str], *,
-            key: bool) -> tuple[str, int | None, int | None]:
+def _locate(
+    tree: CommentedMap, loc: Sequence[int | str], *, key: bool
+) -> tuple[str, int | None, int | None]:
     """Walk ``loc`` through the YAML tree: the field path and the 1-based line and column.
 
     Parts of ``loc`` that are not in the data (the tags pydantic adds for unions) are
@@ -257,36 +331,74 @@ def _texts(error: ErrorDetails, cause: Any, path: str) -> tuple[str, str, str]:
     if cause is not None and hasattr(cause, "vi") and hasattr(cause, "en"):
         return str(getattr(cause, "code", "invalid")), str(cause.vi), str(cause.en)
     if kind == "missing":
-        return ("missing", f"Thiếu trường bắt buộc '{field}'",
-                f"required field '{field}' is missing")
+        return (
+            "missing",
+            f"Thiếu trường bắt buộc '{field}'",
+            f"required field '{field}' is missing",
+        )
     if kind == "extra_forbidden":
-        return ("unknown-field", f"Trường '{field}' không có trong mẫu (viết sai tên?)",
-                f"unknown field '{field}' (misspelt?)")
+        return (
+            "unknown-field",
+            f"Trường '{field}' không có trong mẫu (viết sai tên?)",
+            f"unknown field '{field}' (misspelt?)",
+        )
     if kind in _EXPECTED:
         want_vi, want_en = _EXPECTED[kind]
         got_vi, got_en = _found(error.get("input"))
-        return ("wrong-type", f"Sai kiểu dữ liệu: cần {want_vi}, nhận {got_vi}",
-                f"wrong type: expected {want_en}, got {got_en}")
+        return (
+            "wrong-type",
+            f"Sai kiểu dữ liệu: cần {want_vi}, nhận {got_vi}",
+            f"wrong type: expected {want_en}, got {got_en}",
+        )
     if kind == "union_tag_not_found" and path == "kind":
-        return ("missing", "Thiếu trường bắt buộc 'kind' (plan: kế hoạch, report: báo cáo)",
-                "required field 'kind' is missing (plan or report)")
+        return (
+            "missing",
+            "Thiếu trường bắt buộc 'kind' (plan: kế hoạch, report: báo cáo)",
+            "required field 'kind' is missing (plan or report)",
+        )
     if kind == "union_tag_invalid":
-        return ("kind", f"Loại văn bản '{ctx.get('tag')}' không có; chọn plan (kế hoạch) hoặc "
-                "report (báo cáo)",
-                f"unknown kind '{ctx.get('tag')}'; choose plan or report")
+        return (
+            "kind",
+            f"Loại văn bản '{ctx.get('tag')}' không có; chọn plan (kế hoạch) hoặc report (báo cáo)",
+            f"unknown kind '{ctx.get('tag')}'; choose plan or report",
+        )
     if kind == "block_kind":
-        return ("block-kind", "Mỗi khối nội dung là một đoạn văn (chuỗi) hoặc một ánh xạ có "
-                "một trong các khóa: heading, bullets, indicators, responsibilities",
-                "a block is a paragraph (text) or a mapping with one of the keys heading, "
-                "bullets, indicators, responsibilities")
+        return (
+            "block-kind",
+            "Mỗi khối nội dung là một đoạn văn (chuỗi) hoặc một ánh xạ có "
+            "một trong các khóa: heading, bullets, indicators, responsibilities",
+            "a block is a paragraph (text) or a mapping with one of the keys heading, "
+            "bullets, indicators, responsibilities",
+        )
     if kind in ("string_too_long", "too_long"):
         limit = ctx.get("max_length")
-        return ("too-long", f"Quá dài: tối đa {limit} (ký tự hoặc mục)",
-                f"too long: at most {limit} (characters or items)")
+        return (
+            "too-long",
+            f"Quá dài: tối đa {limit} (ký tự hoặc mục)",
+            f"too long: at most {limit} (characters or items)",
+        )
     if kind in ("too_short", "string_too_short"):
         limit = ctx.get("min_length")
         return ("too-short", f"Cần ít nhất {limit} mục", f"at least {limit} item(s) needed")
     if kind == "literal_error":
-        return ("kind", f"Giá trị phải là {ctx.get('expected')}",
-                f"the value must be {ctx.get('expected')}")
+        return (
+            "kind",
+            f"Giá trị phải là {ctx.get('expected')}",
+            f"the value must be {ctx.get('expected')}",
+        )
     return (kind, f"Giá trị không hợp lệ: {error['msg']}", f"invalid value: {error['msg']}")
+
+
+def locate(path: str | os.PathLike[str], loc: Sequence[int | str]) -> Problem:
+    """Where ``loc`` (e.g. ``("recipients", 0, "organ_id")``) sits in a YAML file.
+
+    For errors found after loading (an OrganId missing from the directory, a number already
+    used): returns a Problem with the field path, line and column and empty texts, for the
+    caller to fill in (``dataclasses.replace``).
+    """
+    text = Path(path).read_text(encoding="utf-8-sig")
+    tree = _read_yaml(text, str(path))
+    if not isinstance(tree, CommentedMap):
+        return Problem("located", "", None, None, "", "")
+    where, line, column = _locate(tree, loc, key=False)
+    return Problem("located", where, line, column, "", "")

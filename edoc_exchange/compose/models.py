@@ -69,8 +69,9 @@ class Invalid(ValueError):  # noqa: N818 (reads as "raise Invalid(...)")
     Pydantic wraps the exception; the loader unwraps it and shows ``vi`` and ``en``.
     """
 
-    def __init__(self, vi: str, en: str, *, code: str = "invalid",
-                 loc: tuple[str | int, ...] = ()) -> None:
+    def __init__(
+        self, vi: str, en: str, *, code: str = "invalid", loc: tuple[str | int, ...] = ()
+    ) -> None:
         super().__init__(en)
         self.vi = vi
         self.en = en
@@ -89,8 +90,11 @@ def _clean(value: str) -> str:
     bad = _NOT_XML_CHAR.search(value)
     if bad is not None:
         code = f"U+{ord(bad.group()):04X}"
-        raise Invalid(f"Ký tự điều khiển {code} không được phép trong văn bản",
-                      f"control character {code} is not allowed in text", code="character")
+        raise Invalid(
+            f"Ký tự điều khiển {code} không được phép trong văn bản",
+            f"control character {code} is not allowed in text",
+            code="character",
+        )
     text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
     if not text:
         raise Invalid("Không được để trống", "must not be empty", code="empty")
@@ -106,9 +110,11 @@ def _at_most(limit: int) -> AfterValidator:
 
     def check(value: str) -> str:
         if len(value) > limit:
-            raise Invalid(f"Quá dài: {len(value)} ký tự, tối đa {limit}",
-                          f"too long: {len(value)} characters, at most {limit}",
-                          code="too-long")
+            raise Invalid(
+                f"Quá dài: {len(value)} ký tự, tối đa {limit}",
+                f"too long: {len(value)} characters, at most {limit}",
+                code="too-long",
+            )
         return value
 
     return AfterValidator(check)
@@ -118,8 +124,11 @@ def _day(value: Any) -> Any:
     # YAML gives a date for 2020-06-04 and a string when quoted; a time of day or a number
     # of seconds is not a date, and pydantic would accept both silently.
     if isinstance(value, dt.datetime):
-        raise Invalid("Cần một ngày (yyyy-mm-dd), không có giờ",
-                      "a date (yyyy-mm-dd) without a time is needed", code="date")
+        raise Invalid(
+            "Cần một ngày (yyyy-mm-dd), không có giờ",
+            "a date (yyyy-mm-dd) without a time is needed",
+            code="date",
+        )
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
@@ -127,9 +136,11 @@ def _day(value: Any) -> Any:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise Invalid(f"Ngày '{value}' không hợp lệ, viết dạng yyyy-mm-dd (ví dụ 2020-06-04)",
-                  f"'{value}' is not a valid date; write yyyy-mm-dd (e.g. 2020-06-04)",
-                  code="date")
+    raise Invalid(
+        f"Ngày '{value}' không hợp lệ, viết dạng yyyy-mm-dd (ví dụ 2020-06-04)",
+        f"'{value}' is not a valid date; write yyyy-mm-dd (e.g. 2020-06-04)",
+        code="date",
+    )
 
 
 #: A calendar date written ``yyyy-mm-dd``.
@@ -157,10 +168,11 @@ def _choice(enum_cls: type[_Keyed], label_vi: str, label_en: str, code: str) -> 
         if isinstance(value, str) and value.strip() in enum_cls._value2member_map_:
             return enum_cls(value.strip())
         choices = ", ".join(f"{m.value} ({m.vi})" for m in enum_cls)
-        raise Invalid(f"{label_vi} '{value}' không có; chọn một trong: {choices}",
-                      f"unknown {label_en} '{value}'; choose one of: "
-                      + ", ".join(m.value for m in enum_cls),
-                      code=code)
+        raise Invalid(
+            f"{label_vi} '{value}' không có; chọn một trong: {choices}",
+            f"unknown {label_en} '{value}'; choose one of: " + ", ".join(m.value for m in enum_cls),
+            code=code,
+        )
 
     return BeforeValidator(check)
 
@@ -206,15 +218,17 @@ class PapiDimension(_Keyed):
 
 
 _PAPI_NAMES: dict[PapiDimension, tuple[str, str]] = {
-    PapiDimension.THAM_GIA: ("Tham gia của người dân ở cấp cơ sở",
-                             "Participation at local levels"),
+    PapiDimension.THAM_GIA: ("Tham gia của người dân ở cấp cơ sở", "Participation at local levels"),
     PapiDimension.CONG_KHAI: ("Công khai, minh bạch", "Transparency"),
-    PapiDimension.GIAI_TRINH: ("Trách nhiệm giải trình với người dân",
-                               "Vertical accountability"),
-    PapiDimension.KIEM_SOAT_THAM_NHUNG: ("Kiểm soát tham nhũng trong khu vực công",
-                                         "Control of corruption in the public sector"),
-    PapiDimension.THU_TUC_HANH_CHINH: ("Thủ tục hành chính công",
-                                       "Public administrative procedures"),
+    PapiDimension.GIAI_TRINH: ("Trách nhiệm giải trình với người dân", "Vertical accountability"),
+    PapiDimension.KIEM_SOAT_THAM_NHUNG: (
+        "Kiểm soát tham nhũng trong khu vực công",
+        "Control of corruption in the public sector",
+    ),
+    PapiDimension.THU_TUC_HANH_CHINH: (
+        "Thủ tục hành chính công",
+        "Public administrative procedures",
+    ),
     PapiDimension.DICH_VU_CONG: ("Cung ứng dịch vụ công", "Public service delivery"),
     PapiDimension.MOI_TRUONG: ("Quản trị môi trường", "Environmental governance"),
     PapiDimension.QUAN_TRI_DIEN_TU: ("Quản trị điện tử", "E-governance"),
@@ -237,8 +251,12 @@ class Urgency(_Keyed):
     @property
     def vi(self) -> str:
         """The Vietnamese name; the printed mark is its upper case (none for thường)."""
-        return {"thuong": "Thường", "khan": "Khẩn", "thuong-khan": "Thượng khẩn",
-                "hoa-toc": "Hỏa tốc"}[self.value]
+        return {
+            "thuong": "Thường",
+            "khan": "Khẩn",
+            "thuong-khan": "Thượng khẩn",
+            "hoa-toc": "Hỏa tốc",
+        }[self.value]
 
 
 class DocumentKind(enum.StrEnum):
@@ -263,8 +281,9 @@ class DocumentKind(enum.StrEnum):
         return {"plan": "KẾ HOẠCH", "report": "BÁO CÁO"}[self.value]
 
 
-Papi = Annotated[PapiDimension,
-                 _choice(PapiDimension, "Nội dung PAPI", "PAPI dimension", "papi-dimension")]
+Papi = Annotated[
+    PapiDimension, _choice(PapiDimension, "Nội dung PAPI", "PAPI dimension", "papi-dimension")
+]
 UrgencyLevel = Annotated[Urgency, _choice(Urgency, "Độ khẩn", "urgency", "urgency")]
 
 
@@ -278,31 +297,59 @@ class _Model(BaseModel):
 class Issuer(_Model):
     """Cơ quan ban hành: printed under its parent body (cơ quan chủ quản) in the header."""
 
-    name: Annotated[Text, _at_most(200), Field(description=(
-        "Tên cơ quan ban hành, viết thường như tên riêng (in hoa khi trình bày) / "
-        "issuing body, e.g. 'Ủy ban nhân dân xã Nậm Khánh'"))]
-    parent: Annotated[Annotated[Text, _at_most(200)] | None, Field(description=(
-        "Tên cơ quan chủ quản trực tiếp / the parent body, e.g. 'UBND huyện Bắc Hà'"))] = None
-    organ_id: Annotated[OrganIdText, Field(description=(
-        "Mã định danh cơ quan (QCVN 102) / OrganId, e.g. 000.12.05.H38"))]
-    place: Annotated[Text, _at_most(150), Field(description=(
-        "Địa danh ghi trên văn bản / the place name of the place-date line"))]
+    name: Annotated[
+        Text,
+        _at_most(200),
+        Field(
+            description=(
+                "Tên cơ quan ban hành, viết thường như tên riêng (in hoa khi trình bày) / "
+                "issuing body, e.g. 'Ủy ban nhân dân xã Nậm Khánh'"
+            )
+        ),
+    ]
+    parent: Annotated[
+        Annotated[Text, _at_most(200)] | None,
+        Field(
+            description=(
+                "Tên cơ quan chủ quản trực tiếp / the parent body, e.g. 'UBND huyện Bắc Hà'"
+            )
+        ),
+    ] = None
+    organ_id: Annotated[
+        OrganIdText,
+        Field(description=("Mã định danh cơ quan (QCVN 102) / OrganId, e.g. 000.12.05.H38")),
+    ]
+    place: Annotated[
+        Text,
+        _at_most(150),
+        Field(description=("Địa danh ghi trên văn bản / the place name of the place-date line")),
+    ]
 
 
 class Recipient(_Model):
     """One line of "Nơi nhận"; ``organ_id`` when the document is sent to it electronically."""
 
-    name: Annotated[Text, Field(description=(
-        "Dòng nơi nhận, không cần dấu ';' cuối / the recipient line, without the final ';'"))]
-    organ_id: Annotated[OrganIdText | None, Field(description=(
-        "Mã định danh khi gửi điện tử / OrganId when sent over the axis"))] = None
+    name: Annotated[
+        Text,
+        Field(
+            description=(
+                "Dòng nơi nhận, không cần dấu ';' cuối / the recipient line, without the final ';'"
+            )
+        ),
+    ]
+    organ_id: Annotated[
+        OrganIdText | None,
+        Field(description=("Mã định danh khi gửi điện tử / OrganId when sent over the axis")),
+    ] = None
 
 
 class Signatory(_Model):
     """Người ký: thẩm quyền (TM./KT./Q.), chức vụ, họ tên (edXML ``SignerInfo``)."""
 
-    competence: Annotated[Annotated[Text, _at_most(100)] | None, Field(description=(
-        "Quyền hạn ký, e.g. 'TM. ỦY BAN NHÂN DÂN'"))] = None
+    competence: Annotated[
+        Annotated[Text, _at_most(100)] | None,
+        Field(description=("Quyền hạn ký, e.g. 'TM. ỦY BAN NHÂN DÂN'")),
+    ] = None
     position: Annotated[Text, _at_most(100), Field(description="Chức vụ, e.g. 'CHỦ TỊCH'")]
     name: Annotated[Text, _at_most(50), Field(description="Họ và tên người ký")]
 
@@ -314,10 +361,11 @@ def indicator_name(text: str) -> str:
 
 def _indicator(text: str) -> str:
     if not indicator_name(text) or ":" not in text:
-        raise Invalid("Đoạn chỉ số phải bắt đầu bằng tên chỉ số và dấu hai chấm "
-                      "('Tên chỉ số: nội dung')",
-                      "an indicator paragraph starts with the indicator's name and a colon "
-                      "('Name: text')", code="indicator")
+        raise Invalid(
+            "Đoạn chỉ số phải bắt đầu bằng tên chỉ số và dấu hai chấm ('Tên chỉ số: nội dung')",
+            "an indicator paragraph starts with the indicator's name and a colon ('Name: text')",
+            code="indicator",
+        )
     return text
 
 
@@ -335,8 +383,7 @@ class Indicators(_Model):
     included) and the name is derived, so nothing of the wording is lost.
     """
 
-    indicators: Annotated[list[Annotated[Text, AfterValidator(_indicator)]],
-                          Field(min_length=1)]
+    indicators: Annotated[list[Annotated[Text, AfterValidator(_indicator)]], Field(min_length=1)]
     bulleted: bool = False
 
     @property
@@ -372,11 +419,23 @@ class Responsibilities(_Model):
 class Section(_Model):
     """A numbered heading and what is under it; ``papi`` tags a task section's dimension."""
 
-    heading: Annotated[Text, Field(description=(
-        "Tiêu đề, không ghi số thứ tự (số được đánh tự động: I., 1., a)) / heading "
-        "without its number"))]
-    papi: Annotated[Papi | None, Field(description=(
-        "Nội dung PAPI của phần nhiệm vụ này / the PAPI dimension of this task section"))] = None
+    heading: Annotated[
+        Text,
+        Field(
+            description=(
+                "Tiêu đề, không ghi số thứ tự (số được đánh tự động: I., 1., a)) / heading "
+                "without its number"
+            )
+        ),
+    ]
+    papi: Annotated[
+        Papi | None,
+        Field(
+            description=(
+                "Nội dung PAPI của phần nhiệm vụ này / the PAPI dimension of this task section"
+            )
+        ),
+    ] = None
     content: Annotated[list[Block], Field(default_factory=list)]
 
     def walk(self, depth: int = 1) -> Iterator[tuple[int, Section]]:
@@ -438,20 +497,27 @@ def _number(value: Any) -> Any:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**11:
         return str(value)
-    if (isinstance(value, str) and value.strip().isdigit() and value.strip().isascii()
-            and len(value.strip()) <= 11):  # edXML CodeNumber holds 11 characters
+    if (
+        isinstance(value, str)
+        and value.strip().isdigit()
+        and value.strip().isascii()
+        and len(value.strip()) <= 11
+    ):  # edXML CodeNumber holds 11 characters
         return value.strip()
-    raise Invalid(f"Số văn bản '{value}' phải là số nguyên dương (hoặc để trống khi chưa "
-                  "đăng ký)",
-                  f"document number '{value}' must be a positive whole number (or blank "
-                  "until registered)", code="number")
+    raise Invalid(
+        f"Số văn bản '{value}' phải là số nguyên dương (hoặc để trống khi chưa đăng ký)",
+        f"document number '{value}' must be a positive whole number (or blank until registered)",
+        code="number",
+    )
 
 
-_NUMBER_SCHEMA: dict[str, Any] = {"anyOf": [
-    {"type": "integer", "minimum": 1},
-    {"type": "string", "pattern": "^[0-9]{0,11}$"},
-    {"type": "null"},
-]}
+_NUMBER_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1},
+        {"type": "string", "pattern": "^[0-9]{0,11}$"},
+        {"type": "null"},
+    ]
+}
 
 
 class _Document(_Model):
@@ -460,27 +526,50 @@ class _Document(_Model):
     kind_of: ClassVar[DocumentKind]
 
     issuer: Issuer
-    number: Annotated[str | None, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEMA),
-                      Field(description=(
-        "Số văn bản; để trống cho đến khi vào sổ / number, blank until registered"))] = None
-    notation: Annotated[Text, _at_most(30), Field(description=(
-        "Ký hiệu: <loại văn bản>-<cơ quan ban hành>, e.g. KH-UBND, BC-UBND"))]
-    place: Annotated[Annotated[Text, _at_most(150)] | None, Field(description=(
-        "Địa danh, nếu khác địa danh của cơ quan / place, if not the issuer's"))] = None
+    number: Annotated[
+        str | None,
+        BeforeValidator(_number),
+        WithJsonSchema(_NUMBER_SCHEMA),
+        Field(
+            description=("Số văn bản; để trống cho đến khi vào sổ / number, blank until registered")
+        ),
+    ] = None
+    notation: Annotated[
+        Text,
+        _at_most(30),
+        Field(description=("Ký hiệu: <loại văn bản>-<cơ quan ban hành>, e.g. KH-UBND, BC-UBND")),
+    ]
+    place: Annotated[
+        Annotated[Text, _at_most(150)] | None,
+        Field(description=("Địa danh, nếu khác địa danh của cơ quan / place, if not the issuer's")),
+    ] = None
     date: Annotated[Day, Field(description="Ngày ban hành / date of issue (yyyy-mm-dd)")]
-    urgency: Annotated[UrgencyLevel, Field(description=(
-        "Độ khẩn: thuong, khan, thuong-khan, hoa-toc"))] = Urgency.THUONG
+    urgency: Annotated[
+        UrgencyLevel, Field(description=("Độ khẩn: thuong, khan, thuong-khan, hoa-toc"))
+    ] = Urgency.THUONG
     due_date: Annotated[Day | None, Field(description="Hạn xử lý / due date")] = None
     subject: Annotated[Text, _at_most(500), Field(description="Trích yếu nội dung / subject")]
-    preamble: Annotated[list[Text], Field(default_factory=list, description=(
-        "Đoạn mở đầu (căn cứ) / opening paragraphs"))]
+    preamble: Annotated[
+        list[Text],
+        Field(default_factory=list, description=("Đoạn mở đầu (căn cứ) / opening paragraphs")),
+    ]
     sections: Annotated[list[Section], Field(default_factory=list)]
-    closing: Annotated[list[Text], Field(default_factory=list, description=(
-        "Đoạn kết ('Trên đây là …') / closing paragraphs"))]
-    recipients: Annotated[list[Recipient], Field(min_length=1, description=(
-        "Nơi nhận, trừ dòng 'Lưu' / recipients, without the 'Lưu' line"))]
-    filed: Annotated[Text, Field(description=(
-        "Nơi lưu, in sau 'Lưu:' ở cuối nơi nhận / where copies are kept"))] = "VT"
+    closing: Annotated[
+        list[Text],
+        Field(
+            default_factory=list, description=("Đoạn kết ('Trên đây là …') / closing paragraphs")
+        ),
+    ]
+    recipients: Annotated[
+        list[Recipient],
+        Field(
+            min_length=1,
+            description=("Nơi nhận, trừ dòng 'Lưu' / recipients, without the 'Lưu' line"),
+        ),
+    ]
+    filed: Annotated[
+        Text, Field(description=("Nơi lưu, in sau 'Lưu:' ở cuối nơi nhận / where copies are kept"))
+    ] = "VT"
     signer: Signatory
 
     @field_validator("notation")
@@ -494,7 +583,8 @@ class _Document(_Model):
                 f"bằng '{kind.abbreviation}-' (ví dụ {kind.abbreviation}-UBND)",
                 f"notation '{value}' does not match the document type ({kind.value}): it "
                 f"must start with '{kind.abbreviation}-' (e.g. {kind.abbreviation}-UBND)",
-                code="notation-type")
+                code="notation-type",
+            )
         return value
 
     @model_validator(mode="after")
@@ -506,9 +596,12 @@ class _Document(_Model):
     @classmethod
     def _check_depth(cls, section: Section, loc: tuple[str | int, ...], depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise Invalid(f"Đề mục lồng quá {MAX_DEPTH} cấp (I., 1., a)); hãy gộp bớt cấp",
-                          f"headings nest deeper than {MAX_DEPTH} levels (I., 1., a))",
-                          code="depth", loc=loc)
+            raise Invalid(
+                f"Đề mục lồng quá {MAX_DEPTH} cấp (I., 1., a)); hãy gộp bớt cấp",
+                f"headings nest deeper than {MAX_DEPTH} levels (I., 1., a))",
+                code="depth",
+                loc=loc,
+            )
         for index, block in enumerate(section.content):
             if isinstance(block, Section):
                 cls._check_depth(block, (*loc, "content", index), depth + 1)
@@ -530,8 +623,9 @@ class _Document(_Model):
 
     def document_id(self) -> DocumentId:
         """The edXML DocumentId this document will have: ``OrganId,yyyy/MM/dd,Số/Ký hiệu``."""
-        return DocumentId(OrganId.parse(self.issuer.organ_id), self.date, self.number or "",
-                          self.notation)
+        return DocumentId(
+            OrganId.parse(self.issuer.organ_id), self.date, self.number or "", self.notation
+        )
 
     def sections_by_dimension(self) -> dict[PapiDimension, list[Section]]:
         """Every section tagged with a PAPI dimension, by dimension, in document order."""
@@ -571,9 +665,12 @@ class Period(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.end < self.start:
-            raise Invalid(f"Kỳ báo cáo kết thúc ({self.end}) trước khi bắt đầu ({self.start})",
-                          f"the period ends ({self.end}) before it starts ({self.start})",
-                          code="period", loc=("end",))
+            raise Invalid(
+                f"Kỳ báo cáo kết thúc ({self.end}) trước khi bắt đầu ({self.start})",
+                f"the period ends ({self.end}) before it starts ({self.start})",
+                code="period",
+                loc=("end",),
+            )
         return self
 
 
@@ -584,9 +681,15 @@ class Figure(_Model):
     value: Decimal
     unit: Text | None = None
     target: Decimal | None = None
-    source: Annotated[Text | None, Field(description=(
-        "Nguồn số liệu, e.g. 'nhật ký kiểm toán edoc-exchange' / where the figure comes from"
-    ))] = None
+    source: Annotated[
+        Text | None,
+        Field(
+            description=(
+                "Nguồn số liệu, e.g. 'nhật ký kiểm toán edoc-exchange' / "
+                "where the figure comes from"
+            )
+        ),
+    ] = None
 
 
 class DimensionResult(_Model):
@@ -609,9 +712,15 @@ class Report(_Document):
 
     kind: Literal["report"] = Field(description="Loại văn bản: report (báo cáo)")
     period: Period
-    reports_on: Annotated[DocumentIdText, Field(description=(
-        "DocumentId của kế hoạch được báo cáo / the plan reported on, "
-        "OrganId,yyyy/MM/dd,Số/Ký hiệu"))]
+    reports_on: Annotated[
+        DocumentIdText,
+        Field(
+            description=(
+                "DocumentId của kế hoạch được báo cáo / the plan reported on, "
+                "OrganId,yyyy/MM/dd,Số/Ký hiệu"
+            )
+        ),
+    ]
     results_heading: Text = "KẾT QUẢ THỰC HIỆN"
     results: Annotated[list[DimensionResult], Field(min_length=1)]
 
@@ -620,8 +729,11 @@ class Report(_Document):
         seen: set[PapiDimension] = set()
         for index, result in enumerate(self.results):
             if result.dimension in seen:
-                raise Invalid(f"Nội dung PAPI '{result.dimension.value}' được báo cáo hai lần",
-                              f"PAPI dimension '{result.dimension.value}' is reported twice",
-                              code="duplicate-dimension", loc=("results", index, "dimension"))
+                raise Invalid(
+                    f"Nội dung PAPI '{result.dimension.value}' được báo cáo hai lần",
+                    f"PAPI dimension '{result.dimension.value}' is reported twice",
+                    code="duplicate-dimension",
+                    loc=("results", index, "dimension"),
+                )
             seen.add(result.dimension)
         return self

@@ -139,9 +139,16 @@ def _register(directory: Path) -> tuple[str, frozenset[int]]:
         except Exception as exc:  # ReportLab raises bare TTFError/OSError subclasses
             raise FontMissingError(
                 f"Không đọc được tệp phông {path}: {exc}",
-                f"cannot read the font file {path}: {exc}", step="font") from exc
-    pdfmetrics.registerFontFamily(family, normal=names["regular"], bold=names["bold"],
-                                  italic=names["italic"], boldItalic=names["bolditalic"])
+                f"cannot read the font file {path}: {exc}",
+                step="font",
+            ) from exc
+    pdfmetrics.registerFontFamily(
+        family,
+        normal=names["regular"],
+        bold=names["bold"],
+        italic=names["italic"],
+        boldItalic=names["bolditalic"],
+    )
     covered = frozenset.intersection(*(frozenset(face.face.charToGlyph) for face in faces))
     return family, covered
 
@@ -163,10 +170,21 @@ class _Styles:
     def __init__(self, family: str) -> None:
         bold, italic, bold_italic = f"{family}-bold", f"{family}-italic", f"{family}-bolditalic"
 
-        def style(name: str, font: str = family, size: float = Layout.body_size,
-                  leading: float | None = None, **kw: Any) -> ParagraphStyle:
-            return ParagraphStyle(name, fontName=font, bulletFontName=font, fontSize=size,
-                                  leading=leading or size * 1.2, **kw)
+        def style(
+            name: str,
+            font: str = family,
+            size: float = Layout.body_size,
+            leading: float | None = None,
+            **kw: Any,
+        ) -> ParagraphStyle:
+            return ParagraphStyle(
+                name,
+                fontName=font,
+                bulletFontName=font,
+                fontSize=size,
+                leading=leading or size * 1.2,
+                **kw,
+            )
 
         self.header = style("header", size=13, alignment=TA_CENTER, leading=15)
         self.header_bold = style("header-bold", bold, 13, alignment=TA_CENTER, leading=15)
@@ -177,20 +195,43 @@ class _Styles:
         self.date = style("date", italic, 14, alignment=TA_CENTER, leading=16)
         self.title = style("title", bold, 14, alignment=TA_CENTER, leading=17, spaceBefore=18)
         self.subject = style("subject", bold, 14, alignment=TA_CENTER, leading=17)
-        body: dict[str, Any] = {"leading": Layout.body_leading,
-                                "spaceBefore": Layout.space_before}
+        body: dict[str, Any] = {"leading": Layout.body_leading, "spaceBefore": Layout.space_before}
         self.body = style("body", alignment=TA_JUSTIFY, firstLineIndent=Layout.indent, **body)
         # keepWithNext: a heading never ends a page alone.
         self.headings = [
-            style("h1", bold, alignment=TA_JUSTIFY, firstLineIndent=Layout.indent,
-                  keepWithNext=1, **body),
-            style("h2", bold, alignment=TA_JUSTIFY, firstLineIndent=Layout.indent,
-                  keepWithNext=1, **body),
-            style("h3", bold_italic, alignment=TA_JUSTIFY, firstLineIndent=Layout.indent,
-                  keepWithNext=1, **body),
+            style(
+                "h1",
+                bold,
+                alignment=TA_JUSTIFY,
+                firstLineIndent=Layout.indent,
+                keepWithNext=1,
+                **body,
+            ),
+            style(
+                "h2",
+                bold,
+                alignment=TA_JUSTIFY,
+                firstLineIndent=Layout.indent,
+                keepWithNext=1,
+                **body,
+            ),
+            style(
+                "h3",
+                bold_italic,
+                alignment=TA_JUSTIFY,
+                firstLineIndent=Layout.indent,
+                keepWithNext=1,
+                **body,
+            ),
         ]
-        self.lead_in = style("lead-in", italic, alignment=TA_JUSTIFY,
-                             firstLineIndent=Layout.indent, keepWithNext=1, **body)
+        self.lead_in = style(
+            "lead-in",
+            italic,
+            alignment=TA_JUSTIFY,
+            firstLineIndent=Layout.indent,
+            keepWithNext=1,
+            **body,
+        )
         self.cell = style("cell", size=12, leading=14)
         self.cell_number = style("cell-number", size=12, leading=14, alignment=TA_RIGHT)
         self.cell_head = style("cell-head", bold, 12, leading=14, alignment=TA_CENTER)
@@ -207,8 +248,17 @@ _ROMAN = ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
 
 def _roman(number: int) -> str:
     out = ""
-    for value, letters in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"),
-                           (90, "XC"), (50, "L"), (40, "XL"), *_ROMAN):
+    for value, letters in (
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        *_ROMAN,
+    ):
         while number >= value:
             out += letters
             number -= value
@@ -370,27 +420,35 @@ class _Builder:
         if doc.urgency is not Urgency.THUONG:
             number.append(_p(doc.urgency.vi.upper(), s.urgency))
         when = date_line(doc.promulgation_place, doc.date.day, doc.date.month, doc.date.year)
-        table = Table([[left, right], [number, [_p(when, s.date)]]],
-                      colWidths=[Layout.left_column, Layout.right_column])
-        table.setStyle(TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            # cells default to Helvetica, which would be referenced (never embedded)
-            ("FONTNAME", (0, 0), (-1, -1), s.page_font),
-            ("ALIGN", (0, 0), (-1, -1), "CENTER"),  # the rules under the names
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ("TOPPADDING", (0, 1), (-1, 1), 6),
-        ]))
+        table = Table(
+            [[left, right], [number, [_p(when, s.date)]]],
+            colWidths=[Layout.left_column, Layout.right_column],
+        )
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    # cells default to Helvetica, which would be referenced (never embedded)
+                    ("FONTNAME", (0, 0), (-1, -1), s.page_font),
+                    ("ALIGN", (0, 0), (-1, -1), "CENTER"),  # the rules under the names
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                    ("TOPPADDING", (0, 1), (-1, 1), 6),
+                ]
+            )
+        )
         return table
 
     def _title(self) -> KeepTogether:
         s = self.s
-        return KeepTogether([
-            _p(self.doc.kind_enum.printed_name, s.title),
-            _p(self.doc.subject, s.subject),
-            _rule(Layout.width / 4),
-            Spacer(1, 4),
-        ])
+        return KeepTogether(
+            [
+                _p(self.doc.kind_enum.printed_name, s.title),
+                _p(self.doc.subject, s.subject),
+                _rule(Layout.width / 4),
+                Spacer(1, 4),
+            ]
+        )
 
     def _heading(self, depth: int, number: int, text: str) -> Paragraph:
         style = self.s.headings[min(depth, len(self.s.headings)) - 1]
@@ -408,13 +466,11 @@ class _Builder:
             elif isinstance(block, Bullets):
                 out += [_p(f"- {item}", self.s.body) for item in block.bullets]
             elif isinstance(block, Indicators):
-                out += [self._indicator(text, bulleted=block.bulleted)
-                        for text in block.indicators]
+                out += [self._indicator(text, bulleted=block.bulleted) for text in block.indicators]
             elif isinstance(block, Responsibilities):
                 for item in block.responsibilities:
                     counter += 1
-                    out.append(_p(f"{number_label(depth + 1, counter)} {item.text}",
-                                  self.s.body))
+                    out.append(_p(f"{number_label(depth + 1, counter)} {item.text}", self.s.body))
         return out
 
     def _indicator(self, text: str, *, bulleted: bool) -> Paragraph:
@@ -445,27 +501,35 @@ class _Builder:
 
     def _figures(self, figures: Sequence[Figure]) -> Table:
         s = self.s
-        rows: list[list[Any]] = [[_p(text, s.cell_head) for text in
-                                  ("TT", "Chỉ tiêu", "Kết quả", "Kế hoạch", "Đơn vị")]]
+        rows: list[list[Any]] = [
+            [_p(text, s.cell_head) for text in ("TT", "Chỉ tiêu", "Kết quả", "Kế hoạch", "Đơn vị")]
+        ]
         for index, figure in enumerate(figures, start=1):
             label = escape(figure.label)
             if figure.source:
                 label += f" <i>({escape('nguồn: ' + figure.source)})</i>"
-            rows.append([
-                _p(str(index), s.cell),
-                Paragraph(label, s.cell),
-                _p(_vn_number(figure.value), s.cell_number),
-                _p(_vn_number(figure.target) if figure.target is not None else "",
-                   s.cell_number),
-                _p(figure.unit or "", s.cell),
-            ])
-        table = Table(rows, colWidths=[10 * mm, 85 * mm, 24 * mm, 24 * mm, 22 * mm],
-                      repeatRows=1)
-        table.setStyle(TableStyle([
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-            ("FONTNAME", (0, 0), (-1, -1), s.page_font),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ]))
+            rows.append(
+                [
+                    _p(str(index), s.cell),
+                    Paragraph(label, s.cell),
+                    _p(_vn_number(figure.value), s.cell_number),
+                    _p(
+                        _vn_number(figure.target) if figure.target is not None else "",
+                        s.cell_number,
+                    ),
+                    _p(figure.unit or "", s.cell),
+                ]
+            )
+        table = Table(rows, colWidths=[10 * mm, 85 * mm, 24 * mm, 24 * mm, 22 * mm], repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                    ("FONTNAME", (0, 0), (-1, -1), s.page_font),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ]
+            )
+        )
         return table
 
     def _signature(self) -> KeepTogether:
@@ -480,13 +544,17 @@ class _Builder:
         right.append(Spacer(1, Layout.signature_space))
         right.append(_p(doc.signer.name, s.sign))
         table = Table([[left, right]], colWidths=[Layout.left_column, Layout.right_column])
-        table.setStyle(TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            # cells default to Helvetica, which would be referenced (never embedded)
-            ("FONTNAME", (0, 0), (-1, -1), s.page_font),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-        ]))
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    # cells default to Helvetica, which would be referenced (never embedded)
+                    ("FONTNAME", (0, 0), (-1, -1), s.page_font),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ]
+            )
+        )
         return KeepTogether([table])
 
 
@@ -515,7 +583,9 @@ def _check_coverage(document: Plan | Report, covered: frozenset[int]) -> None:
                     f"Phông chữ không có ký tự '{char}' (U+{ord(char):04X}) ở {path}; "
                     "hãy gõ lại ký tự đó",
                     f"the font has no glyph for '{char}' (U+{ord(char):04X}) in {path}; "
-                    "retype that character", step=path)
+                    "retype that character",
+                    step=path,
+                )
 
 
 # --- PDF ---------------------------------------------------------------------------------------
@@ -531,8 +601,12 @@ class _FixedTime:
         self.tzname = "ICT"
 
 
-def render_pdf(document: Plan | Report, *, signer: Signer | None = None,
-               font_dir: str | os.PathLike[str] | None = None) -> bytes:
+def render_pdf(
+    document: Plan | Report,
+    *,
+    signer: Signer | None = None,
+    font_dir: str | os.PathLike[str] | None = None,
+) -> bytes:
     """The document as a PDF in the decree's layout; signed (PAdES B-B) when ``signer`` is given.
 
     Without a signer the bytes depend only on the document (and the ReportLab and font
@@ -573,22 +647,33 @@ def render_pdf(document: Plan | Report, *, signer: Signer | None = None,
         # Decree: from the second page, the number centred in the top margin.
         canv.saveState()
         canv.setFont(family, 13)
-        canv.drawCentredString(Layout.left + Layout.width / 2,
-                               Layout.page[1] - Layout.top / 2 - 4, str(canv.getPageNumber()))
+        canv.drawCentredString(
+            Layout.left + Layout.width / 2,
+            Layout.page[1] - Layout.top / 2 - 4,
+            str(canv.getPageNumber()),
+        )
         canv.restoreState()
 
     story = _Builder(document, styles).build()
     template.build(story, onLaterPages=page_number, canvasmaker=canvas)
     pdf = out.getvalue()
     if signer is not None:
-        pdf = sign_pdf(pdf, signer, reason=f"{kind.type_name} {document.code}",
-                       location=document.promulgation_place)
+        pdf = sign_pdf(
+            pdf,
+            signer,
+            reason=f"{kind.type_name} {document.code}",
+            location=document.promulgation_place,
+        )
     return pdf
 
 
-def write_pdf(document: Plan | Report, path: str | os.PathLike[str], *,
-              signer: Signer | None = None,
-              font_dir: str | os.PathLike[str] | None = None) -> Path:
+def write_pdf(
+    document: Plan | Report,
+    path: str | os.PathLike[str],
+    *,
+    signer: Signer | None = None,
+    font_dir: str | os.PathLike[str] | None = None,
+) -> Path:
     """Render and write the PDF to ``path`` (replaced atomically); returns the path."""
     target = Path(path)
     data = render_pdf(document, signer=signer, font_dir=font_dir)
@@ -601,8 +686,9 @@ def write_pdf(document: Plan | Report, path: str | os.PathLike[str], *,
 # --- signing -----------------------------------------------------------------------------------
 
 
-def sign_pdf(pdf: bytes, signer: Signer, *, reason: str | None = None,
-             location: str | None = None) -> bytes:
+def sign_pdf(
+    pdf: bytes, signer: Signer, *, reason: str | None = None, location: str | None = None
+) -> bytes:
     """Add a PAdES baseline B signature (SHA-256) by ``signer`` to ``pdf``.
 
     The raw signature is made by ``signer.key.sign``, so a token key signs on the token
@@ -616,5 +702,6 @@ def sign_pdf(pdf: bytes, signer: Signer, *, reason: str | None = None,
         raise RenderError(
             "Chưa cài pyhanko để ký tệp PDF (pip install 'edoc-exchange[pdf]')",
             "pyhanko is not installed, PDFs cannot be signed (pip install 'edoc-exchange[pdf]')",
-            step="pdf-signature") from exc
+            step="pdf-signature",
+        ) from exc
     return sign(pdf, signer, reason=reason, location=location)

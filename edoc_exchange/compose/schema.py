@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             target.write_text(text, encoding="utf-8")
             print(f"wrote {target}")
     if stale:
-        print("out of date (run python -m edoc_exchange.compose.schema): " + ", ".join(stale),
-              file=sys.stderr)
+        print(
+            "out of date (run python -m edoc_exchange.compose.schema): " + ", ".join(stale),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
