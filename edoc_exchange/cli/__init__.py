@@ -8,6 +8,7 @@ Vietnamese and English message and exits 1; a traceback appears only with ``--de
 from __future__ import annotations
 
 from . import axis as _axis  # noqa: F401  (send, inbox, fetch, ack, sent, agencies, axis serve)
+from . import compose as _compose  # noqa: F401  (compose, demo)
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
 from . import office as _office  # noqa: F401  (db, daemon, status, mark, audit, report)
 from . import signing as _signing  # noqa: F401  (registers keys new, sign, verify)

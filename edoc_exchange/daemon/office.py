@@ -9,7 +9,8 @@ The rules that keep things whole:
 - a state change and its audit event commit in one transaction;
 - an incoming item is claimed before it is fetched, stored (with its reply queued) before
   it is acknowledged at the axis, and acknowledged again if it shows up once more; so a
-  crash at any moment neither loses nor duplicates it;
+  crash at any moment neither loses nor duplicates it; the claim lasts until the
+  acknowledgement is recorded, so that event too is written exactly once;
 - an outgoing message is signed and the signed bytes stored before the first send, so that
   every resend is byte-identical and the axis de-duplicates it.
 """
@@ -255,6 +256,59 @@ def _ack(office: Office, item_id: str, status: AckStatus, document_id: str | Non
         )
 
 
+def _ack_claimed(office: Office, item_id: str, status: AckStatus, document_id: str) -> None:
+    """Acknowledge a stored item (document or status) at the axis, then record it once.
+
+    The event commits with the release of the item's claim, which the worker held since
+    before the fetch. A crash after the axis took the acknowledgement but before this
+    commit leaves the claim: the item is acknowledged again (the axis accepts a repeated
+    acknowledgement) and recorded then; a second acknowledgement finds no claim and
+    records nothing.
+    """
+    office.client.acknowledge(item_id, status)
+    with office.db.transaction() as conn:
+        if inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item_id):
+            audit.append(
+                conn,
+                office.office_id,
+                audit.AuditEvent.ACKNOWLEDGED,
+                {"axis_doc_id": item_id, "status": status.value, "document_id": document_id},
+            )
+
+
+def _ack_status_of(row: inbox_store.InboxRow) -> AckStatus:
+    return AckStatus.DONE if row.verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
+
+
+def _finish_acknowledgements(office: Office, report: StepReport, *, statuses: bool) -> None:
+    """Acknowledge (again) what a worker that died stored but did not record as acknowledged."""
+    now = office.clock()
+    stale_before = now - office.stale_after
+    with office.db.engine.connect() as conn:
+        if statuses:
+            pending = [
+                (axis_doc_id, AckStatus.DONE, document_id)
+                for axis_doc_id, document_id in inbox_store.unacknowledged_statuses(
+                    conn, office.office_id, stale_before=stale_before
+                )
+            ]
+        else:
+            pending = [
+                (row.axis_doc_id, _ack_status_of(row), row.document_id)
+                for row in inbox_store.unacknowledged(
+                    conn, office.office_id, stale_before=stale_before
+                )
+            ]
+    for axis_doc_id, status, document_id in pending:
+        try:
+            _ack_claimed(office, axis_doc_id, status, document_id)
+        except AxisError as exc:
+            report.failed += 1
+            log.warning("cannot acknowledge %s again: %s", axis_doc_id, exc.diagnostics())
+        else:
+            report.details.append(f"{axis_doc_id}: acknowledged after a restart")
+
+
 def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxRow | None]:
     now = office.clock()
     with office.db.transaction() as conn:
@@ -273,31 +327,39 @@ def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxR
 
 
 def _release(office: Office, item_id: str) -> None:
+    """Give up a claim after a failure, unless the item was stored: then the claim marks
+    its acknowledgement as still to be recorded."""
     with office.db.transaction() as conn:
-        inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item_id)
+        if inbox_store.find_incoming(conn, office.office_id, axis_doc_id=item_id) is None:
+            inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item_id)
 
 
 def receive_documents(office: Office) -> StepReport:
     """One inbound pass: every listed document is stored once, answered and acknowledged."""
     report = StepReport()
+    _finish_acknowledgements(office, report, statuses=False)
     items = office.client.list_received(MessageType.EDOC)
     office.metrics.polled()
     for item in items:
         claimed, existing = _claim(office, item)
         if existing is not None:
-            # Stored before (a crash before acknowledging, or another daemon): just ack.
-            status = AckStatus.DONE if existing.verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
-            _ack(office, item.doc_id, status, existing.document_id)
+            # Stored before (a crash before acknowledging, or another daemon): just ack;
+            # recorded only if its claim is still there (see _ack_claimed).
+            _ack_claimed(office, item.doc_id, _ack_status_of(existing), existing.document_id)
             report.duplicates += 1
             continue
         if not claimed:
             report.skipped += 1
             continue
         try:
-            outcome = _receive_one(office, item)
+            document_id, verdict, new = _receive_one(office, item)
         except BaseException:
-            _release(office, item.doc_id)
+            _release(office, item.doc_id)  # nothing was stored: another pass may try
             raise
+        # Stored, reply queued: only now tell the axis (the claim is kept until recorded).
+        ack = AckStatus.DONE if verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
+        _ack_claimed(office, item.doc_id, ack, document_id)
+        outcome = verdict.value if new else "duplicate"
         if outcome == "rejected":
             report.rejected += 1
         else:
@@ -306,7 +368,11 @@ def receive_documents(office: Office) -> StepReport:
     return report
 
 
-def _receive_one(office: Office, item: ReceivedItem) -> str:
+def _receive_one(office: Office, item: ReceivedItem) -> tuple[str, InboxVerdict, bool]:
+    """Fetch, verify and store one claimed item with its reply queued; do not acknowledge.
+
+    Returns (DocumentId, verdict, whether it was new).
+    """
     data = office.client.fetch(item.doc_id)
     now = office.clock()
     verified: signing.VerifiedMessage | None = None
@@ -389,11 +455,8 @@ def _receive_one(office: Office, item: ReceivedItem) -> str:
                     "01" if verdict is InboxVerdict.VERIFIED else "02",
                     None if verdict is InboxVerdict.VERIFIED else _short(reason),
                 )
-        inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item.doc_id)
     office.metrics.received(verdict.value)
-    ack = AckStatus.DONE if verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
-    _ack(office, item.doc_id, ack, document_id)
-    return verdict.value if new else "duplicate"
+    return document_id, verdict, new
 
 
 def _short(reason: str | None) -> str | None:
@@ -409,6 +472,7 @@ def row_sha(data: bytes) -> str:
 def receive_statuses(office: Office) -> StepReport:
     """One pass over status messages answering what this office sent."""
     report = StepReport()
+    _finish_acknowledgements(office, report, statuses=True)
     for item in office.client.list_received(MessageType.STATUS):
         data = office.client.fetch(item.doc_id)
         now = office.clock()
@@ -450,6 +514,15 @@ def receive_statuses(office: Office) -> StepReport:
                 now=now,
             )
             if new:
+                # Held until the acknowledgement is recorded (see _ack_claimed).
+                inbox_store.claim_incoming(
+                    conn,
+                    office_id=office.office_id,
+                    axis_doc_id=item.doc_id,
+                    worker=office.worker,
+                    now=now,
+                    stale_before=now - office.stale_after,
+                )
                 for row in outbox_store.find_sent(
                     conn, office_id=office.office_id, unfinished_only=False
                 ):
@@ -469,7 +542,7 @@ def receive_statuses(office: Office) -> StepReport:
                         "status_code": msg.status_code,
                     },
                 )
-        _ack(office, item.doc_id, AckStatus.DONE, document_id)
+        _ack_claimed(office, item.doc_id, AckStatus.DONE, document_id)
         report.done += 1 if new else 0
         report.duplicates += 0 if new else 1
     return report
@@ -771,10 +844,18 @@ def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tup
                     conn,
                     office.office_id,
                     audit.AuditEvent.COMPOSED,
+                    {"document_id": document_id, "kind": kind, "sha256": row_sha(data)},
+                )
+            if signed:
+                audit.append(
+                    conn,
+                    office.office_id,
+                    audit.AuditEvent.SIGNED,
                     {
                         "document_id": document_id,
                         "kind": kind,
                         "sha256": row_sha(data),
+                        "signer": _signature_subject(message),
                     },
                 )
             audit.append(
@@ -790,3 +871,21 @@ def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tup
                 },
             )
     return row_id, new
+
+
+def _signature_subject(message: edxml.Message) -> str | None:
+    """The subject of the certificate in a message's own signature (not verified here)."""
+    if message.signature is None:
+        return None
+    import base64
+
+    from cryptography import x509
+
+    found = message.signature.element().find(f".//{{{edxml.DSIG_NS}}}X509Certificate")
+    if found is None or not found.text:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode(found.text))
+    except ValueError:
+        return None
+    return cert.subject.rfc4514_string()

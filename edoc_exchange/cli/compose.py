@@ -1,0 +1,130 @@
+"""``edoc compose`` and ``edoc demo``: from a plan's YAML to a signed envelope on its way."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..compose import InputError
+from ..config import load_settings
+from ..daemon import office as steps
+from ..daemon.composing import compose_file
+from ..daemon.wiring import build_office, load_signer, open_store
+from ..demo import default_plan, run_demo
+from ..signing import Signer
+from ._app import app, err_console, exits_on_error, out
+from .signing import _load_signer
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        dir_okay=False,
+        help="Tệp cấu hình TOML / TOML config file (default: $EDOC_CONFIG or ./edoc.toml).",
+    ),
+]
+
+
+@app.command("compose")
+@exits_on_error
+def compose_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Plan/report YAML.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", dir_okay=False, help="Where to write the .edxml.")
+    ],
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", dir_okay=False, help="Also write the PDF here.")
+    ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Put it in the outbox (a blank number takes the next free one)."
+        ),
+    ] = False,
+    key: Annotated[Path | None, typer.Option("--key", exists=True, dir_okay=False)] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", exists=True, dir_okay=False)] = None,
+    chain: Annotated[Path | None, typer.Option("--chain", exists=True, dir_okay=False)] = None,
+    p12: Annotated[Path | None, typer.Option("--p12", exists=True, dir_okay=False)] = None,
+    pkcs11_module: Annotated[
+        Path | None, typer.Option("--pkcs11-module", exists=True, dir_okay=False)
+    ] = None,
+    token_label: Annotated[str | None, typer.Option("--token-label")] = None,
+    key_label: Annotated[str | None, typer.Option("--key-label")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Soạn văn bản. Compose a plan/report: PDF (decree layout), signed edXML, outbox."""
+    settings = load_settings(config)
+    office_id = settings.office.organ_id if settings.office else None
+    signer: Signer | None
+    if any(v is not None for v in (key, p12, pkcs11_module)):
+        signer = _load_signer(key, cert, chain, p12, pkcs11_module, token_label, key_label)
+    else:
+        signer = load_signer(settings.signing)
+    if signer is None:
+        err_console.print(
+            "Cảnh báo: không có khóa ký, văn bản sẽ không được ký số / "
+            "warning: no signing key, the document will not be signed"
+        )
+    db = open_store(settings)
+    try:
+        composed = compose_file(
+            file,
+            db=db,
+            office_id=office_id,
+            signer=signer,
+            now=dt.datetime.now(dt.UTC),
+            assign_number=queue,
+        )
+    except InputError as exc:
+        err_console.print(exc.report())
+        raise typer.Exit(1) from None
+    output.write_bytes(composed.data)
+    out.print(f"{output}: {composed.message.document_id} ({len(composed.data)} bytes)")
+    if pdf is not None:
+        pdf.write_bytes(composed.pdf)
+        out.print(f"{pdf}: {len(composed.pdf)} bytes")
+    if queue:
+        office = build_office(settings, db=db)
+        row_id, new = steps.queue_message(office, composed.data, composed=True)
+        state = "đã xếp hàng / queued" if new else "đã có trong hàng đợi / already queued"
+        out.print(f"Hộp thư đi / outbox #{row_id}: {state}")
+
+
+@app.command("demo")
+@exits_on_error
+def demo_cmd(
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", exists=True, dir_okay=False, help="The plan's YAML (default: the seed plan)."
+        ),
+    ] = None,
+    keep: Annotated[
+        Path | None, typer.Option("--dir", file_okay=False, help="Work in this (new) folder.")
+    ] = None,
+) -> None:
+    """Chạy thử toàn bộ. The seed plan from commune to district, signed, tracked, logged."""
+    plan = plan or default_plan()
+    if plan is None:
+        err_console.print(
+            "Không tìm thấy kế hoạch mẫu; dùng --plan / seed plan not found; use --plan FILE.yaml"
+        )
+        raise typer.Exit(2)
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        err_console.print(f"{keep} không trống / is not empty")
+        raise typer.Exit(2)
+    out.print(
+        "edoc demo: Kế hoạch PAPI của UBND xã Nậm Khánh gửi UBND huyện Bắc Hà "
+        "(khóa thử nghiệm / test keys only)"
+    )
+    result = run_demo(plan, root=keep, report=out.print)
+    out.print("")
+    out.print(f"PDF:   {result.pdf}")
+    out.print(f"edXML: {result.edxml}")
+    for log in result.logs:
+        out.print(f"Log:   {log}")
+    out.print(f"Xong trong / done in {result.seconds:.1f} s")
