@@ -1,0 +1,187 @@
+"""``edoc compose`` against a sandbox office (its directory and outgoing register), and
+``edoc demo`` as README's main command runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from edoc_exchange import edxml, signing
+from edoc_exchange.cli import app
+from edoc_exchange.config import load_settings
+from edoc_exchange.daemon.runner import refresh_directory
+from edoc_exchange.daemon.sandbox import Sandbox
+from edoc_exchange.daemon.wiring import build_office
+from edoc_exchange.store.tables import outbox
+
+COMMUNE = "000.12.05.H38"
+DISTRICT = "000.00.05.H38"
+PLAN = EXAMPLES / "ke-hoach-papi-2020.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Sandbox]:
+    """The commune's config, with the directory fetched from a running local axis."""
+    box = Sandbox.create(
+        tmp_path / "box", [(COMMUNE, "UBND xã Nậm Khánh"), (DISTRICT, "UBND huyện Bắc Hà")]
+    )
+    axis = box.start_axis()
+    try:
+        commune = build_office(load_settings(box.offices[COMMUNE].config))
+        refresh_directory(commune)
+        commune.client.close()
+        yield box
+    finally:
+        axis.terminate()
+        axis.wait(10)
+
+
+def _queued(box: Sandbox) -> int:
+    commune = build_office(load_settings(box.offices[COMMUNE].config))
+    with commune.db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(outbox)).scalar_one())
+
+
+def _compose(box: Sandbox, plan: Path, out: Path, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app,
+        [
+            "compose",
+            str(plan),
+            "-o",
+            str(out),
+            *extra,
+            "--config",
+            str(box.offices[COMMUNE].config),
+        ],
+    )
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def test_compose_writes_signed_envelope_and_pdf_and_queues(office: Sandbox, tmp_path: Path) -> None:
+    out, pdf = tmp_path / "plan.edxml", tmp_path / "plan.pdf"
+    code, output = _compose(office, PLAN, out, "--pdf", str(pdf), "--queue")
+    assert code == 0, output
+    assert pdf.read_bytes().startswith(b"%PDF")
+    roots = signing.load_roots(office.root / "roots.pem")
+    verified = signing.verify(out.read_bytes(), signing.TrustPolicy(roots=roots, at="now"))
+    doc = verified.message
+    assert isinstance(doc, edxml.Document)
+    assert doc.document_type is not None
+    assert doc.document_type.type_name == "Kế hoạch"
+    assert doc.code is not None
+    assert (doc.code.number, doc.code.notation) == ("1", "KH-UBND")  # the register's next
+    assert [r.organ_id for r in doc.recipients] == [DISTRICT]
+    assert doc.to_places[-1].startswith("Lưu:")
+    assert doc.signer is not None
+    assert doc.signer.position == "CHỦ TỊCH"
+    assert [a.content_type for a in doc.attachments] == ["application/pdf", "application/yaml"]
+    assert doc.attachments[1].data == PLAN.read_bytes()
+    assert _queued(office) == 1
+    # The next plan of the year takes the next number.
+    code, output = _compose(office, PLAN, tmp_path / "again.edxml", "--queue")
+    assert code == 0, output
+    assert "2/KH-UBND" in output
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    text = PLAN.read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_recipient_missing_from_the_directory(office: Sandbox, tmp_path: Path) -> None:
+    path = _edited(tmp_path, f"organ_id: {DISTRICT}", "organ_id: 000.00.77.H38")
+    code, output = _compose(office, path, tmp_path / "x.edxml", "--queue")
+    assert code == 1
+    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if "000.00.77.H38" in l)
+    assert re.search(rf"line {line}, column \d+\): recipients\[\d+\]\.organ_id", output), output
+    assert "not in the axis's organisation directory" in output
+    assert "không có trong danh bạ" in output
+    assert not (tmp_path / "x.edxml").exists()
+    assert _queued(office) == 0
+
+
+def test_number_already_used_this_year(office: Sandbox, tmp_path: Path) -> None:
+    assert _compose(office, PLAN, tmp_path / "first.edxml", "--queue")[0] == 0  # takes no. 1
+    path = _edited(tmp_path, "number:", "number: 1 #") if "number:" in PLAN.read_text() else None
+    assert path is not None
+    code, output = _compose(office, path, tmp_path / "dup.edxml", "--queue")
+    assert code == 1, output
+    assert "number 1 was already used" in output
+    assert re.search(r"line \d+, column \d+\): number", output), output
+    assert _queued(office) == 1
+
+
+def test_issuer_must_be_this_office(office: Sandbox, tmp_path: Path) -> None:
+    path = _edited(tmp_path, f"organ_id: {COMMUNE}", "organ_id: 000.13.05.H38")
+    code, output = _compose(office, path, tmp_path / "x.edxml")
+    assert code == 1
+    assert "is not this office" in output
+    assert "issuer.organ_id" in output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("subject:", "subjekt:", "subject"),
+        ("kind: plan", "kind: plan\nurgency: [1, 2]", "urgency"),
+        ("papi: tham-gia", "papi: khong-ton-tai", "papi"),
+        ("notation: KH-UBND", "notation: BC-UBND", "notation"),
+    ],
+)
+def test_bad_content_nothing_queued(
+    office: Sandbox, tmp_path: Path, old: str, new: str, fragment: str
+) -> None:
+    path = _edited(tmp_path, old, new)
+    code, output = _compose(office, path, tmp_path / "x.edxml", "--queue")
+    assert code == 1, output
+    assert re.search(r"line \d+, column \d+\)", output), output
+    assert fragment in output
+    assert _queued(office) == 0
+
+
+def test_demo_runs_green_and_leaves_nothing_running(tmp_path: Path) -> None:
+    """README's main command: from a fresh configuration-less start, in under a minute."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDOC_")}
+    env["HOME"] = str(tmp_path)  # no configuration, no data folder of a previous run
+    result = subprocess.run(
+        [sys.executable, "-m", "edoc_exchange", "demo", "--dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for step in (
+        "local axis",
+        "plan composed and signed",
+        "district received, verified",
+        "status 01",
+        "accepted (03)",
+        "status 03",
+        "audit log intact",
+    ):
+        assert step in out, step
+    seconds = float(re.search(r"done in ([\d.]+) s", out).group(1))  # type: ignore[union-attr]
+    assert seconds < 60
+    pdf = Path(re.search(r"PDF:\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    assert pdf.read_bytes().startswith(b"%PDF")
+    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert str(tmp_path / "demo") not in procs
