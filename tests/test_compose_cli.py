@@ -107,7 +107,9 @@ def test_recipient_missing_from_the_directory(office: Sandbox, tmp_path: Path) -
     path = _edited(tmp_path, f"organ_id: {DISTRICT}", "organ_id: 000.00.77.H38")
     code, output = _compose(office, path, tmp_path / "x.edxml", "--queue")
     assert code == 1
-    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if "000.00.77.H38" in l)
+    line = next(
+        i for i, text in enumerate(path.read_text().splitlines(), 1) if "000.00.77.H38" in text
+    )
     assert re.search(rf"line {line}, column \d+\): recipients\[\d+\]\.organ_id", output), output
     assert "not in the axis's organisation directory" in output
     assert "không có trong danh bạ" in output
