@@ -28,6 +28,8 @@ __all__ = [
     "set_clerk_state",
     "status_history_of",
     "store_incoming",
+    "unacknowledged",
+    "unacknowledged_statuses",
 ]
 
 #: The clerk's states of a received document and which states each may follow.
@@ -118,13 +120,62 @@ def claim_incoming(
     return taken.rowcount == 1
 
 
-def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> None:
-    """Forget the claim (the item is stored, or given up for now)."""
-    conn.execute(
+def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool:
+    """Forget the claim (the item is stored and acknowledged, or given up for now).
+
+    Returns whether there was a claim: of several workers finishing the same item, only
+    the one that removes the claim records the acknowledgement.
+    """
+    result = conn.execute(
         delete(inbox_claims).where(
             inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id == axis_doc_id
         )
     )
+    return result.rowcount == 1
+
+
+def unacknowledged(
+    conn: Connection, office_id: str, *, stale_before: dt.datetime
+) -> list[InboxRow]:
+    """Stored items still claimed by a worker that stopped before recording the acknowledgement.
+
+    A worker keeps its claim from before the fetch until the acknowledgement is recorded;
+    a stored item with a stale claim was perhaps acknowledged at the axis (and so is no
+    longer listed there) by a worker that died before its audit event committed.
+    """
+    rows = conn.execute(
+        select(inbox)
+        .join(
+            inbox_claims,
+            (inbox_claims.c.office_id == inbox.c.office_id)
+            & (inbox_claims.c.axis_doc_id == inbox.c.axis_doc_id),
+        )
+        .where(inbox.c.office_id == office_id, inbox_claims.c.heartbeat_at < stale_before)
+        .order_by(inbox.c.id)
+    )
+    return [InboxRow.from_row(row) for row in rows]
+
+
+def unacknowledged_statuses(
+    conn: Connection, office_id: str, *, stale_before: dt.datetime
+) -> list[tuple[str, str]]:
+    """(axis DocId, DocumentId) of recorded incoming statuses whose acknowledgement a dead
+    worker did not record (as :func:`unacknowledged`, for status messages)."""
+    rows = conn.execute(
+        select(status_history.c.axis_doc_id, status_history.c.document_id)
+        .join(
+            inbox_claims,
+            (inbox_claims.c.office_id == status_history.c.office_id)
+            & (inbox_claims.c.axis_doc_id == status_history.c.axis_doc_id),
+        )
+        .where(
+            status_history.c.office_id == office_id,
+            status_history.c.direction == "in",
+            inbox_claims.c.heartbeat_at < stale_before,
+        )
+        .order_by(status_history.c.id)
+    )
+    return [(str(r.axis_doc_id), str(r.document_id)) for r in rows]
 
 
 def find_incoming(

@@ -285,6 +285,13 @@ def find_sent(
     return [OutboxRow.from_row(row) for row in conn.execute(query.order_by(outbox.c.id))]
 
 
+def _status_rank(code: str | None) -> int:
+    """Where a status code stands in the recipient's workflow: 01, then 02 (refused) or 03
+    (accepted), then 04, 05, 06; each step follows only earlier ones, so the number orders
+    them."""
+    return int(code) if code is not None and code.isdigit() else -1
+
+
 def set_recipient_status(
     conn: Connection,
     outbox_id: int,
@@ -310,6 +317,15 @@ def set_recipient_status(
         }.items()
         if v is not None
     }
+    if (
+        current is not None
+        and status_code is not None
+        and _status_rank(status_code) < _status_rank(current.status_code)
+    ):
+        # Statuses can arrive out of order (a resend after a crash, the axis's own order):
+        # the recipient's workflow only moves forward, so an older code never replaces a
+        # later one. The status history keeps every message anyway.
+        del values["status_code"]
     if current is None:
         conn.execute(
             insert(recipient_statuses).values(

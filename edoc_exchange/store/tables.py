@@ -142,7 +142,9 @@ inbox_claims = Table(
     metadata,
     # A daemon about to fetch and verify an incoming item claims it here first, so that
     # several daemons sharing the database never process the same item at once; a claim
-    # whose heartbeat stopped (the daemon died) may be taken over.
+    # whose heartbeat stopped (the daemon died) may be taken over. The claim is released
+    # with the "acknowledged" audit event, so a stored item still claimed is one whose
+    # acknowledgement is not yet recorded.
     Column("office_id", _ORGAN, primary_key=True),
     Column("axis_doc_id", String(100), primary_key=True),
     Column("claimed_by", String(100), nullable=False),
