@@ -83,3 +83,27 @@ def test_locked_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "locked" in info.value.en
     # nothing was lost: the holder's entry committed, the impatient one never existed
     assert audit.verify_database(db, "000.12.05.H38").entries == 1
+
+
+def test_postgres_checkpoint_after_reading_entries_in_one_transaction(
+    pg_server: PostgresServer,
+) -> None:
+    """Streaming the entries must not turn the rest of the transaction into cursor reads.
+
+    ``make_checkpoint`` reads the entries and then inserts the checkpoint on the same
+    connection; the daemon appends in that transaction too. On PostgreSQL a streaming option
+    set on the connection (rather than the statement) made that INSERT run as
+    ``DECLARE … CURSOR FOR INSERT`` and every checkpoint failed.
+    """
+    db = open_database(pg_server.create_database("store_checkpoint"))
+    upgrade(db)
+    office = "000.00.01.H17"
+    with db.transaction() as conn:
+        for n in range(3):
+            audit.append(conn, office, "received", {"n": n})
+        checkpoint = audit.make_checkpoint(conn, office, None)
+        audit.append(conn, office, "acknowledged", {"n": 3})
+    assert checkpoint.tree_size == 3
+    report = audit.verify_database(db, office)
+    assert (report.entries, report.checkpoints) == (4, 1)
+    db.dispose()

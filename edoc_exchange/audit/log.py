@@ -207,7 +207,10 @@ def entries(
     )
     if stop is not None:
         query = query.where(audit_entries.c.seq < stop)
-    for row in conn.execution_options(yield_per=5000).execute(query):
+    # The option goes on the statement: Connection.execution_options() changes the caller's
+    # connection in place, and on PostgreSQL every later statement in its transaction (the
+    # checkpoint's INSERT) would then run through a server-side cursor and fail.
+    for row in conn.execute(query.execution_options(yield_per=5000)):
         yield AuditEntry(
             row.office_id,
             int(row.seq),
