@@ -310,10 +310,21 @@ def _finish_acknowledgements(office: Office, report: StepReport, *, statuses: bo
 
 
 def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxRow | None]:
+    """Claim a listed item: (True, None) to process it, (False, row) to acknowledge a
+    stored one again, (False, None) to leave it (another live worker has it, or its
+    acknowledgement is already recorded and the list we hold is older than that)."""
     now = office.clock()
     with office.db.transaction() as conn:
         existing = inbox_store.find_incoming(conn, office.office_id, axis_doc_id=item.doc_id)
         if existing is not None:
+            holder = inbox_store.claim_holder(
+                conn, office_id=office.office_id, axis_doc_id=item.doc_id
+            )
+            if holder is None:
+                return False, None  # acknowledged and recorded: it will leave the list
+            worker, beat = holder
+            if worker != office.worker and _aware(beat) >= now - office.stale_after:
+                return False, None  # a live worker is acknowledging it right now
             return False, existing
         claimed = inbox_store.claim_incoming(
             conn,
@@ -324,6 +335,11 @@ def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxR
             stale_before=now - office.stale_after,
         )
     return claimed, None
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite returns naive datetimes for timezone-aware columns: they were stored in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _release(office: Office, item_id: str) -> None:
@@ -340,6 +356,9 @@ def receive_documents(office: Office) -> StepReport:
     _finish_acknowledgements(office, report, statuses=False)
     items = office.client.list_received(MessageType.EDOC)
     office.metrics.polled()
+    # Daemons sharing a database walk the list in different orders, so that they mostly
+    # claim different items instead of queueing behind each other's claims.
+    random.shuffle(items)
     for item in items:
         claimed, existing = _claim(office, item)
         if existing is not None:

@@ -21,6 +21,7 @@ from .tables import InboxVerdict, inbox, inbox_claims, status_history
 
 __all__ = [
     "InboxRow",
+    "claim_holder",
     "claim_incoming",
     "find_incoming",
     "record_status",
@@ -118,6 +119,18 @@ def claim_incoming(
         .values(claimed_by=worker, heartbeat_at=now)
     )
     return taken.rowcount == 1
+
+
+def claim_holder(
+    conn: Connection, *, office_id: str, axis_doc_id: str
+) -> tuple[str, dt.datetime] | None:
+    """Who holds the claim on an item, and their last heartbeat; None when unclaimed."""
+    row = conn.execute(
+        select(inbox_claims.c.claimed_by, inbox_claims.c.heartbeat_at).where(
+            inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id == axis_doc_id
+        )
+    ).one_or_none()
+    return (str(row.claimed_by), row.heartbeat_at) if row is not None else None
 
 
 def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool:
