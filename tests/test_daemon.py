@@ -255,3 +255,29 @@ def test_status_for_timestamp_is_vietnam_time(exchange: Exchange) -> None:
     msg = steps.status_message(ex.district, ex.plan(), "01")
     assert msg.timestamp is not None
     assert msg.timestamp.utcoffset() == dt.timedelta(hours=7)
+
+
+def test_sender_not_allowed_for_its_key_is_rejected(exchange: Exchange) -> None:
+    """A key may sign only for the OrganIds the policy names: a document claiming another
+    sender (here commune B, signed with commune A's key) is rejected and answered 02."""
+    from axis_fixtures import COMMUNE_B, make_document
+
+    ex = exchange
+    commune_a_key = ex.identities[COMMUNE_A].cert
+    ex.district.policy = signing.TrustPolicy(
+        roots=ex.district.policy.roots,
+        organ_ids={signing.spki_sha256(commune_a_key): [COMMUNE_A]},
+    )
+    forged = make_document(COMMUNE_B, [DISTRICT], "5")
+    data = signing.sign(forged, ex.identities[COMMUNE_A].signer())
+    client_b = ex.axis.client("xa-b")
+    client_b.send(data, sender=COMMUNE_B)
+    assert steps.receive_documents(ex.district).rejected == 1
+    [row] = _rows(ex, "district", inbox)
+    assert row["verdict"] == InboxVerdict.REJECTED
+    assert row["sender"] == COMMUNE_B
+    assert "organ" in str(row["reason"]).lower()
+    # A genuine document from commune A is still accepted under the same policy.
+    steps.queue_message(ex.commune, edxml.write(ex.plan("6")))
+    steps.send_due(ex.commune)
+    assert steps.receive_documents(ex.district).done == 1
