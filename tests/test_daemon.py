@@ -266,7 +266,7 @@ def test_sender_not_allowed_for_its_key_is_rejected(exchange: Exchange) -> None:
     commune_a_key = ex.identities[COMMUNE_A].cert
     ex.district.policy = signing.TrustPolicy(
         roots=ex.district.policy.roots,
-        organ_ids={signing.spki_sha256(commune_a_key): [COMMUNE_A]},
+        organ_ids={signing.spki_sha256(commune_a_key): frozenset({COMMUNE_A})},
     )
     forged = make_document(COMMUNE_B, [DISTRICT], "5")
     data = signing.sign(forged, ex.identities[COMMUNE_A].signer())
