@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from cryptography import x509
 
 from ..edxml import DEFAULT_LIMITS, EdxmlReadError, OrganId, read_file
 from ..errors import EdocError
@@ -25,13 +24,16 @@ from ..signing import (
     Rule,
     SignerError,
     TrustPolicy,
+    TrustStoreError,
     Unsigned,
     UntrustedSigner,
     VerifiedMessage,
+    load_organ_map,
     load_pem_signer,
     load_pkcs12_signer,
     new_test_identity,
     pem_key_is_encrypted,
+    read_certificates,
     sign,
     spki_sha256,
     verify,
@@ -59,8 +61,9 @@ def _secret(env: str, prompt: str, *, confirm: bool = False) -> str:
     value = os.environ.get(env)
     if value is not None:
         return value
-    return str(typer.prompt(f"{prompt} (or set {env})", hide_input=True,
-                            confirmation_prompt=confirm))
+    return str(
+        typer.prompt(f"{prompt} (or set {env})", hide_input=True, confirmation_prompt=confirm)
+    )
 
 
 def _usage(message: str) -> NoReturn:
@@ -80,13 +83,23 @@ def _organ_id(value: str) -> str:
 @keys_app.command("new")
 @exits_on_error
 def keys_new(
-    organ_id: Annotated[str, typer.Option("--organ-id", callback=_organ_id,
-                                          help="OrganId of the organisation, e.g. 000.00.12.H41")],
+    organ_id: Annotated[
+        str,
+        typer.Option(
+            "--organ-id", callback=_organ_id, help="OrganId of the organisation, e.g. 000.00.12.H41"
+        ),
+    ],
     name: Annotated[str, typer.Option("--name", help="Organisation name for the certificate.")],
-    out_dir: Annotated[Path, typer.Option("--out", file_okay=False,
-                                          help="Folder to write the files into.")],
-    p12: Annotated[bool, typer.Option("--p12", help="Write the key as a PKCS#12 file "
-                                      "(password from EDOC_KEY_PASSWORD or a prompt).")] = False,
+    out_dir: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Folder to write the files into.")
+    ],
+    p12: Annotated[
+        bool,
+        typer.Option(
+            "--p12",
+            help="Write the key as a PKCS#12 file (password from EDOC_KEY_PASSWORD or a prompt).",
+        ),
+    ] = False,
     ec: Annotated[bool, typer.Option("--ec", help="ECDSA P-256 instead of RSA-2048.")] = False,
 ) -> None:
     """Tạo CA và chứng thư thử (chỉ dùng để thử). Make a test CA and certificate: TESTING ONLY.
@@ -111,16 +124,25 @@ def keys_new(
     for path in written:
         out.print(f"  {path}", markup=False)
     out.print(f"OrganId: {organ_id}", markup=False)
-    out.print(f"SPKI SHA-256 (TrustPolicy.organ_ids / --signers): "
-              f"{spki_sha256(identity.cert)}", markup=False)
+    out.print(
+        f"SPKI SHA-256 (TrustPolicy.organ_ids / --signers): {spki_sha256(identity.cert)}",
+        markup=False,
+    )
     if not p12 and not kwargs["key_password"]:
-        out.print(f"Khóa không mã hóa / key not encrypted (set {KEY_PASSWORD_ENV} to encrypt)",
-                  markup=False)
+        out.print(
+            f"Khóa không mã hóa / key not encrypted (set {KEY_PASSWORD_ENV} to encrypt)",
+            markup=False,
+        )
 
 
 def _load_signer(
-    key: Path | None, cert: Path | None, chain: Path | None, p12: Path | None,
-    pkcs11_module: Path | None, token_label: str | None, key_label: str | None,
+    key: Path | None,
+    cert: Path | None,
+    chain: Path | None,
+    p12: Path | None,
+    pkcs11_module: Path | None,
+    token_label: str | None,
+    key_label: str | None,
 ) -> KeyPairSigner | Pkcs11Signer:
     sources = [key is not None, p12 is not None, pkcs11_module is not None]
     if sum(sources) != 1:
@@ -145,23 +167,19 @@ def _load_signer(
         return load_pkcs12_signer(p12, password=password)
     assert pkcs11_module is not None
     if not token_label or not key_label:
-        _usage("--pkcs11-module cần --token-label và --key-label / "
-                               "--pkcs11-module needs --token-label and --key-label")
-    certificate = _read_cert(cert) if cert is not None else None
+        _usage(
+            "--pkcs11-module cần --token-label và --key-label / "
+            "--pkcs11-module needs --token-label and --key-label"
+        )
+    certificate = read_certificates(cert)[0] if cert is not None else None
     pin = _secret(PIN_ENV, "PIN của token / token PIN")
-    return Pkcs11Signer.open(module=pkcs11_module, token_label=token_label,
-                             key_label=key_label, pin=pin, certificate=certificate)
-
-
-def _read_cert(path: Path) -> x509.Certificate:
-    """The first certificate of a PEM or DER file (for a token without its certificate)."""
-    try:
-        data = path.read_bytes()
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)[0]
-        return x509.load_der_x509_certificate(data)
-    except (OSError, ValueError) as exc:
-        raise SignerError(Rule.KEY_UNREADABLE, detail=f"{path}: {exc}") from None
+    return Pkcs11Signer.open(
+        module=pkcs11_module,
+        token_label=token_label,
+        key_label=key_label,
+        pin=pin,
+        certificate=certificate,
+    )
 
 
 def _write_atomic(target: Path, data: bytes, *, force: bool) -> None:
@@ -179,19 +197,35 @@ def _write_atomic(target: Path, data: bytes, *, force: bool) -> None:
 @exits_on_error
 def sign_cmd(
     file: InputFile,
-    output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False,
-                                         help="Where to write the signed message.")],
-    key: Annotated[Path | None, typer.Option("--key", exists=True, dir_okay=False,
-                                             help="PEM private key (with --cert).")] = None,
-    cert: Annotated[Path | None, typer.Option("--cert", exists=True, dir_okay=False,
-                                              help="PEM certificate of the key.")] = None,
-    chain: Annotated[Path | None, typer.Option("--chain", exists=True, dir_okay=False,
-                                               help="PEM intermediates to add.")] = None,
-    p12: Annotated[Path | None, typer.Option("--p12", exists=True, dir_okay=False,
-                                             help="PKCS#12 file (.p12/.pfx).")] = None,
-    pkcs11_module: Annotated[Path | None, typer.Option(
-        "--pkcs11-module", exists=True, dir_okay=False,
-        help="PKCS#11 module (.so/.dll) of the token.")] = None,
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", dir_okay=False, help="Where to write the signed message."),
+    ],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", exists=True, dir_okay=False, help="PEM private key (with --cert)."),
+    ] = None,
+    cert: Annotated[
+        Path | None,
+        typer.Option("--cert", exists=True, dir_okay=False, help="PEM certificate of the key."),
+    ] = None,
+    chain: Annotated[
+        Path | None,
+        typer.Option("--chain", exists=True, dir_okay=False, help="PEM intermediates to add."),
+    ] = None,
+    p12: Annotated[
+        Path | None,
+        typer.Option("--p12", exists=True, dir_okay=False, help="PKCS#12 file (.p12/.pfx)."),
+    ] = None,
+    pkcs11_module: Annotated[
+        Path | None,
+        typer.Option(
+            "--pkcs11-module",
+            exists=True,
+            dir_okay=False,
+            help="PKCS#11 module (.so/.dll) of the token.",
+        ),
+    ] = None,
     token_label: Annotated[str | None, typer.Option("--token-label")] = None,
     key_label: Annotated[str | None, typer.Option("--key-label")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT.")] = False,
@@ -267,29 +301,34 @@ def _error_report(path: Path, exc: EdocError) -> dict[str, Any]:
     }
 
 
-def _load_organ_map(path: Path) -> dict[str, list[str]]:
+def _load_organ_map(path: Path) -> dict[str, frozenset[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        _usage(f"--signers {path}: {exc}")
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
-        for k, v in data.items()
-    ):
-        _usage(f"--signers {path}: expected {{\"<spki sha256>\": [\"OrganId\", ...]}}")
-    return data
+        return load_organ_map(path)
+    except TrustStoreError as exc:
+        _usage(f"--signers: {exc.en}")
 
 
 @app.command("verify")
 def verify_cmd(
     file: InputFile,
-    trust: Annotated[Path, typer.Option("--trust", exists=True,
-                                        help="Trusted CA certificates: a PEM bundle or folder.")],
-    allow_legacy: Annotated[bool, typer.Option(
-        "--allow-legacy", help="Accept SHA-1 signatures (old archives only).")] = False,
-    signers: Annotated[Path | None, typer.Option(
-        "--signers", exists=True, dir_okay=False,
-        help="JSON {spki-sha256: [OrganId, ...]}: which key may sign for which sender.")] = None,
+    trust: Annotated[
+        Path,
+        typer.Option(
+            "--trust", exists=True, help="Trusted CA certificates: a PEM bundle or folder."
+        ),
+    ],
+    allow_legacy: Annotated[
+        bool, typer.Option("--allow-legacy", help="Accept SHA-1 signatures (old archives only).")
+    ] = False,
+    signers: Annotated[
+        Path | None,
+        typer.Option(
+            "--signers",
+            exists=True,
+            dir_okay=False,
+            help="JSON {spki-sha256: [OrganId, ...]}: which key may sign for which sender.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Kiểm tra chữ ký số. Verify a signature: exit 0 valid, 1 anything else, 2 usage."""
@@ -297,15 +336,19 @@ def verify_cmd(
     report: dict[str, Any]
     error: EdocError | None = None
     try:
-        policy = TrustPolicy.from_path(trust, allow_legacy_sha1=allow_legacy,
-                                       organ_ids=organ_ids)
+        policy = TrustPolicy.from_path(trust, allow_legacy_sha1=allow_legacy, organ_ids=organ_ids)
         if file.stat().st_size > DEFAULT_LIMITS.max_bytes:
             raise InvalidSignature(Rule.MALFORMED, detail="file too large")
         vm = verify(file.read_bytes(), policy)
         report = _valid_report(file, vm)
     except (EdocError, OSError) as exc:
-        error = exc if isinstance(exc, EdocError) else EdocError(
-            f"Không đọc được tệp: {exc}", f"cannot read the file: {exc}", step=str(file))
+        error = (
+            exc
+            if isinstance(exc, EdocError)
+            else EdocError(
+                f"Không đọc được tệp: {exc}", f"cannot read the file: {exc}", step=str(file)
+            )
+        )
         report = _error_report(file, error)
     if as_json:
         out.print_json(json.dumps(report, ensure_ascii=False))
@@ -317,8 +360,11 @@ def verify_cmd(
         out.print(f"  Hiệu lực / valid: {s['not_before']} → {s['not_after']}", markup=False)
         out.print(f"  Nơi gửi / sender: {report['sender']}", markup=False)
         out.print(f"  Thời điểm ký / signing time: {report['signing_time'] or '-'}", markup=False)
-        out.print(f"  Thuật toán / algorithms: {report['signature_algorithm']}, "
-                  f"{report['digest_algorithm']}", markup=False)
+        out.print(
+            f"  Thuật toán / algorithms: {report['signature_algorithm']}, "
+            f"{report['digest_algorithm']}",
+            markup=False,
+        )
     else:
         rule = f" [{report['rule']}]" if report["rule"] else ""
         out.print(f"{file}: KHÔNG hợp lệ / NOT valid ({report['outcome']}){rule}", markup=False)

@@ -7,10 +7,8 @@ has nobody to ask.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
-from pathlib import Path
 
 from .. import signing
 from ..axis import AxisClient
@@ -71,16 +69,7 @@ def load_signer(section: SigningSettings | None) -> signing.Signer | None:
             f"a PKCS#11 token needs token_label, key_label and the {PIN_ENV} variable",
             step="config.signing",
         )
-    certificate = None
-    if section.cert is not None:
-        from cryptography import x509
-
-        data = section.cert.read_bytes()
-        certificate = (
-            x509.load_pem_x509_certificates(data)[0]
-            if b"-----BEGIN" in data
-            else x509.load_der_x509_certificate(data)
-        )
+    certificate = signing.read_certificates(section.cert)[0] if section.cert is not None else None
     return signing.Pkcs11Signer.open(
         module=section.pkcs11_module,
         token_label=section.token_label,
@@ -90,31 +79,9 @@ def load_signer(section: SigningSettings | None) -> signing.Signer | None:
     )
 
 
-def load_organ_map(path: Path) -> dict[str, list[str]]:
-    """Read ``{spki-sha256: [OrganId, ...]}``; ConfigError naming the file when malformed."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"Không đọc được {path}: {exc}",
-            f"cannot read {path}: {exc}",
-            step="config.trust.signers",
-        ) from None
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
-        for k, v in data.items()
-    ):
-        raise ConfigError(
-            f'{path} phải có dạng {{"<spki sha256>": ["OrganId", ...]}}',
-            f'{path} must be {{"<spki sha256>": ["OrganId", ...]}}',
-            step="config.trust.signers",
-        )
-    return data
-
-
 def load_policy(section: TrustSettings) -> signing.TrustPolicy:
     """The trust policy the settings describe."""
-    organ_ids = load_organ_map(section.signers) if section.signers is not None else None
+    organ_ids = signing.load_organ_map(section.signers) if section.signers is not None else None
     return signing.TrustPolicy.from_path(
         section.roots,
         allow_legacy_sha1=section.allow_legacy_sha1,

@@ -24,6 +24,7 @@ from ._policy import (
     DEFAULT_SIGNATURE_ALGORITHMS,
     KeyUsage,
     TrustPolicy,
+    load_organ_map,
     load_roots,
     spki_sha256,
 )
@@ -35,6 +36,7 @@ from ._signers import (
     load_pem_signer,
     load_pkcs12_signer,
     pem_key_is_encrypted,
+    read_certificates,
 )
 from ._testpki import TestIdentity, new_test_identity
 from ._verify import VerifiedMessage, signing_time, verify
@@ -58,11 +60,13 @@ __all__ = [
     "Unsigned",
     "UntrustedSigner",
     "VerifiedMessage",
+    "load_organ_map",
     "load_pem_signer",
     "load_pkcs12_signer",
     "load_roots",
     "new_test_identity",
     "pem_key_is_encrypted",
+    "read_certificates",
     "sign",
     "signing_time",
     "spki_sha256",

@@ -131,8 +131,8 @@ _TEXTS: dict[Rule, tuple[str, str]] = {
         "the signature must hold exactly one Reference",
     ),
     Rule.REFERENCE_URI: (
-        "Chữ ký phải phủ toàn bộ gói tin (Reference URI=\"\"), không trỏ tới một phần tử",
-        "the signature must cover the whole message (Reference URI=\"\"), not one element",
+        'Chữ ký phải phủ toàn bộ gói tin (Reference URI=""), không trỏ tới một phần tử',
+        'the signature must cover the whole message (Reference URI=""), not one element',
     ),
     Rule.TRANSFORMS: (
         "Phép biến đổi không đúng (chỉ enveloped-signature rồi exc-c14n)",

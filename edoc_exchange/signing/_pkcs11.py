@@ -58,8 +58,9 @@ def _rsa_mechanism(mod: ModuleType, algorithm: hashes.HashAlgorithm) -> Any:
 class _TokenRSAKey(rsa.RSAPrivateKey):
     """An RSA key on a token, usable wherever signxml expects an RSAPrivateKey."""
 
-    def __init__(self, mod: ModuleType, key: Any, public: rsa.RSAPublicKey,
-                 lock: threading.Lock) -> None:
+    def __init__(
+        self, mod: ModuleType, key: Any, public: rsa.RSAPublicKey, lock: threading.Lock
+    ) -> None:
         self._mod = mod
         self._key = key
         self._public = public
@@ -108,8 +109,9 @@ class _TokenRSAKey(rsa.RSAPrivateKey):
 class _TokenECKey(ec.EllipticCurvePrivateKey):
     """An EC key on a token: hashes here, signs the digest with CKM_ECDSA, returns DER."""
 
-    def __init__(self, mod: ModuleType, key: Any, public: ec.EllipticCurvePublicKey,
-                 lock: threading.Lock) -> None:
+    def __init__(
+        self, mod: ModuleType, key: Any, public: ec.EllipticCurvePublicKey, lock: threading.Lock
+    ) -> None:
         self._mod = mod
         self._key = key
         self._public = public
@@ -168,8 +170,9 @@ class Pkcs11Signer:
     receiver. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, key: SigningKey, certificates: tuple[x509.Certificate, ...],
-                 session: Any) -> None:
+    def __init__(
+        self, key: SigningKey, certificates: tuple[x509.Certificate, ...], session: Any
+    ) -> None:
         self._key = key
         self._certificates = certificates
         self._session = session
@@ -205,15 +208,23 @@ class Pkcs11Signer:
             token = lib.get_token(token_label=token_label)
             session = token.open(user_pin=pin)
         except (mod.PKCS11Error, RuntimeError, OSError) as exc:
-            raise SignerError(Rule.TOKEN, detail=f"{token_label}: {type(exc).__name__} {exc}") \
-                from None
+            raise SignerError(
+                Rule.TOKEN, detail=f"{token_label}: {type(exc).__name__} {exc}"
+            ) from None
         try:
             priv = session.get_key(object_class=mod.ObjectClass.PRIVATE_KEY, label=key_label)
             if certificate is None:
-                cert_obj = next(iter(session.get_objects({
-                    mod.Attribute.CLASS: mod.ObjectClass.CERTIFICATE,
-                    mod.Attribute.LABEL: key_label,
-                })), None)
+                cert_obj = next(
+                    iter(
+                        session.get_objects(
+                            {
+                                mod.Attribute.CLASS: mod.ObjectClass.CERTIFICATE,
+                                mod.Attribute.LABEL: key_label,
+                            }
+                        )
+                    ),
+                    None,
+                )
                 if cert_obj is None:
                     raise SignerError(Rule.TOKEN, detail=f"no certificate labelled {key_label!r}")
                 certificate = x509.load_der_x509_certificate(bytes(cert_obj[mod.Attribute.VALUE]))
@@ -234,8 +245,9 @@ class Pkcs11Signer:
             raise
         except (mod.PKCS11Error, ValueError) as exc:
             session.close()
-            raise SignerError(Rule.TOKEN, detail=f"{key_label}: {type(exc).__name__} {exc}") \
-                from None
+            raise SignerError(
+                Rule.TOKEN, detail=f"{key_label}: {type(exc).__name__} {exc}"
+            ) from None
         return cls(key, certificates, session)
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import json
 import os
 import types
 from collections.abc import Collection, Iterable, Mapping
@@ -40,14 +41,16 @@ ECDSA_SHA256 = f"{_MORE}ecdsa-sha256"
 SHA256 = f"{_ENC}sha256"
 
 #: Signature methods accepted unless a policy says otherwise (RSA PKCS#1 v1.5 and ECDSA).
-DEFAULT_SIGNATURE_ALGORITHMS = frozenset({
-    RSA_SHA256,
-    f"{_MORE}rsa-sha384",
-    f"{_MORE}rsa-sha512",
-    ECDSA_SHA256,
-    f"{_MORE}ecdsa-sha384",
-    f"{_MORE}ecdsa-sha512",
-})
+DEFAULT_SIGNATURE_ALGORITHMS = frozenset(
+    {
+        RSA_SHA256,
+        f"{_MORE}rsa-sha384",
+        f"{_MORE}rsa-sha512",
+        ECDSA_SHA256,
+        f"{_MORE}ecdsa-sha384",
+        f"{_MORE}ecdsa-sha512",
+    }
+)
 #: Digest methods accepted unless a policy says otherwise.
 DEFAULT_DIGEST_ALGORITHMS = frozenset({SHA256, f"{_MORE}sha384", f"{_ENC}sha512"})
 #: What legacy mode adds: the SDK's RSA-SHA1 and SHA-1 digests (broken; old archives only).
@@ -131,8 +134,9 @@ class TrustPolicy:
             roots=load_roots(path),
             allow_legacy_sha1=allow_legacy_sha1,
             at=at,
-            organ_ids=None if organ_ids is None else {k: frozenset(v) for k, v in
-                                                      organ_ids.items()},
+            organ_ids=None
+            if organ_ids is None
+            else {k: frozenset(v) for k, v in organ_ids.items()},
         )
 
     @property
@@ -157,8 +161,9 @@ def load_roots(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:
     source = Path(path)
     try:
         if source.is_dir():
-            files = sorted(p for p in source.iterdir()
-                           if p.is_file() and p.suffix.lower() in _CERT_SUFFIXES)
+            files = sorted(
+                p for p in source.iterdir() if p.is_file() and p.suffix.lower() in _CERT_SUFFIXES
+            )
             # A PEM without certificates (a key someone left there) is skipped in a folder.
             certs = [cert for p in files for cert in _read_certs(p, skip_non_cert=True)]
         else:
@@ -169,6 +174,27 @@ def load_roots(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:
         raise TrustStoreError(Rule.TRUST_STORE, detail=f"{source}: no certificate found")
     unique = {cert.fingerprint(hashes.SHA256()): cert for cert in certs}
     return tuple(unique.values())
+
+
+def load_organ_map(path: str | os.PathLike[str]) -> dict[str, frozenset[str]]:
+    """Read ``{spki-sha256: [OrganId, ...]}`` (TrustPolicy.organ_ids) from a JSON file.
+
+    Raises :class:`TrustStoreError` naming the file when it is unreadable or malformed.
+    """
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TrustStoreError(Rule.TRUST_STORE, detail=f"{source}: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
+        for k, v in data.items()
+    ):
+        raise TrustStoreError(
+            Rule.TRUST_STORE,
+            detail=f'{source}: expected {{"<spki sha256>": ["OrganId", ...]}}',
+        )
+    return {key: frozenset(value) for key, value in data.items()}
 
 
 def _read_certs(path: Path, *, skip_non_cert: bool = False) -> Iterable[x509.Certificate]:

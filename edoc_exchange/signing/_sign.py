@@ -88,8 +88,11 @@ def sign(
     placeholder.tail = after.tail  # keep the writer's indentation
     after.addnext(placeholder)
 
-    method = (SignatureMethod.RSA_SHA256 if isinstance(signer.key, rsa.RSAPrivateKey)
-              else SignatureMethod.ECDSA_SHA256)
+    method = (
+        SignatureMethod.RSA_SHA256
+        if isinstance(signer.key, rsa.RSAPrivateKey)
+        else SignatureMethod.ECDSA_SHA256
+    )
     xml_signer = _XMLSigner(
         signature_algorithm=method,
         digest_algorithm=DigestAlgorithm.SHA256,

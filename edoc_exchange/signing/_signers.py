@@ -89,13 +89,11 @@ def check_key_pair(key: SigningKey, certificates: Sequence[x509.Certificate]) ->
     else:
         raise SignerError(Rule.KEY_TYPE, detail=type(key).__name__)
     mine = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    theirs = certificates[0].public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    theirs = (
+        certificates[0].public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     )
     if mine != theirs:
-        raise SignerError(
-            Rule.KEY_CERT_MISMATCH, detail=certificates[0].subject.rfc4514_string()
-        )
+        raise SignerError(Rule.KEY_CERT_MISMATCH, detail=certificates[0].subject.rfc4514_string())
 
 
 def _read(path: str | os.PathLike[str]) -> bytes:
@@ -112,6 +110,14 @@ def _certs(data: bytes, source: str | os.PathLike[str]) -> list[x509.Certificate
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
         raise SignerError(Rule.KEY_UNREADABLE, detail=f"{source}: {exc}") from None
+
+
+def read_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
+    """The certificates of a PEM or DER file (a token's certificate kept beside it).
+
+    Raises :class:`SignerError` (``key-unreadable``) naming the file.
+    """
+    return _certs(_read(path), path)
 
 
 def load_pem_signer(
@@ -135,8 +141,11 @@ def load_pem_signer(
         # cryptography says TypeError when a password is missing or given for a clear key
         raise SignerError(Rule.KEY_PASSWORD, detail=str(key_path)) from None
     except ValueError as exc:
-        rule = Rule.KEY_PASSWORD if password is not None and b"ENCRYPTED" in key_data \
+        rule = (
+            Rule.KEY_PASSWORD
+            if password is not None and b"ENCRYPTED" in key_data
             else Rule.KEY_UNREADABLE
+        )
         raise SignerError(rule, detail=f"{key_path}: {exc}") from None
     certs = _certs(_read(cert_path), cert_path)
     if chain_path is not None:
@@ -162,8 +171,9 @@ def load_pkcs12_signer(path: str | os.PathLike[str], *, password: bytes | None) 
         loaded = pkcs12.load_pkcs12(data, password)
     except ValueError as exc:
         message = str(exc).lower()
-        rule = Rule.KEY_PASSWORD if "password" in message or "mac" in message \
-            else Rule.KEY_UNREADABLE
+        rule = (
+            Rule.KEY_PASSWORD if "password" in message or "mac" in message else Rule.KEY_UNREADABLE
+        )
         raise SignerError(rule, detail=str(path)) from None
     except TypeError:
         raise SignerError(Rule.KEY_PASSWORD, detail=str(path)) from None

@@ -66,13 +66,15 @@ class TestIdentity:
         ]
         if p12_password is not None:
             blob = pkcs12.serialize_key_and_certificates(
-                b"signer", self.key, self.cert, [self.ca_cert],
+                b"signer",
+                self.key,
+                self.cert,
+                [self.ca_cert],
                 BestAvailableEncryption(p12_password),
             )
             files.append(("signer.p12", blob, 0o600))
         else:
-            encryption = (BestAvailableEncryption(key_password) if key_password
-                          else NoEncryption())
+            encryption = BestAvailableEncryption(key_password) if key_password else NoEncryption()
             pem = self.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
             files.append(("signer.key.pem", pem, 0o600))
         targets = [out / name for name, _, _ in files]
@@ -107,10 +109,12 @@ def new_test_identity(
     """
     now = now or dt.datetime.now(dt.UTC)
     ca_key = _new_key("rsa")
-    ca_name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, f"edoc-exchange test CA ({_TEST_MARK})"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _TEST_MARK),
-    ])
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"edoc-exchange test CA ({_TEST_MARK})"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _TEST_MARK),
+        ]
+    )
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -120,19 +124,31 @@ def new_test_identity(
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=5 * 365))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=False, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = _new_key(key_type)
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, name),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-        x509.NameAttribute(NameOID.USER_ID, organ_id),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
-    ])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(NameOID.USER_ID, organ_id),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
+        ]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -142,10 +158,20 @@ def new_test_identity(
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=True, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     return TestIdentity(ca_key, ca_cert, key, cert)

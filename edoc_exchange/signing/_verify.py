@@ -56,15 +56,21 @@ __all__ = ["VerifiedMessage", "signing_time", "verify"]
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 _TRANSFORMS = (_ENVELOPED, _EXC_C14N)
-_SIGNEDINFO_C14N = frozenset({
-    _EXC_C14N,
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-    "http://www.w3.org/2006/12/xml-c14n11",
-})
+_SIGNEDINFO_C14N = frozenset(
+    {
+        _EXC_C14N,
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/2006/12/xml-c14n11",
+    }
+)
 _KEYINFO_CHILDREN = frozenset({_xml.dsig("X509Data"), _xml.dsig("KeyName")})
-_X509DATA_CHILDREN = frozenset({
-    _xml.dsig("X509Certificate"), _xml.dsig("X509SubjectName"), _xml.dsig("X509IssuerSerial"),
-})
+_X509DATA_CHILDREN = frozenset(
+    {
+        _xml.dsig("X509Certificate"),
+        _xml.dsig("X509SubjectName"),
+        _xml.dsig("X509IssuerSerial"),
+    }
+)
 _SIGNATURE_PATH = "/edXML/edXMLEnvelope/edXMLHeader/Signature"
 _PRIVATE = object()
 
@@ -118,8 +124,10 @@ class VerifiedMessage:
         raise TypeError("a VerifiedMessage cannot be pickled; store signed_bytes and verify again")
 
     def __repr__(self) -> str:
-        return (f"VerifiedMessage(kind={self.message.kind!r}, "
-                f"sender={self.message.sender.organ_id!r}, signer={self.subject!r})")
+        return (
+            f"VerifiedMessage(kind={self.message.kind!r}, "
+            f"sender={self.message.sender.organ_id!r}, signer={self.subject!r})"
+        )
 
     @property
     def message(self) -> Document | StatusMessage:
@@ -220,8 +228,11 @@ def signing_time(message: Document | StatusMessage) -> dt.datetime | None:
     """The signing time a message carries: the sender's last TraceHeader, or the status time."""
     if isinstance(message, StatusMessage):
         return message.timestamp
-    stamps = [t.timestamp for t in message.trace
-              if t.organ_id == message.sender.organ_id and t.timestamp is not None]
+    stamps = [
+        t.timestamp
+        for t in message.trace
+        if t.organ_id == message.sender.organ_id and t.timestamp is not None
+    ]
     return stamps[-1] if stamps else None
 
 
@@ -378,8 +389,9 @@ def _check_algorithms(signed_info: etree._Element, policy: TrustPolicy) -> tuple
         if digest_method not in policy.accepted_digest_algorithms:
             rule = Rule.SHA1 if "sha1" in digest_method.lower() else Rule.DIGEST_METHOD
             raise InvalidSignature(rule, detail=digest_method)
-    c14n = _algorithm(signed_info.find(_xml.dsig("CanonicalizationMethod")),
-                      "CanonicalizationMethod")
+    c14n = _algorithm(
+        signed_info.find(_xml.dsig("CanonicalizationMethod")), "CanonicalizationMethod"
+    )
     if c14n not in _SIGNEDINFO_C14N:
         raise InvalidSignature(Rule.C14N_METHOD, detail=c14n)
     return sig_method, _algorithm(digests[0], "DigestMethod")
@@ -397,15 +409,16 @@ def _check_reference(signed_info: etree._Element) -> None:
         raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="Reference/@Type")
     kinds = [child.tag for child in _children(reference)]
     if kinds != [_xml.dsig("Transforms"), _xml.dsig("DigestMethod"), _xml.dsig("DigestValue")]:
-        raise InvalidSignature(Rule.TRANSFORMS, detail="Reference must hold Transforms, "
-                               "DigestMethod, DigestValue")
+        raise InvalidSignature(
+            Rule.TRANSFORMS, detail="Reference must hold Transforms, DigestMethod, DigestValue"
+        )
     transforms_el = reference.find(_xml.dsig("Transforms"))
     assert transforms_el is not None
     transforms = _children(transforms_el)
     algorithms = tuple(t.get("Algorithm") for t in transforms)
-    if (algorithms != _TRANSFORMS
-            or any(t.tag != _xml.dsig("Transform") or len(t) or (t.text or "").strip()
-                   for t in transforms)):
+    if algorithms != _TRANSFORMS or any(
+        t.tag != _xml.dsig("Transform") or len(t) or (t.text or "").strip() for t in transforms
+    ):
         raise InvalidSignature(Rule.TRANSFORMS, detail=" ".join(str(a) for a in algorithms))
 
 
@@ -416,8 +429,11 @@ def _check_signature_children(signature: etree._Element, signed_info: etree._Ele
         found = ", ".join(_xml.local(child) for child in _children(signature))
         raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=f"found {found}")
     info_kinds = [child.tag for child in _children(signed_info)]
-    if info_kinds != [_xml.dsig("CanonicalizationMethod"), _xml.dsig("SignatureMethod"),
-                      _xml.dsig("Reference")]:
+    if info_kinds != [
+        _xml.dsig("CanonicalizationMethod"),
+        _xml.dsig("SignatureMethod"),
+        _xml.dsig("Reference"),
+    ]:
         raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="SignedInfo children")
 
 
@@ -439,8 +455,7 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x50
             der = base64.b64decode("".join((el.text or "").split()), validate=True)
             certs.append(_load_der(der))
         except (binascii.Error, ValueError) as exc:
-            raise InvalidSignature(Rule.KEY_INFO, detail=f"unreadable certificate: {exc}") \
-                from None
+            raise InvalidSignature(Rule.KEY_INFO, detail=f"unreadable certificate: {exc}") from None
     if not certs:
         raise InvalidSignature(Rule.KEY_INFO, detail="no X509Certificate")
     return certs[0], certs[1:]
@@ -455,12 +470,17 @@ def _load_der(der: bytes) -> x509.Certificate:
 def _check_key_type(leaf: x509.Certificate, sig_method: str) -> None:
     """The certificate's key must be of the SignatureMethod's kind (RSA or EC)."""
     key = leaf.public_key()
-    fits = (isinstance(key, rsa.RSAPublicKey) if "#rsa-" in sig_method
-            else isinstance(key, ec.EllipticCurvePublicKey) if "#ecdsa-" in sig_method
-            else False)
+    fits = (
+        isinstance(key, rsa.RSAPublicKey)
+        if "#rsa-" in sig_method
+        else isinstance(key, ec.EllipticCurvePublicKey)
+        if "#ecdsa-" in sig_method
+        else False
+    )
     if not fits:
-        raise InvalidSignature(Rule.SIGNATURE_VALUE,
-                               detail=f"{type(key).__name__} key for {sig_method}")
+        raise InvalidSignature(
+            Rule.SIGNATURE_VALUE, detail=f"{type(key).__name__} key for {sig_method}"
+        )
 
 
 def _crypto_check(data: bytes, leaf: x509.Certificate, policy: TrustPolicy) -> Any:
@@ -474,21 +494,27 @@ def _crypto_check(data: bytes, leaf: x509.Certificate, policy: TrustPolicy) -> A
         require_x509=True,
         location=f"./{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader/",
         expect_references=1,
-        signature_methods=frozenset(SignatureMethod(u)
-                                    for u in policy.accepted_signature_algorithms),
-        digest_algorithms=frozenset(DigestAlgorithm(u)
-                                    for u in policy.accepted_digest_algorithms),
+        signature_methods=frozenset(
+            SignatureMethod(u) for u in policy.accepted_signature_algorithms
+        ),
+        digest_algorithms=frozenset(DigestAlgorithm(u) for u in policy.accepted_digest_algorithms),
         verification_time=leaf.not_valid_before_utc,
     )
     try:
-        return XMLVerifier().verify(data, x509_cert=leaf, parser=_xml.parser(),
-                                    expect_config=config)
+        return XMLVerifier().verify(
+            data, x509_cert=leaf, parser=_xml.parser(), expect_config=config
+        )
     except InvalidDigest as exc:
         raise InvalidSignature(Rule.DIGEST, detail=str(exc)) from None
     except InvalidCertificate as exc:  # pragma: no cover - signxml is given the leaf itself
         raise UntrustedSigner(Rule.UNTRUSTED_ROOT, detail=str(exc)) from None
     except _SignxmlInvalidSignature as exc:
         raise InvalidSignature(Rule.SIGNATURE_VALUE, detail=str(exc)) from None
-    except (InvalidInput, SignXMLException, etree.DocumentInvalid, etree.XMLSyntaxError,
-            ValueError) as exc:
+    except (
+        InvalidInput,
+        SignXMLException,
+        etree.DocumentInvalid,
+        etree.XMLSyntaxError,
+        ValueError,
+    ) as exc:
         raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=str(exc)) from None
