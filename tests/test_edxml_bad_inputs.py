@@ -403,3 +403,17 @@ def test_raw_children_must_be_the_named_element() -> None:
         )
     )
     assert edxml.read(edxml.write(good), strict=True).message == good
+
+
+def test_reference_and_attachment_in_different_unicode_forms_agree() -> None:
+    import unicodedata
+
+    name = "báo cáo quý 3.pdf"
+    doc = document(attachments=[edxml.Attachment(content_id="cid:r", name=name, data=b"x")])
+    data = edxml.write(doc).decode("utf-8")
+    first = data.index("<edXML:AttachmentName>")  # the Reference's copy comes first
+    decomposed = unicodedata.normalize("NFD", name)
+    data = data[:first] + data[first:].replace(name, decomposed, 1)
+    result = edxml.read(data.encode("utf-8"), strict=True)
+    assert result.warnings == ()
+    assert result.message.attachments[0].name == name  # type: ignore[union-attr]

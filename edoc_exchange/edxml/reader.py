@@ -21,6 +21,7 @@ from __future__ import annotations
 import binascii
 import functools
 import os
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -767,6 +768,10 @@ def _b64decode(text: str) -> bytes:
         raise ValueError(f"{exc} (near '{sample}')") from None
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
 def _match(b: _Builder, refs: list[_Attachment], atts: list[_Attachment]) -> list[Attachment]:
     ctx = b.ctx
     by_cid: dict[str, _Attachment] = {}
@@ -799,7 +804,9 @@ def _match(b: _Builder, refs: list[_Attachment], atts: list[_Attachment]) -> lis
             ("description", "Description"),
         ):
             mine, theirs = att.values.get(key), ref.values.get(key)
-            if theirs is not None and mine is not None and mine != theirs:
+            # Compared as the model will hold them (NFC): a peer may write the two
+            # copies in different Unicode forms without meaning anything different.
+            if theirs is not None and mine is not None and _nfc(mine) != _nfc(theirs):
                 ctx.deviation(
                     "reference-mismatch",
                     f"{ref.path}/{tag}",
