@@ -29,3 +29,19 @@ def test_main_command_is_the_demo() -> None:
     main, _ = _commands()
     assert main.endswith("edoc demo")
     assert (REPO / "examples" / "ke-hoach-papi-2020.yaml").is_file()
+
+
+def test_embedding_example_runs() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "embed.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "signed by" in result.stdout
+    assert "BC-UBND" in result.stdout
