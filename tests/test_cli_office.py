@@ -191,3 +191,31 @@ def test_sandbox_is_not_left_running(sandbox: Sandbox) -> None:
     """No daemon of this module survives its test (ps shows none for the sandbox)."""
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(sandbox.offices[DISTRICT].config) not in out
+
+
+def test_configuration_and_key_changes_are_audited(sandbox: Sandbox, exchanged: str) -> None:
+    from edoc_exchange import audit
+
+    config = sandbox.offices[COMMUNE].config
+
+    def events() -> list[str]:
+        office = build_office(load_settings(config))
+        with office.db.engine.connect() as conn:
+            return [
+                e.event
+                for e in audit.entries(conn, COMMUNE)
+                if e.event in ("config_changed", "key_changed")
+            ]
+
+    before = events()
+    assert before.count("config_changed") == 1  # recorded once, though run several times
+    assert before.count("key_changed") == 1
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("outbound_interval = 0.2", "outbound_interval = 0.25"), encoding="utf-8"
+    )
+    try:
+        assert _cli(sandbox, COMMUNE, "daemon", "run", "--once")[0] == 0
+    finally:
+        config.write_text(text, encoding="utf-8")
+    assert events() == [*before, "config_changed"]

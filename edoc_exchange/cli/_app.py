@@ -52,7 +52,11 @@ R = TypeVar("R")
 
 
 def exits_on_error(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn an EdocError into its bilingual message and exit code 1 (traceback with --debug)."""
+    """Turn errors into a message and exit code 1; a traceback only with ``--debug``.
+
+    An EdocError prints its Vietnamese and English message; anything else is a bug, said
+    as such in one line (with what to run to see more), never as a traceback.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -63,6 +67,18 @@ def exits_on_error(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             # The message may hold brackets ("[office]"): never let rich read it as markup.
             err_console.print(f"[bold red]Lỗi / Error:[/] {escape(exc.diagnostics())}", markup=True)
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if state.debug:
+                raise
+            err_console.print(
+                f"[bold red]Lỗi không mong đợi / unexpected error:[/] "
+                f"{escape(type(exc).__name__)}: {escape(str(exc))} "
+                "(chạy lại với --debug để xem chi tiết / run again with --debug for details)",
+                markup=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper

@@ -38,6 +38,7 @@ def _line(path: Path, finding: Finding) -> str:
 
 
 @app.command()
+@exits_on_error
 def validate(
     files: Annotated[
         list[Path],
@@ -106,6 +107,7 @@ def validate(
 
 
 @app.command()
+@exits_on_error
 def inspect(
     file: ExistingFile,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stable JSON summary.")] = False,

@@ -22,7 +22,7 @@ from ..audit.report import Period, egov_report, render
 from ..config import load_settings
 from ..daemon import Intervals, Runner
 from ..daemon import office as steps
-from ..daemon.wiring import build_office, open_store
+from ..daemon.wiring import build_office, open_store, record_configuration
 from ..store import inbox as inbox_store
 from ..store.tables import outbox, recipient_statuses
 from ._app import app, err_console, exits_on_error, out
@@ -74,6 +74,7 @@ def daemon_run(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings(config)
     office = build_office(settings)
+    record_configuration(office, settings)
     d = settings.daemon
     runner = Runner(
         office,

@@ -309,6 +309,7 @@ def _load_organ_map(path: Path) -> dict[str, frozenset[str]]:
 
 
 @app.command("verify")
+@exits_on_error
 def verify_cmd(
     file: InputFile,
     trust: Annotated[

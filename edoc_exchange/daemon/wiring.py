@@ -7,6 +7,8 @@ has nobody to ask.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import socket
 
@@ -16,7 +18,7 @@ from ..config import ConfigError, Settings, SigningSettings, TrustSettings
 from ..store import Database, open_database, upgrade
 from .office import Office, OfficeIdentity
 
-__all__ = ["build_office", "load_policy", "load_signer", "open_store"]
+__all__ = ["build_office", "load_policy", "load_signer", "open_store", "record_configuration"]
 
 KEY_PASSWORD_ENV = "EDOC_KEY_PASSWORD"  # noqa: S105 (a variable name)
 PIN_ENV = "EDOC_PKCS11_PIN"
@@ -120,3 +122,50 @@ def build_office(settings: Settings, *, db: Database | None = None) -> Office:
         retry_max=dt.timedelta(seconds=d.retry_max),
         checkpoint_every=d.checkpoint_every,
     )
+
+
+def record_configuration(office: Office, settings: Settings) -> list[str]:
+    """Append config_changed / key_changed events when they differ from the last recorded.
+
+    The configuration is fingerprinted without its secrets (SecretStr fields are masked),
+    the key by its certificate's SHA-256; an inspector sees when either changed.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from sqlalchemy import select
+
+    from .. import audit
+    from ..store.tables import audit_entries
+
+    config = settings.model_dump(mode="json")  # SecretStr dumps as "**********"
+    config_hash = hashlib.sha256(
+        json.dumps(config, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    ).hexdigest()
+    key = None
+    if office.signer is not None:
+        cert = office.signer.certificates[0]
+        key = {
+            "certificate_sha256": cert.fingerprint(hashes.SHA256()).hex(),
+            "subject": cert.subject.rfc4514_string(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+        }
+    wanted = {
+        audit.AuditEvent.CONFIG_CHANGED: {"sha256": config_hash},
+        audit.AuditEvent.KEY_CHANGED: key,
+    }
+    recorded: list[str] = []
+    with office.db.transaction() as conn:
+        for event, data in wanted.items():
+            last = conn.execute(
+                select(audit_entries.c.body)
+                .where(
+                    audit_entries.c.office_id == office.office_id,
+                    audit_entries.c.event == event.value,
+                )
+                .order_by(audit_entries.c.seq.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            previous = json.loads(last)["data"] if last is not None else None
+            if data is not None and previous != data:
+                audit.append(conn, office.office_id, event, data)
+                recorded.append(event.value)
+    return recorded
