@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -13,7 +14,7 @@ from rich.markup import escape
 
 from ..errors import EdocError
 
-__all__ = ["app", "err_console", "exits_on_error", "out", "state"]
+__all__ = ["ConfigOption", "app", "err_console", "exits_on_error", "out", "state"]
 
 app = typer.Typer(
     name="edoc",
@@ -47,6 +48,17 @@ def _global(
     state.debug = debug
 
 
+#: The --config option every command that needs the settings takes.
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        dir_okay=False,
+        help="Tệp cấu hình TOML / TOML config file (default: $EDOC_CONFIG or ./edoc.toml).",
+    ),
+]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -68,8 +80,8 @@ def exits_on_error(func: Callable[P, R]) -> Callable[P, R]:
             # The message may hold brackets ("[office]"): never let rich read it as markup.
             err_console.print(f"[bold red]Lỗi / Error:[/] {escape(exc.diagnostics())}", markup=True)
             raise typer.Exit(1) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise  # exits and usage errors (exit 2) are typer's to report
         except Exception as exc:
             if state.debug:
                 raise

@@ -28,7 +28,7 @@ from ..axis.local import LocalAxisConfig, serve
 from ..config import ConfigError, load_settings
 from ..edxml import Document, read_file
 from ..errors import EdocError
-from ._app import app, exits_on_error, out
+from ._app import ConfigOption, app, exits_on_error, out
 
 __all__ = ["axis_app"]
 
@@ -38,13 +38,6 @@ axis_app = typer.Typer(
 )
 app.add_typer(axis_app, name="axis")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", dir_okay=False,
-        help="Tệp cấu hình TOML / TOML config file (default: $EDOC_CONFIG or ./edoc.toml).",
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for integrators).")]
 
 #: Files larger than this get a progress bar while they upload.
@@ -79,12 +72,18 @@ def send(
         size = file.stat().st_size
         if size >= _PROGRESS_FROM:
             with Progress(
-                "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                TransferSpeedColumn(), console=out, transient=True,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=out,
+                transient=True,
             ) as bar:
                 task = bar.add_task("Đang gửi / sending", total=size)
                 result = client.send(
-                    file, sender=sender, message_type=kind,
+                    file,
+                    sender=sender,
+                    message_type=kind,
                     progress=lambda sent, _total: bar.update(task, completed=sent),
                 )
         else:
@@ -117,11 +116,21 @@ def inbox(
     if not items:
         out.print("Không có văn bản đến / nothing waiting")
         return
-    table = Table("DocId", "Nơi gửi / From", "Mã văn bản / DocumentId",
-                  "Trạng thái / State", "Thời gian / Time")
+    table = Table(
+        "DocId",
+        "Nơi gửi / From",
+        "Mã văn bản / DocumentId",
+        "Trạng thái / State",
+        "Thời gian / Time",
+    )
     for item in items:
-        table.add_row(item.doc_id, item.sender or "", item.document_id or "",
-                      item.status or "", item.created_time or "")
+        table.add_row(
+            item.doc_id,
+            item.sender or "",
+            item.document_id or "",
+            item.status or "",
+            item.created_time or "",
+        )
     out.print(table)
     out.print(f"{len(items)} mục / items")
 
@@ -199,11 +208,21 @@ def sent(
     if as_json:
         _json([r.model_dump() for r in rows])
         return
-    table = Table("Nơi nhận / To", "Gửi / Sent", "Nhận / Received", "Trạng thái cuối / Last",
-                  "Thời gian nhận / Received at")
+    table = Table(
+        "Nơi nhận / To",
+        "Gửi / Sent",
+        "Nhận / Received",
+        "Trạng thái cuối / Last",
+        "Thời gian nhận / Received at",
+    )
     for row in rows:
-        table.add_row(row.to_code, row.send_status or "", row.receive_status or "",
-                      row.last_status_code or "", row.received_time or "")
+        table.add_row(
+            row.to_code,
+            row.send_status or "",
+            row.receive_status or "",
+            row.last_status_code or "",
+            row.received_time or "",
+        )
     out.print(table)
 
 
@@ -243,8 +262,9 @@ def agencies(
 def serve_command(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", dir_okay=False,
-                     help="Local axis TOML (default: ./local-axis.toml)."),
+        typer.Option(
+            "--config", "-c", dir_okay=False, help="Local axis TOML (default: ./local-axis.toml)."
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
@@ -258,6 +278,8 @@ def serve_command(
             step="axis.serve",
         )
     settings = LocalAxisConfig.load(path)
-    out.print(f"Trục cục bộ / local axis: http://{host}:{port}  "
-              f"({len(settings.systems)} hệ thống / systems, CSDL / database {settings.database})")
+    out.print(
+        f"Trục cục bộ / local axis: http://{host}:{port}  "
+        f"({len(settings.systems)} hệ thống / systems, CSDL / database {settings.database})"
+    )
     serve(settings, host=host, port=port)

@@ -15,18 +15,8 @@ from ..daemon.composing import compose_file
 from ..daemon.wiring import build_office, load_signer, open_store
 from ..demo import default_plan, run_demo
 from ..signing import Signer
-from ._app import app, err_console, exits_on_error, out
+from ._app import ConfigOption, app, err_console, exits_on_error, out
 from .signing import _load_signer
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        dir_okay=False,
-        help="Tệp cấu hình TOML / TOML config file (default: $EDOC_CONFIG or ./edoc.toml).",
-    ),
-]
 
 
 @app.command("compose")

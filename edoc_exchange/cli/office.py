@@ -25,17 +25,8 @@ from ..daemon import office as steps
 from ..daemon.wiring import build_office, open_store, record_configuration
 from ..store import inbox as inbox_store
 from ..store.tables import outbox, recipient_statuses
-from ._app import app, err_console, exits_on_error, out
+from ._app import ConfigOption, app, err_console, exits_on_error, out
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        dir_okay=False,
-        help="Tệp cấu hình TOML / TOML config file (default: $EDOC_CONFIG or ./edoc.toml).",
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 db_app = typer.Typer(help="Cơ sở dữ liệu. The database.", no_args_is_help=True)
@@ -90,8 +81,7 @@ def daemon_run(
         out.print("Xong một lượt / one pass done")
         return
     out.print(
-        f"edoc daemon: {office.office_id} ({office.worker}); "
-        f"health: {_health_url(runner.health)}"
+        f"edoc daemon: {office.office_id} ({office.worker}); health: {_health_url(runner.health)}"
     )
     runner.run_forever()
     out.print("Đã dừng / stopped")

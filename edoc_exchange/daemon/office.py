@@ -326,15 +326,20 @@ def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxR
             if worker != office.worker and _aware(beat) >= now - office.stale_after:
                 return False, None  # a live worker is acknowledging it right now
             return False, existing
-        claimed = inbox_store.claim_incoming(
-            conn,
-            office_id=office.office_id,
-            axis_doc_id=item.doc_id,
-            worker=office.worker,
-            now=now,
-            stale_before=now - office.stale_after,
-        )
+        claimed = _claim_row(conn, office, item.doc_id, now)
     return claimed, None
+
+
+def _claim_row(conn: Any, office: Office, item_id: str, now: dt.datetime) -> bool:
+    """Claim an incoming item for this worker (taking over a stale claim)."""
+    return inbox_store.claim_incoming(
+        conn,
+        office_id=office.office_id,
+        axis_doc_id=item_id,
+        worker=office.worker,
+        now=now,
+        stale_before=now - office.stale_after,
+    )
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -534,14 +539,7 @@ def receive_statuses(office: Office) -> StepReport:
             )
             if new:
                 # Held until the acknowledgement is recorded (see _ack_claimed).
-                inbox_store.claim_incoming(
-                    conn,
-                    office_id=office.office_id,
-                    axis_doc_id=item.doc_id,
-                    worker=office.worker,
-                    now=now,
-                    stale_before=now - office.stale_after,
-                )
+                _claim_row(conn, office, item.doc_id, now)
                 for row in outbox_store.find_sent(
                     conn, office_id=office.office_id, unfinished_only=False
                 ):
