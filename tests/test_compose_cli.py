@@ -187,3 +187,19 @@ def test_demo_runs_green_and_leaves_nothing_running(tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path / "demo") not in procs
+
+
+def test_compose_report_answers_its_plan(office: Sandbox, tmp_path: Path) -> None:
+    report = EXAMPLES / "bao-cao-papi-quy-3.yaml"
+    out = tmp_path / "report.edxml"
+    code, output = _compose(office, report, out, "--queue")
+    assert code == 0, output
+    doc = edxml.read(out.read_bytes(), strict=True).message
+    assert isinstance(doc, edxml.Document)
+    assert doc.document_type is not None
+    assert doc.document_type.type_name == "Báo cáo"
+    assert doc.code is not None
+    assert doc.code.notation == "BC-UBND"
+    assert [r.document_id for r in doc.response_for] == ["000.12.05.H38,2020/06/04,/KH-UBND"]
+    assert doc.response_for[0].promulgation_date is not None
+    assert doc.response_for[0].promulgation_date.isoformat() == "2020-06-04"

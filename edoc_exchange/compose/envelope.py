@@ -120,6 +120,18 @@ def to_document(
         raise ContentError(problems, source=str(source) if source else None)
     issuer = document.issuer
     kind = document.kind_of
+    response_for = []
+    if isinstance(document, Report):
+        # A report answers the plan it reports on: ResponseFor links the two at the receiver.
+        plan = edxml.DocumentId.parse(str(document.reports_on))
+        response_for.append(
+            edxml.ResponseFor(
+                organ_id=str(plan.organ_id),
+                code=f"{plan.number}/{plan.notation}",
+                promulgation_date=plan.date,
+                document_id=str(plan),
+            )
+        )
     stem = attachment_stem(document)
     return edxml.Document(
         sender=edxml.OrganizationInfo(
@@ -141,6 +153,7 @@ def to_document(
             full_name=document.signer.name,
         ),
         due_date=document.due_date,
+        response_for=response_for,
         other_info=edxml.OtherInfo(
             priority=document.urgency.priority,
             promulgation_amount=1,
