@@ -112,3 +112,24 @@ def test_models_refuse_unsafe_attachment_names() -> None:
     for name in ("../x.pdf", "a/b.pdf", "..", "C:x.pdf", "a\\b", "x\x00y"):
         with pytest.raises(pydantic.ValidationError):
             edxml.Attachment(name=name, data=b"")
+
+
+def test_read_tree_equals_read_of_the_bytes() -> None:
+    from edoc_exchange.edxml.untrusted import untrusted_parser
+
+    data = edxml.write(document())
+    root = etree.fromstring(data, untrusted_parser())
+    assert edxml.read_tree(root).message == edxml.read(data).message
+    deep = etree.fromstring(data, untrusted_parser())
+    header = deep.find(
+        f"{{{edxml.NS}}}edXMLEnvelope/{{{edxml.NS}}}edXMLHeader/{{{edxml.NS}}}MessageHeader"
+    )
+    assert header is not None
+    node = header
+    for _ in range(80):
+        node = etree.SubElement(node, "x")
+    import pytest
+
+    with pytest.raises(edxml.EdxmlReadError) as info:
+        edxml.read_tree(deep)
+    assert info.value.errors[0].code == "too-deep"

@@ -31,7 +31,7 @@ from .models import (
     StatusMessage,
     TraceHeader,
 )
-from .reader import DEFAULT_LIMITS, ReadLimits, ReadResult, read, read_file
+from .reader import DEFAULT_LIMITS, ReadLimits, ReadResult, read, read_file, read_tree
 from .spec import DSIG_NS, NS
 from .writer import write, write_file
 
@@ -74,6 +74,7 @@ __all__ = [
     "check",
     "read",
     "read_file",
+    "read_tree",
     "write",
     "write_file",
 ]

@@ -51,7 +51,7 @@ from .models import (
 from .spec import DSIG_NS, NS, Child, Kind, Need
 from .untrusted import PROLOG_WINDOW, find_xml_start, prolog_has_doctype, untrusted_parser
 
-__all__ = ["DEFAULT_LIMITS", "ReadLimits", "ReadResult", "read", "read_file"]
+__all__ = ["DEFAULT_LIMITS", "ReadLimits", "ReadResult", "read", "read_file", "read_tree"]
 
 _CHUNK = 1 << 20
 # Order matters: the UTF-32 little-endian mark begins with the UTF-16 one.
@@ -202,6 +202,23 @@ def _bounded_chunks(handle: BinaryIO, budget: int) -> Iterator[bytes]:
         yield chunk
 
 
+def read_tree(
+    root: etree._Element,
+    *,
+    strict: bool = False,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> ReadResult:
+    """Read a message from a tree already parsed safely (what signature verification
+    returns), without serialising and parsing it again.
+
+    The tree is consumed: attachment text is taken out of it while decoding. The size and
+    tag bounds were the parser's business; depth and attachment count are checked here.
+    Raises :class:`EdxmlReadError` like :func:`read`.
+    """
+    ctx = _Context(strict=strict, limits=limits)
+    return _finish(ctx, lambda: root, None)
+
+
 def _read(
     ctx: _Context,
     size: int,
@@ -209,10 +226,17 @@ def _read(
     chunks: Callable[[int], Iterable[bytes]],
     source: str | None,
 ) -> ReadResult:
+    def parse() -> etree._Element:
+        start = _check_prolog(ctx, size, head)
+        return _parse(ctx, chunks(start))
+
+    return _finish(ctx, parse, source)
+
+
+def _finish(ctx: _Context, parse: Callable[[], etree._Element], source: str | None) -> ReadResult:
     message: Document | StatusMessage | None = None
     try:
-        start = _check_prolog(ctx, size, head)
-        root = _parse(ctx, chunks(start))
+        root = parse()
         _check_tree(ctx, root)
         message = _build(ctx, root)
     except _FatalError:

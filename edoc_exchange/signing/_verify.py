@@ -39,7 +39,7 @@ from signxml.exceptions import (
 from signxml.exceptions import InvalidSignature as _SignxmlInvalidSignature
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from ..edxml import DEFAULT_LIMITS, NS, Document, Finding, ReadLimits, StatusMessage, read
+from ..edxml import DEFAULT_LIMITS, NS, Document, Finding, ReadLimits, StatusMessage, read_tree
 from . import _xml
 from ._chain import check_chain
 from ._errors import (
@@ -301,10 +301,9 @@ def verify(
     del result
     if signed_xml is None:  # pragma: no cover - URI="" always yields XML
         raise InvalidSignature(Rule.DIGEST, detail="signed data is not XML")
-    signed_text = etree.tostring(signed_xml)
+    # Read straight from signxml's tree of the signed bytes (no re-serialisation).
+    read_result = read_tree(signed_xml, limits=limits)
     del signed_xml
-    read_result = read(signed_text, limits=limits)
-    del signed_text
     message = read_result.message
 
     # 9. Certificate path at the signing time carried in the (now verified) message.
