@@ -105,13 +105,17 @@ class _Checker:
                 self.add("unknown-element", path, name=ext.tag)
         for child in children:
             value = getattr(model, child.field)
+            if value is None or (child.many and not value):
+                if self.structure and child.need is not Need.OPTIONAL:
+                    code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
+                    sev = Severity.ERROR if child.need is Need.ALWAYS else None
+                    where = child_path(path, child, 1) if child.many else child_path(path, child)
+                    self.add(code, where, sev, name=child.tag)
+                continue
+            plain = child.kind is not Kind.MODEL and child.kind is not Kind.RAW
+            if plain and child.max_len is None and child.rule is None:
+                continue  # nothing to check on this child: skip the path building
             items: list[Any] = value if child.many else [value]
-            missing = not any(item is not None for item in items)
-            if self.structure and child.need is not Need.OPTIONAL and missing:
-                code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
-                sev = Severity.ERROR if child.need is Need.ALWAYS else None
-                where = child_path(path, child, 1) if child.many else child_path(path, child)
-                self.add(code, where, sev, name=child.tag)
             for index, item in enumerate(items, start=1):
                 if item is None:
                     continue

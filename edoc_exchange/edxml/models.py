@@ -18,7 +18,15 @@ import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
 from lxml import etree
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .formats import clean_text, to_vn_time
 from .identifiers import DocumentId, OrganId
@@ -49,6 +57,9 @@ __all__ = [
 ]
 
 Text = Annotated[str, AfterValidator(clean_text)]
+
+#: Validation context the reader passes: its values are already converted and never blank.
+READER: dict[str, bool] = {"reader": True}
 Timestamp = Annotated[dt.datetime, AfterValidator(to_vn_time)]
 
 _RAW_PARSER = etree.XMLParser(
@@ -64,10 +75,11 @@ class _Model(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_empty_elements(cls, data: Any) -> Any:
+    def _drop_empty_elements(cls, data: Any, info: ValidationInfo) -> Any:
         # An element with nothing in it carries no information and is not written; treating
-        # it as absent keeps "write, then read" equal to the model that was written.
-        if isinstance(data, dict):
+        # it as absent keeps "write, then read" equal to the model that was written. The
+        # reader never hands over blank values (context READER): no need to look again.
+        if isinstance(data, dict) and info.context is not READER:
             return {key: _none_if_empty(value) for key, value in data.items()}
         return data
 

@@ -41,6 +41,7 @@ from .formats import (
 )
 from .models import (
     CONTAINERS,
+    READER,
     Attachment,
     Document,
     RawXml,
@@ -394,10 +395,20 @@ def _raw(el: etree._Element) -> RawXml:
 # --- 4. building the model -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
+_TAG_INDEXES: dict[int, dict[str, Child]] = {}
+
+
 def _tag_index(table: tuple[Child, ...]) -> dict[str, Child]:
-    """Every accepted tag of a table's children (canonical and aliases) -> the child."""
-    return {tag: child for child in table for tag in child.tags}
+    """Every accepted tag of a table's children (canonical and aliases) -> the child.
+
+    Keyed by identity: the tables are module constants, and hashing a table of frozen
+    dataclasses on every element cost a tenth of a small read.
+    """
+    index = _TAG_INDEXES.get(id(table))
+    if index is None:
+        index = {tag: child for child in table for tag in child.tags}
+        _TAG_INDEXES[id(table)] = index
+    return index
 
 
 class _Builder:
@@ -545,7 +556,7 @@ class _Builder:
         self, cls: type[Any], values: dict[str, Any], path: str, el: etree._Element | None
     ) -> Any:
         try:
-            return cls.model_validate(values)
+            return cls.model_validate(values, context=READER)
         except ValidationError as exc:
             for err in exc.errors():
                 where = "/".join([path, *(str(p) for p in err["loc"])])
