@@ -212,6 +212,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Phần tử {name} không phải {expected}",
         "element {name} is not the expected {expected}",
     ),
+    "bad-extension": (
+        "Không giữ được phần tử này nguyên vẹn: {detail}",
+        "this element cannot be kept as it is: {detail}",
+    ),
+    "unexpected": (
+        "Không đọc được gói tin (lỗi của phần mềm, xin báo lại): {detail}",
+        "the message could not be read (a bug in this software, please report it): {detail}",
+    ),
     "invalid-value": ("Giá trị không hợp lệ: {detail}", "invalid value: {detail}"),
 }
 

@@ -242,6 +242,11 @@ def _finish(ctx: _Context, parse: Callable[[], etree._Element], source: str | No
         message = _build(ctx, root)
     except _FatalError:
         pass
+    except Exception as exc:  # a reader bug must still not reach a clerk as a crash
+        # Untrusted input found a path the reader does not handle: refuse the message with
+        # a finding that says so (the fuzz tests look for this code and fail on it).
+        ctx.error("unexpected", "/", None, detail=f"{type(exc).__name__}: {exc}")
+        message = None
     warnings = tuple(f for f in ctx.findings if f.severity is Severity.WARNING)
     partial = ReadResult(message, warnings) if message is not None else None
     if ctx.has_errors or partial is None:
@@ -392,6 +397,22 @@ def _raw(el: etree._Element) -> RawXml:
     return RawXml(xml=etree.tostring(el, method="c14n", exclusive=True).decode("utf-8"))
 
 
+def _keep(ctx: _Context, el: etree._Element, path: str, into: list[RawXml]) -> RawXml | None:
+    """Keep ``el`` verbatim (appending it to ``into``), or report why it cannot be kept.
+
+    An element whose namespace declarations canonicalisation refuses (a relative namespace
+    URI, say) cannot be carried faithfully: that is an error, not a crash.
+    """
+    try:
+        raw = _raw(el)
+    except (etree.C14NError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ctx.error("bad-extension", path, el.sourceline, detail=detail)
+        return None
+    into.append(raw)
+    return raw
+
+
 # --- 4. building the model -----------------------------------------------------------------
 
 
@@ -478,7 +499,7 @@ class _Builder:
             where = child_path(path, child)
             if child.field in values or counts.get(child.field):
                 self.ctx.deviation("duplicate-element", where, sub.sourceline, name=child.tag)
-                extensions.append(_raw(sub))
+                _keep(self.ctx, sub, where, extensions)
                 continue
             counts[child.field] = 1
             value = self.value(sub, child, where)
@@ -496,7 +517,7 @@ class _Builder:
             self.ctx.deviation("signature-misplaced", f"{path}/Signature", sub.sourceline)
         else:
             self.ctx.deviation("unknown-element", f"{path}/{local}", sub.sourceline, name=local)
-        extensions.append(_raw(sub))
+        _keep(self.ctx, sub, f"{path}/{local}", extensions)
 
     def presence(
         self, el: etree._Element, table: tuple[Child, ...], path: str, values: dict[str, Any]
@@ -515,7 +536,7 @@ class _Builder:
         """Convert one element; None (with a finding) when it is empty or malformed."""
         self.ctx.lines[path] = el.sourceline or 0
         if child.kind is Kind.RAW:
-            return _raw(el)
+            return _keep(self.ctx, el, path, [])
         if child.kind is Kind.MODEL:
             assert child.model is not None
             assert issubclass(child.model, _Element)
@@ -652,7 +673,7 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
             signature = sub
         elif name == "Signature" or _is_signature(sub):
             ctx.deviation("extra-signature", f"{hdr_path}/Signature", sub.sourceline)
-            containers["edXMLHeader"].append(_raw(sub))
+            _keep(ctx, sub, f"{hdr_path}/Signature", containers["edXMLHeader"])
         else:
             b.unknown(sub, hdr_path, containers["edXMLHeader"])
     if message_header is None:
@@ -660,7 +681,9 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
 
     values: dict[str, Any] = {}
     if signature is not None:
-        values["signature"] = _raw(signature)
+        kept = _keep(ctx, signature, f"{hdr_path}/Signature", [])
+        if kept is not None:
+            values["signature"] = kept
         if not _is_signature(signature):
             ctx.deviation("legacy-signature", f"{hdr_path}/Signature", signature.sourceline)
     ctx.lines[HEADER_PATH] = message_header.sourceline or 0
