@@ -188,3 +188,12 @@ def test_settings_file_and_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert "axis.retries" in str(info.value)
     with pytest.raises(ConfigError):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_milliseconds_never_read_as_an_offset_that_hides_staleness() -> None:
+    """'+0654' is 654 ms: read as a +06:54 zone it would move the instant by six minutes and
+    let a request six minutes old pass the five-minute freshness check (a replay)."""
+    [only] = parse_timestamp("14032025T093015+0654")
+    assert only.microsecond == 654_000
+    assert only.utcoffset() == dt.timedelta(hours=7)
+    assert len(parse_timestamp("14032025T093015+0700")) == 2  # the same second either way

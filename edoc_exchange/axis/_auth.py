@@ -18,11 +18,11 @@ The timestamp: the SDK formats ``new Date()`` with ``SimpleDateFormat("ddMMyyyy'
 In Java's pattern language the ``+`` is a literal and ``SSSS`` is the millisecond field padded
 to four digits, and the time is the JVM's local time (Vietnam, UTC+7). A reader of the spec may
 instead take ``+SSSS`` for a zone offset (``+0700``). We **write** the Java reading
-(Vietnam local time, milliseconds) and **accept** both: a value is fresh when either reading
-lies within the allowed skew. For a sender in Vietnam the two readings differ by less than a
-second (``+0700`` as an offset is Vietnam time; as milliseconds it is 0.7 s), so a real peer
-passes whichever it meant. ``TimestampStyle.OFFSET`` writes ``+0700`` for an axis that turns out
-to want the offset reading.
+(Vietnam local time, milliseconds) and **accept** both: ``+0700`` is Vietnam time either way
+(as milliseconds it is 0.7 s), so a real peer passes whichever it meant. Any other four digits
+are milliseconds only: reading, say, ``+0654`` as a zone offset would move the instant by six
+minutes and let a stale (replayed) request pass the freshness check.
+``TimestampStyle.OFFSET`` writes ``+0700`` for an axis that turns out to want the offset.
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ def format_timestamp(when: dt.datetime, style: TimestampStyle = TimestampStyle.M
     return local.strftime("%d%m%YT%H%M%S") + "+" + tail
 
 
+_VN_OFFSET = 700  # "+0700"
+
+
 def parse_timestamp(value: str) -> list[dt.datetime]:
     """Every instant ``value`` may mean (milliseconds reading first); empty if malformed."""
     m = _TS_RE.fullmatch(value.strip())
@@ -83,10 +86,9 @@ def parse_timestamp(value: str) -> list[dt.datetime]:
         return []
     if tail < 1000:
         readings.append(base.replace(microsecond=tail * 1000, tzinfo=VN_TZ))
-    off_h, off_m = divmod(tail, 100)
-    if off_h <= 14 and off_m < 60:
-        zone = dt.timezone(dt.timedelta(hours=off_h, minutes=off_m))
-        readings.append(base.replace(tzinfo=zone))
+    if tail == _VN_OFFSET:
+        # "+0700" read as a zone offset: Vietnam time, the same instant to within 0.7 s.
+        readings.append(base.replace(tzinfo=VN_TZ))
     return readings
 
 
