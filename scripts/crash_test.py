@@ -76,6 +76,8 @@ class Options:
     seed: int | None = None
     keep: Path | None = None
     timeout: float = 600.0
+    #: Store both offices in a throwaway PostgreSQL server (a province's setup).
+    postgres: bool = False
 
 
 @dataclass
@@ -533,11 +535,33 @@ def run(opts: Options) -> Outcome:
         f"crash test: {opts.exchanges} exchanges, {opts.kills} kills, seed {opts.seed}, "
         f"folder {root}"
     )
+    with contextlib.ExitStack() as stack:
+        store_urls: dict[str, str] = {}
+        if opts.postgres:
+            server = stack.enter_context(_postgres())
+            store_urls = {
+                organ: server.create_database(f"crash_{i}")
+                for i, organ in enumerate((COMMUNE, DISTRICT))
+            }
+            say(f"stores: PostgreSQL on 127.0.0.1:{server.port}")
+        return _run_in(opts, out, root, store_urls)
+
+
+def _postgres() -> Any:
+    """A throwaway PostgreSQL server (the tests' helper, shared rather than copied)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from postgres import postgres_server  # type: ignore[import-not-found,unused-ignore]
+
+    return postgres_server()
+
+
+def _run_in(opts: Options, out: Outcome, root: Path, store_urls: dict[str, str]) -> Outcome:
     box = Sandbox.create(
         root,
         [(COMMUNE, NAMES[COMMUNE]), (DISTRICT, NAMES[DISTRICT])],
         daemon=DAEMON_SETTINGS,
         parents={COMMUNE: DISTRICT},
+        store_urls=store_urls,
     )
     commune = build_office(load_settings(box.offices[COMMUNE].config))
     district = build_office(load_settings(box.offices[DISTRICT].config))
@@ -600,6 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds before giving up (FAIL)"
     )
+    parser.add_argument(
+        "--postgres", action="store_true", help="store both offices in a throwaway PostgreSQL"
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     opts = Options(
@@ -608,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=seed,
         keep=args.keep,
         timeout=args.timeout,
+        postgres=args.postgres,
     )
     out = run(opts)
     report(out)

@@ -151,3 +151,26 @@ def test_status_resent_after_a_crash_does_not_move_the_recipient_back(
         ).scalars()
         assert list(codes) == ["03"]
         assert list(history) == ["03", "01"]
+
+
+def test_sigkilled_daemons_on_postgresql_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """The same crash test with both stores on a throwaway PostgreSQL (a province's setup)."""
+    from postgres import find_pg_bin
+
+    if find_pg_bin() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (scripts/install.sh --dev)")
+    main = _script_main()
+    args = [
+        "--postgres",
+        "--exchanges",
+        "20",
+        "--kills",
+        "4",
+        "--seed",
+        "20261127",
+        "--timeout",
+        "90",
+        "--keep",
+        str(tmp_path / "sandbox"),
+    ]
+    assert main(args) == 0
