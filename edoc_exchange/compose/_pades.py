@@ -9,13 +9,10 @@ alike, and the token key never leaves the token.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from asn1crypto import algos  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -25,7 +22,7 @@ from pyhanko.sign.general import SigningError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ..errors import EdocError
-from ..signing import Signer
+from ..signing import Signer, sign_data
 from .errors import RenderError
 
 __all__ = ["PadesSigner", "sign"]
@@ -50,11 +47,9 @@ class PadesSigner(signers.Signer):
         public = signer.certificates[0].public_key()
         if isinstance(public, rsa.RSAPublicKey):
             mechanism = "sha256_rsa"
-            self._rsa = True
             self._size = public.key_size // 8
         elif isinstance(public, ec.EllipticCurvePublicKey):
             mechanism = "sha256_ecdsa"
-            self._rsa = False
             self._size = 2 * ((public.key_size + 7) // 8) + 9  # the longest DER encoding
         else:
             raise RenderError(
@@ -79,12 +74,7 @@ class PadesSigner(signers.Signer):
             raise SigningError(f"only SHA-256 is used here, not {digest_algorithm}")
         if dry_run:  # pyhanko sizes the placeholder first: never touch the token for it
             return bytes(self._size)
-        # Chosen by the certificate, not the key's class: a token adapter need not subclass
-        # cryptography's key types, it only has to sign.
-        key: Any = self._signer.key
-        if self._rsa:
-            return bytes(key.sign(data, PKCS1v15(), hashes.SHA256()))
-        return bytes(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return sign_data(self._signer, data)
 
 
 def sign(

@@ -96,16 +96,7 @@ class _AuditSigner:
         return self._signer.certificates[0].public_bytes(Encoding.PEM)
 
     def sign_bytes(self, data: bytes) -> bytes:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-        key: Any = self._signer.key
-        public = key.public_key()
-        if isinstance(public, rsa.RSAPublicKey):
-            return bytes(key.sign(data, padding.PKCS1v15(), hashes.SHA256()))
-        if isinstance(public, ec.EllipticCurvePublicKey):
-            return bytes(key.sign(data, ec.ECDSA(hashes.SHA256())))
-        raise TypeError(f"cannot sign checkpoints with a {type(public).__name__}")
+        return signing.sign_data(self._signer, data)
 
 
 @dataclass

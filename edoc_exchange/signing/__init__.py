@@ -37,6 +37,7 @@ from ._signers import (
     load_pkcs12_signer,
     pem_key_is_encrypted,
     read_certificates,
+    sign_data,
 )
 from ._testpki import TestIdentity, new_test_identity
 from ._verify import VerifiedMessage, signing_time, verify
@@ -68,6 +69,7 @@ __all__ = [
     "pem_key_is_encrypted",
     "read_certificates",
     "sign",
+    "sign_data",
     "signing_time",
     "spki_sha256",
     "verify",

@@ -10,10 +10,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PublicFormat,
@@ -110,6 +112,22 @@ def _certs(data: bytes, source: str | os.PathLike[str]) -> list[x509.Certificate
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
         raise SignerError(Rule.KEY_UNREADABLE, detail=f"{source}: {exc}") from None
+
+
+def sign_data(signer: Signer, data: bytes) -> bytes:
+    """A raw SHA-256 signature of ``data`` by the signer's key (not XML-DSig).
+
+    RSA PKCS#1 v1.5 or ECDSA, chosen by the certificate's key type rather than the key's
+    class: a token adapter only has to sign. For audit checkpoints and PDF signatures.
+    Raises :class:`SignerError` (``key-type``) for any other key.
+    """
+    public = signer.certificates[0].public_key()
+    key: Any = signer.key
+    if isinstance(public, rsa.RSAPublicKey):
+        return bytes(key.sign(data, PKCS1v15(), hashes.SHA256()))
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return bytes(key.sign(data, ec.ECDSA(hashes.SHA256())))
+    raise SignerError(Rule.KEY_TYPE, detail=type(public).__name__)
 
 
 def read_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
