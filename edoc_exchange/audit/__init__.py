@@ -11,6 +11,7 @@ from .log import (
     canonical_json,
     checkpoints,
     entries,
+    last_event,
     latest_checkpoint,
     make_checkpoint,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "checkpoints",
     "entries",
     "export_log",
+    "last_event",
     "latest_checkpoint",
     "make_checkpoint",
     "prove",

@@ -50,11 +50,6 @@ def verify_database(db: Database, office_id: str) -> AuditReport:
         )
 
 
-def _entry_time(entry: AuditEntry) -> dt.datetime:
-    text = str(entry.data["time"]).replace("Z", "+00:00")
-    return dt.datetime.fromisoformat(text)
-
-
 def export_log(
     db: Database,
     office_id: str,
@@ -83,7 +78,7 @@ def export_log(
     whole = 0
     with db.engine.connect() as conn:
         for entry in entries(conn, office_id):
-            when = _entry_time(entry)
+            when = entry.time
             inside = (start is None or when >= start) and (end is None or when < end)
             record: dict[str, Any] = {
                 "seq": entry.seq,

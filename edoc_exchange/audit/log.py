@@ -36,6 +36,7 @@ __all__ = [
     "append",
     "canonical_json",
     "entries",
+    "last_event",
     "latest_checkpoint",
     "make_checkpoint",
 ]
@@ -124,6 +125,11 @@ class AuditEntry:
         """The decoded body."""
         decoded: dict[str, Any] = json.loads(self.body)
         return decoded
+
+    @property
+    def time(self) -> dt.datetime:
+        """When the event was recorded (UTC), from the entry itself."""
+        return dt.datetime.fromisoformat(str(self.data["time"]).replace("Z", "+00:00"))
 
     @property
     def leaf_hash(self) -> bytes:
@@ -219,6 +225,26 @@ def entries(
             row.prev_hash,
             row.entry_hash,
         )
+
+
+def last_event(conn: Connection, office_id: str, event: AuditEvent | str) -> AuditEntry | None:
+    """The office's most recent entry of ``event``, or None."""
+    row = conn.execute(
+        select(audit_entries)
+        .where(audit_entries.c.office_id == office_id, audit_entries.c.event == str(event))
+        .order_by(audit_entries.c.seq.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    return AuditEntry(
+        row.office_id,
+        int(row.seq),
+        row.event,
+        row.body.encode("utf-8"),
+        row.prev_hash,
+        row.entry_hash,
+    )
 
 
 class CheckpointSigner(Protocol):

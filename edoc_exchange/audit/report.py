@@ -21,8 +21,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..edxml.formats import VN_TZ
 from ..errors import EdocError
-from ..store.db import Database
+from ..store.db import Database, as_utc
 from ..store.tables import InboxVerdict, inbox, outbox
 from .log import entries
 
@@ -44,7 +45,7 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> Period:
         """``2026-Q3``, ``2026-07`` or ``2026``; ReportError otherwise."""
-        vn = dt.timezone(dt.timedelta(hours=7))
+        vn = VN_TZ
         text = text.strip().upper()
         if m := re.fullmatch(r"(\d{4})-Q([1-4])", text):
             year, quarter = int(m.group(1)), int(m.group(2))
@@ -92,15 +93,11 @@ class Period:
         return out
 
     def contains(self, when: dt.datetime) -> bool:
-        return self.start <= _aware(when) < self.end
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return self.start <= as_utc(when) < self.end
 
 
 def _month(value: dt.datetime) -> str:
-    local = _aware(value).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    local = as_utc(value).astimezone(VN_TZ)
     return f"{local.year:04d}-{local.month:02d}"
 
 
@@ -165,7 +162,7 @@ def egov_report(
     with db.engine.connect() as conn:
         for entry in entries(conn, office_id):
             data = entry.data
-            when = dt.datetime.fromisoformat(str(data["time"]).replace("Z", "+00:00"))
+            when = entry.time
             if not period.contains(when):
                 continue
             body = data.get("data", {})
@@ -196,7 +193,7 @@ def egov_report(
                         "document_id": row.document_id,
                         "from": row.sender,
                         "reason": row.reason,
-                        "received_at": _aware(row.received_at).isoformat(),
+                        "received_at": as_utc(row.received_at).isoformat(),
                     }
                 )
                 continue
@@ -207,7 +204,7 @@ def egov_report(
             if row.accepted_at is not None:
                 report.accepted += 1
                 waits.append(
-                    (_aware(row.accepted_at) - _aware(row.received_at)).total_seconds() / 3600
+                    (as_utc(row.accepted_at) - as_utc(row.received_at)).total_seconds() / 3600
                 )
             if (
                 row.due_date

@@ -36,6 +36,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..edxml.formats import VN_TZ
+
 __all__ = [
     "PREFIX",
     "SDK_VERSION",
@@ -51,7 +53,6 @@ __all__ = [
 
 PREFIX = "XroadVnpt-"
 SDK_VERSION = "3.0.201608"
-VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 _TS_RE = re.compile(r"(\d{2})(\d{2})(\d{4})T(\d{2})(\d{2})(\d{2})\+(\d{4})")
 

@@ -161,7 +161,8 @@ class AxisClient(_Base):
         of the settings). Recipients are read by the axis from the message itself.
         """
         call = calls.send(
-            _upload(source, filename), sender=_sender(self._settings, sender),
+            _upload(source, filename),
+            sender=_sender(self._settings, sender),
             message_type=message_type,
         )
         return self._call(call, progress=progress)
@@ -247,7 +248,8 @@ class AsyncAxisClient(_Base):
     ) -> SendResult:
         """See :meth:`AxisClient.send`."""
         call = calls.send(
-            _upload(source, filename), sender=_sender(self._settings, sender),
+            _upload(source, filename),
+            sender=_sender(self._settings, sender),
             message_type=message_type,
         )
         return await self._call(call, progress=progress)
@@ -290,4 +292,3 @@ class AsyncAxisClient(_Base):
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-

@@ -124,7 +124,11 @@ class RecipientStatus(_Result):
     )
 
     _coerce = field_validator(
-        "to_code", "send_status", "receive_status", "sender_doc_id", "receiver_doc_id",
+        "to_code",
+        "send_status",
+        "receive_status",
+        "sender_doc_id",
+        "receiver_doc_id",
         mode="before",
     )(_text)
 

@@ -23,6 +23,7 @@ from ..config import load_settings
 from ..daemon import Intervals, Runner
 from ..daemon import office as steps
 from ..daemon.wiring import build_office, open_store, record_configuration
+from ..edxml import VN_TZ
 from ..store import inbox as inbox_store
 from ..store.tables import outbox, recipient_statuses
 from ._app import ConfigOption, app, err_console, exits_on_error, out
@@ -250,7 +251,7 @@ def _date(text: str | None) -> dt.datetime | None:
     if text is None:
         return None
     try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone(dt.timedelta(hours=7)))
+        return dt.datetime.fromisoformat(text).replace(tzinfo=VN_TZ)
     except ValueError:
         err_console.print(f"Ngày '{text}' không hợp lệ (yyyy-mm-dd) / invalid date")
         raise typer.Exit(2) from None

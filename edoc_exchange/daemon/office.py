@@ -35,7 +35,7 @@ from ..axis import (
     MessageType,
     ReceivedItem,
 )
-from ..store import Database, InboxVerdict
+from ..store import Database, InboxVerdict, as_utc
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from .metrics import Metrics
@@ -314,7 +314,7 @@ def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxR
             if holder is None:
                 return False, None  # acknowledged and recorded: it will leave the list
             worker, beat = holder
-            if worker != office.worker and _aware(beat) >= now - office.stale_after:
+            if worker != office.worker and as_utc(beat) >= now - office.stale_after:
                 return False, None  # a live worker is acknowledging it right now
             return False, existing
         claimed = _claim_row(conn, office, item.doc_id, now)
@@ -331,11 +331,6 @@ def _claim_row(conn: Any, office: Office, item_id: str, now: dt.datetime) -> boo
         now=now,
         stale_before=now - office.stale_after,
     )
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite returns naive datetimes for timezone-aware columns: they were stored in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _release(office: Office, item_id: str) -> None:

@@ -131,10 +131,8 @@ def record_configuration(office: Office, settings: Settings) -> list[str]:
     the key by its certificate's SHA-256; an inspector sees when either changed.
     """
     from cryptography.hazmat.primitives import hashes
-    from sqlalchemy import select
 
     from .. import audit
-    from ..store.tables import audit_entries
 
     config = settings.model_dump(mode="json")  # SecretStr dumps as "**********"
     config_hash = hashlib.sha256(
@@ -155,16 +153,8 @@ def record_configuration(office: Office, settings: Settings) -> list[str]:
     recorded: list[str] = []
     with office.db.transaction() as conn:
         for event, data in wanted.items():
-            last = conn.execute(
-                select(audit_entries.c.body)
-                .where(
-                    audit_entries.c.office_id == office.office_id,
-                    audit_entries.c.event == event.value,
-                )
-                .order_by(audit_entries.c.seq.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            previous = json.loads(last)["data"] if last is not None else None
+            last = audit.last_event(conn, office.office_id, event)
+            previous = last.data["data"] if last is not None else None
             if data is not None and previous != data:
                 audit.append(conn, office.office_id, event, data)
                 recorded.append(event.value)

@@ -9,6 +9,7 @@ package and applied by :func:`upgrade` (``edoc db upgrade``, and at daemon start
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ __all__ = [
     "DatabaseLockedError",
     "DatabaseReadOnlyError",
     "StoreError",
+    "as_utc",
     "default_database_url",
     "open_database",
     "upgrade",
@@ -46,6 +48,11 @@ class DatabaseLockedError(StoreError):
 
 class DatabaseReadOnlyError(StoreError):
     """The database file or its folder cannot be written."""
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A stored time as an aware datetime: SQLite returns the UTC it stored without a zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def default_data_dir() -> Path:

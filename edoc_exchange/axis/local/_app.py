@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ... import edxml
+from ...edxml.formats import format_timestamp
 from .._auth import AuthFailure, SignedCall, verify_headers
 from ._config import LocalAxisConfig, load_directory
 from ._db import (
@@ -62,7 +63,6 @@ __all__ = ["LocalAxis", "create_app"]
 # Room for the multipart boundary and part headers on top of the file itself.
 _MULTIPART_SLACK = 16 * 1024
 _B64_CHUNK = 3 * 64 * 1024
-_VN = dt.timezone(dt.timedelta(hours=7))
 
 _STATE_DESC = {
     DeliveryState.PENDING: "Chờ nhận / waiting to be fetched",
@@ -106,9 +106,9 @@ def _vn_text(value: dt.datetime | None) -> str | None:
     """Times as edXML writes them: ``yyyy/MM/dd HH:mm:ss`` in Vietnam time."""
     if value is None:
         return None
-    if value.tzinfo is None:
+    if value.tzinfo is None:  # SQLite hands back the UTC it stored, without a zone
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(_VN).strftime("%Y/%m/%d %H:%M:%S")
+    return format_timestamp(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,17 +161,23 @@ class LocalAxis:
 
     def _build_app(self) -> Starlette:
         routes = [
-            Route("/sendEdoc", self._endpoint(self._send, "from", "messagetype", "hash-file"),
-                  methods=["POST"]),
-            Route("/getReceivedEdocList", self._endpoint(self._list, "messagetype"),
-                  methods=["POST"]),
+            Route(
+                "/sendEdoc",
+                self._endpoint(self._send, "from", "messagetype", "hash-file"),
+                methods=["POST"],
+            ),
+            Route(
+                "/getReceivedEdocList", self._endpoint(self._list, "messagetype"), methods=["POST"]
+            ),
             Route("/getEdoc", self._endpoint(self._get, "docId"), methods=["POST", "GET"]),
-            Route("/updateStatus", self._endpoint(self._update, "docid", "status"),
-                  methods=["POST"]),
+            Route(
+                "/updateStatus", self._endpoint(self._update, "docid", "status"), methods=["POST"]
+            ),
             Route("/getSentEdocList", self._endpoint(self._sent, "docId"), methods=["POST"]),
             Route("/countReceiveEdoc", self._endpoint(self._count_edoc), methods=["GET", "POST"]),
-            Route("/countReceiveStatus", self._endpoint(self._count_status),
-                  methods=["GET", "POST"]),
+            Route(
+                "/countReceiveStatus", self._endpoint(self._count_status), methods=["GET", "POST"]
+            ),
             Route("/getAgenciesList", self._endpoint(self._agencies), methods=["POST", "GET"]),
         ]
 
@@ -220,9 +226,12 @@ class LocalAxis:
     async def _send(self, request: Request, signed: SignedCall) -> Response:
         kind = signed.values["messagetype"]
         if kind not in ("edoc", "status"):
-            raise _Fail(400, "BAD_REQUEST",
-                        f"messagetype '{kind}' không hợp lệ (edoc hoặc status)",
-                        f"messagetype '{kind}' is invalid (edoc or status)")
+            raise _Fail(
+                400,
+                "BAD_REQUEST",
+                f"messagetype '{kind}' không hợp lệ (edoc hoặc status)",
+                f"messagetype '{kind}' is invalid (edoc or status)",
+            )
         limit = self.config.max_upload_bytes
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit + _MULTIPART_SLACK:
@@ -240,9 +249,12 @@ class LocalAxis:
     def _too_large(self, size: int | None) -> _Fail:
         limit = self.config.max_upload_bytes
         got = f" ({size} bytes)" if size is not None else ""
-        return _Fail(413, "TOO_LARGE",
-                     f"Gói tin quá lớn{got}: tối đa {limit} byte",
-                     f"upload too large{got}: at most {limit} bytes")
+        return _Fail(
+            413,
+            "TOO_LARGE",
+            f"Gói tin quá lớn{got}: tối đa {limit} byte",
+            f"upload too large{got}: at most {limit} bytes",
+        )
 
     async def _receive(self, request: Request, temp: Path) -> tuple[str, int]:
         """Stream the multipart body, bounded, and copy ``file_doc`` to ``temp`` while hashing."""
@@ -257,17 +269,24 @@ class LocalAxis:
                 yield chunk
 
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise _Fail(400, "BAD_REQUEST",
-                        "sendEdoc phải gửi multipart/form-data với phần file_doc",
-                        "sendEdoc must be multipart/form-data with a file_doc part")
+            raise _Fail(
+                400,
+                "BAD_REQUEST",
+                "sendEdoc phải gửi multipart/form-data với phần file_doc",
+                "sendEdoc must be multipart/form-data with a file_doc part",
+            )
         parser = MultiPartParser(
             request.headers, bounded(), max_files=1, max_fields=10, max_part_size=64 * 1024
         )
         try:
             form = await parser.parse()
         except MultiPartException as exc:
-            raise _Fail(400, "BAD_REQUEST", f"Phần multipart lỗi: {exc.message}",
-                        f"malformed multipart body: {exc.message}") from None
+            raise _Fail(
+                400,
+                "BAD_REQUEST",
+                f"Phần multipart lỗi: {exc.message}",
+                f"malformed multipart body: {exc.message}",
+            ) from None
         try:
             upload = form.get("file_doc")
             if not isinstance(upload, UploadFile):
@@ -295,32 +314,47 @@ class LocalAxis:
         """Check the message and route it; one transaction; the same message gives one DocId."""
         given = signed.values["hash-file"].strip().lower()
         if given != sha256:
-            raise _Fail(400, "HASH_MISMATCH",
-                        f"hash-file ({given}) không khớp SHA-256 của tệp ({sha256})",
-                        f"hash-file ({given}) does not match the file's SHA-256 ({sha256})")
+            raise _Fail(
+                400,
+                "HASH_MISMATCH",
+                f"hash-file ({given}) không khớp SHA-256 của tệp ({sha256})",
+                f"hash-file ({given}) does not match the file's SHA-256 ({sha256})",
+            )
         try:
             message = edxml.read_file(temp).message
         except edxml.EdxmlReadError as exc:
             errors = [f for f in exc.findings if f.severity is edxml.Severity.ERROR][:3]
             vi = "; ".join(f"{f.path}: {f.vi}" for f in errors)
             en = "; ".join(f"{f.path}: {f.en}" for f in errors)
-            raise _Fail(400, "EDXML_INVALID", f"Gói tin edXML không hợp lệ: {vi}",
-                        f"invalid edXML message: {en}") from None
+            raise _Fail(
+                400,
+                "EDXML_INVALID",
+                f"Gói tin edXML không hợp lệ: {vi}",
+                f"invalid edXML message: {en}",
+            ) from None
         if message.kind != kind:
-            raise _Fail(400, "EDXML_INVALID",
-                        f"messagetype là '{kind}' nhưng tệp là gói tin '{message.kind}'",
-                        f"messagetype is '{kind}' but the file is a '{message.kind}' message")
+            raise _Fail(
+                400,
+                "EDXML_INVALID",
+                f"messagetype là '{kind}' nhưng tệp là gói tin '{message.kind}'",
+                f"messagetype is '{kind}' but the file is a '{message.kind}' message",
+            )
         sender = message.sender.organ_id
         if sender != signed.values["from"]:
-            raise _Fail(400, "FROM_MISMATCH",
-                        f"Tiêu đề from ({signed.values['from']}) khác nơi gửi trong gói tin "
-                        f"({sender})",
-                        f"the from header ({signed.values['from']}) differs from the sender in "
-                        f"the edXML ({sender})")
+            raise _Fail(
+                400,
+                "FROM_MISMATCH",
+                f"Tiêu đề from ({signed.values['from']}) khác nơi gửi trong gói tin ({sender})",
+                f"the from header ({signed.values['from']}) differs from the sender in "
+                f"the edXML ({sender})",
+            )
         if sender not in self._organs(signed):
-            raise _Fail(403, "SENDER_NOT_SERVED",
-                        f"Hệ thống {signed.systemid} không được gửi thay cơ quan {sender}",
-                        f"system {signed.systemid} does not serve OrganId {sender}")
+            raise _Fail(
+                403,
+                "SENDER_NOT_SERVED",
+                f"Hệ thống {signed.systemid} không được gửi thay cơ quan {sender}",
+                f"system {signed.systemid} does not serve OrganId {sender}",
+            )
         if isinstance(message, edxml.Document):
             key_doc = message.document_id or ""
         else:
@@ -335,9 +369,12 @@ class LocalAxis:
                 recipients = list(dict.fromkeys(r.organ_id for r in message.recipients))
                 unknown = [r for r in recipients if r not in self.known_organs]
                 if unknown:
-                    raise _Fail(400, "UNKNOWN_RECIPIENT",
-                                f"Nơi nhận không có trong danh bạ của trục: {', '.join(unknown)}",
-                                f"recipient not known to the axis: {', '.join(unknown)}")
+                    raise _Fail(
+                        400,
+                        "UNKNOWN_RECIPIENT",
+                        f"Nơi nhận không có trong danh bạ của trục: {', '.join(unknown)}",
+                        f"recipient not known to the axis: {', '.join(unknown)}",
+                    )
                 original: DeliveryRow | None = None
             else:
                 recipients, original = self._route_status(session, message)
@@ -355,20 +392,30 @@ class LocalAxis:
                 delivered_size=delivered_size,
                 title=_title(message),
                 notation=_notation(message),
-                response_for=(message.response_for.document_id
-                              if isinstance(message, edxml.StatusMessage) else None),
-                status_code=(message.status_code
-                             if isinstance(message, edxml.StatusMessage) else None),
+                response_for=(
+                    message.response_for.document_id
+                    if isinstance(message, edxml.StatusMessage)
+                    else None
+                ),
+                status_code=(
+                    message.status_code if isinstance(message, edxml.StatusMessage) else None
+                ),
                 trace_organ=self.config.organ_id,
                 created_at=now,
             )
             session.add(row)
             for organ in recipients:
-                session.add(DeliveryRow(
-                    doc_id=secrets.token_hex(16), message_id=row.doc_id, to_organ=organ,
-                    kind=kind, state=DeliveryState.PENDING.value, created_at=now,
-                    updated_at=now,
-                ))
+                session.add(
+                    DeliveryRow(
+                        doc_id=secrets.token_hex(16),
+                        message_id=row.doc_id,
+                        to_organ=organ,
+                        kind=kind,
+                        state=DeliveryState.PENDING.value,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             if original is not None and isinstance(message, edxml.StatusMessage):
                 original.last_status_code = message.status_code
                 original.updated_at = now
@@ -377,9 +424,7 @@ class LocalAxis:
             except IntegrityError:
                 # The same message arrived twice at once: the other request won; answer its id.
                 session.rollback()
-                winner = session.scalar(
-                    select(MessageRow).where(MessageRow.dedup_key == dedup_key)
-                )
+                winner = session.scalar(select(MessageRow).where(MessageRow.dedup_key == dedup_key))
                 if winner is None:
                     raise
                 return _Accepted(winner.doc_id, True)
@@ -404,13 +449,20 @@ class LocalAxis:
         fallback = message.response_for.organ_id
         if fallback and fallback in self.known_organs:
             return [fallback], None
-        raise _Fail(400, "UNKNOWN_RECIPIENT",
-                    f"Không tìm thấy văn bản {answered} để chuyển thông điệp trạng thái",
-                    f"no document {answered} known to route this status message to its sender")
+        raise _Fail(
+            400,
+            "UNKNOWN_RECIPIENT",
+            f"Không tìm thấy văn bản {answered} để chuyển thông điệp trạng thái",
+            f"no document {answered} known to route this status message to its sender",
+        )
 
     def _delivered(
-        self, message: edxml.Document | edxml.StatusMessage, temp: Path, sha256: str,
-        size: int, now: dt.datetime,
+        self,
+        message: edxml.Document | edxml.StatusMessage,
+        temp: Path,
+        sha256: str,
+        size: int,
+        now: dt.datetime,
     ) -> tuple[str, int]:
         """Store the bytes recipients get (see the module docstring for the trace rule)."""
         if (
@@ -418,9 +470,14 @@ class LocalAxis:
             and isinstance(message, edxml.Document)
             and message.signature is None
         ):
-            traced = message.model_copy(update={"trace": [
-                *message.trace, edxml.TraceHeader(organ_id=self.config.organ_id, timestamp=now)
-            ]})
+            traced = message.model_copy(
+                update={
+                    "trace": [
+                        *message.trace,
+                        edxml.TraceHeader(organ_id=self.config.organ_id, timestamp=now),
+                    ]
+                }
+            )
             return self.blobs.put_bytes(edxml.write(traced, check=False))
         self.blobs.commit(temp, sha256)
         return sha256, size
@@ -430,9 +487,12 @@ class LocalAxis:
     def _visible(self, session: Session, signed: SignedCall, doc_id: str) -> DeliveryRow:
         delivery = session.get(DeliveryRow, doc_id)
         if delivery is None or delivery.to_organ not in self._organs(signed):
-            raise _Fail(404, "NOT_FOUND",
-                        f"Không có văn bản docId={doc_id} cho hệ thống {signed.systemid}",
-                        f"no item docId={doc_id} for system {signed.systemid}")
+            raise _Fail(
+                404,
+                "NOT_FOUND",
+                f"Không có văn bản docId={doc_id} cho hệ thống {signed.systemid}",
+                f"no item docId={doc_id} for system {signed.systemid}",
+            )
         return delivery
 
     async def _list(self, request: Request, signed: SignedCall) -> Response:
@@ -511,36 +571,44 @@ class LocalAxis:
         except ValueError:
             new = DeliveryState.PENDING
         if new not in (DeliveryState.DONE, DeliveryState.FAIL, DeliveryState.PROCESSING):
-            raise _Fail(400, "BAD_REQUEST",
-                        f"status '{status}' không hợp lệ (done, fail, processing)",
-                        f"status '{status}' is invalid (done, fail or processing)")
+            raise _Fail(
+                400,
+                "BAD_REQUEST",
+                f"status '{status}' không hợp lệ (done, fail, processing)",
+                f"status '{status}' is invalid (done, fail or processing)",
+            )
         with self.sessions.begin() as session:
             delivery = self._visible(session, signed, doc_id)
             current = DeliveryState(delivery.state)
             if current in (DeliveryState.DONE, DeliveryState.FAIL):
                 if current == new:
                     return  # a retried acknowledgement: already done
-                raise _Fail(409, "BAD_STATE",
-                            f"Văn bản {doc_id} đã được xác nhận '{current}'",
-                            f"item {doc_id} was already acknowledged as '{current}'")
+                raise _Fail(
+                    409,
+                    "BAD_STATE",
+                    f"Văn bản {doc_id} đã được xác nhận '{current}'",
+                    f"item {doc_id} was already acknowledged as '{current}'",
+                )
             delivery.state = new.value
             delivery.updated_at = _now()
             if delivery.fetched_at is None:
                 delivery.fetched_at = delivery.updated_at
 
     async def _sent(self, request: Request, signed: SignedCall) -> Response:
-        return _ok(data=await anyio.to_thread.run_sync(
-            self._sent_sync, signed, signed.values["docId"]
-        ))
+        return _ok(
+            data=await anyio.to_thread.run_sync(self._sent_sync, signed, signed.values["docId"])
+        )
 
     def _sent_sync(self, signed: SignedCall, doc_id: str) -> list[dict[str, Any]]:
         with self.sessions() as session:
             message = session.get(MessageRow, doc_id)
             if message is None or message.sender_organ not in self._organs(signed):
-                raise _Fail(404, "NOT_FOUND",
-                            f"Không có văn bản đã gửi DocId={doc_id} "
-                            f"của hệ thống {signed.systemid}",
-                            f"no sent message DocId={doc_id} for system {signed.systemid}")
+                raise _Fail(
+                    404,
+                    "NOT_FOUND",
+                    f"Không có văn bản đã gửi DocId={doc_id} của hệ thống {signed.systemid}",
+                    f"no sent message DocId={doc_id} for system {signed.systemid}",
+                )
             return [
                 {
                     "toCode": d.to_organ,
@@ -567,13 +635,18 @@ class LocalAxis:
 
     def _count_sync(self, signed: SignedCall, kind: str) -> int:
         with self.sessions() as session:
-            return session.scalar(
-                select(func.count()).select_from(DeliveryRow).where(
-                    DeliveryRow.to_organ.in_(self._organs(signed)),
-                    DeliveryRow.kind == kind,
-                    DeliveryRow.state.in_([s.value for s in OPEN_STATES]),
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(DeliveryRow)
+                    .where(
+                        DeliveryRow.to_organ.in_(self._organs(signed)),
+                        DeliveryRow.kind == kind,
+                        DeliveryRow.state.in_([s.value for s in OPEN_STATES]),
+                    )
                 )
-            ) or 0
+                or 0
+            )
 
     async def _agencies(self, request: Request, signed: SignedCall) -> Response:
         return _ok(data=await anyio.to_thread.run_sync(self._agencies_sync))
@@ -581,8 +654,14 @@ class LocalAxis:
     def _agencies_sync(self) -> list[dict[str, Any]]:
         with self.sessions() as session:
             return [
-                {"code": a.organ_id, "name": a.name, "pcode": a.parent_id, "mail": a.email,
-                 "mobile": a.telephone, "address": a.address}
+                {
+                    "code": a.organ_id,
+                    "name": a.name,
+                    "pcode": a.parent_id,
+                    "mail": a.email,
+                    "mobile": a.telephone,
+                    "address": a.address,
+                }
                 for a in session.scalars(select(AgencyRow).order_by(AgencyRow.organ_id))
             ]
 
