@@ -13,6 +13,7 @@ from .log import (
     entries,
     last_event,
     latest_checkpoint,
+    log_size,
     make_checkpoint,
 )
 from .verify import AuditReport, AuditVerificationError, verify_records
@@ -32,6 +33,7 @@ __all__ = [
     "export_log",
     "last_event",
     "latest_checkpoint",
+    "log_size",
     "make_checkpoint",
     "prove",
     "verify_database",

@@ -38,6 +38,7 @@ __all__ = [
     "entries",
     "last_event",
     "latest_checkpoint",
+    "log_size",
     "make_checkpoint",
 ]
 
@@ -225,6 +226,14 @@ def entries(
             row.prev_hash,
             row.entry_hash,
         )
+
+
+def log_size(conn: Connection, office_id: str) -> int:
+    """How many entries the office's log holds (its head row; 0 before the first)."""
+    size = conn.execute(
+        select(audit_heads.c.size).where(audit_heads.c.office_id == office_id)
+    ).scalar_one_or_none()
+    return int(size or 0)
 
 
 def last_event(conn: Connection, office_id: str, event: AuditEvent | str) -> AuditEntry | None:

@@ -19,8 +19,8 @@ from .. import edxml, signing
 from ..compose import ContentError, Plan, Problem, Report, load, render_pdf
 from ..compose.envelope import check_number, to_document
 from ..compose.load import locate
-from ..store import Database
-from ..store.tables import organisations, outbox
+from ..store import Database, directory
+from ..store.tables import outbox
 
 __all__ = ["Composed", "compose_file", "numbers_used"]
 
@@ -89,8 +89,8 @@ def compose_file(
             source=str(path),
         )
     with db.engine.connect() as conn:
-        directory = {row.organ_id: row.name for row in conn.execute(select(organisations))}
-    if not directory:
+        known = directory.names(conn)
+    if not known:
         raise ContentError(
             [
                 Problem(
@@ -111,7 +111,7 @@ def compose_file(
     check_number(content, used, source=path)
     pdf = render_pdf(content, signer=signer)
     message = to_document(
-        content, directory=directory, pdf=pdf, source_yaml=path.read_bytes(), now=now, source=path
+        content, directory=known, pdf=pdf, source_yaml=path.read_bytes(), now=now, source=path
     )
     data = edxml.write(message)
     if signer is not None:

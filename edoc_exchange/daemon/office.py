@@ -17,12 +17,17 @@ The rules that keep things whole:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import audit, edxml, signing
 from ..axis import (
@@ -35,7 +40,7 @@ from ..axis import (
     MessageType,
     ReceivedItem,
 )
-from ..store import Database, InboxVerdict, as_utc
+from ..store import Database, InboxVerdict, StoreError, as_utc
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from .metrics import Metrics
@@ -91,8 +96,6 @@ class _AuditSigner:
 
     @property
     def certificate_pem(self) -> bytes:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         return self._signer.certificates[0].public_bytes(Encoding.PEM)
 
     def sign_bytes(self, data: bytes) -> bytes:
@@ -474,8 +477,6 @@ def _short(reason: str | None) -> str | None:
 
 
 def row_sha(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
@@ -533,7 +534,7 @@ def receive_statuses(office: Office) -> StepReport:
                         outbox_store.set_recipient_status(
                             conn, row.id, msg.sender.organ_id, now, status_code=msg.status_code
                         )
-                        _maybe_final(conn, row, now)
+                        outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
                 audit.append(
                     conn,
                     office.office_id,
@@ -549,22 +550,6 @@ def receive_statuses(office: Office) -> StepReport:
         report.done += 1 if new else 0
         report.duplicates += 0 if new else 1
     return report
-
-
-def _maybe_final(conn: Any, row: outbox_store.OutboxRow, now: dt.datetime) -> None:
-    from sqlalchemy import select, update
-
-    from ..store.tables import outbox, recipient_statuses
-
-    codes = dict(
-        conn.execute(
-            select(recipient_statuses.c.organ_id, recipient_statuses.c.status_code).where(
-                recipient_statuses.c.outbox_id == row.id
-            )
-        ).all()
-    )
-    if all(codes.get(r) in FINAL_STATUSES for r in row.recipients):
-        conn.execute(update(outbox).where(outbox.c.id == row.id).values(final_at=now))
 
 
 # --- outbound -----------------------------------------------------------------------------
@@ -726,7 +711,7 @@ def follow_sent(office: Office) -> StepReport:
                     status_code=st.last_status_code,
                 ):
                     report.done += 1
-            _maybe_final(conn, row, now)
+            outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
     return report
 
 
@@ -734,16 +719,7 @@ def maybe_checkpoint(office: Office) -> None:
     """Sign a checkpoint when enough entries were appended since the last one."""
     with office.db.transaction() as conn:
         last = audit.latest_checkpoint(conn, office.office_id)
-        from sqlalchemy import select
-
-        from ..store.tables import audit_heads
-
-        size = (
-            conn.execute(
-                select(audit_heads.c.size).where(audit_heads.c.office_id == office.office_id)
-            ).scalar_one_or_none()
-            or 0
-        )
+        size = audit.log_size(conn, office.office_id)
         if size and size - (last.tree_size if last else 0) >= office.checkpoint_every:
             audit.make_checkpoint(conn, office.office_id, office.checkpoint_signer())
 
@@ -764,8 +740,6 @@ def mark(
 
     Raises StoreError when no such document was received or the move is not allowed.
     """
-    from ..store import StoreError
-
     now = office.clock()
     with office.db.transaction() as conn:
         row = inbox_store.find_incoming(conn, office.office_id, document_id=document_id)
@@ -806,8 +780,6 @@ def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tup
     result = edxml.read(data, strict=True)
     message = result.message
     if message.sender.organ_id != office.office_id:
-        from ..store import StoreError
-
         raise StoreError(
             f"Văn bản ghi nơi gửi {message.sender.organ_id}, không phải cơ quan này "
             f"({office.office_id})",
@@ -880,10 +852,6 @@ def _signature_subject(message: edxml.Message) -> str | None:
     """The subject of the certificate in a message's own signature (not verified here)."""
     if message.signature is None:
         return None
-    import base64
-
-    from cryptography import x509
-
     found = message.signature.element().find(f".//{{{edxml.DSIG_NS}}}X509Certificate")
     if found is None or not found.text:
         return None

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..errors import EdocError
+from ..store import directory
 from ..store import outbox as outbox_store
 from ..store.tables import inbox
 from . import office as steps
@@ -191,48 +192,19 @@ class Runner:
 
 
 def refresh_directory(office: Office) -> int:
-    """Cache the axis's organisation directory; return how many organisations it holds.
-
-    Rows are upserted (several daemons of a province may refresh at once) and organisations
-    the axis no longer lists are removed.
-    """
-    from sqlalchemy import delete
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    from ..store.tables import organisations
-
-    agencies = office.client.agencies()
-    now = office.clock()
-    rows = [
-        {
-            "organ_id": a.organ_id,
-            "name": a.name,
-            "parent_id": a.parent_id,
-            "extra": json.dumps(a.model_dump(mode="json"), ensure_ascii=False),
-            "refreshed_at": now,
-        }
-        for a in agencies
+    """Cache the axis's organisation directory; return how many organisations it holds."""
+    entries = [
+        directory.Organisation(
+            a.organ_id,
+            a.name,
+            a.parent_id,
+            json.dumps(a.model_dump(mode="json"), ensure_ascii=False),
+        )
+        for a in office.client.agencies()
     ]
     with office.db.transaction() as conn:
-        make = pg_insert if office.db.is_postgres else sqlite_insert
-        for row in rows:
-            stmt = make(organisations).values(**row)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[organisations.c.organ_id],
-                    set_={
-                        k: stmt.excluded[k] for k in ("name", "parent_id", "extra", "refreshed_at")
-                    },
-                )
-            )
-        if rows:
-            conn.execute(
-                delete(organisations).where(
-                    organisations.c.organ_id.not_in([r["organ_id"] for r in rows])
-                )
-            )
-    return len(rows)
+        directory.replace_all(conn, entries, office.clock())
+    return len(entries)
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ __all__ = [
     "find_sent",
     "heartbeat",
     "mark_failed",
+    "mark_final_if_done",
     "mark_retry",
     "mark_sent",
     "queue_depths",
@@ -342,4 +343,21 @@ def set_recipient_status(
         )
         .values(updated_at=now, **values)
     )
+    return True
+
+
+def mark_final_if_done(
+    conn: Connection, row: OutboxRow, final_codes: frozenset[str], now: dt.datetime
+) -> bool:
+    """Stop following a sent document once every recipient reached a final status."""
+    codes = dict(
+        conn.execute(
+            select(recipient_statuses.c.organ_id, recipient_statuses.c.status_code).where(
+                recipient_statuses.c.outbox_id == row.id
+            )
+        ).all()
+    )
+    if not all(codes.get(organ) in final_codes for organ in row.recipients):
+        return False
+    conn.execute(update(outbox).where(outbox.c.id == row.id).values(final_at=now))
     return True
