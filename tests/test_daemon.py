@@ -16,7 +16,13 @@ from sqlalchemy import Table, select
 from edoc_exchange import audit, edxml, signing
 from edoc_exchange.axis import MessageType
 from edoc_exchange.daemon import office as steps
-from edoc_exchange.store import DatabaseReadOnlyError, InboxVerdict, StoreError, open_database
+from edoc_exchange.store import (
+    DatabaseReadOnlyError,
+    InboxVerdict,
+    StoreError,
+    as_utc,
+    open_database,
+)
 from edoc_exchange.store import inbox as inbox_store
 from edoc_exchange.store.tables import inbox, outbox, recipient_statuses, status_history
 
@@ -281,3 +287,20 @@ def test_sender_not_allowed_for_its_key_is_rejected(exchange: Exchange) -> None:
     steps.queue_message(ex.commune, edxml.write(ex.plan("6")))
     steps.send_due(ex.commune)
     assert steps.receive_documents(ex.district).done == 1
+
+
+def test_long_upload_keeps_its_claim_alive(exchange: Exchange) -> None:
+    """While a large message uploads, the sending daemon beats its heartbeat, so a row
+    being sent is never taken for one whose daemon died (and sent a second time)."""
+    ex = exchange
+    ex.commune.clock = lambda: dt.datetime.now(dt.UTC)  # real time: beats must move
+    ex.commune.stale_after = dt.timedelta(0)  # beat on every chunk
+    steps.queue_message(ex.commune, edxml.write(ex.plan("8", attachment_size=2 * 1024 * 1024)))
+    assert steps.send_due(ex.commune).done == 1
+    with ex.commune.db.engine.connect() as conn:
+        beat = conn.execute(select(outbox.c.heartbeat_at)).scalar_one()
+        signed = audit.last_event(conn, COMMUNE_A, "signed")
+    assert signed is not None
+    # Signing happens after the claim and before the upload: a later heartbeat was beaten
+    # during the upload.
+    assert as_utc(beat) > signed.time

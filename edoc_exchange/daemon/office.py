@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from ..axis import (
     AxisRejected,
     AxisTransientError,
     MessageType,
+    Progress,
     ReceivedItem,
 )
 from ..store import Database, InboxVerdict, StoreError, as_utc
@@ -601,7 +603,12 @@ def _send_one(office: Office, row: outbox_store.OutboxRow, report: StepReport) -
                 )
     message_type = MessageType.STATUS if row.kind == "status" else MessageType.EDOC
     try:
-        result = office.client.send(data, sender=office.office_id, message_type=message_type)
+        result = office.client.send(
+            data,
+            sender=office.office_id,
+            message_type=message_type,
+            progress=_heartbeat_while_sending(office, row),
+        )
     except (AxisRejected, AxisAuthError) as exc:
         _failed(office, row, exc, permanent=isinstance(exc, AxisRejected))
         report.failed += 1
@@ -655,6 +662,26 @@ def _send_one(office: Office, row: outbox_store.OutboxRow, report: StepReport) -
     office.metrics.sent(row.kind)
     report.done += 1
     report.details.append(f"{row.kind} {row.document_id}: {result.doc_id}")
+
+
+def _heartbeat_while_sending(office: Office, row: outbox_store.OutboxRow) -> Progress:
+    """A progress callback that keeps the claim alive during a long upload.
+
+    Over a weak link a large message can take longer than ``stale_after``; without a
+    heartbeat another daemon would reclaim the row and send it a second time.
+    """
+    every = office.stale_after.total_seconds() / 3
+    last = time.monotonic()
+
+    def beat(_sent: int, _total: int) -> None:
+        nonlocal last
+        if time.monotonic() - last < every:
+            return
+        last = time.monotonic()
+        with office.db.transaction() as conn:
+            outbox_store.heartbeat(conn, row.id, office.worker, office.clock())
+
+    return beat
 
 
 def _failed(

@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -205,13 +205,3 @@ def refresh_directory(office: Office) -> int:
     with office.db.transaction() as conn:
         directory.replace_all(conn, entries, office.clock())
     return len(entries)
-
-
-@contextlib.contextmanager
-def running(runner: Runner) -> Iterator[Runner]:
-    """Start a runner for the duration of a ``with`` block (tests, the demo)."""
-    runner.start()
-    try:
-        yield runner
-    finally:
-        runner.stop(timeout=30)
