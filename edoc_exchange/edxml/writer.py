@@ -30,9 +30,10 @@ from .formats import format_date, format_timestamp
 from .models import Attachment, Document, Message, RawXml, StatusMessage, _Element
 from .spec import NS, Child, Kind
 
-__all__ = ["write", "write_file"]
+__all__ = ["DECLARATION", "write", "write_file"]
 
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+#: The XML declaration every message starts with (signing re-serialises with it too).
+DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _B64_CHUNK = 3 * 1024 * 1024  # a multiple of 3: chunks encode without padding in between
 
 
@@ -157,7 +158,7 @@ def _pieces(message: Message, *, check_first: bool, pretty: bool) -> Iterator[by
     marker = f"@@edoc-{secrets.token_hex(16)}@@"
     root = _build(message, marker)
     xml = etree.tostring(root, encoding="UTF-8", pretty_print=pretty)
-    yield _DECLARATION
+    yield DECLARATION
     attachments = message.attachments if isinstance(message, Document) else []
     token = marker.encode("ascii")
     parts = xml.split(token)

@@ -19,6 +19,7 @@ from ..edxml.untrusted import (
     prolog_has_doctype,
     untrusted_parser,
 )
+from ..edxml.writer import DECLARATION
 
 __all__ = [
     "UnsafeXmlError",
@@ -31,7 +32,6 @@ __all__ = [
     "skip_stray_bytes",
 ]
 
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 class UnsafeXmlError(Exception):
@@ -84,7 +84,7 @@ def parse(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> etree._Element:
 
 def serialize(root: etree._Element) -> bytes:
     """UTF-8 bytes with the same declaration the edxml writer uses."""
-    return _DECLARATION + etree.tostring(root, encoding="UTF-8")
+    return DECLARATION + etree.tostring(root, encoding="UTF-8")
 
 
 def local(el: etree._Element) -> str:
