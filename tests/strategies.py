@@ -85,19 +85,27 @@ response_fors = st.builds(
     document_id=document_ids,
 )
 
-attachment_names = st.builds(
-    lambda stem, ext: f"{stem.strip() or 'tep'}.{ext}",
-    vi_text(max_len=40),
-    st.sampled_from(["pdf", "docx", "yaml", "zip"]),
-)
+# Each file goes as its own type (a .zip as a zip): the writer refuses a packed attachment.
+_FILE_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "yaml": "text/yaml",
+    "zip": "application/zip",
+}
 attachments = st.lists(
     st.builds(
-        edxml.Attachment,
-        content_id=st.uuids().map(lambda u: f"cid:{u}"),
-        name=attachment_names,
-        content_type=st.sampled_from(["application/pdf", "application/zip", "text/yaml"]),
-        description=st.none() | vi_text(),
-        data=st.binary(max_size=3000),
+        lambda cid, stem, ext, description, data: edxml.Attachment(
+            content_id=cid,
+            name=f"{stem.strip() or 'tep'}.{ext}",
+            content_type=_FILE_TYPES[ext],
+            description=description,
+            data=data,
+        ),
+        st.uuids().map(lambda u: f"cid:{u}"),
+        vi_text(max_len=40),
+        st.sampled_from(sorted(_FILE_TYPES)),
+        st.none() | vi_text(),
+        st.binary(max_size=3000),
     ),
     max_size=3,
     unique_by=lambda a: a.content_id,

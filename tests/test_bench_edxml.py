@@ -25,6 +25,8 @@ NUMBER = r"[0-9][0-9,]*\.[0-9]+"
 EXPECTED = {
     "small": rf"^small message \([0-9.]+ KB file\): project {NUMBER} msg/s \| "
     rf"bare lxml {NUMBER} msg/s \| project / bare lxml = (?P<ratio>{NUMBER})x$",
+    "field": rf"^field message, zipped attachments \([0-9.]+ KB file\): project {NUMBER} msg/s "
+    rf"\| bare lxml {NUMBER} msg/s \| project / bare lxml = (?P<ratio>{NUMBER})x$",
     "large": rf"^large message \([0-9.]+ MB file\): project {NUMBER} msg/s \| "
     rf"bare lxml {NUMBER} msg/s \| project / bare lxml = (?P<ratio>{NUMBER})x$",
     "memory project": rf"^memory project read_file\+write: (?P<multiple>{NUMBER})x file size "

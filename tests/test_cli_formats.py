@@ -87,6 +87,13 @@ def test_inspect_json_document() -> None:
             "description": att.description,
             "size": len(att.data),
             "sha256": hashlib.sha256(att.data).hexdigest(),
+            "packing": None,  # sent as its own type: the wire bytes are the file
+            "packed_entry": None,
+            "wire": {
+                "content_type": att.content_type,
+                "size": len(att.data),
+                "sha256": hashlib.sha256(att.data).hexdigest(),
+            },
         }
     ]
     assert data["warnings"] == []
@@ -115,7 +122,7 @@ def test_inspect_sample_with_warnings(samples_dir: Path) -> None:
         "stray-bytes",
         "legacy-signature",
         "bad-organ-id",
-        "bad-document-id",
+        "foreign-document-id",
     }
     assert data["signature"] == {"present": True, "legacy": True}
     assert data["attachments"][0]["size"] > 100_000

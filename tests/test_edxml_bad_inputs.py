@@ -136,8 +136,16 @@ CASES: list[tuple[str, bytes, str, bool]] = [
         False,
     ),
     (
-        "malformed-date-format",
-        _replace(b"<edXML:PromulgationDate>2026/11/20<", b"<edXML:PromulgationDate>20-11-2026<"),
+        # Month first (US order) is never swapped into a date: month 20 does not exist.
+        "month-first-date",
+        _replace(b"<edXML:PromulgationDate>2026/11/20<", b"<edXML:PromulgationDate>11/20/2026<"),
+        "bad-date",
+        False,
+    ),
+    (
+        # A two-digit year is never guessed.
+        "two-digit-year",
+        _replace(b"<edXML:PromulgationDate>2026/11/20<", b"<edXML:PromulgationDate>20/11/26<"),
         "bad-date",
         False,
     ),
@@ -337,9 +345,21 @@ def test_declared_latin1_is_a_deviation() -> None:
 
 @pytest.mark.parametrize(
     ("written", "expected"),
-    [("2026/11/2", "2026-11-02"), ("2026-11-20", "2026-11-20"), ("2026/1/20", "2026-01-20")],
+    [
+        ("2026/11/2", "2026-11-02"),
+        ("2026-11-20", "2026-11-20"),
+        ("2026/1/20", "2026-01-20"),
+        # Day first, as a vendor writes dd/MM/yyyy: read as that day, never another.
+        ("20/11/2026", "2026-11-20"),
+        ("2/11/2026", "2026-11-02"),
+        ("20-11-2026", "2026-11-20"),
+        ("20.11.2026", "2026-11-20"),
+        # A timestamp in a date field: the date is its date part.
+        ("2026/11/20 00:00:00", "2026-11-20"),
+        ("20/11/2026 23:59:59", "2026-11-20"),
+    ],
 )
-def test_year_first_date_variants_are_deviations(written: str, expected: str) -> None:
+def test_date_variants_are_deviations(written: str, expected: str) -> None:
     data = _replace(
         b"<edXML:PromulgationDate>2026/11/20<", f"<edXML:PromulgationDate>{written}<".encode()
     )
@@ -361,6 +381,8 @@ def test_year_first_date_variants_are_deviations(written: str, expected: str) ->
         ("2026-11-20T01:00:00Z", "2026-11-20T08:00:00+07:00"),
         ("2026/11/20 08:00:00.123", "2026-11-20T08:00:00+07:00"),
         ("2026-11-20T08:00:00+07:00", "2026-11-20T08:00:00+07:00"),
+        ("20/11/2026 08:00:00", "2026-11-20T08:00:00+07:00"),
+        ("20/11/2026 8:00", "2026-11-20T08:00:00+07:00"),
     ],
 )
 def test_timestamp_variants_are_deviations(written: str, expected: str) -> None:

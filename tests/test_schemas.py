@@ -547,7 +547,8 @@ def _status_swap(root: etree._Element) -> None:
 
 
 def _status_bad_response_for(root: etree._Element) -> None:
-    child(child(header(root), "ResponseFor"), "OrganId").text = "28.22.H17"
+    # A code of another scheme (28.22.H17, G12) is echoed back; a text with a space is no code.
+    child(child(header(root), "ResponseFor"), "OrganId").text = "28.22 H17"
 
 
 def _status_with_trace_list(root: etree._Element) -> None:
@@ -564,7 +565,7 @@ STATUS_MUTATIONS: dict[str, tuple[Callable[[etree._Element], None], str]] = {
     "status-code-one-digit": (_status_code_one_digit, "StatusCode"),
     "timestamp-removed": (_status_no_timestamp, "Timestamp"),
     "status-code-first": (_status_swap, "StatusCode"),
-    "response-for-short-organ-id": (_status_bad_response_for, "28.22.H17"),
+    "response-for-organ-id-with-space": (_status_bad_response_for, "28.22 H17"),
     "trace-header-list": (_status_with_trace_list, "TraceHeaderList"),
     "legacy-edxml-signature": (_legacy_signature, "Signature"),
 }

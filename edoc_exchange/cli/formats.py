@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +13,8 @@ from rich.table import Table
 from ..edxml import EdxmlReadError, Finding, ReadResult, Severity, read_file
 from ..edxml.models import Document
 from ..edxml.summary import summarize
-from ..errors import EdocError
 from ._app import app, err_console, exits_on_error, out
+from ._files import write_files
 
 ExistingFile = Annotated[
     Path,
@@ -182,12 +181,16 @@ def _print_summary(s: dict[str, Any]) -> None:
     if s["response_for"]:
         row("Trả lời cho / Response for", s["response_for"]["document_id"])
     for th in s["trace"]:
-        row("Vết / Trace", f"{th['organ_id']}  {th['timestamp'] or ''}")
+        row("Vết / Trace", f"{th['organ_id'] or '-'}  {th['timestamp'] or ''}")
     for att in s["attachments"]:
-        row(
-            "Đính kèm / Attachment",
-            f"{att['name']}  {att['size']} bytes  sha256:{att['sha256']}  {att['content_type']}",
-        )
+        text = f"{att['name']}  {att['size']} bytes  sha256:{att['sha256']}  {att['content_type']}"
+        if att["packing"]:
+            wire = att["wire"]
+            text += (
+                f"\n  nén zip khi gửi / sent zipped: {wire['size']} bytes  "
+                f"sha256:{wire['sha256']}  {wire['content_type']}"
+            )
+        row("Đính kèm / Attachment", text)
     sig = s["signature"]
     row(
         "Chữ ký / Signature",
@@ -200,23 +203,6 @@ def _print_summary(s: dict[str, Any]) -> None:
         ),
     )
     out.print(table)
-
-
-def _unique_target(directory: Path, name: str, used: set[str]) -> Path:
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    candidate = name
-    n = 2
-    while candidate in used:
-        candidate = f"{stem} ({n}).{suffix}" if dot else f"{stem} ({n})"
-        n += 1
-    used.add(candidate)
-    return directory / candidate
-
-
-class _UnsafeNameError(EdocError):
-    pass
 
 
 @app.command()
@@ -237,27 +223,6 @@ def extract(
     if not isinstance(message, Document) or not message.attachments:
         out.print("Không có tệp đính kèm / no attachments")
         return
-    output.mkdir(parents=True, exist_ok=True)
-    root = output.resolve()
-    used: set[str] = set()
-    for att in message.attachments:
-        target = _unique_target(output, att.name, used)
-        # The reader already refuses names with a path; check the resolved place anyway.
-        if target.resolve().parent != root:
-            raise _UnsafeNameError(
-                f"Tên tệp '{att.name}' trỏ ra ngoài thư mục {output}",
-                f"attachment name '{att.name}' would be written outside {output}",
-                step="extract",
-            )
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-        try:
-            fd = os.open(target, flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except FileExistsError:
-            raise _UnsafeNameError(
-                f"Tệp {target} đã có; dùng --force để ghi đè",
-                f"{target} already exists; use --force to overwrite",
-                step="extract",
-            ) from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(att.data)
-        out.print(f"{target}  {att.size} bytes  sha256:{att.sha256}")
+    # The files a clerk gets: an attachment the SDK zipped is unpacked, as the official
+    # parser does.
+    write_files([att.file for att in message.attachments], output, force=force)

@@ -8,7 +8,9 @@ from .errors import EdxmlError, EdxmlReadError, EdxmlWriteError, IdentifierError
 from .findings import Finding, Severity
 from .formats import VN_TZ
 from .identifiers import DocumentId, OrganId
+from .limits import DEFAULT_LIMITS, ReadLimits
 from .models import (
+    AttachedFile,
     Attachment,
     BusinessDocType,
     Bussiness,
@@ -19,6 +21,7 @@ from .models import (
     Message,
     OrganizationInfo,
     OtherInfo,
+    PackedFile,
     PromulgationInfo,
     RawXml,
     Receiver,
@@ -31,7 +34,7 @@ from .models import (
     StatusMessage,
     TraceHeader,
 )
-from .reader import DEFAULT_LIMITS, ReadLimits, ReadResult, read, read_file, read_tree
+from .reader import ReadResult, read, read_file, read_trace_hops, read_tree
 from .spec import DSIG_NS, NS
 from .writer import write, write_file
 
@@ -40,6 +43,7 @@ __all__ = [
     "DSIG_NS",
     "NS",
     "VN_TZ",
+    "AttachedFile",
     "Attachment",
     "BusinessDocType",
     "Bussiness",
@@ -57,6 +61,7 @@ __all__ = [
     "OrganId",
     "OrganizationInfo",
     "OtherInfo",
+    "PackedFile",
     "PromulgationInfo",
     "RawXml",
     "ReadLimits",
@@ -74,6 +79,7 @@ __all__ = [
     "check",
     "read",
     "read_file",
+    "read_trace_hops",
     "read_tree",
     "write",
     "write_file",

@@ -9,15 +9,31 @@ that those tables do not declare.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from . import packing
 from .errors import IdentifierError
 from .findings import Finding, Severity, make_finding
-from .identifiers import DocumentId, OrganId, looks_like_uuid
+from .identifiers import (
+    DocumentId,
+    OrganId,
+    foreign_code_problem,
+    looks_like_uuid,
+    reference_problem,
+)
 from .models import Document, Message, StatusMessage, _Element
 from .spec import NS, Child, Kind, Need, Rule
 
-__all__ = ["CONTAINER_PATHS", "HEADER_PATH", "TRACE_PATH", "check", "child_path", "rule_problem"]
+__all__ = [
+    "CONTAINER_PATHS",
+    "HEADER_PATH",
+    "TRACE_PATH",
+    "Problem",
+    "check",
+    "child_path",
+    "rule_problem",
+]
 
 HEADER_PATH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
 TRACE_PATH = "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList"
@@ -55,49 +71,132 @@ def _is_digits(text: str, width: int | None = None) -> bool:
     return text.isascii() and text.isdigit() and (width is None or len(text) == width)
 
 
-def rule_problem(rule: Rule, value: Any) -> tuple[str, dict[str, object]] | None:
-    """The finding code and parameters for a value breaking ``rule``, or None."""
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A value breaking a rule: the finding code, its parameters, and whether it is only
+    ever a warning (another organisation's identifier, echoed as it was sent)."""
+
+    code: str
+    params: dict[str, object]
+    warning_only: bool = False
+
+
+def _organ_id_problem(text: str) -> Problem | None:
+    try:
+        OrganId.parse(text)
+    except IdentifierError as exc:
+        return Problem("bad-organ-id", {"detail": exc.en, "detail_vi": exc.vi})
+    return None
+
+
+def _document_id_problem(text: str) -> Problem | None:
+    if looks_like_uuid(text):
+        return Problem("uuid-document-id", {"value": text})
+    try:
+        DocumentId.parse(text)
+    except IdentifierError as exc:
+        return Problem("bad-document-id", {"detail": exc.en, "detail_vi": exc.vi})
+    return None
+
+
+def _organ_ref_problem(text: str) -> Problem | None:
+    if _organ_id_problem(text) is None:
+        return None
+    junk = foreign_code_problem(text)
+    if junk is not None:
+        return Problem("bad-organ-id", {"detail": junk, "detail_vi": junk})
+    return Problem("foreign-organ-id", {"value": text}, warning_only=True)
+
+
+def _document_ref_problem(text: str) -> Problem | None:
+    standard = _document_id_problem(text)
+    if standard is None:
+        return None
+    junk = reference_problem(text)
+    if junk is not None:
+        detail = f"DocumentId '{text[:60]}' {junk}"
+        return Problem("bad-document-id", {"detail": detail, "detail_vi": detail})
+    detail = str(standard.params.get("detail") or "a UUID")
+    detail_vi = str(standard.params.get("detail_vi") or "là UUID")
+    organ, _, rest = text.partition(",")
+    if rest and foreign_code_problem(organ) is None:
+        try:  # another scheme's OrganId in an otherwise well-formed DocumentId
+            DocumentId.parse(f"000.00.00.A00,{rest}")
+        except IdentifierError:
+            pass
+        else:
+            detail = f"its OrganId '{organ}' is of another scheme"
+            detail_vi = f"mã cơ quan '{organ}' theo cách đánh số khác"
+    return Problem(
+        "foreign-document-id",
+        {"value": text, "detail": detail, "detail_vi": detail_vi},
+        warning_only=True,
+    )
+
+
+def rule_problem(rule: Rule, value: Any) -> Problem | None:
+    """The problem of a value breaking ``rule``, or None."""
     text = str(value)
+    if text == "null":  # what Java writes for a missing value: the reader drops it
+        return Problem("null-text", {"name": rule.value})
     if rule is Rule.ORGAN_ID:
-        try:
-            OrganId.parse(text)
-        except IdentifierError as exc:
-            return "bad-organ-id", {"detail": exc.en}
-        return None
+        return _organ_id_problem(text)
     if rule is Rule.DOCUMENT_ID:
-        if looks_like_uuid(text):
-            return "uuid-document-id", {"value": text}
-        try:
-            DocumentId.parse(text)
-        except IdentifierError as exc:
-            return "bad-document-id", {"detail": exc.en}
-        return None
+        return _document_id_problem(text)
+    if rule is Rule.ORGAN_REF:
+        return _organ_ref_problem(text)
+    if rule is Rule.DOCUMENT_REF:
+        return _document_ref_problem(text)
     if rule is Rule.DIGITS and not _is_digits(text):
-        return "bad-code-value", {"value": text, "allowed": "digits / chữ số"}
+        return Problem("bad-code-value", {"value": text, "allowed": "digits / chữ số"})
     if rule is Rule.STATUS_CODE and not _is_digits(text, 2):
-        return "bad-status-code", {"value": text}
+        return Problem("bad-status-code", {"value": text})
     if rule is Rule.NON_NEGATIVE and int(value) < 0:
-        return "bad-code-value", {"value": value, "allowed": "0, 1, 2, …"}
+        return Problem("bad-code-value", {"value": value, "allowed": "0, 1, 2, …"})
     allowed = _ALLOWED.get(rule)
     if allowed is not None and int(value) not in allowed:
         if rule is Rule.PRIORITY:
-            return "bad-priority", {"value": value}
-        return "bad-code-value", {"value": value, "allowed": ", ".join(map(str, allowed))}
+            return Problem("bad-priority", {"value": value})
+        return Problem("bad-code-value", {"value": value, "allowed": ", ".join(map(str, allowed))})
     return None
 
 
 class _Checker:
-    def __init__(self, *, strict: bool, structure: bool, lines: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        *,
+        strict: bool,
+        structure: bool,
+        lines: Mapping[str, int],
+        sources: Mapping[str, str],
+    ) -> None:
         self.severity = Severity.ERROR if strict else Severity.WARNING
         self.structure = structure
         self.lines = lines
+        self.sources = sources
         self.findings: list[Finding] = []
 
     def add(self, code: str, path: str, severity: Severity | None = None, **params: object) -> None:
         line = self.lines.get(path)
         if line is None:  # a missing element: point at its parent's line
             line = self.lines.get(path.rsplit("/", 1)[0])
-        self.findings.append(make_finding(code, severity or self.severity, path, line, **params))
+        where = self.source_path(path)
+        self.findings.append(make_finding(code, severity or self.severity, where, line, **params))
+
+    def source_path(self, path: str) -> str:
+        """The element path in the source of a path in the model.
+
+        They differ after the reader dropped an element (an empty To, say): the model's
+        ``To[2]`` may be the source's ``To[3]``. The reader records where each kept list
+        item came from; an unrecorded path (a missing child) keeps its parent's translation.
+        """
+        if not self.sources or path in ("", "/"):
+            return path
+        found = self.sources.get(path)
+        if found is not None:
+            return found
+        parent, _, last = path.rpartition("/")
+        return f"{self.source_path(parent)}/{last}" if parent else path
 
     def walk(self, model: _Element | Message, children: tuple[Child, ...], path: str) -> None:
         if self.structure and isinstance(model, _Element):
@@ -140,10 +239,19 @@ class _Checker:
                 if child.rule is not None:
                     problem = rule_problem(child.rule, item)
                     if problem is not None:
-                        self.add(problem[0], where, None, **problem[1])
+                        severity = Severity.WARNING if problem.warning_only else None
+                        self.add(problem.code, where, severity, **problem.params)
 
     def attachments(self, document: Document) -> None:
         for index, att in enumerate(document.attachments, start=1):
+            if self.structure and packing.is_zip_label(att.content_type, att.name):
+                # We send every file as its own type: a receiver that does not unzip as the
+                # official parser does would hand its clerk a zip named .doc.
+                self.add(
+                    "packed-attachment",
+                    f"{ATTACHMENT_PATH}[{index}]/ContentType",
+                    name=att.name,
+                )
             if len(att.name) > ATTACHMENT_NAME_MAX:
                 self.add(
                     "too-long",
@@ -168,6 +276,7 @@ def check(
     strict: bool = True,
     structure: bool = True,
     lines: Mapping[str, int] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every rule ``message`` breaks, as findings (errors when strict, else warnings).
 
@@ -175,7 +284,9 @@ def check(
     a legacy signature; the reader turns it off because it reports those itself, with the
     lines where it saw them.
     """
-    checker = _Checker(strict=strict, structure=structure, lines=lines or {})
+    checker = _Checker(
+        strict=strict, structure=structure, lines=lines or {}, sources=sources or {}
+    )
     for children, path in iter_header_tables(message):
         checker.walk(message, children, path)
     if isinstance(message, Document):

@@ -143,10 +143,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Dài {length} ký tự, vượt giới hạn {limit}",
         "{length} characters long, over the limit of {limit}",
     ),
-    "bad-organ-id": ("Mã định danh không hợp lệ: {detail}", "malformed OrganId: {detail}"),
+    "bad-organ-id": ("Mã định danh không hợp lệ: {detail_vi}", "malformed OrganId: {detail}"),
     "bad-document-id": (
-        "Mã văn bản (DocumentId) không hợp lệ: {detail}",
+        "Mã văn bản (DocumentId) không hợp lệ: {detail_vi}",
         "malformed DocumentId: {detail}",
+    ),
+    "foreign-organ-id": (
+        "Mã định danh '{value}' không theo dạng 4 cấp của QCVN 102 (mã của cách đánh số khác, "
+        "như mã sau năm 2020); được giữ nguyên để trả lời",
+        "OrganId '{value}' is not of QCVN 102's four-level form (a code of another scheme, "
+        "such as the post-2020 codes); kept as sent so that replies reach it",
+    ),
+    "foreign-document-id": (
+        "Mã văn bản '{value}' của nơi khác không theo dạng OrganId,yyyy/MM/dd,Số/Ký hiệu "
+        "({detail_vi}); được giữ nguyên để trả lời",
+        "another organisation's DocumentId '{value}' is not of the form "
+        "OrganId,yyyy/MM/dd,Number/Notation ({detail}); kept as sent so that replies match it",
+    ),
+    "null-text": (
+        "Phần tử {name} chứa chữ 'null' (giá trị rỗng do phần mềm gửi viết ra): coi như không có",
+        "element {name} holds the text 'null' (an empty value as the sending software wrote "
+        "it): taken as absent",
     ),
     "uuid-document-id": (
         "Mã văn bản là UUID '{value}', không theo dạng OrganId,yyyy/MM/dd,Số/Ký hiệu",
@@ -203,6 +220,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad-attachment-name": (
         "Tên tệp đính kèm '{value}' không hợp lệ: {detail}",
         "attachment name '{value}' is not acceptable: {detail}",
+    ),
+    "packed-attachment": (
+        "Tệp {name} được ghi là application/zip: hãy gửi tệp với đúng kiểu của nó, không nén",
+        "{name} is labelled application/zip: send each file as its own type, not zipped",
+    ),
+    "zip-corrupt": (
+        "Tệp đính kèm nén (zip) bị hỏng: {detail}",
+        "the zipped attachment is corrupt: {detail}",
+    ),
+    "zip-encrypted": (
+        "Tệp đính kèm nén (zip) có mật khẩu, không mở được: {entry}",
+        "the zipped attachment is encrypted and cannot be opened: {entry}",
+    ),
+    "zip-empty": (
+        "Tệp đính kèm nén (zip) không chứa tệp nào",
+        "the zipped attachment holds no file",
+    ),
+    "zip-too-many-entries": (
+        "Tệp đính kèm nén (zip) có {count} mục, giới hạn {limit}",
+        "the zipped attachment has {count} entries, over the limit of {limit}",
+    ),
+    "zip-entry-path": (
+        "Tên mục '{entry}' trong tệp nén không hợp lệ: {detail}",
+        "entry '{entry}' of the zipped attachment is not acceptable: {detail}",
+    ),
+    "zip-too-large": (
+        "Giải nén các tệp đính kèm vượt quá {limit} byte (có thể là bom zip)",
+        "unzipping the attachments exceeds {limit} bytes (possibly a zip bomb)",
+    ),
+    "zip-ratio": (
+        "Tệp nén giải ra lớn hơn {limit} lần kích thước của nó (có thể là bom zip)",
+        "the zip inflates to more than {limit} times its size (possibly a zip bomb)",
+    ),
+    "zip-extra-entries": (
+        "Tệp nén có nhiều tệp: chỉ lấy {entry} như phần mềm chính thức; bỏ qua {ignored}",
+        "the zip holds several files: {entry} is handed out, as the official parser does; "
+        "ignored: {ignored}",
+    ),
+    "zip-label-not-zip": (
+        "Tệp đính kèm ghi là application/zip nhưng không phải tệp nén: giữ nguyên nội dung",
+        "the attachment is labelled application/zip but is not a zip: handed out as it is",
+    ),
+    "zip-label-on-document": (
+        "Tệp đính kèm ghi là application/zip nhưng là tài liệu văn phòng (docx, odt…): "
+        "giữ nguyên, không giải nén",
+        "the attachment is labelled application/zip but is an office document (docx, odt…): "
+        "handed out as it is, not unzipped",
     ),
     "reference-mismatch": (
         "{field} của tham chiếu ({ref}) khác của tệp đính kèm ({att})",

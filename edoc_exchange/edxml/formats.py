@@ -54,34 +54,69 @@ def parse_timestamp(text: str) -> dt.datetime:
     return dt.datetime(y, mo, d, h, mi, s, tzinfo=VN_TZ)
 
 
-_LOOSE_DATE_RE = re.compile(r"([0-9]{4})[/-]([0-9]{1,2})[/-]([0-9]{1,2})")
-_LOOSE_TIME_RE = re.compile(
-    r"([0-9]{4})[/-]([0-9]{1,2})[/-]([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
-    r"(?:[.,][0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+# Year first, as the standard but with other separators or without zero padding.
+_YEAR_FIRST = r"([0-9]{4})[/.-]([0-9]{1,2})[/.-]([0-9]{1,2})"
+# Day first, as Vietnamese writes dates and some vendors send them (30/10/2020); the year
+# must have four digits, so 30/10/20 is never guessed at.
+_DAY_FIRST = r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})"
+_TIME = r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(?:[.,][0-9]+)?"
+_ZONE = r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+_TIME_ONLY_RE = re.compile(_TIME)
+_LOOSE_DATE_RES = (
+    (re.compile(_YEAR_FIRST), (0, 1, 2)),
+    (re.compile(_DAY_FIRST), (2, 1, 0)),
+)
+_LOOSE_TIME_RES = (
+    (re.compile(_YEAR_FIRST + r"[ T]" + _TIME + _ZONE), (0, 1, 2)),
+    (re.compile(_DAY_FIRST + r"[ T]" + _TIME + _ZONE), (2, 1, 0)),
 )
 
 
-def parse_date_loosely(text: str) -> dt.date:
-    """Parse dates peers write in other unambiguous forms (``2018/9/28``, ``2018-09-28``).
+def _ymd(groups: tuple[str | None, ...], order: tuple[int, int, int]) -> dt.date:
+    year, month, day = (int(groups[i] or "") for i in order)
+    return dt.date(year, month, day)  # ValueError for 2020/02/30, 32/01/2020, 10/30/2020
 
-    Only year-first forms are accepted: ``03/04/2020`` could be either day or month first.
-    Raises ValueError otherwise.
+
+def parse_date_loosely(text: str) -> dt.date:
+    """Parse dates peers write in other forms that cannot be misread.
+
+    Accepted: year first with ``/``, ``-`` or ``.`` and optional zero padding
+    (``2018/9/28``, ``2018-09-28``); day first with a four-digit year (``30/10/2020``, the
+    Vietnamese order that vendors' ``dd/MM/yyyy`` writes); either followed by the time
+    a time (``2018/09/28 00:00:00``, as some builders fill a date field): the date is the
+    date part. Never guessed: a two-digit year, a month over 12 (``10/30/2020`` is refused,
+    not swapped), an impossible day or time. Raises ValueError otherwise.
     """
-    match = _LOOSE_DATE_RE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(text)
-    year, month, day = (int(g) for g in match.groups())
-    return dt.date(year, month, day)
+    value = text.strip()
+    date_part, _, time_part = value.partition(" ")
+    if time_part:
+        match = _TIME_ONLY_RE.fullmatch(time_part.strip())
+        if match is None:
+            raise ValueError(text)
+        dt.time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+    for pattern, order in _LOOSE_DATE_RES:
+        match = pattern.fullmatch(date_part)
+        if match is not None:
+            return _ymd(match.groups(), order)
+    raise ValueError(text)
 
 
 def parse_timestamp_loosely(text: str) -> dt.datetime:
-    """Parse year-first timestamps with ``-`` or ``T``, seconds or fractions optional, and
-    an offset (``Z``, ``+07:00``); without an offset the time is Vietnam time."""
-    match = _LOOSE_TIME_RE.fullmatch(text.strip())
-    if match is None:
+    """Parse timestamps in the forms of :func:`parse_date_loosely` (year or day first) with
+    ``-`` or ``T``, seconds or fractions optional, and an offset (``Z``, ``+07:00``); without
+    an offset the time is Vietnam time."""
+    value = text.strip()
+    found = next(
+        ((m, order) for pattern, order in _LOOSE_TIME_RES if (m := pattern.fullmatch(value))),
+        None,
+    )
+    if found is None:
         raise ValueError(text)
-    y, mo, d, h, mi = (int(g) for g in match.groups()[:5])
-    seconds, zone = match.group(6), match.group(7)
+    match, order = found
+    groups = match.groups()
+    day = _ymd(groups, order)
+    hour, minute = int(groups[3] or ""), int(groups[4] or "")
+    seconds, zone = groups[5], groups[6]
     tz: dt.tzinfo = VN_TZ
     if zone == "Z":
         tz = dt.UTC
@@ -89,8 +124,8 @@ def parse_timestamp_loosely(text: str) -> dt.datetime:
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    value = dt.datetime(y, mo, d, h, mi, int(seconds or 0), tzinfo=tz)
-    return to_vn_time(value)
+    moment = dt.datetime(day.year, day.month, day.day, hour, minute, int(seconds or 0), tzinfo=tz)
+    return to_vn_time(moment)
 
 
 def to_vn_time(value: dt.datetime) -> dt.datetime:

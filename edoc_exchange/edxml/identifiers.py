@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from .errors import IdentifierError
 from .formats import format_date, parse_date
 
-__all__ = ["DocumentId", "OrganId", "looks_like_uuid"]
+__all__ = [
+    "DocumentId",
+    "OrganId",
+    "foreign_code_problem",
+    "looks_like_uuid",
+    "reference_problem",
+]
 
 _LEVEL_WIDTHS = (3, 2, 2)  # level 4, 3, 2, as written left to right
 _LEVEL1_RE = re.compile(r"[A-Z][0-9]{2}")
@@ -100,6 +106,44 @@ class OrganId:
 
     def __str__(self) -> str:
         return f"{self.level4}.{self.level3}.{self.level2}.{self.level1}"
+
+
+#: What an organisation code of another scheme may look like: the codes real senders use
+#: since 2020 (``G12``, ``020100107370``, ``02.29.W00``, ``vxp.saas.03``) are letters,
+#: digits, dots, hyphens and underscores. Anything else (spaces, commas, which would break a
+#: DocumentId, control characters) is not a code at all.
+_FOREIGN_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: A DocumentId of another scheme (``GW-20251014073327634-773``, a UUID) is echoed as sent,
+#: but never with control characters or beyond this length.
+_REFERENCE_MAX = 300
+
+
+def foreign_code_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an organisation code of any scheme, or None when it can.
+
+    A four-level OrganId passes, and so do codes of other schemes; the caller decides
+    whether a code outside the four levels is acceptable where it stands.
+    """
+    if _FOREIGN_CODE_RE.fullmatch(text):
+        return None
+    return (
+        f"'{text}' is not an organisation code of any scheme "
+        "(letters, digits, '.', '-', '_'; at most 64)"
+    )
+
+
+def reference_problem(text: str) -> str | None:
+    """Why ``text`` cannot be echoed as another organisation's DocumentId, or None.
+
+    A reply must carry the identifier the other side used, whatever its scheme; only text
+    that no identifier can be (control characters, line breaks, over 300 characters) is
+    refused.
+    """
+    if len(text) > _REFERENCE_MAX:
+        return f"longer than {_REFERENCE_MAX} characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        return "contains control characters or line breaks"
+    return None
 
 
 def looks_like_uuid(text: str) -> bool:

@@ -15,6 +15,7 @@ import enum
 import hashlib
 import re
 import uuid
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 from lxml import etree
@@ -28,11 +29,14 @@ from pydantic import (
     model_validator,
 )
 
+from . import packing
 from .formats import clean_text, to_vn_time
 from .identifiers import DocumentId, OrganId
+from .limits import DEFAULT_LIMITS
 from .spec import DSIG_NS, Child, Kind, Need, Rule
 
 __all__ = [
+    "AttachedFile",
     "Attachment",
     "BusinessDocType",
     "Bussiness",
@@ -43,6 +47,7 @@ __all__ = [
     "Message",
     "OrganizationInfo",
     "OtherInfo",
+    "PackedFile",
     "PromulgationInfo",
     "RawXml",
     "Receiver",
@@ -270,10 +275,10 @@ class ResponseFor(_Element):
     """The document this message answers."""
 
     xml_children = (
-        Child("OrganId", "organ_id", need=Need.STRICT, rule=Rule.ORGAN_ID),
+        Child("OrganId", "organ_id", need=Need.STRICT, rule=Rule.ORGAN_REF),
         Child("Code", "code", need=Need.STRICT),
         Child("PromulgationDate", "promulgation_date", Kind.DATE, need=Need.STRICT),
-        Child("DocumentId", "document_id", need=Need.STRICT, rule=Rule.DOCUMENT_ID),
+        Child("DocumentId", "document_id", need=Need.STRICT, rule=Rule.DOCUMENT_REF),
     )
 
     organ_id: Text | None = None
@@ -291,14 +296,18 @@ class ResponseForTask(_Element):
 
 
 class TraceHeader(_Element):
-    """One system the message passed through, and when."""
+    """One system the message passed through, and when.
+
+    The national axis appends hops of its own, one of them without an OrganId (or with the
+    text ``null``): such a hop is kept, with a warning, and ``organ_id`` is None.
+    """
 
     xml_children = (
-        Child("OrganId", "organ_id", need=Need.ALWAYS, rule=Rule.ORGAN_ID),
+        Child("OrganId", "organ_id", need=Need.STRICT, rule=Rule.ORGAN_REF),
         Child("Timestamp", "timestamp", Kind.TIMESTAMP, need=Need.STRICT),
     )
 
-    organ_id: Text
+    organ_id: Text | None = None
     timestamp: Timestamp | None = None
 
 
@@ -322,7 +331,7 @@ class Receiver(_Element):
     """A receiver named in an update (``ReceiverList/Receiver``)."""
 
     xml_children = (
-        Child("OrganId", "organ_id", need=Need.STRICT, rule=Rule.ORGAN_ID),
+        Child("OrganId", "organ_id", need=Need.STRICT, rule=Rule.ORGAN_REF),
         Child("ReceiverType", "receiver_type", rule=Rule.DIGITS),
     )
 
@@ -348,8 +357,8 @@ class ReplacementInfo(_Element):
     """A document this one replaces, and at which organisations."""
 
     xml_children = (
-        Child("DocumentId", "document_id", need=Need.STRICT, rule=Rule.DOCUMENT_ID),
-        Child("OrganId", "organ_ids", many=True, wrapper="OrganIdList", rule=Rule.ORGAN_ID),
+        Child("DocumentId", "document_id", need=Need.STRICT, rule=Rule.DOCUMENT_REF),
+        Child("OrganId", "organ_ids", many=True, wrapper="OrganIdList", rule=Rule.ORGAN_REF),
     )
 
     document_id: Text | None = None
@@ -369,7 +378,7 @@ class Bussiness(_Element):
     """The business block of the trace list (spelled ``Bussiness`` by the standard)."""
 
     xml_children = (
-        Child("DocumentId", "document_id", rule=Rule.DOCUMENT_ID),
+        Child("DocumentId", "document_id", rule=Rule.DOCUMENT_REF),
         Child(
             "BussinessDocType",
             "doc_type",
@@ -430,14 +439,80 @@ def check_attachment_name(name: str) -> str | None:
     return None
 
 
+class PackedFile(_Model):
+    """The file inside a zipped attachment: what the official parser hands out."""
+
+    #: The zip entry's name (informational: the file is named after the attachment).
+    entry_name: str
+    data: bytes = Field(repr=False)
+    #: Other entries of the zip, which the official parser ignores.
+    ignored: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """A file as a clerk gets it: the unpacked file of a zipped attachment, else the bytes."""
+
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        """Lowercase hex SHA-256."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
 class Attachment(_Model):
-    """An attached file: its manifest data and its bytes (base64 only on the wire)."""
+    """An attached file: its manifest data and its bytes (base64 only on the wire).
+
+    ``data`` are the bytes carried, exactly as sent (what the signature covers and the
+    writer writes). When they are a zip the official SDK made (labelled
+    ``application/zip``, a name not ending in ``.zip``), ``packed`` holds the file inside,
+    and :attr:`file` is what a clerk gets: that file, under the attachment's name.
+    """
 
     content_id: str = Field(default_factory=lambda: f"cid:{uuid.uuid4()}")
     name: Text
     content_type: Text = "application/octet-stream"
     description: Text | None = None
     data: bytes = Field(repr=False)
+    packed: PackedFile | None = Field(default=None, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpack(cls, values: Any) -> Any:
+        # The reader unpacks under its own limits and passes the result (None included);
+        # a model built by hand is unpacked here, under the default ones.
+        if not isinstance(values, dict) or "packed" in values:
+            return values
+        name, data = values.get("name"), values.get("data")
+        if not isinstance(name, str) or not isinstance(data, bytes):
+            return values
+        if not packing.is_zip_label(values.get("content_type"), name):
+            return values
+        try:
+            found = packing.unpack(data, DEFAULT_LIMITS)
+        except packing.PackingError as exc:
+            raise ValueError(f"zipped attachment '{name}' cannot be unpacked: {exc.code}") from None
+        if found.data is None or found.entry_name is None:
+            return values
+        packed = PackedFile(
+            entry_name=found.entry_name, data=found.data, ignored=list(found.ignored)
+        )
+        return {**values, "packed": packed}
+
+    @property
+    def file(self) -> AttachedFile:
+        """The file a clerk gets: unpacked when the SDK zipped it, else the bytes carried."""
+        if self.packed is None:
+            return AttachedFile(self.name, self.content_type, self.data)
+        return AttachedFile(self.name, packing.file_content_type(self.name), self.packed.data)
 
     @field_validator("content_id")
     @classmethod
@@ -457,12 +532,12 @@ class Attachment(_Model):
 
     @property
     def size(self) -> int:
-        """Size of the decoded file in bytes."""
+        """Size in bytes of what is carried (base64-decoded; a zip when packed)."""
         return len(self.data)
 
     @property
     def sha256(self) -> str:
-        """Lowercase hex SHA-256 of the decoded file."""
+        """Lowercase hex SHA-256 of what is carried (a zip when packed)."""
         return hashlib.sha256(self.data).hexdigest()
 
 

@@ -22,7 +22,7 @@ import binascii
 import functools
 import os
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 from lxml import etree
 from pydantic import ValidationError
 
+from . import packing
 from .checks import ATTACHMENT_PATH, HEADER_PATH, TRACE_PATH, check, child_path
 from .errors import EdxmlReadError
 from .findings import Finding, Severity, make_finding
@@ -39,20 +40,31 @@ from .formats import (
     parse_timestamp,
     parse_timestamp_loosely,
 )
+from .limits import DEFAULT_LIMITS, ReadLimits
 from .models import (
     CONTAINERS,
     READER,
     Attachment,
     Document,
+    PackedFile,
     RawXml,
     StatusMessage,
+    TraceHeader,
     _Element,
     check_attachment_name,
 )
 from .spec import DSIG_NS, NS, Child, Kind, Need
 from .untrusted import PROLOG_WINDOW, find_xml_start, prolog_has_doctype, untrusted_parser
 
-__all__ = ["DEFAULT_LIMITS", "ReadLimits", "ReadResult", "read", "read_file", "read_tree"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ReadLimits",
+    "ReadResult",
+    "read",
+    "read_file",
+    "read_trace_hops",
+    "read_tree",
+]
 
 _CHUNK = 1 << 20
 # Order matters: the UTF-32 little-endian mark begins with the UTF-16 one.
@@ -64,25 +76,6 @@ _OTHER_BOMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ReadLimits:
-    """Bounds on untrusted input, checked before or while parsing.
-
-    The defaults fit any real document exchange (the largest messages seen carry tens of
-    megabytes of scans) while keeping a hostile input from exhausting memory.
-    """
-
-    #: Largest accepted message in bytes (base64 attachments included).
-    max_bytes: int = 128 * 1024 * 1024
-    #: Most attachments in one message.
-    max_attachments: int = 200
-    #: Most XML tags (start, end and empty) in one message.
-    max_tags: int = 200_000
-    #: Deepest element nesting.
-    max_depth: int = 64
-
-
-DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +108,12 @@ _ATTACHMENT_CHILDREN = (
     Child("Description", "description"),
     Child("ContentType", "content_type"),
 )  # ContentTransferEncoded is taken out and decoded before these are read
+# Attachment fields by element name, for findings about a built Attachment.
+_ATTACHMENT_TAGS = (
+    *_ATTACHMENT_CHILDREN,
+    Child("ContentTransferEncoded", "data"),
+    Child("ContentTransferEncoded", "packed"),
+)
 
 
 class _FatalError(Exception):
@@ -126,7 +125,15 @@ class _Context:
     strict: bool
     limits: ReadLimits
     findings: list[Finding] = field(default_factory=list)
+    #: Line of each element, by its path in the model (see ``sources``).
     lines: dict[str, int] = field(default_factory=dict)
+    #: Path in the source of each kept list item, by its path in the model: they differ
+    #: once an element was dropped, and a finding must point at what the sender wrote.
+    sources: dict[str, str] = field(default_factory=dict)
+    #: Bytes unzipped so far from this message's attachments (bounded by the limits).
+    unpacked: int = 0
+    #: Source paths of elements that held "null", already reported.
+    nulls: set[str] = field(default_factory=set)
 
     def error(self, code: str, path: str, line: int | None, **params: object) -> None:
         self.findings.append(make_finding(code, Severity.ERROR, path, line, **params))
@@ -218,6 +225,28 @@ def read_tree(
     """
     ctx = _Context(strict=strict, limits=limits)
     return _finish(ctx, lambda: root, None)
+
+
+def read_trace_hops(
+    hops: Sequence[etree._Element], *, first_index: int = 1
+) -> tuple[tuple[TraceHeader, ...], tuple[Finding, ...]]:
+    """Read TraceHeader elements that stand apart from a message (the hops a signature
+    leaves unsigned), leniently: a hop is kept whatever it lacks, and reported.
+
+    ``first_index`` is the position of the first one in its TraceHeaderList, for paths.
+    """
+    ctx = _Context(strict=False, limits=DEFAULT_LIMITS)
+    b = _Builder(ctx)
+    child = _TRACE_HOP
+    result: list[TraceHeader] = []
+    for offset, hop in enumerate(hops):
+        where = f"{TRACE_PATH}/TraceHeader[{first_index + offset}]"
+        value = b.value(hop, child, where, where)
+        result.append(value if isinstance(value, TraceHeader) else TraceHeader())
+    return tuple(result), tuple(ctx.findings)
+
+
+_TRACE_HOP = Child("TraceHeader", "trace", Kind.MODEL, TraceHeader, many=True)
 
 
 def _read(
@@ -459,9 +488,19 @@ class _Builder:
                 self.ctx.deviation("unknown-attribute", path, el.sourceline, name=attr)
 
     def children(
-        self, el: etree._Element, table: tuple[Child, ...], path: str
+        self,
+        el: etree._Element,
+        table: tuple[Child, ...],
+        path: str,
+        mpath: str | None = None,
     ) -> tuple[dict[str, Any], list[RawXml]]:
-        """Read the children ``table`` names; keep the others as extension data."""
+        """Read the children ``table`` names; keep the others as extension data.
+
+        ``path`` is the element's path in the source, ``mpath`` its path in the model
+        (they differ below a dropped list item); findings use the first, lines the second.
+        """
+        if mpath is None or mpath == path:
+            mpath = path  # the same object: ``is`` tells the common case cheaply
         by_tag = _tag_index(table)
         values: dict[str, Any] = {}
         extensions: list[RawXml] = []
@@ -478,23 +517,15 @@ class _Builder:
                 items = values.setdefault(child.field, [])
                 if child.wrapper:
                     wrapper_path = f"{path}/{child.wrapper}"
-                    self.ctx.lines.setdefault(wrapper_path, sub.sourceline or 0)
+                    self.ctx.lines.setdefault(f"{mpath}/{child.wrapper}", sub.sourceline or 0)
                     for item in sub:
                         item_name = self.name(item, wrapper_path)
                         if item_name != child.tag:
                             self.unknown(item, wrapper_path, extensions)
                             continue
-                        counts[child.field] = counts.get(child.field, 0) + 1
-                        where = child_path(path, child, counts[child.field])
-                        value = self.value(item, child, where)
-                        if value is not None:
-                            items.append(value)
+                        self.item(item, child, path, mpath, counts, items)
                 else:
-                    counts[child.field] = counts.get(child.field, 0) + 1
-                    where = child_path(path, child, counts[child.field])
-                    value = self.value(sub, child, where)
-                    if value is not None:
-                        items.append(value)
+                    self.item(sub, child, path, mpath, counts, items)
                 continue
             where = child_path(path, child)
             if child.field in values or counts.get(child.field):
@@ -502,11 +533,35 @@ class _Builder:
                 _keep(self.ctx, sub, where, extensions)
                 continue
             counts[child.field] = 1
-            value = self.value(sub, child, where)
+            mwhere = where
+            if mpath is not path:  # below a dropped list item: the model's path differs
+                mwhere = child_path(mpath, child)
+                self.ctx.sources[mwhere] = where
+            value = self.value(sub, child, where, mwhere)
             if value is not None:
                 values[child.field] = value
         self.presence(el, table, path, values)
         return values, extensions
+
+    def item(
+        self,
+        el: etree._Element,
+        child: Child,
+        path: str,
+        mpath: str,
+        counts: dict[str, int],
+        items: list[Any],
+    ) -> None:
+        """Read one item of a list child, recording where the model's item came from."""
+        count = counts[child.field] = counts.get(child.field, 0) + 1
+        where = child_path(path, child, count)
+        mwhere = where
+        if mpath is not path or count != len(items) + 1:  # an earlier item was dropped
+            mwhere = child_path(mpath, child, len(items) + 1)
+            self.ctx.sources[mwhere] = where
+        value = self.value(el, child, where, mwhere)
+        if value is not None:
+            items.append(value)
 
     def unknown(self, sub: etree._Element, path: str, extensions: list[RawXml]) -> None:
         """Keep an element the standard does not name here, and report it."""
@@ -527,14 +582,16 @@ class _Builder:
             if child.need is Need.OPTIONAL or (value is not None and value != []):
                 continue
             where = child_path(path, child, 1) if child.many else child_path(path, child)
+            if where in self.ctx.nulls:
+                continue
             if child.need is Need.ALWAYS:
                 self.ctx.error("missing-element", where, el.sourceline, name=child.tag)
             else:
                 self.ctx.deviation("missing-optional", where, el.sourceline, name=child.tag)
 
-    def value(self, el: etree._Element, child: Child, path: str) -> Any:
+    def value(self, el: etree._Element, child: Child, path: str, mpath: str) -> Any:
         """Convert one element; None (with a finding) when it is empty or malformed."""
-        self.ctx.lines[path] = el.sourceline or 0
+        self.ctx.lines[mpath] = el.sourceline or 0
         if child.kind is Kind.RAW:
             return _keep(self.ctx, el, path, [])
         if child.kind is Kind.MODEL:
@@ -547,7 +604,7 @@ class _Builder:
                 if child.tag == "ResponseFor":
                     self.ctx.deviation("empty-response-for", path, el.sourceline)
                 return None
-            values, extensions = self.children(el, child.model.xml_children, path)
+            values, extensions = self.children(el, child.model.xml_children, path, mpath)
             return self.construct(child.model, {**values, "extensions": extensions}, path, el)
         self.attributes(el, path)
         if len(el):
@@ -556,6 +613,12 @@ class _Builder:
         # Trimmed here; NFC is applied once, by the model's Text type.
         text = (el.text or "").strip()
         if not text:
+            return None
+        if text == "null" and (child.rule is not None or child.kind is not Kind.TEXT):
+            # Java writes a null String as "null" (String.valueOf): an identifier, code,
+            # number or date that reads "null" is absent. Free text keeps the word.
+            self.ctx.deviation("null-text", path, el.sourceline, name=child.tag)
+            self.ctx.nulls.add(path)  # reported once: not again as missing
             return None
         if child.kind not in _CONVERTERS:
             return text
@@ -576,18 +639,56 @@ class _Builder:
     def construct(
         self, cls: type[Any], values: dict[str, Any], path: str, el: etree._Element | None
     ) -> Any:
+        """Build a model; its validation errors become findings in the source's terms.
+
+        A person reads element names and our own explanations, never the model's field
+        names or pydantic's wording; an element already reported missing is not reported
+        again.
+        """
         try:
             return cls.model_validate(values, context=READER)
         except ValidationError as exc:
+            line = el.sourceline if el is not None else None
+            reported = {f.path for f in self.ctx.findings if f.severity is Severity.ERROR}
             for err in exc.errors():
-                where = "/".join([path, *(str(p) for p in err["loc"])])
-                self.ctx.error(
-                    "invalid-value",
-                    where,
-                    el.sourceline if el is not None else None,
-                    detail=err["msg"],
-                )
+                where = "/".join([path, *_xml_names(cls, err["loc"])])
+                if err["type"] in ("missing", "too_short"):
+                    if where not in reported and not any(
+                        p.startswith(where) for p in reported
+                    ):
+                        self.ctx.error("missing-element", where, line, name=where.rsplit("/")[-1])
+                    continue
+                detail = _own_message(err)
+                self.ctx.error("invalid-value", where, line, detail=detail)
             return None
+
+
+def _xml_names(cls: type[Any], loc: tuple[int | str, ...]) -> list[str]:
+    """The element names of a pydantic error location (field names mean nothing to a clerk)."""
+    tables: tuple[Child, ...] = (
+        *getattr(cls, "xml_children", ()),
+        *getattr(cls, "header_children", ()),
+        *getattr(cls, "trace_children", ()),
+        *_ATTACHMENT_TAGS,
+    )
+    by_field = {child.field: child.wrapper or child.tag for child in tables}
+    names: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            if names:
+                names[-1] = f"{names[-1]}[{part + 1}]"
+            continue
+        names.append(by_field.get(part, part))
+    return names
+
+
+def _own_message(err: Any) -> str:
+    """Our validators' explanation, without pydantic's framing; a plain phrase otherwise."""
+    if err["type"] == "value_error":
+        cause = err.get("ctx", {}).get("error")
+        if cause is not None:
+            return str(cause)
+    return "giá trị không được chấp nhận / value not accepted"
 
 
 def _is_signature(el: etree._Element) -> bool:
@@ -721,7 +822,9 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
     if message is None:
         return None
     assert isinstance(message, Document | StatusMessage)
-    ctx.findings.extend(check(message, strict=ctx.strict, structure=False, lines=ctx.lines))
+    ctx.findings.extend(
+        check(message, strict=ctx.strict, structure=False, lines=ctx.lines, sources=ctx.sources)
+    )
     return message
 
 
@@ -830,6 +933,31 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _unpack(ctx: _Context, merged: dict[str, Any], att: _Attachment) -> bool:
+    """Unpack a zip the official SDK made (see :mod:`.packing`) into ``merged["packed"]``.
+
+    Returns False (with an error finding) when the zip cannot be unpacked safely.
+    """
+    merged["packed"] = None
+    if not packing.is_zip_label(merged.get("content_type"), merged["name"]):
+        return True
+    where = f"{att.path}/ContentTransferEncoded"
+    budget = ctx.limits.max_unpacked_bytes - ctx.unpacked
+    try:
+        found = packing.unpack(merged["data"], ctx.limits, budget)
+    except packing.PackingError as exc:
+        ctx.error(exc.code, where, att.line, **exc.params)
+        return False
+    for code, params in found.notes:
+        ctx.findings.append(make_finding(code, Severity.WARNING, where, att.line, **params))
+    if found.data is not None and found.entry_name is not None:
+        ctx.unpacked += len(found.data)
+        merged["packed"] = PackedFile(
+            entry_name=found.entry_name, data=found.data, ignored=list(found.ignored)
+        )
+    return True
+
+
 def _match(b: _Builder, refs: list[_Attachment], atts: list[_Attachment]) -> list[Attachment]:
     ctx = b.ctx
     by_cid: dict[str, _Attachment] = {}
@@ -891,8 +1019,13 @@ def _match(b: _Builder, refs: list[_Attachment], atts: list[_Attachment]) -> lis
             continue
         if merged.get("content_type") is None:
             merged["content_type"] = "application/octet-stream"
+        if not _unpack(ctx, merged, att):
+            continue
         built = b.construct(Attachment, merged, att.path, None)
         if built is not None:
+            model_path = f"{ATTACHMENT_PATH}[{len(result) + 1}]"
+            ctx.sources[model_path] = att.path
+            ctx.lines[model_path] = att.line or 0
             result.append(built)
     for cid, ref in by_cid.items():
         if cid not in seen:

@@ -41,8 +41,16 @@ class Need(enum.Enum):
 class Rule(enum.Enum):
     """Value checks beyond the type; an error in strict mode, a warning in lenient mode."""
 
+    #: An OrganId the message's issuer writes of itself or chooses (From, To): four levels.
     ORGAN_ID = "organ_id"
+    #: The issuer's own DocumentId: ``OrganId,yyyy/MM/dd,Number/Notation``.
     DOCUMENT_ID = "document_id"
+    #: Another organisation's code echoed back (ResponseFor, TraceHeader, receivers): a code
+    #: of another scheme is kept with a warning in every mode, only non-codes are deviations.
+    ORGAN_REF = "organ_ref"
+    #: Another organisation's DocumentId echoed back: kept as sent with a warning when it is
+    #: not of the standard's form (the sender matches replies on it).
+    DOCUMENT_REF = "document_ref"
     DIGITS = "digits"  #: a numeric code kept as the peer wrote it
     PRIORITY = "priority"  #: 0-4
     BUSINESS_TYPE = "business_type"  #: 0-3

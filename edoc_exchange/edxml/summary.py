@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from .findings import Finding
-from .models import Document, Message, OrganizationInfo, ResponseFor, StatusMessage
+from .models import (
+    Attachment,
+    Document,
+    Message,
+    OrganizationInfo,
+    ResponseFor,
+    StatusMessage,
+)
 
 __all__ = ["summarize"]
 
@@ -29,6 +36,23 @@ def _response_for(rf: ResponseFor | None) -> dict[str, Any] | None:
         "code": rf.code,
         "promulgation_date": rf.promulgation_date.isoformat() if rf.promulgation_date else None,
         "document_id": rf.document_id,
+    }
+
+
+def _attachment(att: Attachment) -> dict[str, Any]:
+    # size, sha256 and content_type describe the file a clerk gets (what extract writes);
+    # wire describes the bytes carried (a zip the SDK made, when packing is "zip").
+    file = att.file
+    return {
+        "content_id": att.content_id,
+        "name": att.name,
+        "content_type": file.content_type,
+        "description": att.description,
+        "size": file.size,
+        "sha256": file.sha256,
+        "packing": "zip" if att.packed is not None else None,
+        "packed_entry": att.packed.entry_name if att.packed is not None else None,
+        "wire": {"content_type": att.content_type, "size": att.size, "sha256": att.sha256},
     }
 
 
@@ -88,17 +112,7 @@ def summarize(
             }
             for th in (doc.trace if doc else [])
         ],
-        "attachments": [
-            {
-                "content_id": att.content_id,
-                "name": att.name,
-                "content_type": att.content_type,
-                "description": att.description,
-                "size": att.size,
-                "sha256": att.sha256,
-            }
-            for att in (doc.attachments if doc else [])
-        ],
+        "attachments": [_attachment(att) for att in (doc.attachments if doc else [])],
         "signature": {
             "present": message.signature is not None,
             "legacy": message.signature_is_legacy,
