@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install edoc-exchange into ./.venv on a fresh Debian machine.
 #   scripts/install.sh         the product (enough for `edoc demo`): Liberation fonts, [pdf]
-#   scripts/install.sh --dev   also what the tests need: SoftHSM2, PostgreSQL 15 server
-#                              binaries (Debian packages) and the dev/pkcs11/postgres extras
+#   scripts/install.sh --dev   also what the tests need: SoftHSM2, xmlsec1, PostgreSQL 15
+#                              server binaries (Debian packages) and the dev/pkcs11/postgres
+#                              extras
 # Debian packages are installed with apt-get when running as root; otherwise it says which
 # are missing. Safe to run again.
 set -euo pipefail
@@ -19,6 +20,8 @@ ls /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf >/dev/null 
     || apt_packages+=(fonts-liberation2)
 if [[ $dev -eq 1 ]]; then
     command -v softhsm2-util >/dev/null 2>&1 || apt_packages+=(softhsm2)
+    # An independent XML-DSig verifier: the tests check that what we sign verifies there too.
+    command -v xmlsec1 >/dev/null 2>&1 || apt_packages+=(xmlsec1)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 fi
 if [[ ${#apt_packages[@]} -gt 0 ]]; then

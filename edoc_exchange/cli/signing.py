@@ -283,6 +283,14 @@ def _valid_report(path: Path, vm: VerifiedMessage) -> dict[str, Any]:
         "digest_algorithm": vm.digest_algorithm,
         "signing_time": vm.signing_time.isoformat() if vm.signing_time else None,
         "checked_at": vm.checked_at.isoformat(),
+        # Hops appended after signing (the axis's): shown, never vouched for.
+        "unsigned_trace": [
+            {
+                "organ_id": hop.organ_id,
+                "timestamp": hop.timestamp.isoformat() if hop.timestamp else None,
+            }
+            for hop in vm.unsigned_trace
+        ],
         "warnings": [w.to_json() for w in vm.warnings],
     }
 
@@ -361,6 +369,12 @@ def verify_cmd(
         out.print(f"  Hiệu lực / valid: {s['not_before']} → {s['not_after']}", markup=False)
         out.print(f"  Nơi gửi / sender: {report['sender']}", markup=False)
         out.print(f"  Thời điểm ký / signing time: {report['signing_time'] or '-'}", markup=False)
+        for hop in report["unsigned_trace"]:
+            out.print(
+                f"  Vết thêm sau khi ký (không được ký) / hop added after signing (unsigned): "
+                f"{hop['organ_id'] or '-'}  {hop['timestamp'] or '-'}",
+                markup=False,
+            )
         out.print(
             f"  Thuật toán / algorithms: {report['signature_algorithm']}, "
             f"{report['digest_algorithm']}",

@@ -51,6 +51,7 @@ class Rule(enum.StrEnum):
     REFERENCE_COUNT = "one-reference"
     REFERENCE_URI = "reference-uri"
     TRANSFORMS = "transforms"
+    UNSIGNED_CONTENT = "unsigned-content"
     C14N_METHOD = "c14n-method"
     SIGNATURE_METHOD = "signature-method"
     HMAC = "hmac-forbidden"
@@ -135,8 +136,14 @@ _TEXTS: dict[Rule, tuple[str, str]] = {
         'the signature must cover the whole message (Reference URI=""), not one element',
     ),
     Rule.TRANSFORMS: (
-        "Phép biến đổi không đúng (chỉ enveloped-signature rồi exc-c14n)",
-        "unexpected transforms (only enveloped-signature then exclusive c14n)",
+        "Phép biến đổi không đúng (enveloped-signature, bộ lọc vết chuyển tiếp, exc-c14n)",
+        "unexpected transforms (enveloped-signature, the trace filter, exclusive c14n)",
+    ),
+    Rule.UNSIGNED_CONTENT: (
+        "Phần không được ký chứa nội dung khác ngoài vết chuyển tiếp (TraceHeader) thêm sau "
+        "khi ký: có thể là giả mạo",
+        "the unsigned part holds something other than trace hops appended after signing: "
+        "possibly a forgery",
     ),
     Rule.C14N_METHOD: (
         "Phương pháp chuẩn hóa SignedInfo không được chấp nhận",

@@ -14,16 +14,41 @@ from ..edxml import DEFAULT_LIMITS, DSIG_NS, Message, ReadLimits, write
 from . import _xml
 from ._errors import Rule, SignerError
 from ._signers import Signer
+from ._trace import FILTER2, filter_expression, prepare_for_signing
 
 __all__ = ["sign"]
 
+_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
 
 class _XMLSigner(XMLSigner):
-    """signxml's signer with our parser: its default cannot hold a 10 MB text node."""
+    """signxml's signer with our parser (its default cannot hold a 10 MB text node) and
+    the trace filter between the enveloped-signature and c14n transforms (see ``_trace``)."""
+
+    def __init__(self, signed_hops: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.signed_hops = signed_hops
 
     @property
     def parser(self) -> etree.XMLParser:
         return _xml.parser()
+
+    def _build_transforms_for_reference(
+        self,
+        *,
+        transforms_node: etree._Element,
+        reference: Any,
+        exclude_c14n_transform_element: bool = True,
+    ) -> None:
+        etree.SubElement(transforms_node, _xml.dsig("Transform"), Algorithm=_ENVELOPED)
+        trace = etree.SubElement(transforms_node, _xml.dsig("Transform"), Algorithm=FILTER2)
+        xpath = etree.SubElement(
+            trace, f"{{{FILTER2}}}XPath", Filter="subtract", nsmap={"dsig-xpath": FILTER2}
+        )
+        xpath.text = filter_expression(self.signed_hops)
+        etree.SubElement(
+            transforms_node, _xml.dsig("Transform"), Algorithm=reference.c14n_method.value
+        )
 
 
 def _strip(root: etree._Element) -> None:
@@ -58,10 +83,12 @@ def sign(
 
     The signature is an enveloped XML-DSig in the XML-DSig namespace, placed in
     edXMLHeader right after TraceHeaderList (documents) or MessageHeader (status messages);
-    one Reference with URI="" covers the whole message, AttachmentEncoded included
-    (transforms: enveloped-signature, exclusive c14n; SHA-256 digest; RSA-SHA256 or
+    one Reference with URI="" covers the whole message, AttachmentEncoded included, except
+    the trace hops systems append after signing (transforms: enveloped-signature, the
+    XPath Filter 2.0 of ``_trace``, exclusive c14n; SHA-256 digest; RSA-SHA256 or
     ECDSA-SHA256 by key type); KeyInfo holds the signer's certificates. Any existing
-    signature, comment or processing instruction is removed first.
+    signature, comment or processing instruction is removed first, and so is the
+    whitespace directly in TraceHeaderList (the filter leaves it unsigned).
 
     A model is written by the edxml writer with its strict checks; bytes are signed as given
     (only their shape is checked), so prefer models. Raises :class:`SignerError`
@@ -87,6 +114,7 @@ def sign(
     placeholder = etree.Element(_xml.dsig("Signature"), nsmap={"ds": DSIG_NS}, Id="placeholder")
     placeholder.tail = after.tail  # keep the writer's indentation
     after.addnext(placeholder)
+    signed_hops = prepare_for_signing(root)
 
     method = (
         SignatureMethod.RSA_SHA256
@@ -94,6 +122,7 @@ def sign(
         else SignatureMethod.ECDSA_SHA256
     )
     xml_signer = _XMLSigner(
+        signed_hops,
         signature_algorithm=method,
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,

@@ -9,12 +9,18 @@ Checklist (each block below is tagged with its step):
 4. Pin the structure: exactly one ds:Signature, at /edXML/edXMLEnvelope/edXMLHeader right
    after TraceHeaderList (or MessageHeader), one envelope, one header.
 5. Algorithms allowed by the policy (HMAC never, SHA-1 only in legacy mode).
-6. Exactly one Reference, URI="" (the whole message), exactly the two transforms; the
-   Signature holds only SignedInfo, SignatureValue and KeyInfo with X509 certificates.
-7. Cryptographic check by signxml against the leaf certificate given explicitly.
-8. The message model is read from ``VerifyResult.signed_xml`` only, never from the input.
-9. Certificate path to the policy's roots, at the signing time taken from verified data.
-10. OrganId permission of the signer's key, when the policy has a mapping.
+6. Exactly one Reference, URI="" (the whole message), exactly these transforms:
+   enveloped-signature, the pinned trace filter (``_trace``; absent in signatures made
+   before it, which cover every hop), exclusive c14n; the Signature holds only SignedInfo,
+   SignatureValue and KeyInfo with X509 certificates.
+7. The trace filter is applied: the hops appended after signing must be bare TraceHeaders
+   (anything else there is smuggled content and refused); they are taken out of the tree
+   and read apart, as unsigned data.
+8. Cryptographic check by signxml against the leaf certificate given explicitly, on that
+   tree (what the filter leaves: the signed content).
+9. The message model is read from ``VerifyResult.signed_xml`` only, never from the input.
+10. Certificate path to the policy's roots, at the signing time taken from verified data.
+11. OrganId permission of the signer's key, when the policy has a mapping.
 """
 
 from __future__ import annotations
@@ -39,7 +45,17 @@ from signxml.exceptions import (
 from signxml.exceptions import InvalidSignature as _SignxmlInvalidSignature
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from ..edxml import DEFAULT_LIMITS, NS, Document, Finding, ReadLimits, StatusMessage, read_tree
+from ..edxml import (
+    DEFAULT_LIMITS,
+    NS,
+    Document,
+    Finding,
+    ReadLimits,
+    StatusMessage,
+    TraceHeader,
+    read_trace_hops,
+    read_tree,
+)
 from . import _xml
 from ._chain import check_chain
 from ._errors import (
@@ -50,12 +66,15 @@ from ._errors import (
     UntrustedSigner,
 )
 from ._policy import TrustPolicy, spki_sha256
+from ._trace import FILTER2, SmuggledContentError, unsigned_nodes
 
 __all__ = ["VerifiedMessage", "signing_time", "verify"]
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-_TRANSFORMS = (_ENVELOPED, _EXC_C14N)
+_TRANSFORMS = (_ENVELOPED, FILTER2, _EXC_C14N)
+#: Signatures made before the trace filter: they cover every hop (one added breaks them).
+_WHOLE_TRANSFORMS = (_ENVELOPED, _EXC_C14N)
 _SIGNEDINFO_C14N = frozenset(
     {
         _EXC_C14N,
@@ -82,6 +101,8 @@ class VerifiedMessage:
     enveloped signature is outside what it covers); ``signed_bytes`` are those bytes exactly
     as digested (exclusive c14n), ``signature_xml`` the Signature element as received: keep
     both to prove later who sent exactly what (Thông tư 41/2017, Điều 9.1).
+    ``unsigned_trace`` are the hops systems appended after signing (the axis's): data
+    nobody signed, kept apart from ``message.trace``, which holds the signed hops only.
     """
 
     __slots__ = (
@@ -94,6 +115,7 @@ class VerifiedMessage:
         "_signature_xml",
         "_signed_bytes",
         "_signing_time",
+        "_unsigned_trace",
         "_warnings",
     )
 
@@ -106,6 +128,7 @@ class VerifiedMessage:
     _digest_algorithm: str
     _signing_time: dt.datetime | None
     _checked_at: dt.datetime
+    _unsigned_trace: tuple[TraceHeader, ...]
     _warnings: tuple[Finding, ...]
 
     def __init__(self, token: object, **fields: Any) -> None:
@@ -175,8 +198,13 @@ class VerifiedMessage:
         return self._checked_at
 
     @property
+    def unsigned_trace(self) -> tuple[TraceHeader, ...]:
+        """Trace hops appended after signing (by the axis, say): unsigned, for display."""
+        return self._unsigned_trace
+
+    @property
     def warnings(self) -> tuple[Finding, ...]:
-        """The lenient reader's warnings about the signed content."""
+        """The lenient reader's warnings about the signed content and the unsigned hops."""
         return self._warnings
 
     @property
@@ -284,19 +312,25 @@ def verify(
     sig_method, digest_method = _check_algorithms(signed_info, policy)
 
     # 6. What is signed, and the shape of the Signature.
-    _check_reference(signed_info)
+    trace_filter = _check_reference(signed_info)
     _check_signature_children(signature, signed_info)
     leaf, extra = _certificates(signature)
     _check_key_type(leaf, sig_method)
-
-    # 7. Cryptography (signxml), against the leaf given explicitly. signxml parses the
-    # (already checked) bytes itself with our parser; dropping our tree first lowers the peak.
     signature_xml = etree.tostring(signature)
-    del root, signature, signed_info
-    result = _crypto_check(data, leaf, policy)
+
+    # 7. The hops appended after signing: bare hops only, read apart, then subtracted.
+    unsigned: tuple[TraceHeader, ...] = ()
+    hop_findings: tuple[Finding, ...] = ()
+    if trace_filter is not None:
+        unsigned, hop_findings = _subtract_trace(root, trace_filter)
+    del signature, signed_info
+
+    # 8. Cryptography (signxml) on that tree, against the leaf given explicitly.
+    result = _crypto_check(root, leaf, policy)
+    del root
     signed_bytes: bytes = result.signed_data
 
-    # 8. The model comes from the signed XML only.
+    # 9. The model comes from the signed XML only.
     signed_xml = result.signed_xml
     del result
     if signed_xml is None:  # pragma: no cover - URI="" always yields XML
@@ -306,7 +340,7 @@ def verify(
     del signed_xml
     message = read_result.message
 
-    # 9. Certificate path at the signing time carried in the (now verified) message.
+    # 10. Certificate path at the signing time carried in the (now verified) message.
     carried = signing_time(message)
     if isinstance(policy.at, dt.datetime):
         at = policy.at
@@ -318,7 +352,7 @@ def verify(
         at = now
     chain = check_chain(leaf, extra, roots=policy.roots, at=at, key_usage=policy.key_usage)
 
-    # 10. Who may sign for the sender.
+    # 11. Who may sign for the sender.
     if policy.organ_ids is not None:
         allowed = policy.organ_ids.get(spki_sha256(leaf), frozenset())
         if message.sender.organ_id not in allowed:
@@ -338,7 +372,8 @@ def verify(
         digest_algorithm=digest_method,
         signing_time=carried,
         checked_at=at,
-        warnings=read_result.warnings,
+        unsigned_trace=unsigned,
+        warnings=(*read_result.warnings, *hop_findings),
     )
 
 
@@ -396,7 +431,9 @@ def _check_algorithms(signed_info: etree._Element, policy: TrustPolicy) -> tuple
     return sig_method, _algorithm(digests[0], "DigestMethod")
 
 
-def _check_reference(signed_info: etree._Element) -> None:
+def _check_reference(signed_info: etree._Element) -> etree._Element | None:
+    """Pin the one Reference and its transforms; return the trace filter's XPath element
+    (None for a signature made before the filter, which covers the whole message)."""
     references = signed_info.findall(_xml.dsig("Reference"))
     if len(references) != 1:
         raise InvalidSignature(Rule.REFERENCE_COUNT, detail=str(len(references)))
@@ -415,10 +452,45 @@ def _check_reference(signed_info: etree._Element) -> None:
     assert transforms_el is not None
     transforms = _children(transforms_el)
     algorithms = tuple(t.get("Algorithm") for t in transforms)
-    if algorithms != _TRANSFORMS or any(
-        t.tag != _xml.dsig("Transform") or len(t) or (t.text or "").strip() for t in transforms
+    detail = " ".join(str(a) for a in algorithms)
+    if algorithms not in (_TRANSFORMS, _WHOLE_TRANSFORMS) or any(
+        t.tag != _xml.dsig("Transform") or (t.text or "").strip() or len(t.attrib) != 1
+        for t in transforms
     ):
-        raise InvalidSignature(Rule.TRANSFORMS, detail=" ".join(str(a) for a in algorithms))
+        raise InvalidSignature(Rule.TRANSFORMS, detail=detail)
+    xpath: etree._Element | None = None
+    for transform in transforms:
+        content = _children(transform)
+        if transform.get("Algorithm") != FILTER2:
+            if content:
+                raise InvalidSignature(Rule.TRANSFORMS, detail=f"content in {detail}")
+            continue
+        if len(content) != 1 or content[0].tag != f"{{{FILTER2}}}XPath" or len(content[0]):
+            raise InvalidSignature(Rule.TRANSFORMS, detail="the filter must hold one XPath")
+        if (content[0].tail or "").strip():
+            raise InvalidSignature(Rule.TRANSFORMS, detail="text after the filter's XPath")
+        xpath = content[0]
+    return xpath
+
+
+def _subtract_trace(
+    root: etree._Element, xpath: etree._Element
+) -> tuple[tuple[TraceHeader, ...], tuple[Finding, ...]]:
+    """Apply the pinned trace filter to ``root``: read the unsigned hops, then remove them."""
+    try:
+        region = unsigned_nodes(root, xpath)
+    except SmuggledContentError as exc:
+        raise InvalidSignature(Rule.UNSIGNED_CONTENT, detail=str(exc)) from None
+    except (ValueError, etree.XPathError) as exc:
+        raise InvalidSignature(Rule.TRANSFORMS, detail=str(exc)) from None
+    trace = region.hops[0].getparent() if region.hops else None
+    first = 1
+    if trace is not None:
+        first = len(trace.findall(f"{{{NS}}}TraceHeader")) - len(region.hops) + 1
+    hops, findings = read_trace_hops(region.hops, first_index=first) if region.hops else ((), ())
+    if region.hops or region.has_text:
+        region.remove(root)
+    return hops, findings
 
 
 def _check_signature_children(signature: etree._Element, signed_info: etree._Element) -> None:
@@ -482,12 +554,24 @@ def _check_key_type(leaf: x509.Certificate, sig_method: str) -> None:
         )
 
 
-def _crypto_check(data: bytes, leaf: x509.Certificate, policy: TrustPolicy) -> Any:
+class _TreeVerifier(XMLVerifier):
+    """signxml's verifier, given our tree as it is: it was parsed once, with the reader's
+    bounds, and the trace filter already applied; signxml copies it where it needs to."""
+
+    def get_root(self, data: Any) -> Any:
+        if isinstance(data, etree._Element):
+            return data
+        return super().get_root(data)  # type: ignore[no-untyped-call]
+
+
+def _crypto_check(root: etree._Element, leaf: x509.Certificate, policy: TrustPolicy) -> Any:
     """signxml checks digest and signature value with the leaf's key, nothing else.
 
     Validity and trust are checked by :func:`check_chain` at the signing time, which is only
     known once the content is verified; signxml's own validity check is therefore run at a
     moment the leaf is valid by construction (its notBefore), so it cannot decide anything.
+    signxml ignores the filter transform it does not know: the tree it gets is already the
+    filter's output (see ``_trace``), so its digest is the standard one.
     """
     config = SignatureConfiguration(
         require_x509=True,
@@ -500,8 +584,14 @@ def _crypto_check(data: bytes, leaf: x509.Certificate, policy: TrustPolicy) -> A
         verification_time=leaf.not_valid_before_utc,
     )
     try:
-        return XMLVerifier().verify(
-            data, x509_cert=leaf, parser=_xml.parser(), expect_config=config
+        # signxml's XML Schema check of the Signature is off: steps 4-6 pinned its shape far
+        # more narrowly (children, algorithms, one Reference, the transforms, KeyInfo).
+        return _TreeVerifier().verify(
+            root,
+            x509_cert=leaf,
+            parser=_xml.parser(),
+            expect_config=config,
+            validate_schema=False,
         )
     except InvalidDigest as exc:
         raise InvalidSignature(Rule.DIGEST, detail=str(exc)) from None
