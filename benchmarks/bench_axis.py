@@ -37,7 +37,7 @@ SECRETS = {"xa": "bench-secret-commune", "huyen": "bench-secret-district"}
 CONFIG = """
 organ_id = "000.00.00.G22"
 database = "axis.db"
-trace_mode = "append-unsigned"
+trace = true
 
 [[systems]]
 systemid = "xa"
@@ -152,22 +152,22 @@ def main() -> int:
                 # Bare requests are signed once outside the timing: only the HTTP exchange.
                 fixed: dict[str, dict[str, str]] = {}
 
-                def bare_fixed(op: str, method: str, params: dict[str, str]) -> None:
+                def bare_fixed(op: str, params: dict[str, str]) -> None:
+                    # The SDK's way: POST, body "{}" for these two calls.
                     if op not in fixed:
                         fixed[op] = sign_headers(
                             secret=SECRETS["huyen"], systemid="huyen",
                             content_type="application/json", params=params,
                             now=dt.datetime.now(dt.UTC), user_agent="bench",
                         )
-                    bare.request(method, f"{url}/{op}", headers=fixed[op],
-                                 content=b"" if method == "POST" else None).json()
+                    bare.post(f"{url}/{op}", headers=fixed[op], content=b"{}").json()
 
+                fetch_params = {"docId": item.doc_id, "filePath": str(Path(tmp).resolve())}
                 rows = [
                     ("countReceiveEdoc", per_call(district.count, repeat),
-                     per_call(lambda: bare_fixed("countReceiveEdoc", "GET", {}), repeat)),
+                     per_call(lambda: bare_fixed("countReceiveEdoc", {}), repeat)),
                     ("getEdoc (5 KB)", per_call(lambda: district.fetch(item.doc_id), repeat),
-                     per_call(lambda: bare_fixed("getEdoc", "POST", {"docId": item.doc_id}),
-                              repeat)),
+                     per_call(lambda: bare_fixed("getEdoc", fetch_params), repeat)),
                 ]
                 bare.close()
         finally:

@@ -48,7 +48,20 @@ class ConfigError(EdocError):
 
 
 class AxisSettings(BaseModel):
-    """How this office talks to the axis (the national one, or a local one for training)."""
+    """How this office talks to the axis (the national one, or a local one for training).
+
+    By default every request is what the official SDK (SDKVXP 2.0.1) sends, so the
+    national axis sees nothing new (``shared/spec/axis-sdk-wire.md``). Two settings exist
+    for a deployment that proves different; change them only when its axis refuses the
+    default:
+
+    - ``upload_framing``: ``"raw"`` (default) sends the file then CRLF as
+      ``application/octet-stream``, as the SDK does; ``"multipart"`` sends a
+      ``multipart/form-data`` part named ``file_doc``, as older documents describe.
+    - ``hash_file_style``: ``"sdk"`` (default) writes ``hash-file`` byte by byte without
+      leading zeros (Java's ``Integer.toHexString``), as the SDK does; ``"hex"`` writes the
+      standard 64 hex characters.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,10 +91,15 @@ class AxisSettings(BaseModel):
     #: Client certificate (PEM) and its key, for an adapter that requires mutual TLS.
     client_cert: Path | None = None
     client_key: Path | None = None
-    #: Where ``edoc fetch`` writes messages when no -o is given.
+    #: Where ``edoc fetch`` writes messages when no -o is given; getEdoc also signs it as
+    #: ``filePath``, as the SDK signs its download folder.
     download_folder: Path = Path("downloads")
     #: How the timestamp's four digits after '+' are written (see axis._auth).
     timestamp_style: Literal["millis", "offset"] = "millis"
+    #: How a send carries the file: "raw" (the SDK's) or "multipart" (see above).
+    upload_framing: Literal["raw", "multipart"] = "raw"
+    #: How hash-file writes the SHA-256: "sdk" (the SDK's) or "hex" (see above).
+    hash_file_style: Literal["sdk", "hex"] = "sdk"
 
 
 class StoreSettings(BaseModel):

@@ -7,6 +7,7 @@ fixtures into a test module with ``from tests.axis_fixtures import *``-free expl
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 import threading
 import time
@@ -103,6 +104,22 @@ def make_status(sender: str, answering: edxml.Document, code: str = "01") -> edx
     )
 
 
+# The hop the local axis appends: one line, right before TraceHeaderList's end tag, with
+# the line break and indentation it adds (see edoc_exchange/axis/local/_trace.py).
+_AXIS_HOP = re.compile(
+    rb"\r?\n[ \t]*(<(?:[\w.-]+:)?TraceHeader>[^\n]*?</(?:[\w.-]+:)?TraceHeader>)"
+    rb"(\r?\n[ \t]*)(?=</(?:[\w.-]+:)?TraceHeaderList\s*>)"
+)
+
+
+def split_axis_hop(delivered: bytes) -> tuple[bytes, bytes]:
+    """The delivered bytes without the hop the axis appended, and that hop's XML."""
+    found = list(_AXIS_HOP.finditer(delivered))
+    assert len(found) == 1, "exactly one hop appended by the axis"
+    hop = found[0]
+    return delivered[: hop.start()] + hop.group(2) + delivered[hop.end() :], hop.group(1)
+
+
 def document_id_of(data: bytes) -> str | None:
     """The DocumentId of an .edxml that must be a document."""
     message = edxml.read(data).message
@@ -151,14 +168,23 @@ def write_directory(path: Path) -> Path:
     return path
 
 
-def axis_config(root: Path, **overrides: Any) -> LocalAxisConfig:
-    """A local axis in ``root`` serving the three systems, with a CSV directory."""
+def axis_config(
+    root: Path, *, system_settings: dict[str, dict[str, Any]] | None = None, **overrides: Any
+) -> LocalAxisConfig:
+    """A local axis in ``root`` serving the three systems, with a CSV directory.
+
+    ``system_settings`` adds settings to a system (``{"xa-a": {"max_clock_skew_seconds":
+    "off"}}``); ``overrides`` replace axis-wide ones.
+    """
+    extra = system_settings or {}
     values: dict[str, Any] = {
         "organ_id": AXIS_ORGAN,
         "database": root / "axis.db",
         "directory": write_directory(root / "agencies.csv"),
         "systems": [
-            SystemConfig(systemid=s, secret=SecretStr(secret), organ_ids=organs)
+            SystemConfig(
+                systemid=s, secret=SecretStr(secret), organ_ids=organs, **extra.get(s, {})
+            )
             for s, (secret, organs) in SYSTEMS.items()
         ],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from axis_fixtures import (
@@ -19,6 +20,7 @@ from axis_fixtures import (
     local_axis,
     make_document,
     make_status,
+    split_axis_hop,
 )
 
 from edoc_exchange import edxml
@@ -141,17 +143,47 @@ def test_resend_is_deduplicated(local_axis: RunningAxis) -> None:
     assert local_axis.client("xa-b").count() == 1
 
 
-def test_signed_document_is_delivered_byte_for_byte(local_axis: RunningAxis) -> None:
+def test_signed_document_gets_only_the_axis_hop(local_axis: RunningAxis) -> None:
+    """Like the national axis, the local one appends its hop to a signed document too, and
+    changes no other byte: what the sender signed arrives exactly as it was written."""
     doc = make_document(COMMUNE_A, [DISTRICT], "21")
-    # A stand-in for a signature: its presence is what makes the axis keep the bytes.
+    # A stand-in for a signature (the axis treats signed and unsigned documents alike).
     signed = doc.model_copy(update={"signature": edxml.RawXml(
         xml='<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/>')})
     data = edxml.write(signed, check=False)
     local_axis.client("xa-a").send(data)
     district = local_axis.client("huyen")
     [item] = district.list_received()
+    delivered = district.fetch(item.doc_id)
+    sent, hop = split_axis_hop(delivered)
+    assert sent == data
+    assert hop.startswith(b"<edXML:TraceHeader><edXML:OrganId>" + AXIS_ORGAN.encode())
+    assert item.trace[0].organ_id == AXIS_ORGAN  # also in the item's metadata
+    assert item.size == len(delivered)
+
+
+def test_trace_off_delivers_the_bytes_as_sent(axis_factory: Any) -> None:
+    axis = axis_factory(trace=False)
+    data = edxml.write(make_document(COMMUNE_A, [DISTRICT], "22"))
+    axis.client("xa-a").send(data)
+    district = axis.client("huyen")
+    [item] = district.list_received()
     assert district.fetch(item.doc_id) == data
-    assert item.trace[0].organ_id == AXIS_ORGAN  # the trace is in the metadata instead
+
+
+def test_multipart_upload_with_the_standard_hash(local_axis: RunningAxis) -> None:
+    """For a deployment whose axis wants multipart/form-data and a 64-hex hash-file."""
+    client = local_axis.client("xa-a", upload_framing="multipart", hash_file_style="hex")
+    doc = make_document(COMMUNE_A, [DISTRICT], "23")
+    data = edxml.write(doc)
+    sent = client.send(data)
+    district = local_axis.client("huyen")
+    [item] = district.list_received()
+    assert split_axis_hop(district.fetch(item.doc_id))[0] == data
+    # The same message sent the SDK's way is recognised as the same message.
+    again = local_axis.client("xa-a").send(data)
+    assert again.doc_id == sent.doc_id
+    assert again.duplicate
 
 
 def test_wrong_system_cannot_fetch_or_ack(local_axis: RunningAxis) -> None:

@@ -33,6 +33,7 @@ from edoc_exchange.axis import (
     sign_headers,
 )
 from edoc_exchange.axis._protocol import Protocol, RetryPolicy, calls
+from edoc_exchange.axis._wire import HashStyle
 
 __all__ = ["axis_factory", "local_axis"]
 
@@ -103,7 +104,7 @@ def test_timestamp_skew(local_axis: RunningAxis, minutes: int, accepted: bool) -
         params={}, now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes),
         user_agent="test",
     )
-    response = httpx.get(f"{local_axis.url}/countReceiveEdoc", headers=headers)
+    response = httpx.post(f"{local_axis.url}/countReceiveEdoc", headers=headers, content=b"{}")
     if accepted:
         assert response.status_code == 200
         assert response.json()["count"] == 0
@@ -112,6 +113,36 @@ def test_timestamp_skew(local_axis: RunningAxis, minutes: int, accepted: bool) -
         body = _answer(response)
         assert body["ErrorCode"] == "AUTH_CLOCK_SKEW"
         assert "5 minutes" in body["ErrorDesc"]
+
+
+@pytest.mark.parametrize(
+    ("method", "body"), [("POST", b"{}"), ("POST", b""), ("GET", b""), ("GET", b"{}")]
+)
+def test_counts_answer_post_and_get_with_the_sdk_bodies(
+    local_axis: RunningAxis, method: str, body: bytes
+) -> None:
+    """The SDK sends POST with "{}"; older clients GET. Both are answered."""
+    headers = sign_headers(
+        secret=SYSTEMS["huyen"][0], systemid="huyen", content_type="application/json",
+        params={}, now=dt.datetime.now(dt.UTC), user_agent="test",
+    )
+    for operation in ("countReceiveEdoc", "countReceiveStatus"):
+        response = httpx.request(
+            method, f"{local_axis.url}/{operation}", headers=headers, content=body
+        )
+        assert response.status_code == 200
+        assert response.json() == {"status": "OK", "ErrorCode": "0", "ErrorDesc": "", "count": 0}
+
+
+def test_call_body_is_bounded(local_axis: RunningAxis) -> None:
+    headers = sign_headers(
+        secret=SYSTEMS["huyen"][0], systemid="huyen", content_type="application/json",
+        params={}, now=dt.datetime.now(dt.UTC), user_agent="test",
+    )
+    response = httpx.post(f"{local_axis.url}/countReceiveEdoc", headers=headers,
+                          content=b"{" + b" " * 100_000 + b"}")
+    assert response.status_code == 413
+    assert _answer(response)["ErrorCode"] == "TOO_LARGE"
 
 
 def test_hash_file_mismatch(local_axis: RunningAxis) -> None:
@@ -125,7 +156,9 @@ def test_hash_file_mismatch(local_axis: RunningAxis) -> None:
     assert response.status_code == 400
     body = _answer(response)
     assert body["ErrorCode"] == "HASH_MISMATCH"
+    assert body["DocId"] == ""  # the SDK reads it even from a refusal
     assert Upload.from_bytes(data).sha256 in body["ErrorDesc"]
+    assert Upload.from_bytes(data).hash_file(HashStyle.SDK) in body["ErrorDesc"]
     with pytest.raises(AxisValidationError):
         proto.parse_response(calls.send(lying, sender=COMMUNE_A,
                                         message_type=MessageType.EDOC), response)

@@ -1,10 +1,13 @@
 """Talking to the national document interconnection axis (and to the local one).
 
 :class:`AxisClient` / :class:`AsyncAxisClient` speak the protocol of
-``shared/spec/axis-protocol.md`` with HMAC header authentication, a timeout on every call
-and bounded retries of transient failures. They know bytes and JSON, not edXML models: the
-caller says who sends (``sender``) and what (``message_type``). The local axis
-(:mod:`edoc_exchange.axis.local`) serves the same protocol for demos, tests and training.
+``shared/spec/axis-protocol.md`` exactly as the official SDK puts it on the wire
+(``shared/spec/axis-sdk-wire.md``), with HMAC header authentication, a timeout on every
+call and bounded retries of transient failures. They know bytes and JSON, not edXML models:
+the caller says who sends (``sender``) and what (``message_type``). The local axis
+(:mod:`edoc_exchange.axis.local`) serves the same protocol for demos, tests and training;
+both ends share one implementation of signing, checking and the wire's forms (``_auth``,
+``_wire``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import ssl
 import time
+import urllib.parse
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -24,7 +25,8 @@ import httpx
 from ..config import AxisSettings, ConfigError
 from ._auth import TimestampStyle
 from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
-from ._protocol import Call, Progress, Protocol, RetryPolicy, Upload, calls
+from ._protocol import Call, Framing, Progress, Protocol, RetryPolicy, Upload, calls
+from ._wire import HashStyle
 
 __all__ = ["AsyncAxisClient", "AxisClient"]
 
@@ -46,7 +48,20 @@ def _protocol(settings: AxisSettings) -> Protocol:
             max_retry_after=settings.max_retry_after,
         ),
         timestamp_style=TimestampStyle(settings.timestamp_style),
+        framing=Framing(settings.upload_framing),
+        hash_style=HashStyle(settings.hash_file_style),
+        file_path=_file_path(settings),
     )
+
+
+def _file_path(settings: AxisSettings) -> str:
+    """The download folder as getEdoc signs it: absolute, like the SDK's.
+
+    A header is ASCII on the wire, so other characters are percent-encoded (the axis does
+    not use the value; a Vietnamese folder name must not make every fetch fail).
+    """
+    path = os.path.abspath(settings.download_folder)
+    return "".join(c if c.isascii() else urllib.parse.quote(c) for c in path)
 
 
 def _ssl_context(settings: AxisSettings) -> ssl.SSLContext:
@@ -164,6 +179,7 @@ class AxisClient(_Base):
             _upload(source, filename),
             sender=_sender(self._settings, sender),
             message_type=message_type,
+            hash_style=self._protocol.hash_style,
         )
         return self._call(call, progress=progress)
 
@@ -173,7 +189,7 @@ class AxisClient(_Base):
 
     def fetch(self, doc_id: str) -> bytes:
         """The .edxml bytes of a received item (base64-decoded)."""
-        return self._call(calls.fetch(doc_id))
+        return self._call(calls.fetch(doc_id, file_path=self._protocol.file_path))
 
     def acknowledge(self, doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         """Tell the axis the item was taken in (done) or refused (fail)."""
@@ -251,6 +267,7 @@ class AsyncAxisClient(_Base):
             _upload(source, filename),
             sender=_sender(self._settings, sender),
             message_type=message_type,
+            hash_style=self._protocol.hash_style,
         )
         return await self._call(call, progress=progress)
 
@@ -262,7 +279,7 @@ class AsyncAxisClient(_Base):
 
     async def fetch(self, doc_id: str) -> bytes:
         """See :meth:`AxisClient.fetch`."""
-        return await self._call(calls.fetch(doc_id))
+        return await self._call(calls.fetch(doc_id, file_path=self._protocol.file_path))
 
     async def acknowledge(self, doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         """See :meth:`AxisClient.acknowledge`."""

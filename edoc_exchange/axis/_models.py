@@ -2,8 +2,9 @@
 
 Field names follow Python; aliases are the protocol's keys. Fields the axis may leave out
 are optional and keys it adds are ignored, so a newer axis does not break an older client.
-Times are kept as the text the axis sent: the national axis's time format is not
-documented, and guessing it would turn a harmless difference into a failure.
+An optional text the axis sends empty (``""``, which it sends where the SDK would choke on
+``null``) reads as None. Times are kept as the text the axis sent: the national axis's time
+format is not documented, and guessing it would turn a harmless difference into a failure.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _optional_text(value: Any) -> Any:
+    # "" is how an answer says "none" without a null the SDK would choke on.
+    value = _text(value)
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class SendResult(_Result):
     """What ``sendEdoc`` answered: the DocId the axis assigned (the same for a re-send)."""
 
@@ -82,12 +89,23 @@ class ReceivedItem(_Result):
         None, validation_alias=AliasChoices("documentId", "document_id")
     )
     message_type: str | None = Field(
-        None, validation_alias=AliasChoices("messagetype", "message_type")
+        None, validation_alias=AliasChoices("messageType", "messagetype", "message_type")
     )
     size: int | None = None
     trace: list[TraceRecord] = Field(default_factory=list)
 
-    _coerce = field_validator("doc_id", "sender", "status", mode="before")(_text)
+    _coerce = field_validator("doc_id", mode="before")(_text)
+    _blank = field_validator(
+        "sender",
+        "to",
+        "status",
+        "status_desc",
+        "created_time",
+        "updated_time",
+        "document_id",
+        "message_type",
+        mode="before",
+    )(_optional_text)
 
 
 class RecipientStatus(_Result):
@@ -123,14 +141,21 @@ class RecipientStatus(_Result):
         None, validation_alias=AliasChoices("lastStatusCode", "last_status_code")
     )
 
-    _coerce = field_validator(
-        "to_code",
+    _coerce = field_validator("to_code", mode="before")(_text)
+    _blank = field_validator(
         "send_status",
+        "send_status_desc",
         "receive_status",
+        "receive_status_desc",
+        "sent_time",
+        "received_time",
         "sender_doc_id",
         "receiver_doc_id",
+        "title",
+        "notation",
+        "last_status_code",
         mode="before",
-    )(_text)
+    )(_optional_text)
 
 
 class Agency(_Result):
@@ -138,11 +163,15 @@ class Agency(_Result):
 
     organ_id: str = Field(validation_alias=AliasChoices("code", "OrganId", "organ_id", "organId"))
     name: str = Field("", validation_alias=AliasChoices("name", "OrganName", "organ_name"))
+    #: The parent's code: ``pcode``, else ``pid`` (the SDK reads ``pid`` for the parent).
     parent_id: str | None = Field(
-        None, validation_alias=AliasChoices("pcode", "parent", "parent_id", "parentId")
+        None, validation_alias=AliasChoices("pcode", "pid", "parent", "parent_id", "parentId")
     )
     email: str | None = Field(None, validation_alias=AliasChoices("mail", "email"))
     telephone: str | None = Field(None, validation_alias=AliasChoices("mobile", "telephone"))
     address: str | None = Field(None, validation_alias=AliasChoices("address", "OrganAdd"))
 
-    _coerce = field_validator("organ_id", "parent_id", mode="before")(_text)
+    _coerce = field_validator("organ_id", mode="before")(_text)
+    _blank = field_validator("parent_id", "email", "telephone", "address", mode="before")(
+        _optional_text
+    )

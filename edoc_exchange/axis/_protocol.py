@@ -4,12 +4,18 @@ Like httpx's ``BaseClient``, everything that does not wait on the network lives 
 describing each operation (:class:`Call`), building and signing the request, streaming an
 upload, turning a response or a transport failure into a result or the right
 :class:`AxisError`, and deciding what a retry may fix. The two clients only move bytes.
+
+By default a request is what the official SDK sends (``shared/spec/axis-sdk-wire.md``,
+facts in :mod:`._wire`): the raw file and a trailing CRLF for a send, with ``hash-file`` in
+the SDK's form; counts as POST; the SDK's bodies and signed names in the SDK's order. So
+the national axis sees nothing it has not seen from every other vendor.
 """
 
 from __future__ import annotations
 
 import binascii
 import datetime as dt
+import enum
 import hashlib
 import json
 import logging
@@ -42,8 +48,26 @@ from ._errors import (
     AxisValidationError,
 )
 from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
+from ._wire import (
+    JSON_BODY,
+    JSON_CONTENT_TYPE,
+    SEND_CONTENT_TYPE,
+    SEND_TRAILER,
+    HashStyle,
+    hash_file,
+)
 
-__all__ = ["Call", "Progress", "Protocol", "RetryPolicy", "Upload", "calls"]
+__all__ = [
+    "Call",
+    "Framing",
+    "MultipartUpload",
+    "Progress",
+    "Protocol",
+    "RawUpload",
+    "RetryPolicy",
+    "Upload",
+    "calls",
+]
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -57,9 +81,16 @@ _USER_AGENT = "edoc-exchange/0.1 (XRoad/VPCP protocol)"
 # --------------------------------------------------------------------------- uploads
 
 
+class Framing(enum.StrEnum):
+    """How a send's body carries the file."""
+
+    RAW = "raw"  #: the file then CRLF, as application/octet-stream (the official SDK)
+    MULTIPART = "multipart"  #: a multipart/form-data part named ``file_doc`` (other clients)
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """The ``file_doc`` of a send: a path re-opened for every attempt, or caller's bytes.
+    """The file of a send: a path re-opened for every attempt, or caller's bytes.
 
     The SHA-256 is computed once, reading the file in chunks, so neither hashing nor
     sending ever holds a file in memory; bytes are sliced through a memoryview, never copied.
@@ -87,6 +118,10 @@ class Upload:
         """Wrap bytes already in memory (no copy is made)."""
         return cls(data, len(data), hashlib.sha256(data).hexdigest(), _safe_filename(filename))
 
+    def hash_file(self, style: HashStyle) -> str:
+        """The ``hash-file`` text of this file in ``style``."""
+        return hash_file(bytes.fromhex(self.sha256), style)
+
     def chunks(self) -> Iterator[bytes]:
         """The file's bytes, chunk by chunk; a path is opened afresh on every call."""
         if isinstance(self.source, bytes):
@@ -109,35 +144,30 @@ def _safe_filename(name: str) -> str:
     return cleaned or "message.edxml"
 
 
-class MultipartUpload(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A one-part ``multipart/form-data`` body streamed from an :class:`Upload`.
+class _UploadStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A send's body streamed from an :class:`Upload`: ``head``, the file, ``tail``.
 
     It serves both clients (iterated by the sync transport, async-iterated by the async
-    one) and can be iterated again for a retry. In the async client the file is read with
-    blocking calls of 64 KiB: short enough not to stall the event loop noticeably.
+    one) and can be iterated again for a retry. ``progress`` sees the file's bytes only. In
+    the async client the file is read with blocking calls of 64 KiB: short enough not to
+    stall the event loop noticeably.
     """
+
+    head = b""
+    tail = b""
+    content_type = ""
 
     def __init__(self, upload: Upload, *, progress: Progress | None = None) -> None:
         self.upload = upload
         self.progress = progress
-        self.boundary = secrets.token_hex(16)
-        self.head = (
-            f"--{self.boundary}\r\n"
-            f'Content-Disposition: form-data; name="file_doc"; filename="{upload.filename}"\r\n'
-            "Content-Type: application/xml\r\n\r\n"
-        ).encode("ascii")
-        self.tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
 
     @property
     def content_length(self) -> int:
         return len(self.head) + self.upload.size + len(self.tail)
 
     def __iter__(self) -> Iterator[bytes]:
-        yield self.head
+        if self.head:
+            yield self.head
         sent = 0
         if self.progress:
             self.progress(0, self.upload.size)
@@ -146,11 +176,34 @@ class MultipartUpload(httpx.SyncByteStream, httpx.AsyncByteStream):
             sent += len(chunk)
             if self.progress:
                 self.progress(sent, self.upload.size)
-        yield self.tail
+        if self.tail:
+            yield self.tail
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for chunk in self:
             yield chunk
+
+
+class RawUpload(_UploadStream):
+    """The SDK's body: the file, then CRLF, as ``application/octet-stream``."""
+
+    tail = SEND_TRAILER
+    content_type = SEND_CONTENT_TYPE
+
+
+class MultipartUpload(_UploadStream):
+    """A one-part ``multipart/form-data`` body (part ``file_doc``), for an axis that wants it."""
+
+    def __init__(self, upload: Upload, *, progress: Progress | None = None) -> None:
+        super().__init__(upload, progress=progress)
+        self.boundary = secrets.token_hex(16)
+        self.head = (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="file_doc"; filename="{upload.filename}"\r\n'
+            "Content-Type: application/xml\r\n\r\n"
+        ).encode("ascii")
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
 
 
 # --------------------------------------------------------------------------- calls
@@ -158,13 +211,19 @@ class MultipartUpload(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
-    """One operation of the protocol: where it goes, its signed parameters, how to read it."""
+    """One operation of the protocol: where it goes, its signed parameters, how to read it.
+
+    ``params`` are signed in their order between ``systemid`` and ``timestamp``,
+    ``late_params`` after ``Content-Type``; ``body`` is sent when there is no upload.
+    """
 
     operation: str
-    method: str
     params: Mapping[str, str]
     parse: Callable[[dict[str, Any]], T]
     upload: Upload | None = None
+    body: bytes = b""
+    late_params: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
 
 
 def _items(body: dict[str, Any]) -> list[Any]:
@@ -192,18 +251,26 @@ def _count(body: dict[str, Any]) -> int:
 
 
 class calls:  # noqa: N801  (a namespace of constructors, read as calls.send(...))
-    """Constructors of every :class:`Call`: the one place that knows the protocol's verbs."""
+    """Constructors of every :class:`Call`: the one place that knows the protocol's verbs.
+
+    Names, their order and the bodies are those of the SDK's captured requests.
+    """
 
     @staticmethod
-    def send(upload: Upload, *, sender: str, message_type: MessageType) -> Call[SendResult]:
+    def send(
+        upload: Upload,
+        *,
+        sender: str,
+        message_type: MessageType,
+        hash_style: HashStyle = HashStyle.SDK,
+    ) -> Call[SendResult]:
         return Call(
             "sendEdoc",
-            "POST",
             {
-                "from": sender,
                 "servicetype": "eDoc",
                 "messagetype": MessageType(message_type).value,
-                "hash-file": upload.sha256,
+                "hash-file": upload.hash_file(hash_style),
+                "from": sender,
             },
             SendResult.model_validate,
             upload,
@@ -213,43 +280,44 @@ class calls:  # noqa: N801  (a namespace of constructors, read as calls.send(...
     def list_received(message_type: MessageType) -> Call[list[ReceivedItem]]:
         return Call(
             "getReceivedEdocList",
-            "POST",
             {"servicetype": "eDoc", "messagetype": MessageType(message_type).value},
             lambda body: [ReceivedItem.model_validate(item) for item in _items(body)],
         )
 
     @staticmethod
-    def fetch(doc_id: str) -> Call[bytes]:
-        return Call("getEdoc", "POST", {"docId": doc_id}, _decode_edoc)
+    def fetch(doc_id: str, *, file_path: str) -> Call[bytes]:
+        # The SDK signs its download folder too; the axis does not use it.
+        return Call(
+            "getEdoc", {"docId": doc_id, "filePath": file_path}, _decode_edoc, body=JSON_BODY
+        )
 
     @staticmethod
     def acknowledge(doc_id: str, status: AckStatus) -> Call[None]:
         return Call(
             "updateStatus",
-            "POST",
-            {"docid": doc_id, "status": AckStatus(status).value},
+            {"docid": doc_id},
             lambda body: None,
+            body=JSON_BODY,
+            late_params={"status": AckStatus(status).value},
         )
 
     @staticmethod
     def sent_status(doc_id: str) -> Call[list[RecipientStatus]]:
         return Call(
             "getSentEdocList",
-            "POST",
-            {"docId": doc_id},
+            {"servicetype": "eDoc", "messagetype": MessageType.EDOC.value, "docId": doc_id},
             lambda body: [RecipientStatus.model_validate(item) for item in _items(body)],
         )
 
     @staticmethod
     def count(message_type: MessageType) -> Call[int]:
         path = "countReceiveEdoc" if message_type == MessageType.EDOC else "countReceiveStatus"
-        return Call(path, "GET", {}, _count)
+        return Call(path, {}, _count, body=JSON_BODY)
 
     @staticmethod
     def agencies() -> Call[list[Agency]]:
         return Call(
             "getAgenciesList",
-            "POST",
             {},
             lambda body: [Agency.model_validate(item) for item in _items(body)],
         )
@@ -288,22 +356,29 @@ class Protocol:
     timestamp_style: TimestampStyle = TimestampStyle.MILLIS
     user_agent: str = _USER_AGENT
 
+    #: How a send carries the file, and how its hash-file is written (SDK by default).
+    framing: Framing = Framing.RAW
+    hash_style: HashStyle = HashStyle.SDK
+    #: The ``filePath`` getEdoc signs, as the SDK does (its download folder).
+    file_path: str = "downloads"
+
     # -- requests
 
     def build_request(self, call: Call[Any], *, progress: Progress | None = None) -> httpx.Request:
         """A freshly signed request (a retry is re-signed: its timestamp must be fresh)."""
-        stream: MultipartUpload | None = None
-        params = dict(call.params)
+        stream: _UploadStream | None = None
         if call.upload is not None:
-            stream = MultipartUpload(call.upload, progress=progress)
+            kind = RawUpload if self.framing is Framing.RAW else MultipartUpload
+            stream = kind(call.upload, progress=progress)
             content_type = stream.content_type
         else:
-            content_type = "application/json"
+            content_type = JSON_CONTENT_TYPE
         headers = sign_headers(
             secret=self.secret.get_secret_value(),
             systemid=self.systemid,
             content_type=content_type,
-            params=params,
+            params=call.params,
+            late_params=call.late_params,
             now=dt.datetime.now(dt.UTC),
             style=self.timestamp_style,
             user_agent=self.user_agent,
@@ -318,9 +393,8 @@ class Protocol:
             return httpx.Request(
                 call.method, url, headers=headers, stream=stream, extensions=extensions
             )
-        content = b"" if call.method == "POST" else None
         return httpx.Request(
-            call.method, url, headers=headers, content=content, extensions=extensions
+            call.method, url, headers=headers, content=call.body, extensions=extensions
         )
 
     # -- retries

@@ -1,7 +1,8 @@
 """The local axis: the same protocol as the national axis, on one machine.
 
 ``LocalAxis(config).app`` is a starlette app; :func:`serve` runs it with uvicorn.
-See ``_app`` for routing, de-duplication and the TraceHeader rule.
+See ``_app`` for routing, de-duplication and what recipients get, ``_trace`` for how the
+axis's TraceHeader is added to a delivered message.
 """
 
 from __future__ import annotations

@@ -2,22 +2,25 @@
 
 It exists so the whole product can run, be tested and be shown without the private
 network, and so a province can train its clerks. It speaks the same endpoints and the same
-HMAC header authentication as the national axis, and answers every refusal with the
-protocol's error JSON (``status: FAIL``, an ``ErrorCode`` and an ``ErrorDesc`` in Vietnamese
-and English).
+HMAC header authentication as the national axis, accepts what the official SDK really sends
+(``shared/spec/axis-sdk-wire.md``: a raw body with a trailing CRLF, ``hash-file`` without
+leading zeros, piled-up and differently-cased headers, a timestamp frozen at the SDK
+object's creation) as well as multipart uploads from other clients, and answers every
+refusal with the protocol's error JSON (``status: FAIL``, an ``ErrorCode`` and an
+``ErrorDesc`` in Vietnamese and English; a sendEdoc answer always carries ``DocId``).
+No answer holds a JSON ``null`` where the SDK reads a value: it would throw.
 
 Routing: a document goes to the inbox of every ``To`` OrganId; a status message goes to
 the original sender of the document it answers (found by DocumentId), and its StatusCode
 is recorded on that recipient's row of the sender's ``getSentEdocList``.
 
-The TraceHeader decision. A signature (``Reference URI=""``, enveloped) covers the whole
-message, the TraceHeaderList included, so appending a TraceHeader to a signed document
-would break its signature at every receiver. The local axis therefore never changes a
-signed message: it is delivered byte for byte, and the axis's trace (its OrganId and the
-time it accepted the message) is recorded in the item's metadata (``trace`` in
-``getReceivedEdocList``). An unsigned document gets the TraceHeader appended, as the
-standard asks of every system a message passes (``trace_mode = "append-unsigned"``,
-the default); ``trace_mode = "metadata"`` never touches any message's bytes.
+What recipients get is what the national axis delivers: the message with the axis's own
+TraceHeader appended to its TraceHeaderList (every document, signed or not: a receiver
+treats hops appended after signing as unsigned; status messages have no TraceHeaderList and
+are delivered as sent), and, with ``line_ends = "crlf"``, CRLF line ends. Both are byte
+edits (:mod:`._trace`), never a re-serialisation of the message. ``trace = false`` delivers
+the bytes as sent; the axis's trace is also in each item's metadata (``trace`` in
+``getReceivedEdocList``).
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +44,21 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ... import edxml
 from ...edxml.formats import format_timestamp
-from .._auth import AuthFailure, SignedCall, verify_headers
+from .._auth import CallRefused, SignedCall, verify_headers
+from .._wire import (
+    READ_ONLY_OPERATIONS,
+    SEND_TRAILER,
+    BodyDigest,
+    HashStyle,
+    expected_forms,
+    match_hash_file,
+)
 from ._config import LocalAxisConfig, load_directory
 from ._db import (
     OPEN_STATES,
@@ -57,12 +69,19 @@ from ._db import (
     MessageRow,
     open_engine,
 )
+from ._trace import Hop, crlf_line_ends, traced
 
 __all__ = ["LocalAxis", "create_app"]
 
 # Room for the multipart boundary and part headers on top of the file itself.
 _MULTIPART_SLACK = 16 * 1024
 _B64_CHUNK = 3 * 64 * 1024
+# Bodies of the other calls are "{}" or empty; more than this is not a protocol call.
+_MAX_CALL_BODY = 64 * 1024
+# What is read and dropped of a refused call's body, so the client reads the answer
+# instead of a reset connection (Tomcat swallows 2 MiB the same way).
+_MAX_SWALLOW = 2 * 1024 * 1024
+_WRITE_BATCH = 1024 * 1024
 
 _STATE_DESC = {
     DeliveryState.PENDING: "Chờ nhận / waiting to be fetched",
@@ -73,25 +92,18 @@ _STATE_DESC = {
 }
 
 
-class _Fail(Exception):  # noqa: N818  (an answer, not a bug)
+class _Fail(CallRefused):
     """A refusal: becomes the protocol's error JSON with this HTTP status."""
 
     def __init__(self, http_status: int, code: str, vi: str, en: str) -> None:
-        self.http_status = http_status
-        self.code = code
-        self.vi = vi
-        self.en = en
-        super().__init__(en)
-
-    def response(self) -> JSONResponse:
-        return _fail_json(self.http_status, self.code, self.vi, self.en)
+        super().__init__(code, vi, en, http_status=http_status)
 
 
-def _fail_json(http_status: int, code: str, vi: str, en: str) -> JSONResponse:
-    return JSONResponse(
-        {"status": "FAIL", "ErrorCode": code, "ErrorDesc": f"{vi} / {en}"},
-        status_code=http_status,
-    )
+def _fail_json(operation: str, http_status: int, code: str, vi: str, en: str) -> JSONResponse:
+    body: dict[str, Any] = {"status": "FAIL", "ErrorCode": code, "ErrorDesc": f"{vi} / {en}"}
+    if operation == "sendEdoc":
+        body["DocId"] = ""  # the SDK reads it even from a FAIL: without it, it throws
+    return JSONResponse(body, status_code=http_status)
 
 
 def _ok(**fields: Any) -> JSONResponse:
@@ -102,10 +114,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _vn_text(value: dt.datetime | None) -> str | None:
-    """Times as edXML writes them: ``yyyy/MM/dd HH:mm:ss`` in Vietnam time."""
+def _vn_text(value: dt.datetime | None) -> str:
+    """Times as edXML writes them: ``yyyy/MM/dd HH:mm:ss`` in Vietnam time; "" for none."""
     if value is None:
-        return None
+        return ""
     if value.tzinfo is None:  # SQLite hands back the UTC it stored, without a zone
         value = value.replace(tzinfo=dt.UTC)
     return format_timestamp(value)
@@ -115,6 +127,15 @@ def _vn_text(value: dt.datetime | None) -> str | None:
 class _Accepted:
     doc_id: str
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """A send's body in a temporary file, and its hashes (with and without the trailer)."""
+
+    digest: BodyDigest
+    #: A raw body, which the SDK ends with CRLF framing (not a multipart part).
+    framed: bool
 
 
 class LocalAxis:
@@ -160,59 +181,84 @@ class LocalAxis:
     # ------------------------------------------------------------------ plumbing
 
     def _build_app(self) -> Starlette:
+        both = ["POST", "GET"]
         routes = [
-            Route(
-                "/sendEdoc",
-                self._endpoint(self._send, "from", "messagetype", "hash-file"),
-                methods=["POST"],
-            ),
-            Route(
-                "/getReceivedEdocList", self._endpoint(self._list, "messagetype"), methods=["POST"]
-            ),
-            Route("/getEdoc", self._endpoint(self._get, "docId"), methods=["POST", "GET"]),
-            Route(
-                "/updateStatus", self._endpoint(self._update, "docid", "status"), methods=["POST"]
-            ),
-            Route("/getSentEdocList", self._endpoint(self._sent, "docId"), methods=["POST"]),
-            Route("/countReceiveEdoc", self._endpoint(self._count_edoc), methods=["GET", "POST"]),
-            Route(
-                "/countReceiveStatus", self._endpoint(self._count_status), methods=["GET", "POST"]
-            ),
-            Route("/getAgenciesList", self._endpoint(self._agencies), methods=["POST", "GET"]),
+            self._route("sendEdoc", self._send, ["POST"], "from", "messagetype", "hash-file"),
+            self._route("getReceivedEdocList", self._list, both, "messagetype"),
+            self._route("getEdoc", self._get, both, "docId"),
+            self._route("updateStatus", self._update, ["POST"], "docid", "status"),
+            self._route("getSentEdocList", self._sent, both, "docId"),
+            self._route("countReceiveEdoc", self._count_edoc, both),
+            self._route("countReceiveStatus", self._count_status, both),
+            self._route("getAgenciesList", self._agencies, both),
         ]
 
         async def http_error(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500
             return _fail_json(
+                request.url.path.rsplit("/", 1)[-1],
                 status,
                 "NOT_FOUND" if status == 404 else "BAD_REQUEST",
                 f"Không có chức năng {request.url.path} (HTTP {status})",
                 f"no such operation {request.url.path} (HTTP {status})",
             )
 
-        return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+        async def server_error(request: Request, exc: Exception) -> Response:
+            # Still the protocol's JSON (with DocId for a send): the SDK parses every answer.
+            return _fail_json(
+                request.url.path.rsplit("/", 1)[-1],
+                500,
+                "SERVER_ERROR",
+                "Lỗi nội bộ của trục cục bộ: xem nhật ký của trục",
+                "internal error of the local axis: see its log",
+            )
 
-    def _endpoint(
+        return Starlette(
+            routes=routes,
+            exception_handlers={404: http_error, 405: http_error, Exception: server_error},
+        )
+
+    def _route(
         self,
+        operation: str,
         handler: Callable[[Request, SignedCall], Awaitable[Response]],
+        methods: list[str],
         *required: str,
-    ) -> Callable[[Request], Awaitable[Response]]:
+    ) -> Route:
+        """One operation: verify the call, read its body, answer or refuse with JSON."""
+        read_only = operation in READ_ONLY_OPERATIONS
+
         async def endpoint(request: Request) -> Response:
             try:
                 signed = verify_headers(
-                    request.headers,
+                    request.headers.items(),
                     secret_for=self._secret_for,
+                    max_skew_for=self.config.max_skew_for,
                     now=_now(),
-                    max_skew=dt.timedelta(seconds=self.config.max_clock_skew_seconds),
                     required=required,
+                    read_only=read_only,
                 )
+                if operation != "sendEdoc":
+                    await self._call_body(request)
                 return await handler(request, signed)
-            except AuthFailure as exc:
-                return _fail_json(401, exc.code, exc.vi, exc.en)
-            except _Fail as exc:
-                return exc.response()
+            except CallRefused as exc:
+                await _swallow(request)
+                return _fail_json(operation, exc.http_status, exc.code, exc.vi, exc.en)
 
-        return endpoint
+        return Route("/" + operation, endpoint, methods=methods)
+
+    async def _call_body(self, request: Request) -> None:
+        """Read a call's body ("{}" or empty as the SDK sends, its content unused), bounded."""
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > _MAX_CALL_BODY:
+                raise _Fail(
+                    413,
+                    "TOO_LARGE",
+                    f"Thân yêu cầu quá lớn: tối đa {_MAX_CALL_BODY} byte",
+                    f"request body too large: at most {_MAX_CALL_BODY} bytes",
+                )
 
     def _secret_for(self, systemid: str) -> str | None:
         system = self.systems.get(systemid)
@@ -224,7 +270,7 @@ class LocalAxis:
     # ------------------------------------------------------------------ sendEdoc
 
     async def _send(self, request: Request, signed: SignedCall) -> Response:
-        kind = signed.values["messagetype"]
+        kind = signed.param("messagetype")
         if kind not in ("edoc", "status"):
             raise _Fail(
                 400,
@@ -232,16 +278,19 @@ class LocalAxis:
                 f"messagetype '{kind}' không hợp lệ (edoc hoặc status)",
                 f"messagetype '{kind}' is invalid (edoc or status)",
             )
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        slack = _MULTIPART_SLACK if multipart else len(SEND_TRAILER)
         limit = self.config.max_upload_bytes
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit + _MULTIPART_SLACK:
+        if length and length.isdigit() and int(length) > limit + slack:
             raise self._too_large(int(length))
         temp = self.blobs.temp()
         try:
-            sha256, size = await self._receive(request, temp)
-            accepted = await anyio.to_thread.run_sync(
-                self._accept, signed, kind, temp, sha256, size
-            )
+            if multipart:
+                received = await self._receive_multipart(request, temp)
+            else:
+                received = await self._receive_raw(request, temp)
+            accepted = await anyio.to_thread.run_sync(self._accept, signed, kind, temp, received)
         finally:
             temp.unlink(missing_ok=True)
         return _ok(DocId=accepted.doc_id, duplicate=accepted.duplicate)
@@ -256,8 +305,30 @@ class LocalAxis:
             f"upload too large{got}: at most {limit} bytes",
         )
 
-    async def _receive(self, request: Request, temp: Path) -> tuple[str, int]:
-        """Stream the multipart body, bounded, and copy ``file_doc`` to ``temp`` while hashing."""
+    async def _receive_raw(self, request: Request, temp: Path) -> _Received:
+        """Stream the SDK's body (the file, then CRLF) to ``temp``, hashing as it comes."""
+        bound = self.config.max_upload_bytes + len(SEND_TRAILER)
+        digest = BodyDigest()
+        batch = bytearray()
+        with temp.open("wb") as out:
+
+            def write(data: bytes) -> None:
+                digest.update(data)
+                out.write(data)
+
+            async for chunk in request.stream():
+                if digest.size + len(batch) + len(chunk) > bound:
+                    raise self._too_large(None)
+                batch += chunk
+                if len(batch) >= _WRITE_BATCH:
+                    data = bytes(batch)
+                    batch.clear()
+                    await anyio.to_thread.run_sync(write, data)
+            await anyio.to_thread.run_sync(write, bytes(batch))
+        return _Received(digest, framed=True)
+
+    async def _receive_multipart(self, request: Request, temp: Path) -> _Received:
+        """Stream a multipart body, bounded, and copy ``file_doc`` to ``temp`` while hashing."""
         limit = self.config.max_upload_bytes
 
         async def bounded() -> AsyncGenerator[bytes, None]:
@@ -268,13 +339,6 @@ class LocalAxis:
                     raise self._too_large(None)
                 yield chunk
 
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise _Fail(
-                400,
-                "BAD_REQUEST",
-                "sendEdoc phải gửi multipart/form-data với phần file_doc",
-                "sendEdoc must be multipart/form-data with a file_doc part",
-            )
         parser = MultiPartParser(
             request.headers, bounded(), max_files=1, max_fields=10, max_part_size=64 * 1024
         )
@@ -291,35 +355,50 @@ class LocalAxis:
             upload = form.get("file_doc")
             if not isinstance(upload, UploadFile):
                 raise _Fail(400, "BAD_REQUEST", "Thiếu phần file_doc", "missing file_doc part")
-            return await anyio.to_thread.run_sync(self._copy, upload, temp, limit)
+            digest = await anyio.to_thread.run_sync(self._copy, upload, temp, limit)
+            return _Received(digest, framed=False)
         finally:
             await form.close()
 
-    def _copy(self, upload: UploadFile, temp: Path, limit: int) -> tuple[str, int]:
-        digest = hashlib.sha256()
-        size = 0
+    def _copy(self, upload: UploadFile, temp: Path, limit: int) -> BodyDigest:
+        digest = BodyDigest()
         upload.file.seek(0)
         with temp.open("wb") as out:
             while chunk := upload.file.read(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
+                if digest.size + len(chunk) > limit:
                     raise self._too_large(None)
                 digest.update(chunk)
                 out.write(chunk)
-        return digest.hexdigest(), size
+        return digest
 
-    def _accept(
-        self, signed: SignedCall, kind: str, temp: Path, sha256: str, size: int
-    ) -> _Accepted:
-        """Check the message and route it; one transaction; the same message gives one DocId."""
-        given = signed.values["hash-file"].strip().lower()
-        if given != sha256:
+    def _kept_file(self, signed: SignedCall, temp: Path, received: _Received) -> tuple[str, int]:
+        """The file's SHA-256 and size, by which form of ``hash-file`` matches (see _wire)."""
+        given = signed.param("hash-file").strip().lower()
+        kept = match_hash_file(given, received.digest, framed=received.framed)
+        if kept is None:
+            forms = expected_forms(received.digest, framed=received.framed)
+            hex_form, sdk_form = forms[HashStyle.HEX], forms[HashStyle.SDK]
             raise _Fail(
                 400,
                 "HASH_MISMATCH",
-                f"hash-file ({given}) không khớp SHA-256 của tệp ({sha256})",
-                f"hash-file ({given}) does not match the file's SHA-256 ({sha256})",
+                f"hash-file ({given}) không khớp tệp đã nhận ở dạng nào: SHA-256 dạng hex "
+                f"chuẩn {hex_form}, hoặc dạng của SDK (mỗi byte không có số 0 đứng đầu) "
+                f"{sdk_form}",
+                f"hash-file ({given}) matches the received file in neither form: the "
+                f"standard hex SHA-256 {hex_form}, or the SDK's form (each byte without its "
+                f"leading zero) {sdk_form}",
             )
+        if kept.size > self.config.max_upload_bytes:
+            raise self._too_large(kept.size)
+        if kept.size != received.digest.size:
+            os.truncate(temp, kept.size)  # the SDK's CRLF framing is not part of the file
+        return kept.sha256, kept.size
+
+    def _accept(
+        self, signed: SignedCall, kind: str, temp: Path, received: _Received
+    ) -> _Accepted:
+        """Check the message and route it; one transaction; the same message gives one DocId."""
+        sha256, size = self._kept_file(signed, temp, received)
         try:
             message = edxml.read_file(temp).message
         except edxml.EdxmlReadError as exc:
@@ -340,13 +419,13 @@ class LocalAxis:
                 f"messagetype is '{kind}' but the file is a '{message.kind}' message",
             )
         sender = message.sender.organ_id
-        if sender != signed.values["from"]:
+        claimed = signed.param("from")
+        if sender != claimed:
             raise _Fail(
                 400,
                 "FROM_MISMATCH",
-                f"Tiêu đề from ({signed.values['from']}) khác nơi gửi trong gói tin ({sender})",
-                f"the from header ({signed.values['from']}) differs from the sender in "
-                f"the edXML ({sender})",
+                f"Tiêu đề from ({claimed}) khác nơi gửi trong gói tin ({sender})",
+                f"the from header ({claimed}) differs from the sender in the edXML ({sender})",
             )
         if sender not in self._organs(signed):
             raise _Fail(
@@ -378,7 +457,7 @@ class LocalAxis:
                 original: DeliveryRow | None = None
             else:
                 recipients, original = self._route_status(session, message)
-            delivered_sha, delivered_size = self._delivered(message, temp, sha256, size, now)
+            delivered_sha, delivered_size = self._delivered(temp, sha256, size, now)
             row = MessageRow(
                 doc_id=secrets.token_hex(16),
                 kind=kind,
@@ -456,31 +535,20 @@ class LocalAxis:
             f"no document {answered} known to route this status message to its sender",
         )
 
-    def _delivered(
-        self,
-        message: edxml.Document | edxml.StatusMessage,
-        temp: Path,
-        sha256: str,
-        size: int,
-        now: dt.datetime,
-    ) -> tuple[str, int]:
-        """Store the bytes recipients get (see the module docstring for the trace rule)."""
-        if (
-            self.config.trace_mode == "append-unsigned"
-            and isinstance(message, edxml.Document)
-            and message.signature is None
-        ):
-            traced = message.model_copy(
-                update={
-                    "trace": [
-                        *message.trace,
-                        edxml.TraceHeader(organ_id=self.config.organ_id, timestamp=now),
-                    ]
-                }
-            )
-            return self.blobs.put_bytes(edxml.write(traced, check=False))
-        self.blobs.commit(temp, sha256)
-        return sha256, size
+    def _delivered(self, temp: Path, sha256: str, size: int, now: dt.datetime) -> tuple[str, int]:
+        """Store the bytes recipients get: the axis's hop appended, line ends as configured."""
+        config = self.config
+        if not config.trace and config.line_ends == "keep":
+            self.blobs.commit(temp, sha256)
+            return sha256, size
+        chunks: Iterable[bytes]
+        if config.trace:
+            chunks = traced(temp, Hop(organ_id=config.trace_organ, timestamp=now))
+        else:
+            chunks = _file_chunks(temp)
+        if config.line_ends == "crlf":
+            chunks = crlf_line_ends(chunks)
+        return self.blobs.put_chunks(chunks)
 
     # ------------------------------------------------------------------ receiving
 
@@ -496,7 +564,7 @@ class LocalAxis:
         return delivery
 
     async def _list(self, request: Request, signed: SignedCall) -> Response:
-        kind = signed.values["messagetype"]
+        kind = signed.param("messagetype")
         return _ok(data=await anyio.to_thread.run_sync(self._list_sync, signed, kind))
 
     def _list_sync(self, signed: SignedCall, kind: str) -> list[dict[str, Any]]:
@@ -514,7 +582,7 @@ class LocalAxis:
 
     def _item(self, delivery: DeliveryRow) -> dict[str, Any]:
         message = delivery.message
-        return {
+        item: dict[str, Any] = {
             "docId": delivery.doc_id,
             "from": message.sender_organ,
             "to": delivery.to_organ,
@@ -522,17 +590,24 @@ class LocalAxis:
             "status_desc": _STATE_DESC[DeliveryState(delivery.state)],
             "created_time": _vn_text(delivery.created_at),
             "updated_time": _vn_text(delivery.updated_at),
-            "documentId": message.document_id or message.response_for,
             "messagetype": message.kind,
+            "messageType": message.kind,
+            "servicetype": "eDoc",
+            "serviceType": "eDoc",
             "size": message.delivered_size,
-            "title": message.title,
-            "notation": message.notation,
-            "statusCode": message.status_code,
+            "title": message.title or "",
+            "notation": message.notation or "",
             "trace": [{"OrganId": message.trace_organ, "Timestamp": _vn_text(message.created_at)}],
         }
+        # Keys of our own are left out when there is nothing to say (never null).
+        if document_id := message.document_id or message.response_for:
+            item["documentId"] = document_id
+        if message.status_code:
+            item["statusCode"] = message.status_code
+        return item
 
     async def _get(self, request: Request, signed: SignedCall) -> Response:
-        doc_id = signed.values["docId"]
+        doc_id = signed.param("docId")
         path, size = await anyio.to_thread.run_sync(self._mark_fetched, signed, doc_id)
         head = json.dumps({"status": "OK", "ErrorCode": "0", "ErrorDesc": "", "docId": doc_id})
         prefix = (head[:-1] + ',"data":"').encode("ascii")
@@ -560,9 +635,9 @@ class LocalAxis:
             return self.blobs.path(message.delivered_sha256), message.delivered_size
 
     async def _update(self, request: Request, signed: SignedCall) -> Response:
-        await anyio.to_thread.run_sync(
-            self._update_sync, signed, signed.values["docid"], signed.values["status"]
-        )
+        # docid or docId (one header, any case); variants that disagree are refused.
+        doc_id = signed.param("docid")
+        await anyio.to_thread.run_sync(self._update_sync, signed, doc_id, signed.param("status"))
         return _ok()
 
     def _update_sync(self, signed: SignedCall, doc_id: str, status: str) -> None:
@@ -595,9 +670,8 @@ class LocalAxis:
                 delivery.fetched_at = delivery.updated_at
 
     async def _sent(self, request: Request, signed: SignedCall) -> Response:
-        return _ok(
-            data=await anyio.to_thread.run_sync(self._sent_sync, signed, signed.values["docId"])
-        )
+        doc_id = signed.param("docId")
+        return _ok(data=await anyio.to_thread.run_sync(self._sent_sync, signed, doc_id))
 
     def _sent_sync(self, signed: SignedCall, doc_id: str) -> list[dict[str, Any]]:
         with self.sessions() as session:
@@ -609,8 +683,9 @@ class LocalAxis:
                     f"Không có văn bản đã gửi DocId={doc_id} của hệ thống {signed.systemid}",
                     f"no sent message DocId={doc_id} for system {signed.systemid}",
                 )
-            return [
-                {
+            rows = []
+            for d in sorted(message.deliveries, key=lambda d: d.to_organ):
+                row = {
                     "toCode": d.to_organ,
                     "sendStatus": "sent",
                     "sendStatusDesc": "Đã chuyển tới hộp thư nơi nhận / delivered to the inbox",
@@ -620,12 +695,13 @@ class LocalAxis:
                     "receivedTime": _vn_text(d.fetched_at),
                     "senderDocId": message.doc_id,
                     "receiverDocId": d.doc_id,
-                    "title": message.title,
-                    "notation": message.notation,
-                    "lastStatusCode": d.last_status_code,
+                    "title": message.title or "",
+                    "notation": message.notation or "",
                 }
-                for d in sorted(message.deliveries, key=lambda d: d.to_organ)
-            ]
+                if d.last_status_code:
+                    row["lastStatusCode"] = d.last_status_code
+                rows.append(row)
+            return rows
 
     async def _count_edoc(self, request: Request, signed: SignedCall) -> Response:
         return _ok(count=await anyio.to_thread.run_sync(self._count_sync, signed, "edoc"))
@@ -653,14 +729,18 @@ class LocalAxis:
 
     def _agencies_sync(self) -> list[dict[str, Any]]:
         with self.sessions() as session:
+            # The SDK reads code, id, mail, name, pid and oldCode, every one a string.
             return [
                 {
                     "code": a.organ_id,
-                    "name": a.name,
-                    "pcode": a.parent_id,
-                    "mail": a.email,
-                    "mobile": a.telephone,
-                    "address": a.address,
+                    "id": a.organ_id,
+                    "name": a.name or "",
+                    "pid": a.parent_id or "",
+                    "pcode": a.parent_id or "",
+                    "oldCode": "",
+                    "mail": a.email or "",
+                    "mobile": a.telephone or "",
+                    "address": a.address or "",
                 }
                 for a in session.scalars(select(AgencyRow).order_by(AgencyRow.organ_id))
             ]
@@ -676,6 +756,25 @@ def _notation(message: edxml.Document | edxml.StatusMessage) -> str | None:
     if isinstance(message, edxml.Document) and message.code is not None:
         return "/".join(p for p in (message.code.number, message.code.notation) if p) or None
     return None
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            yield chunk
+
+
+async def _swallow(request: Request) -> None:
+    """Read and drop what is left of a refused call's body (bounded), so the client gets
+    the answer rather than a connection reset while it is still sending."""
+    total = 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > _MAX_SWALLOW:
+                return
+    except (RuntimeError, ClientDisconnect):
+        return  # already read (or being read), or the client left
 
 
 def create_app(config: LocalAxisConfig) -> Starlette:

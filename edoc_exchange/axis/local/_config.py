@@ -6,23 +6,37 @@ Example ``local-axis.toml``::
     database = "local-axis.db"          # SQLite file (relative to this file)
     directory = "agencies.csv"          # organ_id,name,parent_id[,email,telephone,address]
     max_upload_bytes = 134217728
-    max_clock_skew_seconds = 300
-    trace_mode = "append-unsigned"      # or "metadata"
+    max_clock_skew_seconds = 300        # or "off"
+    trace = true                        # append the axis's TraceHeader to every document
+    # trace_organ_id = ""               # OrganId of that hop: unset = organ_id above,
+                                        # "" = no OrganId element, "null" = the text null
+    line_ends = "keep"                  # or "crlf", as the national axis delivers
 
     [[systems]]
     systemid = "xa-nam-khanh"
     secret = "..."                      # shared HMAC secret of that system
     organ_ids = ["001.02.03.H17"]       # the organisations it sends for and receives for
+    # max_clock_skew_seconds = "off"    # this system's window, overriding the one above
+
+The freshness window: the official SDK stamps a request once, when its service object is
+created, in the JVM's zone (Vietnam time or UTC), and a vendor may keep one object for the
+life of its process. A narrow window protects against replayed requests but refuses such a
+system after a few minutes; ``"off"`` for that system accepts its frozen timestamp (the
+HMAC is still checked) at the price of replay protection for that system only.
+
+``trace_mode`` (``"append-unsigned"`` or ``"metadata"``) is the older name of ``trace``:
+``"metadata"`` means ``trace = false``.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -36,6 +50,15 @@ class LocalAxisConfigError(EdocError):
     """The local axis's configuration or directory file is unusable."""
 
 
+#: Seconds a request's timestamp may be off the axis clock, or "off" (not checked).
+Skew = Annotated[float, Field(gt=0)] | Literal["off"]
+
+
+def skew_window(value: Skew) -> dt.timedelta | None:
+    """The window as :func:`~edoc_exchange.axis._auth.verify_headers` takes it."""
+    return None if value == "off" else dt.timedelta(seconds=value)
+
+
 class SystemConfig(BaseModel):
     """A document-management system registered with the axis."""
 
@@ -45,6 +68,8 @@ class SystemConfig(BaseModel):
     secret: SecretStr
     #: OrganIds this system sends for (checked against From) and receives for (inbox).
     organ_ids: list[str] = Field(min_length=1)
+    #: This system's freshness window, overriding the axis-wide one (see the module doc).
+    max_clock_skew_seconds: Skew | None = None
 
 
 class LocalAxisConfig(BaseModel):
@@ -58,11 +83,28 @@ class LocalAxisConfig(BaseModel):
     blob_dir: Path | None = None
     directory: Path | None = None
     max_upload_bytes: int = Field(128 * 1024 * 1024, gt=0)
-    max_clock_skew_seconds: float = Field(300.0, gt=0)
-    #: "append-unsigned": add the axis's TraceHeader to unsigned documents (a signed one is
-    #: delivered byte for byte); "metadata": never touch the bytes, trace in the item only.
-    trace_mode: Literal["append-unsigned", "metadata"] = "append-unsigned"
+    #: Default freshness window of timestamps (a system may override it), or "off".
+    max_clock_skew_seconds: Skew = 300.0
+    #: Append the axis's TraceHeader to every delivered document, as the national axis does.
+    trace: bool = True
+    #: OrganId of the axis's hop: None = ``organ_id``; "" = no OrganId element (as the
+    #: national axis once delivered); "null" is written as that text (as it also did).
+    trace_organ_id: str | None = None
+    #: "crlf": deliver with CRLF line ends, as the national axis does; "keep": as sent.
+    line_ends: Literal["keep", "crlf"] = "keep"
     systems: list[SystemConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_trace_mode(cls, data: Any) -> Any:
+        # trace_mode = "metadata" | "append-unsigned" is how older files say trace = false/true.
+        if isinstance(data, dict) and "trace_mode" in data:
+            data = dict(data)
+            mode = data.pop("trace_mode")
+            if mode not in ("metadata", "append-unsigned"):
+                raise ValueError("trace_mode is 'append-unsigned' or 'metadata' (or use trace)")
+            data.setdefault("trace", mode != "metadata")
+        return data
 
     @model_validator(mode="after")
     def _unique_systems(self) -> LocalAxisConfig:
@@ -70,6 +112,20 @@ class LocalAxisConfig(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("each systemid must appear once")
         return self
+
+    def max_skew_for(self, systemid: str) -> dt.timedelta | None:
+        """The freshness window of ``systemid``'s timestamps (None: not checked)."""
+        for system in self.systems:
+            if system.systemid == systemid and system.max_clock_skew_seconds is not None:
+                return skew_window(system.max_clock_skew_seconds)
+        return skew_window(self.max_clock_skew_seconds)
+
+    @property
+    def trace_organ(self) -> str | None:
+        """The OrganId written in the axis's hop; None when the element is left out."""
+        if self.trace_organ_id is None:
+            return self.organ_id
+        return self.trace_organ_id or None
 
     @property
     def blobs(self) -> Path:

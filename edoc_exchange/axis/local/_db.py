@@ -14,6 +14,7 @@ import enum
 import hashlib
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,21 @@ class BlobStore:
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; return their SHA-256 and size."""
-        sha256 = hashlib.sha256(data).hexdigest()
+        return self.put_chunks([data])
+
+    def put_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store a stream of bytes (never held whole in memory); return SHA-256 and size."""
+        digest = hashlib.sha256()
+        size = 0
         temp = self.temp()
-        temp.write_bytes(data)
-        self.commit(temp, sha256)
-        return sha256, len(data)
+        try:
+            with temp.open("wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+            sha256 = digest.hexdigest()
+            self.commit(temp, sha256)
+        finally:
+            temp.unlink(missing_ok=True)
+        return sha256, size
