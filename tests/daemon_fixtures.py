@@ -80,8 +80,9 @@ def sqlite_db(path: Path) -> Database:
 
 @pytest.fixture
 def exchange(tmp_path: Path) -> Iterator[Exchange]:
-    """The commune Nậm Khánh and the district Bắc Hà, exchanging through a local axis."""
-    axis = start_axis(tmp_path)
+    """The commune Nậm Khánh and the district Bắc Hà, exchanging through a local axis that
+    behaves as the national one: its TraceHeader appended, CRLF line ends."""
+    axis = start_axis(tmp_path, line_ends="crlf")
     clock = Clock()
     ids = {
         COMMUNE_A: signing.new_test_identity(organ_id=COMMUNE_A, name=NAMES[COMMUNE_A]),

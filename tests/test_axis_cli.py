@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from axis_fixtures import (
     COMMUNE_A,
     DISTRICT,
+    NAMES,
     SYSTEMS,
     RunningAxis,
     document_id_of,
@@ -21,13 +23,16 @@ from axis_fixtures import (
     make_document,
     write_directory,
 )
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 import edoc_exchange.cli.axis  # noqa: F401  (registers the commands on the shared app)
-from edoc_exchange import edxml
+from edoc_exchange import audit, edxml
 from edoc_exchange.axis import AxisClient
 from edoc_exchange.cli import app
 from edoc_exchange.config import AxisSettings
+from edoc_exchange.store import open_database
+from edoc_exchange.store.tables import outbox
 
 __all__ = ["local_axis"]
 
@@ -35,12 +40,15 @@ runner = CliRunner()
 
 
 def _config(axis: RunningAxis, systemid: str, tmp_path: Path) -> Path:
+    """An office's config: the axis, and the office and store `send` registers in."""
     secret, organs = SYSTEMS[systemid]
     path = tmp_path / f"{systemid}.toml"
     path.write_text(
         f'[axis]\nendpoint = "{axis.url}"\nsystemid = "{systemid}"\nsecret = "{secret}"\n'
         f'organ_id = "{organs[0]}"\ntimeout = 10\nretries = 1\nbackoff_initial = 0.01\n'
-        f'download_folder = "dl-{systemid}"\n',
+        f'download_folder = "dl-{systemid}"\n'
+        f'[office]\norgan_id = "{organs[0]}"\nname = "{NAMES[organs[0]]}"\n'
+        f'[store]\nurl = "sqlite:///{tmp_path / f"{systemid}.sqlite3"}"\n',
         encoding="utf-8",
     )
     return path
@@ -174,3 +182,70 @@ def test_axis_serve_subprocess(tmp_path: Path) -> None:
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode("utf-8", "replace")
     assert "secret-" not in output
+
+
+def _outbox_and_events(tmp_path: Path, systemid: str) -> tuple[list[Any], list[str]]:
+    db = open_database(f"sqlite:///{tmp_path / f'{systemid}.sqlite3'}")
+    try:
+        with db.engine.connect() as conn:
+            rows = list(conn.execute(select(outbox)))
+            events = [e.event for e in audit.entries(conn, SYSTEMS[systemid][1][0])]
+    finally:
+        db.dispose()
+    return rows, events
+
+
+def test_a_manual_send_goes_through_the_outbox(local_axis: RunningAxis, tmp_path: Path) -> None:
+    commune = _config(local_axis, "xa-a", tmp_path)
+    file = tmp_path / "ke-hoach.edxml"
+    doc = make_document(COMMUNE_A, [DISTRICT], "21")
+    edxml.write_file(doc, file)
+    result = runner.invoke(app, ["send", str(file), "-c", str(commune)])
+    assert result.exit_code == 0, result.output
+    doc_id = result.output.split("DocId: ")[1].split()[0]
+    rows, events = _outbox_and_events(tmp_path, "xa-a")
+    assert [(r.state, r.axis_doc_id, r.document_id) for r in rows] == [
+        ("sent", doc_id, doc.document_id)
+    ]
+    assert events[-2:] == ["queued", "sent"]
+    # The same file again: recognised, not queued twice, the same DocId.
+    again = runner.invoke(app, ["send", str(file), "-c", str(commune)])
+    assert again.exit_code == 0, again.output
+    assert f"DocId: {doc_id} (đã gửi trước đó / already sent)" in again.output
+    assert len(_outbox_and_events(tmp_path, "xa-a")[0]) == 1
+    # The clerk's status command sees it, as any daemon send.
+    status = runner.invoke(app, ["status", str(doc.document_id), "--json", "-c", str(commune)])
+    assert status.exit_code == 0, status.output
+    assert '"state": "sent"' in status.output
+
+
+def test_a_manual_send_of_another_office_is_refused(
+    local_axis: RunningAxis, tmp_path: Path
+) -> None:
+    commune = _config(local_axis, "xa-a", tmp_path)
+    file = tmp_path / "of-the-district.edxml"
+    edxml.write_file(make_document(DISTRICT, [COMMUNE_A], "3"), file)
+    result = runner.invoke(app, ["send", str(file), "-c", str(commune)])
+    assert result.exit_code == 1
+    assert DISTRICT in result.output
+    assert "Traceback" not in result.output
+    assert _outbox_and_events(tmp_path, "xa-a")[0] == []
+
+
+def test_a_manual_send_with_the_axis_down_stays_queued(
+    local_axis: RunningAxis, tmp_path: Path
+) -> None:
+    commune = _config(local_axis, "xa-a", tmp_path)
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    commune.write_text(commune.read_text().replace(local_axis.url, dead))
+    file = tmp_path / "ke-hoach.edxml"
+    edxml.write_file(make_document(COMMUNE_A, [DISTRICT], "22"), file)
+    result = runner.invoke(app, ["send", str(file), "-c", str(commune)])
+    assert result.exit_code == 1
+    assert "kept in the outbox" in result.output
+    rows, events = _outbox_and_events(tmp_path, "xa-a")
+    assert [r.state for r in rows] == ["queued"]
+    assert rows[0].last_error
+    assert events[-1] == "send_failed"

@@ -68,6 +68,23 @@ def exchanged(sandbox: Sandbox) -> str:
     return doc.document_id or ""
 
 
+def test_files_hands_the_clerk_the_received_files(
+    sandbox: Sandbox, exchanged: str, tmp_path: Path
+) -> None:
+    code, output = _cli(sandbox, DISTRICT, "files", exchanged, "-o", str(tmp_path / "out"))
+    assert code == 0, output
+    [written] = list((tmp_path / "out").iterdir())
+    assert written.name == "ke-hoach.pdf"
+    assert written.read_bytes().startswith(b"%PDF-1.7")
+    # Not twice without --force; never for a document that is not there.
+    code, output = _cli(sandbox, DISTRICT, "files", exchanged, "-o", str(tmp_path / "out"))
+    assert code == 1
+    assert "--force" in output
+    code, output = _cli(sandbox, DISTRICT, "files", "no-such-document", "-o", str(tmp_path))
+    assert code == 1
+    assert "no received document" in output
+
+
 def test_status_both_sides(sandbox: Sandbox, exchanged: str) -> None:
     code, output = _cli(sandbox, DISTRICT, "status", exchanged, "--json")
     assert code == 0

@@ -4,12 +4,15 @@ logs that verify; and the faults the issue lists end in a clear state with nothi
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from axis_fixtures import COMMUNE_A, DISTRICT
+from axis_fixtures import AXIS_ORGAN, COMMUNE_A, DISTRICT
 from daemon_fixtures import Exchange
 from sqlalchemy import Table, select
 
@@ -52,7 +55,7 @@ def test_plan_and_statuses_reach_both_stores(exchange: Exchange) -> None:
     assert stored["clerk_state"] == "01"
     assert "UBND xã Nậm Khánh" in str(stored["signer_subject"])
     # the exact signed bytes are kept, and they verify again later
-    again = signing.verify(bytes(stored["message"]), ex.district.policy).message
+    again = signing.verify(bytes(stored["message"]), ex.district.trust()).message
     assert isinstance(again, edxml.Document)
     assert again.document_id == doc.document_id
 
@@ -271,7 +274,7 @@ def test_sender_not_allowed_for_its_key_is_rejected(exchange: Exchange) -> None:
     ex = exchange
     commune_a_key = ex.identities[COMMUNE_A].cert
     ex.district.policy = signing.TrustPolicy(
-        roots=ex.district.policy.roots,
+        roots=ex.district.trust().roots,
         organ_ids={signing.spki_sha256(commune_a_key): frozenset({COMMUNE_A})},
     )
     forged = make_document(COMMUNE_B, [DISTRICT], "5")
@@ -304,3 +307,60 @@ def test_long_upload_keeps_its_claim_alive(exchange: Exchange) -> None:
     # Signing happens after the claim and before the upload: a later heartbeat was beaten
     # during the upload.
     assert as_utc(beat) > signed.time
+
+
+def _sdk_zipped(doc: edxml.Document, inner: bytes) -> bytes:
+    """``doc`` with its attachment zipped and labelled as the official SDK sends it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("32da2890-1a55-4ccd-9ac9-cd0d98559e67.doc", inner)
+    placeholder = b"placeholder of the zip"
+    att = edxml.Attachment(
+        content_id="cid:plan", name="ke-hoach.doc", content_type="application/msword",
+        data=placeholder,
+    )
+    data = edxml.write(doc.model_copy(update={"attachments": [att]}))
+    data = data.replace(b"application/msword", b"application/zip")
+    return data.replace(base64.b64encode(placeholder), base64.b64encode(buffer.getvalue()))
+
+
+def test_a_signed_document_survives_the_axis_and_its_file_is_handed_out_unzipped(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """Signed by a peer whose SDK zips the file; the axis appends its hop and delivers CRLF;
+    the district verifies, reports the hop as unsigned, and hands the clerk the Word file."""
+    ex = exchange
+    inner = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 Word 97 " * 200
+    doc = ex.plan("31")
+    signed = signing.sign(_sdk_zipped(doc, inner), ex.identities[COMMUNE_A].signer())
+    ex.commune.client.send(signed, sender=COMMUNE_A)  # as the peer's own software would
+
+    [item] = ex.district.client.list_received(MessageType.EDOC)
+    delivered = ex.district.client.fetch(item.doc_id)
+    assert b"\r\n" in delivered
+    assert delivered.count(b"<edXML:TraceHeader>") == 2  # the sender's and the axis's
+
+    got = steps.receive_documents(ex.district)
+    assert (got.done, got.rejected) == (1, 0)
+    [stored] = _rows(ex, "district", inbox)
+    assert stored["verdict"] == InboxVerdict.VERIFIED
+    with ex.district.db.engine.connect() as conn:
+        verified_event = audit.last_event(conn, DISTRICT, audit.AuditEvent.VERIFIED)
+    assert verified_event is not None
+    assert [h["organ_id"] for h in verified_event.data["data"]["unsigned_hops"]] == [AXIS_ORGAN]
+
+    [handed] = steps.received_files(ex.district.db, DISTRICT, doc.document_id or "")
+    assert (handed.name, handed.data) == ("ke-hoach.doc", inner)
+    assert handed.content_type == "application/msword"
+
+
+def test_files_of_a_rejected_document_are_not_handed_out(exchange: Exchange) -> None:
+    ex = exchange
+    doc = ex.plan("32")
+    ex.commune.client.send(edxml.write(doc), sender=COMMUNE_A)  # unsigned: rejected
+    assert steps.receive_documents(ex.district).rejected == 1
+    with pytest.raises(StoreError) as info:
+        steps.received_files(ex.district.db, DISTRICT, doc.document_id or "")
+    assert "rejected" in info.value.en
+    with pytest.raises(StoreError):
+        steps.received_files(ex.district.db, DISTRICT, "000.00.00.H17,2025/01/01,9/KH")

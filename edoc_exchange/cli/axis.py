@@ -1,8 +1,9 @@
 """``edoc send``, ``inbox``, ``fetch``, ``ack``, ``sent``, ``agencies`` and ``edoc axis serve``.
 
 Thin commands: read the settings (``--config`` file and EDOC_* variables), call the axis
-client, print. Every failure is an EdocError with a Vietnamese and an English message,
-printed by ``exits_on_error``; secrets are never printed.
+client, print; ``send`` goes through the office's outbox (``[office]``, ``[store]``), so a
+manual send is recorded like a daemon send. Every failure is an EdocError with a Vietnamese
+and an English message, printed by ``exits_on_error``; secrets are never printed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from rich.table import Table
 from ..axis import AckStatus, AxisClient, MessageType
 from ..axis.local import LocalAxisConfig, serve
 from ..config import ConfigError, load_settings
-from ..edxml import Document, read_file
+from ..daemon import office as steps
+from ..daemon.wiring import build_office
 from ..errors import EdocError
 from ._app import ConfigOption, app, exits_on_error, out
 
@@ -64,37 +66,54 @@ def send(
     ],
     config: ConfigOption = None,
 ) -> None:
-    """Gửi gói tin lên trục. Send an .edxml (recipients come from the message); prints DocId."""
-    message = read_file(file).message  # an unreadable message is refused before the network
-    kind = MessageType.EDOC if isinstance(message, Document) else MessageType.STATUS
-    sender = message.sender.organ_id
-    with _client(config) as client:
-        size = file.stat().st_size
-        if size >= _PROGRESS_FROM:
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=out,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("Đang gửi / sending", total=size)
-                result = client.send(
-                    file,
-                    sender=sender,
-                    message_type=kind,
-                    progress=lambda sent, _total: bar.update(task, completed=sent),
-                )
-        else:
-            result = client.send(file, sender=sender, message_type=kind)
-    if isinstance(message, Document):
-        targets = ", ".join(r.organ_id for r in message.recipients)
+    """Gửi văn bản của cơ quan. Send this office's .edxml now, through its outbox; prints DocId.
+
+    A manual send is registered like a daemon send: queued in the store (audit events
+    included), signed with the office key if it is not signed yet, sent, followed. Exit 0
+    when sent (or sent before), 1 when it stays queued (retried later) or failed.
+    """
+    settings = load_settings(config)
+    office = build_office(settings, receiving=False)
+    data = file.read_bytes()
+    size = len(data)
+    if size >= _PROGRESS_FROM:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=out,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("Đang gửi / sending", total=size)
+            result = steps.send_now(
+                office, data, progress=lambda sent, _total: bar.update(task, completed=sent)
+            )
     else:
-        targets = message.response_for.organ_id or "?"
-    note = " (đã gửi trước đó / already sent)" if result.duplicate else ""
-    out.print(f"Đã gửi / sent: {file.name}  {sender} -> {targets}")
-    out.print(f"DocId: {result.doc_id}{note}")
+        result = steps.send_now(office, data)
+    targets = ", ".join(result.recipients) or "?"
+    if result.state == "sent":
+        note = "" if result.new else " (đã gửi trước đó / already sent)"
+        out.print(f"Đã gửi / sent: {file.name}  {office.office_id} -> {targets}", markup=False)
+        out.print(f"DocId: {result.axis_doc_id}{note}", markup=False)
+        return
+    if result.state == "failed":
+        out.print(
+            f"Trục từ chối, không gửi được / refused by the axis, not sent: {result.error}",
+            markup=False,
+        )
+    elif result.state == "sending":
+        out.print(
+            "Tiến trình nền đang gửi văn bản này / the daemon is sending it now", markup=False
+        )
+    else:
+        reason = f": {result.error}" if result.error else ""
+        out.print(
+            f"Chưa gửi được, vẫn trong hàng đợi, sẽ gửi lại / not sent yet, kept in the "
+            f"outbox and retried{reason}",
+            markup=False,
+        )
+    raise typer.Exit(1)
 
 
 @app.command()

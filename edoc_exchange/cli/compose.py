@@ -78,7 +78,7 @@ def compose_cmd(
         pdf.write_bytes(composed.pdf)
         out.print(f"{pdf}: {len(composed.pdf)} bytes")
     if queue:
-        office = build_office(settings, db=db)
+        office = build_office(settings, db=db, receiving=False)
         row_id, new = steps.queue_message(office, composed.data, composed=True)
         state = "đã xếp hàng / queued" if new else "đã có trong hàng đợi / already queued"
         out.print(f"Hộp thư đi / outbox #{row_id}: {state}")

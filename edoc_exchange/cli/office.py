@@ -1,8 +1,9 @@
 """The office's own commands: the database, the daemon, the clerk's actions, the audit log
 and the e-governance report.
 
-``edoc db upgrade``, ``edoc daemon run``, ``edoc status DOCUMENT_ID``, ``edoc mark
-DOCUMENT_ID 03 [--note]``, ``edoc audit verify|export|prove|checkpoint``, ``edoc report egov``.
+``edoc db upgrade``, ``edoc daemon run``, ``edoc status DOCUMENT_ID``, ``edoc files
+DOCUMENT_ID -o DIR``, ``edoc mark DOCUMENT_ID 03 [--note]``, ``edoc audit
+verify|export|prove|checkpoint``, ``edoc report egov``.
 All read the settings from ``--config`` (or $EDOC_CONFIG, ./edoc.toml) and EDOC_* variables.
 """
 
@@ -27,6 +28,7 @@ from ..edxml import VN_TZ
 from ..store import inbox as inbox_store
 from ..store.tables import outbox, recipient_statuses
 from ._app import ConfigOption, app, err_console, exits_on_error, out
+from ._files import write_files
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -192,6 +194,24 @@ def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOptio
         arrow = "←" if h["direction"] == "in" else "→"
         table.add_row(f"{arrow} {h['counterpart']}", f"{h['status_code']} {h['description'] or ''}")
     out.print(table)
+
+
+@app.command("files")
+@exits_on_error
+def files_cmd(
+    document_id: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Lấy tệp của văn bản đến. Write a received document's files (unzipped) into a folder."""
+    settings = load_settings(config)
+    office_id = settings.require_office().organ_id
+    handed = steps.received_files(open_store(settings), office_id, document_id)
+    if not handed:
+        out.print("Không có tệp đính kèm / no attachments")
+        return
+    write_files(handed, output, force=force)
 
 
 @app.command("mark")

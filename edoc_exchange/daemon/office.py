@@ -42,12 +42,14 @@ from ..axis import (
     Progress,
     ReceivedItem,
 )
+from ..config import ConfigError
 from ..store import Database, InboxVerdict, StoreError, as_utc
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from .metrics import Metrics
 
 __all__ = [
+    "Dispatch",
     "Office",
     "OfficeIdentity",
     "StepReport",
@@ -55,7 +57,9 @@ __all__ = [
     "mark",
     "receive_documents",
     "receive_statuses",
+    "received_files",
     "send_due",
+    "send_now",
 ]
 
 log = logging.getLogger("edoc.daemon")
@@ -112,7 +116,8 @@ class Office:
     db: Database
     client: AxisClient
     signer: signing.Signer | None
-    policy: signing.TrustPolicy
+    #: Whose signatures incoming messages may carry; None for an office that only sends.
+    policy: signing.TrustPolicy | None
     worker: str
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], dt.datetime] = _utcnow
@@ -127,6 +132,16 @@ class Office:
     @property
     def office_id(self) -> str:
         return self.identity.organ_id
+
+    def trust(self) -> signing.TrustPolicy:
+        """The trust policy; receiving without one is a configuration mistake."""
+        if self.policy is None:
+            raise ConfigError(
+                "Chưa cấu hình [trust] (chứng thư gốc tin cậy): không kiểm tra được văn bản đến",
+                "no [trust] section (trusted roots): incoming messages cannot be verified",
+                step="config.trust",
+            )
+        return self.policy
 
     def checkpoint_signer(self) -> audit.CheckpointSigner | None:
         return _AuditSigner(self.signer) if self.signer is not None else None
@@ -393,7 +408,7 @@ def _receive_one(office: Office, item: ReceivedItem) -> tuple[str, InboxVerdict,
     verified: signing.VerifiedMessage | None = None
     reason: str | None = None
     try:
-        verified = signing.verify(data, office.policy)
+        verified = signing.verify(data, office.trust())
         message: edxml.Document | edxml.StatusMessage | None = verified.message
     except (signing.SignatureError, edxml.EdxmlError) as exc:
         reason = exc.diagnostics()
@@ -449,6 +464,15 @@ def _receive_one(office: Office, item: ReceivedItem) -> tuple[str, InboxVerdict,
                         "signer": verified.certificate.subject.rfc4514_string(),
                         "serial": format(verified.certificate.serial_number, "x"),
                         "algorithm": verified.signature_algorithm,
+                        # Hops systems appended after signing (the axis's): recorded as
+                        # seen, and as what they are, unsigned.
+                        "unsigned_hops": [
+                            {
+                                "organ_id": hop.organ_id,
+                                "timestamp": hop.timestamp.isoformat() if hop.timestamp else None,
+                            }
+                            for hop in verified.unsigned_trace
+                        ],
                     },
                 )
             else:
@@ -490,7 +514,7 @@ def receive_statuses(office: Office) -> StepReport:
         data = office.client.fetch(item.doc_id)
         now = office.clock()
         try:
-            verified = signing.verify(data, office.policy)
+            verified = signing.verify(data, office.trust())
         except (signing.SignatureError, edxml.EdxmlError) as exc:
             with office.db.transaction() as conn:
                 audit.append(
@@ -581,7 +605,56 @@ def send_due(office: Office, *, limit: int = 100) -> StepReport:
     return report
 
 
-def _send_one(office: Office, row: outbox_store.OutboxRow, report: StepReport) -> None:
+@dataclass(frozen=True)
+class Dispatch:
+    """What :func:`send_now` did with a message: where it stands in the outbox."""
+
+    outbox_id: int
+    #: False when the same bytes were queued before (nothing new was queued).
+    new: bool
+    #: The outbox state: ``sent``, ``queued`` (another worker has it, or a retry is due
+    #: later), ``sending`` (another worker is uploading it) or ``failed``.
+    state: str
+    axis_doc_id: str | None
+    error: str | None
+    recipients: tuple[str, ...]
+
+
+def send_now(office: Office, data: bytes, *, progress: Progress | None = None) -> Dispatch:
+    """Queue this office's message and send it at once, exactly as the daemon would.
+
+    A manual send is a daemon send: registered in the outbox (with its audit events),
+    signed with the office key when it is not signed yet, sent, its result recorded, and
+    followed afterwards like every sent document. If a daemon holds the row, it is left to
+    it. Raises what :func:`queue_message` raises; a failed send is a state, not a raise.
+    """
+    row_id, new = queue_message(office, data)
+    with office.db.transaction() as conn:
+        row = outbox_store.claim_next(
+            conn, worker=office.worker, now=office.clock(), office_id=office.office_id,
+            row_id=row_id,
+        )
+    if row is not None:
+        _send_one(office, row, StepReport(), progress=progress)
+    with office.db.engine.connect() as conn:
+        final = outbox_store.get(conn, row_id)
+    return Dispatch(
+        outbox_id=row_id,
+        new=new,
+        state=final.state.value,
+        axis_doc_id=final.axis_doc_id,
+        error=final.last_error,
+        recipients=final.recipients,
+    )
+
+
+def _send_one(
+    office: Office,
+    row: outbox_store.OutboxRow,
+    report: StepReport,
+    *,
+    progress: Progress | None = None,
+) -> None:
     data = row.message
     if not row.signed:
         if office.signer is None:
@@ -607,7 +680,7 @@ def _send_one(office: Office, row: outbox_store.OutboxRow, report: StepReport) -
             data,
             sender=office.office_id,
             message_type=message_type,
-            progress=_heartbeat_while_sending(office, row),
+            progress=_heartbeat_while_sending(office, row, also=progress),
         )
     except (AxisRejected, AxisAuthError) as exc:
         _failed(office, row, exc, permanent=isinstance(exc, AxisRejected))
@@ -664,7 +737,9 @@ def _send_one(office: Office, row: outbox_store.OutboxRow, report: StepReport) -
     report.details.append(f"{row.kind} {row.document_id}: {result.doc_id}")
 
 
-def _heartbeat_while_sending(office: Office, row: outbox_store.OutboxRow) -> Progress:
+def _heartbeat_while_sending(
+    office: Office, row: outbox_store.OutboxRow, *, also: Progress | None = None
+) -> Progress:
     """A progress callback that keeps the claim alive during a long upload.
 
     Over a weak link a large message can take longer than ``stale_after``; without a
@@ -673,8 +748,10 @@ def _heartbeat_while_sending(office: Office, row: outbox_store.OutboxRow) -> Pro
     every = office.stale_after.total_seconds() / 3
     last = time.monotonic()
 
-    def beat(_sent: int, _total: int) -> None:
+    def beat(sent: int, total: int) -> None:
         nonlocal last
+        if also is not None:
+            also(sent, total)  # the clerk's progress bar
         if time.monotonic() - last < every:
             return
         last = time.monotonic()
@@ -793,6 +870,38 @@ def mark(
         )
         _queue_status(conn, office, doc, code, note)
     return updated
+
+
+# --- what a clerk gets from the store -----------------------------------------------------
+
+
+def received_files(db: Database, office_id: str, document_id: str) -> list[edxml.AttachedFile]:
+    """The files of a received, verified document, as a clerk gets them.
+
+    The store keeps the message as it arrived (the signature covers those bytes); the files
+    handed out are the attachments with the SDK's zip unpacked. A rejected message's files
+    are not handed out: nothing vouches for them. Raises StoreError saying why not.
+    """
+    with db.engine.connect() as conn:
+        row = inbox_store.find_incoming(conn, office_id, document_id=document_id)
+    if row is None:
+        raise StoreError(
+            f"Không có văn bản đến {document_id}",
+            f"no received document {document_id}",
+            step="files",
+        )
+    if row.verdict is not InboxVerdict.VERIFIED:
+        raise StoreError(
+            f"Văn bản {document_id} đã bị từ chối ({row.reason or row.verdict.value}): "
+            "không lấy tệp đính kèm của văn bản không được xác thực",
+            f"document {document_id} was rejected ({row.reason or row.verdict.value}): the "
+            "files of an unverified message are not handed out",
+            step="files",
+        )
+    message = edxml.read(row.message).message
+    if not isinstance(message, edxml.Document):
+        return []
+    return [att.file for att in message.attachments]
 
 
 # --- the outbox, from the office's side ---------------------------------------------------

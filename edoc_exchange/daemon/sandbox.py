@@ -159,7 +159,10 @@ class Sandbox:
                 "organ_id": AXIS_ORGAN_ID,
                 "database": "local-axis.db",
                 "directory": "agencies.csv",
-                "trace_mode": "metadata",
+                # As the national axis: its own TraceHeader appended to every document,
+                # delivered with CRLF line ends (signatures leave both unsigned).
+                "trace": True,
+                "line_ends": "crlf",
             },
         ) + "".join(systems)
         (axis_dir / "local-axis.toml").write_text(axis_toml, encoding="utf-8")

@@ -92,8 +92,14 @@ def load_policy(section: TrustSettings) -> signing.TrustPolicy:
     )
 
 
-def build_office(settings: Settings, *, db: Database | None = None) -> Office:
-    """Everything one office's daemon (or the clerk's commands) works with."""
+def build_office(
+    settings: Settings, *, db: Database | None = None, receiving: bool = True
+) -> Office:
+    """Everything one office's daemon (or the clerk's commands) works with.
+
+    ``receiving=False`` is for commands that only queue and send (``edoc send``,
+    ``compose --queue``): they need no ``[trust]`` section, which only verification uses.
+    """
     office = settings.require_office()
     axis = settings.require_axis()
     if axis.organ_id is not None and axis.organ_id != office.organ_id:
@@ -115,7 +121,7 @@ def build_office(settings: Settings, *, db: Database | None = None) -> Office:
         db=db or open_store(settings),
         client=AxisClient(axis),
         signer=load_signer(settings.signing),
-        policy=load_policy(settings.require_trust()),
+        policy=load_policy(settings.require_trust()) if receiving else None,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",
         stale_after=dt.timedelta(seconds=d.stale_after),
         retry_initial=dt.timedelta(seconds=d.retry_initial),

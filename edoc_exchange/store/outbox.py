@@ -27,6 +27,7 @@ __all__ = [
     "claim_next",
     "enqueue",
     "find_sent",
+    "get",
     "heartbeat",
     "mark_failed",
     "mark_final_if_done",
@@ -124,12 +125,20 @@ def enqueue(
 
 
 def claim_next(
-    conn: Connection, *, worker: str, now: dt.datetime, office_id: str | None = None
+    conn: Connection,
+    *,
+    worker: str,
+    now: dt.datetime,
+    office_id: str | None = None,
+    row_id: int | None = None,
 ) -> OutboxRow | None:
-    """Claim the oldest due queued message for ``worker``; None when nothing is due."""
+    """Claim the oldest due queued message for ``worker`` (only ``row_id``, when given);
+    None when nothing is due."""
     due = and_(outbox.c.state == OutboxState.QUEUED, outbox.c.next_attempt_at <= now)
     if office_id is not None:
         due = and_(due, outbox.c.office_id == office_id)
+    if row_id is not None:
+        due = and_(due, outbox.c.id == row_id)
     values = {
         "state": OutboxState.SENDING,
         "claimed_by": worker,
@@ -165,6 +174,16 @@ def claim_next(
         if won is not None:
             return OutboxRow.from_row(won)
     return None
+
+
+def get(conn: Connection, row_id: int) -> OutboxRow:
+    """One outbox row by id; raises StoreError when there is none."""
+    row = conn.execute(select(outbox).where(outbox.c.id == row_id)).one_or_none()
+    if row is None:
+        raise StoreError(
+            f"Không có thư đi số {row_id}", f"no outbox row {row_id}", step="outbox"
+        )
+    return OutboxRow.from_row(row)
 
 
 def _guarded(conn: Connection, row_id: int, worker: str, values: dict[str, Any]) -> None:
