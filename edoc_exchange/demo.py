@@ -165,7 +165,14 @@ def run_demo(
                 f"the district rejected the document: {reason}",
                 step="demo",
             )
-        report("✓ Huyện nhận, kiểm tra chữ ký số hợp lệ, lưu / district received, verified, stored")
+        with district.db.engine.connect() as conn:
+            event = audit.last_event(conn, district.office_id, audit.AuditEvent.VERIFIED)
+        hops = len(event.data["data"].get("unsigned_hops", [])) if event is not None else 0
+        report(
+            "✓ Huyện nhận, kiểm tra chữ ký số hợp lệ, lưu / district received, verified, stored"
+            f" (trục thêm {hops} vết sau khi ký, không được ký / the axis added {hops} "
+            "trace hop(s) after signing: unsigned)"
+        )
 
         def status(code: str) -> Callable[[], bool]:
             def seen() -> bool:

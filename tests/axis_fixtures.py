@@ -34,10 +34,15 @@ PROVINCE = "000.00.00.H17"
 AXIS_ORGAN = "000.00.00.G22"
 UNKNOWN = "000.00.99.H99"
 
+# A vendor's system sending for an enterprise under a post-2020 code (as in the field sample
+# axis-2025-petrolimex-to-btc.edxml).
+VENDOR = "020100107370"
+
 SYSTEMS = {
     "xa-a": ("secret-commune-a", [COMMUNE_A]),
     "xa-b": ("secret-commune-b", [COMMUNE_B]),
     "huyen": ("secret-district", [DISTRICT]),
+    "vendor": ("secret-vendor", [VENDOR]),
 }
 NAMES = {
     COMMUNE_A: "UBND xã Nậm Khánh",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axis_fixtures import AXIS_ORGAN, COMMUNE_A, DISTRICT
+from axis_fixtures import AXIS_ORGAN, COMMUNE_A, DISTRICT, VENDOR
 from daemon_fixtures import Exchange
 from sqlalchemy import Table, select
 
@@ -364,3 +364,45 @@ def test_files_of_a_rejected_document_are_not_handed_out(exchange: Exchange) -> 
     assert "rejected" in info.value.en
     with pytest.raises(StoreError):
         steps.received_files(ex.district.db, DISTRICT, "000.00.00.H17,2025/01/01,9/KH")
+
+
+FIELD_SAMPLE = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "samples"
+    / "edxml-field"
+    / "axis-2025-petrolimex-to-btc.edxml"
+)
+
+
+def test_a_post_2020_sender_gets_its_answer(exchange: Exchange) -> None:
+    """A real message of an enterprise (code 020100107370, hops without OrganId, a zipped
+    .doc) reaches the district: it is read, stored, and answered with a status whose
+    ResponseFor carries the sender's own codes, which the axis routes back to it."""
+    if not FIELD_SAMPLE.is_file():
+        pytest.skip(f"field sample not found at {FIELD_SAMPLE} (../shared is absent)")
+    ex = exchange
+    data = FIELD_SAMPLE.read_bytes()
+    for to in (b"G12", b"000.00.00.G12"):  # addressed to our district instead of the ministry
+        data = data.replace(
+            b"<edXML:OrganId>" + to + b"</edXML:OrganId>",
+            b"<edXML:OrganId>" + DISTRICT.encode() + b"</edXML:OrganId>",
+        )
+    vendor = ex.axis.client("vendor")
+    vendor.send(data, sender=VENDOR)
+
+    got = steps.receive_documents(ex.district)
+    # It carries no XML signature: stored, refused by this office's policy, and answered.
+    assert (got.done, got.rejected) == (0, 1)
+    [stored] = _rows(ex, "district", inbox)
+    document_id = "020100107370,2025/10/13,2440/PLX-HĐQT"
+    assert (stored["document_id"], stored["sender"]) == (document_id, VENDOR)
+    assert stored["subject"] == "Vv xin phép cử cán bộ đi công tác nước ngoài"
+    assert steps.send_due(ex.district).done == 1  # the reply could be written and sent
+
+    [item] = vendor.list_received(MessageType.STATUS)
+    reply = edxml.read(vendor.fetch(item.doc_id), strict=True).message
+    assert isinstance(reply, edxml.StatusMessage)
+    assert reply.status_code == "02"
+    assert (reply.response_for.organ_id, reply.response_for.document_id) == (VENDOR, document_id)
+    assert reply.response_for.code == "2440/PLX-HĐQT"

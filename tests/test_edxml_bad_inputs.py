@@ -357,6 +357,9 @@ def test_declared_latin1_is_a_deviation() -> None:
         # A timestamp in a date field: the date is its date part.
         ("2026/11/20 00:00:00", "2026-11-20"),
         ("20/11/2026 23:59:59", "2026-11-20"),
+        ("2026-11-20T00:00:00", "2026-11-20"),
+        # With a zone, the date in Vietnam time: 17:00 UTC is already the next day there.
+        ("2026-11-19T17:00:00Z", "2026-11-20"),
     ],
 )
 def test_date_variants_are_deviations(written: str, expected: str) -> None:

@@ -61,7 +61,6 @@ _YEAR_FIRST = r"([0-9]{4})[/.-]([0-9]{1,2})[/.-]([0-9]{1,2})"
 _DAY_FIRST = r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})"
 _TIME = r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(?:[.,][0-9]+)?"
 _ZONE = r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
-_TIME_ONLY_RE = re.compile(_TIME)
 _LOOSE_DATE_RES = (
     (re.compile(_YEAR_FIRST), (0, 1, 2)),
     (re.compile(_DAY_FIRST), (2, 1, 0)),
@@ -82,23 +81,18 @@ def parse_date_loosely(text: str) -> dt.date:
 
     Accepted: year first with ``/``, ``-`` or ``.`` and optional zero padding
     (``2018/9/28``, ``2018-09-28``); day first with a four-digit year (``30/10/2020``, the
-    Vietnamese order that vendors' ``dd/MM/yyyy`` writes); either followed by the time
-    a time (``2018/09/28 00:00:00``, as some builders fill a date field): the date is the
-    date part. Never guessed: a two-digit year, a month over 12 (``10/30/2020`` is refused,
-    not swapped), an impossible day or time. Raises ValueError otherwise.
+    Vietnamese order that vendors' ``dd/MM/yyyy`` writes); a timestamp in any form of
+    :func:`parse_timestamp_loosely` (``2018/09/28 00:00:00``, as some builders fill a date
+    field; ``2018-09-27T17:00:00Z``): its date in Vietnam time, so a zone never moves it to
+    another day. Never guessed: a two-digit year, a month over 12 (``10/30/2020`` is
+    refused, not swapped), an impossible day or time. Raises ValueError otherwise.
     """
     value = text.strip()
-    date_part, _, time_part = value.partition(" ")
-    if time_part:
-        match = _TIME_ONLY_RE.fullmatch(time_part.strip())
-        if match is None:
-            raise ValueError(text)
-        dt.time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
     for pattern, order in _LOOSE_DATE_RES:
-        match = pattern.fullmatch(date_part)
+        match = pattern.fullmatch(value)
         if match is not None:
             return _ymd(match.groups(), order)
-    raise ValueError(text)
+    return parse_timestamp_loosely(value).date()
 
 
 def parse_timestamp_loosely(text: str) -> dt.datetime:
