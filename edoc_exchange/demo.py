@@ -22,13 +22,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from . import audit
+from . import office as steps
 from .config import load_settings
-from .daemon import office as steps
-from .daemon.composing import compose_file
-from .daemon.runner import refresh_directory
 from .daemon.sandbox import Sandbox
-from .daemon.wiring import build_office
 from .errors import EdocError
+from .office import build_office, compose_file, refresh_directory
 from .store.tables import inbox, status_history
 
 __all__ = ["COMMUNE", "DISTRICT", "DemoError", "DemoResult", "default_plan", "run_demo"]

@@ -37,12 +37,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from edoc_exchange import audit, edxml
+from edoc_exchange import office as steps
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon import office as steps
-from edoc_exchange.daemon.office import Office
 from edoc_exchange.daemon.sandbox import Sandbox
-from edoc_exchange.daemon.wiring import build_office
 from edoc_exchange.errors import EdocError
+from edoc_exchange.office import Office, build_office
 from edoc_exchange.store.tables import (
     inbox,
     inbox_claims,

@@ -12,7 +12,7 @@ import pytest
 from axis_fixtures import COMMUNE_A, DISTRICT, NAMES, RunningAxis, make_document, start_axis
 
 from edoc_exchange import edxml, signing
-from edoc_exchange.daemon import Office, OfficeIdentity
+from edoc_exchange.office import Office, OfficeIdentity
 from edoc_exchange.store import Database, open_database, upgrade
 
 

@@ -17,11 +17,11 @@ from axis_fixtures import make_document
 from typer.testing import CliRunner
 
 from edoc_exchange import edxml
+from edoc_exchange import office as steps
 from edoc_exchange.cli import app
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon import office as steps
 from edoc_exchange.daemon.sandbox import Sandbox, free_port
-from edoc_exchange.daemon.wiring import build_office
+from edoc_exchange.office import build_office
 
 COMMUNE = "000.12.05.H38"
 DISTRICT = "000.00.05.H38"

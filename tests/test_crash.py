@@ -16,8 +16,8 @@ from daemon_fixtures import Exchange
 from sqlalchemy import select
 
 from edoc_exchange import audit, edxml
+from edoc_exchange import office as steps
 from edoc_exchange.axis import AckStatus, MessageType
-from edoc_exchange.daemon import office as steps
 from edoc_exchange.store import outbox as outbox_store
 from edoc_exchange.store.tables import inbox_claims, recipient_statuses, status_history
 

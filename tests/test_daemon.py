@@ -17,8 +17,8 @@ from daemon_fixtures import Exchange
 from sqlalchemy import Table, select
 
 from edoc_exchange import audit, edxml, signing
+from edoc_exchange import office as steps
 from edoc_exchange.axis import MessageType
-from edoc_exchange.daemon import office as steps
 from edoc_exchange.store import (
     DatabaseReadOnlyError,
     InboxVerdict,

@@ -24,12 +24,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .. import office as steps
 from ..axis import AckStatus, AxisClient, MessageType
 from ..axis.local import LocalAxisConfig, serve
 from ..config import ConfigError, load_settings
-from ..daemon import office as steps
-from ..daemon.wiring import build_office
 from ..errors import EdocError
+from ..office import build_office
 from ._app import ConfigOption, app, exits_on_error, out
 
 __all__ = ["axis_app"]

@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 
+from .. import office as steps
 from ..compose import InputError
 from ..config import load_settings
-from ..daemon import office as steps
-from ..daemon.composing import compose_file
-from ..daemon.wiring import build_office, load_signer, open_store
 from ..demo import default_plan, run_demo
+from ..office import build_office, compose_file, load_signer, open_store
 from ..signing import Signer
 from ._app import ConfigOption, app, err_console, exits_on_error, out
 from .signing import _load_signer

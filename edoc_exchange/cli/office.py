@@ -19,12 +19,12 @@ import typer
 from rich.table import Table
 
 from .. import audit
+from .. import office as steps
 from ..audit.report import Period, egov_report, render
 from ..config import load_settings
 from ..daemon import Intervals, Runner
-from ..daemon import office as steps
-from ..daemon.wiring import build_office, open_store, record_configuration
 from ..edxml import VN_TZ
+from ..office import build_office, open_store, record_configuration
 from ..store import inbox as inbox_store
 from ..store.tables import outbox, recipient_statuses
 from ._app import ConfigOption, app, err_console, exits_on_error, out

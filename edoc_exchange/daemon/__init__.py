@@ -1,16 +1,6 @@
-"""The daemon: inbound and outbound loops, the clerk's actions, health and metrics."""
+"""The daemon: the office's inbound and outbound loops on intervals, a clean stop, health
+and metrics. What each step does is :mod:`edoc_exchange.office`'s."""
 
-from .metrics import Metrics
-from .office import Office, OfficeIdentity, StepReport, mark
-from .runner import Intervals, Runner, refresh_directory
+from .runner import Intervals, Runner
 
-__all__ = [
-    "Intervals",
-    "Metrics",
-    "Office",
-    "OfficeIdentity",
-    "Runner",
-    "StepReport",
-    "mark",
-    "refresh_directory",
-]
+__all__ = ["Intervals", "Runner"]

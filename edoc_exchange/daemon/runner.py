@@ -24,12 +24,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from .. import office as steps
 from ..errors import EdocError
-from ..store import directory
+from ..office import Office, refresh_directory
 from ..store import outbox as outbox_store
 from ..store.tables import inbox
-from . import office as steps
-from .office import Office
 
 __all__ = ["Intervals", "Runner"]
 
@@ -189,19 +188,3 @@ class Runner:
         thread = threading.Thread(target=self._server.run, name="edoc-health", daemon=True)
         thread.start()
         self._threads.append(thread)
-
-
-def refresh_directory(office: Office) -> int:
-    """Cache the axis's organisation directory; return how many organisations it holds."""
-    entries = [
-        directory.Organisation(
-            a.organ_id,
-            a.name,
-            a.parent_id,
-            json.dumps(a.model_dump(mode="json"), ensure_ascii=False),
-        )
-        for a in office.client.agencies()
-    ]
-    with office.db.transaction() as conn:
-        directory.replace_all(conn, entries, office.clock())
-    return len(entries)

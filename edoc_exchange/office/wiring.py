@@ -16,7 +16,7 @@ from .. import signing
 from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings
 from ..store import Database, open_database, upgrade
-from .office import Office, OfficeIdentity
+from ._office import Office, OfficeIdentity
 
 __all__ = ["build_office", "load_policy", "load_signer", "open_store", "record_configuration"]
 

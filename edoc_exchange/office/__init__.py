@@ -1,0 +1,49 @@
+"""The application layer: what one office does, behind every door.
+
+The CLI, ``edoc demo``, the daemon's loops, the coming web pages and a commune tool that
+embeds the library all call these functions, and only these: receive, send, compose and
+queue, the clerk's actions, the files and details of a document. Each is a plain typed
+function of an :class:`Office` (the wired parts: store, axis client, signer, trust policy,
+clock), built from the settings by :func:`build_office` with only the parts a door needs.
+"""
+
+from ._office import FINAL_STATUSES, STATUS_TEXT, Office, OfficeIdentity, StepReport
+from .checkpoints import checkpoint_now, maybe_checkpoint
+from .clerk import mark
+from .composing import Composed, compose_file, numbers_used
+from .directory import refresh_directory
+from .metrics import Metrics
+from .receiving import receive_documents, receive_statuses, received_files
+from .replies import status_message
+from .sending import Dispatch, follow_sent, queue_message, send_due, send_now
+from .wiring import build_office, load_policy, load_signer, open_store, record_configuration
+
+__all__ = [
+    "FINAL_STATUSES",
+    "STATUS_TEXT",
+    "Composed",
+    "Dispatch",
+    "Metrics",
+    "Office",
+    "OfficeIdentity",
+    "StepReport",
+    "build_office",
+    "checkpoint_now",
+    "compose_file",
+    "follow_sent",
+    "load_policy",
+    "load_signer",
+    "mark",
+    "maybe_checkpoint",
+    "numbers_used",
+    "open_store",
+    "queue_message",
+    "receive_documents",
+    "receive_statuses",
+    "received_files",
+    "record_configuration",
+    "refresh_directory",
+    "send_due",
+    "send_now",
+    "status_message",
+]

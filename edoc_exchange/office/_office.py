@@ -1,0 +1,120 @@
+"""The wired parts one office works with, and what a step reports.
+
+An :class:`Office` holds the database, the axis client, the signer, the trust policy and
+the clock; every step of :mod:`edoc_exchange.office` is a plain function of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from .. import audit, edxml, signing
+from ..axis import (
+    AxisClient,
+)
+from ..config import ConfigError
+from ..store import Database
+from .metrics import Metrics
+
+__all__ = ["FINAL_STATUSES", "STATUS_TEXT", "Office", "OfficeIdentity", "StepReport"]
+
+log = logging.getLogger("edoc.office")
+
+
+STATUS_TEXT = {
+    "01": "Đã đến - phần mềm quản lý văn bản đã nhận, văn thư chưa xử lý",
+    "02": "Từ chối tiếp nhận",
+    "03": "Tiếp nhận - đã vào sổ văn bản đến",
+    "04": "Phân công xử lý",
+    "05": "Đang xử lý",
+    "06": "Hoàn thành",
+}
+#: Recipient statuses after which a sent document is no longer followed.
+FINAL_STATUSES = frozenset({"02", "06"})
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class OfficeIdentity:
+    """Who this office is, as it writes itself in the From of its messages."""
+
+    organ_id: str
+    organ_name: str
+    staff: str | None = None
+    department: str | None = None
+
+    def organization(self) -> edxml.OrganizationInfo:
+        return edxml.OrganizationInfo(organ_id=self.organ_id, organ_name=self.organ_name)
+
+
+class _AuditSigner:
+    """Signs audit checkpoints with the office's signer (the same key as its messages)."""
+
+    def __init__(self, signer: signing.Signer) -> None:
+        self._signer = signer
+
+    @property
+    def certificate_pem(self) -> bytes:
+        return self._signer.certificates[0].public_bytes(Encoding.PEM)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        return signing.sign_data(self._signer, data)
+
+
+@dataclass
+class Office:
+    """The wired parts one office's daemon works with."""
+
+    identity: OfficeIdentity
+    db: Database
+    client: AxisClient
+    signer: signing.Signer | None
+    #: Whose signatures incoming messages may carry; None for an office that only sends.
+    policy: signing.TrustPolicy | None
+    worker: str
+    metrics: Metrics = field(default_factory=Metrics)
+    clock: Callable[[], dt.datetime] = _utcnow
+    #: A claim or a "sending" row whose heartbeat is older than this is taken over.
+    stale_after: dt.timedelta = dt.timedelta(minutes=5)
+    #: Backoff of the outbox after a transient failure: first delay, cap.
+    retry_initial: dt.timedelta = dt.timedelta(seconds=30)
+    retry_max: dt.timedelta = dt.timedelta(hours=1)
+    #: Make a signed audit checkpoint after this many new entries.
+    checkpoint_every: int = 100
+
+    @property
+    def office_id(self) -> str:
+        return self.identity.organ_id
+
+    def trust(self) -> signing.TrustPolicy:
+        """The trust policy; receiving without one is a configuration mistake."""
+        if self.policy is None:
+            raise ConfigError(
+                "Chưa cấu hình [trust] (chứng thư gốc tin cậy): không kiểm tra được văn bản đến",
+                "no [trust] section (trusted roots): incoming messages cannot be verified",
+                step="config.trust",
+            )
+        return self.policy
+
+    def checkpoint_signer(self) -> audit.CheckpointSigner | None:
+        return _AuditSigner(self.signer) if self.signer is not None else None
+
+
+@dataclass
+class StepReport:
+    """What one pass of a step did (for logs, tests and the demo's progress output)."""
+
+    done: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    failed: int = 0
+    details: list[str] = field(default_factory=list)

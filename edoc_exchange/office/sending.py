@@ -1,0 +1,366 @@
+"""Sending: a message is queued with its audit events, signed and stored before the first
+send (so every resend is byte-identical and the axis de-duplicates it), sent, followed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from .. import audit, edxml, signing
+from ..axis import (
+    AxisAuthError,
+    AxisError,
+    AxisRejected,
+    AxisTransientError,
+    MessageType,
+    Progress,
+)
+from ..store import StoreError
+from ..store import inbox as inbox_store
+from ..store import outbox as outbox_store
+from ._office import FINAL_STATUSES, Office, StepReport
+from .checkpoints import maybe_checkpoint
+from .replies import row_sha
+
+__all__ = ["Dispatch", "follow_sent", "queue_message", "send_due", "send_now"]
+
+log = logging.getLogger("edoc.office")
+
+
+def _backoff(office: Office, attempts: int) -> dt.timedelta:
+    base = office.retry_initial.total_seconds() * (2 ** max(0, attempts - 1))
+    capped = min(base, office.retry_max.total_seconds())
+    return dt.timedelta(seconds=capped * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+
+
+def send_due(office: Office, *, limit: int = 100) -> StepReport:
+    """Send queued messages that are due, until none is left (or ``limit`` were tried)."""
+    report = StepReport()
+    now = office.clock()
+    with office.db.transaction() as conn:
+        outbox_store.reclaim_stalled(conn, stale_before=now - office.stale_after, now=now)
+    for _ in range(limit):
+        with office.db.transaction() as conn:
+            row = outbox_store.claim_next(
+                conn, worker=office.worker, now=office.clock(), office_id=office.office_id
+            )
+        if row is None:
+            break
+        _send_one(office, row, report)
+    maybe_checkpoint(office)
+    return report
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """What :func:`send_now` did with a message: where it stands in the outbox."""
+
+    outbox_id: int
+    #: False when the same bytes were queued before (nothing new was queued).
+    new: bool
+    #: The outbox state: ``sent``, ``queued`` (another worker has it, or a retry is due
+    #: later), ``sending`` (another worker is uploading it) or ``failed``.
+    state: str
+    axis_doc_id: str | None
+    error: str | None
+    recipients: tuple[str, ...]
+
+
+def send_now(office: Office, data: bytes, *, progress: Progress | None = None) -> Dispatch:
+    """Queue this office's message and send it at once, exactly as the daemon would.
+
+    A manual send is a daemon send: registered in the outbox (with its audit events),
+    signed with the office key when it is not signed yet, sent, its result recorded, and
+    followed afterwards like every sent document. If a daemon holds the row, it is left to
+    it. Raises what :func:`queue_message` raises; a failed send is a state, not a raise.
+    """
+    row_id, new = queue_message(office, data)
+    with office.db.transaction() as conn:
+        row = outbox_store.claim_next(
+            conn,
+            worker=office.worker,
+            now=office.clock(),
+            office_id=office.office_id,
+            row_id=row_id,
+        )
+    if row is not None:
+        _send_one(office, row, StepReport(), progress=progress)
+    with office.db.engine.connect() as conn:
+        final = outbox_store.get(conn, row_id)
+    return Dispatch(
+        outbox_id=row_id,
+        new=new,
+        state=final.state.value,
+        axis_doc_id=final.axis_doc_id,
+        error=final.last_error,
+        recipients=final.recipients,
+    )
+
+
+def _send_one(
+    office: Office,
+    row: outbox_store.OutboxRow,
+    report: StepReport,
+    *,
+    progress: Progress | None = None,
+) -> None:
+    data = row.message
+    if not row.signed:
+        if office.signer is None:
+            data = row.message  # unsigned exchange (a test axis accepts it): send as is
+        else:
+            data = signing.sign(row.message, office.signer)
+            with office.db.transaction() as conn:
+                outbox_store.replace_message(conn, row.id, office.worker, data, office.clock())
+                audit.append(
+                    conn,
+                    office.office_id,
+                    audit.AuditEvent.SIGNED,
+                    {
+                        "outbox_id": row.id,
+                        "document_id": row.document_id,
+                        "sha256": row_sha(data),
+                        "signer": office.signer.certificates[0].subject.rfc4514_string(),
+                    },
+                )
+    message_type = MessageType.STATUS if row.kind == "status" else MessageType.EDOC
+    try:
+        result = office.client.send(
+            data,
+            sender=office.office_id,
+            message_type=message_type,
+            progress=_heartbeat_while_sending(office, row, also=progress),
+        )
+    except (AxisRejected, AxisAuthError) as exc:
+        _failed(office, row, exc, permanent=isinstance(exc, AxisRejected))
+        report.failed += 1
+        return
+    except AxisError as exc:
+        _failed(office, row, exc, permanent=False)
+        report.failed += 1
+        return
+    now = office.clock()
+    with office.db.transaction() as conn:
+        outbox_store.mark_sent(conn, row.id, office.worker, result.doc_id, now)
+        if row.kind == "status":
+            inbox_store.record_status(
+                conn,
+                office_id=office.office_id,
+                direction="out",
+                document_id=row.document_id,
+                counterpart=row.recipients[0] if row.recipients else "",
+                status_code=row.status_code or "",
+                axis_doc_id=result.doc_id,
+                message=data,
+                now=now,
+            )
+            audit.append(
+                conn,
+                office.office_id,
+                audit.AuditEvent.STATUS_SENT,
+                {
+                    "outbox_id": row.id,
+                    "axis_doc_id": result.doc_id,
+                    "document_id": row.document_id,
+                    "status_code": row.status_code,
+                    "to": list(row.recipients),
+                },
+            )
+        else:
+            for organ in row.recipients:
+                outbox_store.set_recipient_status(conn, row.id, organ, now, send_status="sent")
+            audit.append(
+                conn,
+                office.office_id,
+                audit.AuditEvent.SENT,
+                {
+                    "outbox_id": row.id,
+                    "axis_doc_id": result.doc_id,
+                    "document_id": row.document_id,
+                    "sha256": row_sha(data),
+                    "to": list(row.recipients),
+                },
+            )
+    office.metrics.sent(row.kind)
+    report.done += 1
+    report.details.append(f"{row.kind} {row.document_id}: {result.doc_id}")
+
+
+def _heartbeat_while_sending(
+    office: Office, row: outbox_store.OutboxRow, *, also: Progress | None = None
+) -> Progress:
+    """A progress callback that keeps the claim alive during a long upload.
+
+    Over a weak link a large message can take longer than ``stale_after``; without a
+    heartbeat another daemon would reclaim the row and send it a second time.
+    """
+    every = office.stale_after.total_seconds() / 3
+    last = time.monotonic()
+
+    def beat(sent: int, total: int) -> None:
+        nonlocal last
+        if also is not None:
+            also(sent, total)  # the clerk's progress bar
+        if time.monotonic() - last < every:
+            return
+        last = time.monotonic()
+        with office.db.transaction() as conn:
+            outbox_store.heartbeat(conn, row.id, office.worker, office.clock())
+
+    return beat
+
+
+def _failed(
+    office: Office, row: outbox_store.OutboxRow, exc: AxisError, *, permanent: bool
+) -> None:
+    now = office.clock()
+    error = exc.diagnostics()
+    office.metrics.error(type(exc).__name__)
+    with office.db.transaction() as conn:
+        if permanent:
+            outbox_store.mark_failed(conn, row.id, office.worker, error, now)
+        else:
+            next_at = now + _backoff(office, row.attempts)
+            outbox_store.mark_retry(conn, row.id, office.worker, error, next_at, now)
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.SEND_FAILED,
+            {
+                "outbox_id": row.id,
+                "document_id": row.document_id,
+                "kind": row.kind,
+                "error": error[:500],
+                "permanent": permanent,
+                "attempts": row.attempts,
+            },
+        )
+    log.warning("send failed (%s): %s", "permanent" if permanent else "will retry", error)
+
+
+def follow_sent(office: Office) -> StepReport:
+    """Ask the axis how each unfinished sent document fares with each recipient."""
+    report = StepReport()
+    with office.db.engine.connect() as conn:
+        rows = outbox_store.find_sent(conn, office_id=office.office_id)
+    for row in rows:
+        if row.axis_doc_id is None:
+            continue
+        try:
+            statuses = office.client.sent_status(row.axis_doc_id)
+        except AxisTransientError:
+            report.skipped += 1
+            continue
+        now = office.clock()
+        with office.db.transaction() as conn:
+            for st in statuses:
+                if outbox_store.set_recipient_status(
+                    conn,
+                    row.id,
+                    st.to_code,
+                    now,
+                    send_status=st.send_status,
+                    receive_status=st.receive_status,
+                    status_code=st.last_status_code,
+                ):
+                    report.done += 1
+            outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
+    return report
+
+
+def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tuple[int, bool]:
+    """Put an edXML message (this office's own, signed or not) in the outbox.
+
+    The message is read strictly: the office never sends what a strict peer could refuse.
+    Returns (outbox id, whether it is new); queuing the same bytes again is a no-op.
+    """
+    result = edxml.read(data, strict=True)
+    message = result.message
+    if message.sender.organ_id != office.office_id:
+        raise StoreError(
+            f"Văn bản ghi nơi gửi {message.sender.organ_id}, không phải cơ quan này "
+            f"({office.office_id})",
+            f"the message's sender is {message.sender.organ_id}, not this office "
+            f"({office.office_id})",
+            step="queue",
+        )
+    if isinstance(message, edxml.Document):
+        kind, document_id, code = "edoc", message.document_id or "", None
+        recipients = [org.organ_id for org in message.recipients]
+        subject = message.subject
+    else:
+        kind, document_id, code = (
+            "status",
+            message.response_for.document_id or "",
+            message.status_code,
+        )
+        recipients = [message.response_for.organ_id or ""]
+        subject = message.description
+    signed = message.signature is not None
+    with office.db.transaction() as conn:
+        row_id, new = outbox_store.enqueue(
+            conn,
+            office_id=office.office_id,
+            kind=kind,
+            document_id=document_id,
+            status_code=code,
+            subject=subject,
+            message=data,
+            recipients=recipients,
+            signed=signed,
+            now=office.clock(),
+        )
+        if new:
+            if composed:
+                audit.append(
+                    conn,
+                    office.office_id,
+                    audit.AuditEvent.COMPOSED,
+                    {"document_id": document_id, "kind": kind, "sha256": row_sha(data)},
+                )
+            if signed:
+                audit.append(
+                    conn,
+                    office.office_id,
+                    audit.AuditEvent.SIGNED,
+                    {
+                        "document_id": document_id,
+                        "kind": kind,
+                        "sha256": row_sha(data),
+                        "signer": _signature_subject(message),
+                    },
+                )
+            audit.append(
+                conn,
+                office.office_id,
+                audit.AuditEvent.QUEUED,
+                {
+                    "outbox_id": row_id,
+                    "kind": kind,
+                    "document_id": document_id,
+                    "to": recipients,
+                    "sha256": row_sha(data),
+                },
+            )
+    return row_id, new
+
+
+def _signature_subject(message: edxml.Message) -> str | None:
+    """The subject of the certificate in a message's own signature (not verified here)."""
+    if message.signature is None:
+        return None
+    found = message.signature.element().find(f".//{{{edxml.DSIG_NS}}}X509Certificate")
+    if found is None or not found.text:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode(found.text))
+    except ValueError:
+        return None
+    return cert.subject.rfc4514_string()
