@@ -82,7 +82,7 @@ def start_axis(folder: Path, port: int) -> subprocess.Popen[bytes]:
     config.write_text(CONFIG.format(commune=COMMUNE, district=DISTRICT, **SECRETS),
                       encoding="utf-8")
     code = (
-        "import sys; from edoc_exchange.axis.local import LocalAxisConfig, serve; "
+        "import sys; from edoc_exchange.sandbox.axis import LocalAxisConfig, serve; "
         "serve(LocalAxisConfig.load(sys.argv[1]), port=int(sys.argv[2]), log_level='warning')"
     )
     proc = subprocess.Popen([sys.executable, "-c", code, str(config), str(port)])

@@ -44,8 +44,8 @@ from postgres import PostgresServer, find_pg_bin, postgres_server
 from edoc_exchange import audit, edxml, signing
 from edoc_exchange.axis import AxisClient, MessageType
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon.sandbox import Sandbox, free_port
 from edoc_exchange.office import load_signer
+from edoc_exchange.sandbox import Sandbox, TestIdentity, free_port, new_test_identity
 from edoc_exchange.store import InboxVerdict, open_database, upgrade
 from edoc_exchange.store.tables import audit_entries, audit_heads, inbox
 
@@ -191,7 +191,7 @@ def daemons(work: Path, label: str, count: int, processes: int, store_url: str |
 class _CheckpointSigner:
     """Signs the benchmark log's checkpoint with a test key (RSA PKCS#1 v1.5 or ECDSA)."""
 
-    def __init__(self, identity: signing.TestIdentity) -> None:
+    def __init__(self, identity: TestIdentity) -> None:
         self._identity = identity
 
     @property
@@ -260,7 +260,7 @@ def audit_rates(work: Path, count: int) -> tuple[float, float]:
         if batch:
             conn.execute(insert(audit_entries), batch)
         conn.execute(insert(audit_heads).values(office_id=DISTRICT, size=count, last_hash=last))
-        identity = signing.new_test_identity(organ_id=DISTRICT, name="UBND huyện Bắc Hà")
+        identity = new_test_identity(organ_id=DISTRICT, name="UBND huyện Bắc Hà")
         audit.make_checkpoint(conn, DISTRICT, _CheckpointSigner(identity))
     with db.engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(audit_entries)).scalar_one()

@@ -32,6 +32,7 @@ from signxml.verifier import XMLVerifier
 
 from edoc_exchange import edxml, signing
 from edoc_exchange.edxml.formats import VN_TZ
+from edoc_exchange.sandbox import TestIdentity, new_test_identity
 
 SENDER = "000.00.12.H41"
 
@@ -68,7 +69,7 @@ def rate(func: Callable[[], object], seconds: float, min_runs: int) -> float:
     return runs / (time.perf_counter() - start)
 
 
-def case(label: str, data: bytes, identity: signing.TestIdentity, seconds: float,
+def case(label: str, data: bytes, identity: TestIdentity, seconds: float,
          min_runs: int) -> None:
     signer = identity.signer()
     policy = signing.TrustPolicy(roots=(identity.ca_cert,))
@@ -134,7 +135,7 @@ def memory_child(path: str, ca_path: str, key_path: str, cert_path: str) -> None
     print((after - before) * 1024)  # both in KiB on Linux
 
 
-def peak_memory(data: bytes, identity: signing.TestIdentity) -> float:
+def peak_memory(data: bytes, identity: TestIdentity) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         identity.write(tmp)
         path = Path(tmp) / "message.edxml"
@@ -155,7 +156,7 @@ def main() -> int:
     if args.memory_child:
         memory_child(*args.memory_child)
         return 0
-    identity = signing.new_test_identity(organ_id=SENDER, name="UBND xã Nam Khánh (bench)")
+    identity = new_test_identity(organ_id=SENDER, name="UBND xã Nam Khánh (bench)")
     small = message(1_500)  # a 5 KB message once base64-encoded and framed
     big = message(10 * 1024 * 1024)
     seconds = 0.5 if args.quick else 3.0

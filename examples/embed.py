@@ -10,7 +10,7 @@ import datetime as dt
 
 import edoc_exchange as edoc
 from edoc_exchange import edxml
-from edoc_exchange.signing import new_test_identity
+from edoc_exchange.sandbox import new_test_identity
 
 
 def main() -> None:

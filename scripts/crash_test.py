@@ -39,9 +39,9 @@ from sqlalchemy import func, select
 from edoc_exchange import audit, edxml
 from edoc_exchange import office as steps
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon.sandbox import Sandbox
 from edoc_exchange.errors import EdocError
 from edoc_exchange.office import Office, build_office
+from edoc_exchange.sandbox import Sandbox
 from edoc_exchange.store.tables import (
     inbox,
     inbox_claims,

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from edoc_exchange import edxml
 from edoc_exchange.axis import AxisClient
-from edoc_exchange.axis.local import LocalAxis, LocalAxisConfig, SystemConfig
 from edoc_exchange.config import AxisSettings
+from edoc_exchange.sandbox.axis import LocalAxis, LocalAxisConfig, SystemConfig
 
 # Three offices of one district of Lào Cai (H17), and the province that is only in the
 # directory (known, but no system collects its inbox).
@@ -110,7 +110,7 @@ def make_status(sender: str, answering: edxml.Document, code: str = "01") -> edx
 
 
 # The hop the local axis appends: one line, right before TraceHeaderList's end tag, with
-# the line break and indentation it adds (see edoc_exchange/axis/local/_trace.py).
+# the line break and indentation it adds (see edoc_exchange/sandbox/axis/_trace.py).
 _AXIS_HOP = re.compile(
     rb"\r?\n[ \t]*(<(?:[\w.-]+:)?TraceHeader>[^\n]*?</(?:[\w.-]+:)?TraceHeader>)"
     rb"(\r?\n[ \t]*)(?=</(?:[\w.-]+:)?TraceHeaderList\s*>)"

@@ -13,6 +13,7 @@ from axis_fixtures import COMMUNE_A, DISTRICT, NAMES, RunningAxis, make_document
 
 from edoc_exchange import edxml, signing
 from edoc_exchange.office import Office, OfficeIdentity
+from edoc_exchange.sandbox import TestIdentity, new_test_identity
 from edoc_exchange.store import Database, open_database, upgrade
 
 
@@ -37,7 +38,7 @@ class Exchange:
     commune: Office
     district: Office
     clock: Clock
-    identities: dict[str, signing.TestIdentity]
+    identities: dict[str, TestIdentity]
     databases: list[Database] = field(default_factory=list)
 
     def plan(self, number: str = "12", **kwargs: Any) -> edxml.Document:
@@ -54,7 +55,7 @@ def make_office(
     systemid: str,
     organ_id: str,
     db: Database,
-    identity: signing.TestIdentity,
+    identity: TestIdentity,
     roots: list[Any],
     clock: Clock,
     worker: str,
@@ -85,8 +86,8 @@ def exchange(tmp_path: Path) -> Iterator[Exchange]:
     axis = start_axis(tmp_path, line_ends="crlf")
     clock = Clock()
     ids = {
-        COMMUNE_A: signing.new_test_identity(organ_id=COMMUNE_A, name=NAMES[COMMUNE_A]),
-        DISTRICT: signing.new_test_identity(organ_id=DISTRICT, name=NAMES[DISTRICT]),
+        COMMUNE_A: new_test_identity(organ_id=COMMUNE_A, name=NAMES[COMMUNE_A]),
+        DISTRICT: new_test_identity(organ_id=DISTRICT, name=NAMES[DISTRICT]),
     }
     roots = [ids[COMMUNE_A].ca_cert, ids[DISTRICT].ca_cert]
     commune_db = sqlite_db(tmp_path / "commune.sqlite3")

@@ -20,8 +20,8 @@ from axis_fixtures import (
 )
 
 from edoc_exchange import edxml
-from edoc_exchange.axis.local._trace import Hop, crlf_line_ends, traced
 from edoc_exchange.edxml.formats import format_timestamp
+from edoc_exchange.sandbox.axis._trace import Hop, crlf_line_ends, traced
 
 __all__ = ["axis_factory"]
 

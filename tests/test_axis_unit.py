@@ -38,8 +38,8 @@ from edoc_exchange.axis._wire import (
     hash_file_forms,
     match_hash_file,
 )
-from edoc_exchange.axis.local import LocalAxisConfig, LocalAxisConfigError, SystemConfig
 from edoc_exchange.config import AxisSettings, ConfigError, load_settings
+from edoc_exchange.sandbox.axis import LocalAxisConfig, LocalAxisConfigError, SystemConfig
 
 VN = dt.timezone(dt.timedelta(hours=7))
 NOW = dt.datetime(2025, 3, 14, 9, 30, 15, 123456, tzinfo=VN)

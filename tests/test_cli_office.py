@@ -20,8 +20,8 @@ from edoc_exchange import edxml
 from edoc_exchange import office as steps
 from edoc_exchange.cli import app
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon.sandbox import Sandbox, free_port
 from edoc_exchange.office import build_office
+from edoc_exchange.sandbox import Sandbox, free_port
 
 COMMUNE = "000.12.05.H38"
 DISTRICT = "000.00.05.H38"

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from edoc_exchange import edxml, signing
 from edoc_exchange.cli import app
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon.sandbox import Sandbox
 from edoc_exchange.office import build_office, refresh_directory
+from edoc_exchange.sandbox import Sandbox
 from edoc_exchange.store.tables import outbox
 
 COMMUNE = "000.12.05.H38"

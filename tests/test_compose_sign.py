@@ -16,8 +16,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from edoc_exchange import signing
 from edoc_exchange.compose import RenderError, render_pdf, sign_pdf
+from edoc_exchange.sandbox import new_test_identity
 
 COMMUNE = "000.12.05.H38"
 
@@ -34,7 +34,7 @@ def validate(pdf: bytes, ca: x509.Certificate) -> Any:
 
 @pytest.mark.parametrize("key_type", ["rsa", "ec"])
 def test_signed_pdf_verifies_against_the_test_ca(key_type: str) -> None:
-    identity = signing.new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh",
+    identity = new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh",
                                          key_type=key_type)
     pdf = render_pdf(plan(), signer=identity.signer())
     status = validate(pdf, identity.ca_cert)
@@ -50,8 +50,8 @@ def test_signed_pdf_verifies_against_the_test_ca(key_type: str) -> None:
 
 
 def test_signature_by_another_ca_is_not_trusted() -> None:
-    identity = signing.new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh")
-    other = signing.new_test_identity(organ_id=COMMUNE, name="Kẻ mạo danh")
+    identity = new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh")
+    other = new_test_identity(organ_id=COMMUNE, name="Kẻ mạo danh")
     status = validate(render_pdf(plan(), signer=other.signer()), identity.ca_cert)
     assert status.intact
     assert status.valid
@@ -60,7 +60,7 @@ def test_signature_by_another_ca_is_not_trusted() -> None:
 
 
 def test_tampered_pdf_is_not_intact() -> None:
-    identity = signing.new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh")
+    identity = new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh")
     pdf = bytearray(render_pdf(plan(), signer=identity.signer()))
     at = pdf.find(b"/Subject")
     assert at > 0
@@ -96,7 +96,7 @@ class TokenSigner:
 
 @pytest.mark.parametrize("key_type", ["rsa", "ec"])
 def test_token_key_signs_through_its_sign_method_only(key_type: str) -> None:
-    identity = signing.new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh",
+    identity = new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh",
                                          key_type=key_type)
     key = TokenLikeKey(identity.key)
     signer: Any = TokenSigner(key, [identity.cert])
@@ -106,7 +106,7 @@ def test_token_key_signs_through_its_sign_method_only(key_type: str) -> None:
 
 
 def test_signer_without_certificate_is_refused() -> None:
-    identity = signing.new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh")
+    identity = new_test_identity(organ_id=COMMUNE, name="UBND xã Nậm Khánh")
     signer: Any = TokenSigner(TokenLikeKey(identity.key), [])
     with pytest.raises(RenderError, match="no certificate"):
         sign_pdf(plan_pdf(), signer)

@@ -19,6 +19,7 @@ from sqlalchemy import Table, select
 from edoc_exchange import audit, edxml, signing
 from edoc_exchange import office as steps
 from edoc_exchange.axis import MessageType
+from edoc_exchange.sandbox import new_test_identity
 from edoc_exchange.store import (
     DatabaseReadOnlyError,
     InboxVerdict,
@@ -140,7 +141,7 @@ def test_untrusted_signature_is_rejected_and_answered_with_02(
     exchange: Exchange, tmp_path: Path
 ) -> None:
     ex = exchange
-    stranger = signing.new_test_identity(organ_id=COMMUNE_A, name="Kẻ giả mạo")
+    stranger = new_test_identity(organ_id=COMMUNE_A, name="Kẻ giả mạo")
     forged = signing.sign(ex.plan("99"), stranger.signer())
     ex.commune.client.send(forged, sender=COMMUNE_A)
     got = steps.receive_documents(ex.district)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from edoc_exchange import compose, edxml, signing
 from edoc_exchange.edxml import EdxmlReadError
 from edoc_exchange.errors import EdocError
+from edoc_exchange.sandbox import new_test_identity
 
 SEEDS = [edxml.write(document()), edxml.write(status("03"))]
 FRAGMENTS = [
@@ -81,7 +82,7 @@ def test_mutated_messages_never_escape_as_other_errors(data: bytes, strict: bool
     assert again.message == result.message
 
 
-_IDENTITY = signing.new_test_identity(organ_id="000.12.05.H38", name="UBND xã Nậm Khánh")
+_IDENTITY = new_test_identity(organ_id="000.12.05.H38", name="UBND xã Nậm Khánh")
 _POLICY = signing.TrustPolicy(roots=(_IDENTITY.ca_cert,), at="now")
 _SIGNED = signing.sign(document(), _IDENTITY.signer())
 

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from edoc_exchange import audit, signing
 from edoc_exchange.axis import AxisClient, MessageType
 from edoc_exchange.config import load_settings
-from edoc_exchange.daemon.sandbox import Sandbox, free_port
 from edoc_exchange.office import load_signer
+from edoc_exchange.sandbox import Sandbox, free_port
 from edoc_exchange.store import InboxVerdict, open_database, upgrade
 from edoc_exchange.store.tables import inbox, inbox_claims, outbox
 

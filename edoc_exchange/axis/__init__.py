@@ -5,7 +5,7 @@
 (``shared/spec/axis-sdk-wire.md``), with HMAC header authentication, a timeout on every
 call and bounded retries of transient failures. They know bytes and JSON, not edXML models:
 the caller says who sends (``sender``) and what (``message_type``). The local axis
-(:mod:`edoc_exchange.axis.local`) serves the same protocol for demos, tests and training;
+(:mod:`edoc_exchange.sandbox.axis`) serves the same protocol for demos, tests and training;
 both ends share one implementation of signing, checking and the wire's forms (``_auth``,
 ``_wire``).
 """

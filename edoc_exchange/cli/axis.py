@@ -26,10 +26,10 @@ from rich.table import Table
 
 from .. import office as steps
 from ..axis import AckStatus, AxisClient, MessageType
-from ..axis.local import LocalAxisConfig, serve
 from ..config import ConfigError, load_settings
 from ..errors import EdocError
 from ..office import build_office
+from ..sandbox.axis import LocalAxisConfig, serve
 from ._app import ConfigOption, app, exits_on_error, out
 
 __all__ = ["axis_app"]

@@ -11,8 +11,8 @@ import typer
 from .. import office as steps
 from ..compose import InputError
 from ..config import load_settings
-from ..demo import default_plan, run_demo
 from ..office import build_office, compose_file, load_signer, open_store
+from ..sandbox.demo import default_plan, run_demo
 from ..signing import Signer
 from ._app import ConfigOption, app, err_console, exits_on_error, out
 from .signing import _load_signer

@@ -16,6 +16,7 @@ import typer
 
 from ..edxml import DEFAULT_LIMITS, EdxmlReadError, OrganId, read_file
 from ..errors import EdocError
+from ..sandbox.pki import new_test_identity
 from ..signing import (
     InvalidSignature,
     KeyPairSigner,
@@ -31,7 +32,6 @@ from ..signing import (
     load_organ_map,
     load_pem_signer,
     load_pkcs12_signer,
-    new_test_identity,
     pem_key_is_encrypted,
     read_certificates,
     sign,

@@ -39,7 +39,6 @@ from ._signers import (
     read_certificates,
     sign_data,
 )
-from ._testpki import TestIdentity, new_test_identity
 from ._verify import VerifiedMessage, signing_time, verify
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "Signer",
     "SignerError",
     "SigningKey",
-    "TestIdentity",
     "TrustPolicy",
     "TrustStoreError",
     "Unsigned",
@@ -65,7 +63,6 @@ __all__ = [
     "load_pem_signer",
     "load_pkcs12_signer",
     "load_roots",
-    "new_test_identity",
     "pem_key_is_encrypted",
     "read_certificates",
     "sign",

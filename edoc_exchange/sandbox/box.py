@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..signing import new_test_identity
+from .pki import new_test_identity
 
 __all__ = ["Sandbox", "SandboxOffice", "free_port"]
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import audit
-from . import office as steps
-from .config import load_settings
-from .daemon.sandbox import Sandbox
-from .errors import EdocError
-from .office import build_office, compose_file, refresh_directory
-from .store.tables import inbox, status_history
+from .. import audit
+from .. import office as steps
+from ..config import load_settings
+from ..errors import EdocError
+from ..office import build_office, compose_file, refresh_directory
+from ..store.tables import inbox, status_history
+from .box import Sandbox
 
 __all__ = ["COMMUNE", "DISTRICT", "DemoError", "DemoResult", "default_plan", "run_demo"]
 
@@ -55,7 +55,7 @@ class DemoResult:
 
 def default_plan() -> Path | None:
     """The seed plan's YAML shipped in the repository (``examples/``), when it is there."""
-    candidate = Path(__file__).resolve().parents[1] / "examples" / "ke-hoach-papi-2020.yaml"
+    candidate = Path(__file__).resolve().parents[2] / "examples" / "ke-hoach-papi-2020.yaml"
     return candidate if candidate.is_file() else None
 
 

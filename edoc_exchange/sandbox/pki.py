@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import NameOID
 
-from ._signers import KeyPairSigner, SigningKey
+from ..signing import KeyPairSigner, SigningKey
 
 __all__ = ["TestIdentity", "new_test_identity"]
 

@@ -49,16 +49,18 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ... import edxml
-from ...edxml.formats import format_timestamp
-from .._auth import CallRefused, SignedCall, verify_headers
-from .._wire import (
+from ...axis.server import (
     READ_ONLY_OPERATIONS,
     SEND_TRAILER,
     BodyDigest,
+    CallRefused,
     HashStyle,
+    SignedCall,
     expected_forms,
     match_hash_file,
+    verify_headers,
 )
+from ...edxml.formats import format_timestamp
 from ._config import LocalAxisConfig, load_directory
 from ._db import (
     OPEN_STATES,

@@ -40,8 +40,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from ...axis import Agency
 from ...errors import EdocError
-from .._models import Agency
 
 __all__ = ["LocalAxisConfig", "LocalAxisConfigError", "SystemConfig", "load_directory"]
 
