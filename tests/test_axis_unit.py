@@ -17,8 +17,8 @@ from edoc_exchange.axis import (
     AxisNotFound,
     TimestampStyle,
     Upload,
-    format_timestamp,
-    parse_timestamp,
+    format_sdk_timestamp,
+    parse_sdk_timestamp,
     sign_headers,
 )
 from edoc_exchange.axis._auth import (
@@ -46,26 +46,26 @@ NOW = dt.datetime(2025, 3, 14, 9, 30, 15, 123456, tzinfo=VN)
 
 
 def test_timestamp_is_written_the_java_way() -> None:
-    assert format_timestamp(NOW) == "14032025T093015+0123"
-    assert format_timestamp(NOW.astimezone(dt.UTC)) == "14032025T093015+0123"
-    assert format_timestamp(NOW, TimestampStyle.OFFSET) == "14032025T093015+0700"
+    assert format_sdk_timestamp(NOW) == "14032025T093015+0123"
+    assert format_sdk_timestamp(NOW.astimezone(dt.UTC)) == "14032025T093015+0123"
+    assert format_sdk_timestamp(NOW, TimestampStyle.OFFSET) == "14032025T093015+0700"
 
 
 def test_timestamp_is_read_in_vietnam_time_or_utc() -> None:
     # The SDK writes its JVM's wall clock without a zone: Vietnam time, or UTC in a container.
-    vietnam, utc = parse_timestamp("14032025T093015+0123")
+    vietnam, utc = parse_sdk_timestamp("14032025T093015+0123")
     assert vietnam == NOW.replace(microsecond=123000)
     assert utc == vietnam + dt.timedelta(hours=7)
     assert utc.utcoffset() == dt.timedelta(0)
     # "+0700": 700 ms (either zone), or the +07:00 offset: Vietnam time to within 0.7 s.
-    vn_millis, utc_millis, offset = parse_timestamp("14032025T093015+0700")
+    vn_millis, utc_millis, offset = parse_sdk_timestamp("14032025T093015+0700")
     assert abs(vn_millis - offset) < dt.timedelta(seconds=1)
     assert utc_millis - vn_millis == dt.timedelta(hours=7)
     # "+1500" cannot be an offset nor milliseconds; "+0060" cannot be an offset, is 60 ms.
-    assert parse_timestamp("14032025T093015+1500") == []
-    assert [r.microsecond for r in parse_timestamp("14032025T093015+0060")] == [60_000] * 2
-    assert parse_timestamp("2025-03-14T09:30:15") == []
-    assert parse_timestamp("32132025T093015+0000") == []
+    assert parse_sdk_timestamp("14032025T093015+1500") == []
+    assert [r.microsecond for r in parse_sdk_timestamp("14032025T093015+0060")] == [60_000] * 2
+    assert parse_sdk_timestamp("2025-03-14T09:30:15") == []
+    assert parse_sdk_timestamp("32132025T093015+0000") == []
 
 
 def _signed(now: dt.datetime = NOW, **params: str) -> dict[str, str]:
@@ -122,7 +122,7 @@ def _sdk_like(pairs: list[tuple[str, str]], *, sent: list[tuple[str, str]] | Non
     ]
 
 
-STAMP = format_timestamp(NOW)
+STAMP = format_sdk_timestamp(NOW)
 
 
 def test_verify_accepts_a_signed_call_whatever_the_key_order() -> None:
@@ -358,10 +358,10 @@ def test_milliseconds_never_read_as_an_offset_that_hides_staleness() -> None:
     """'+0654' is 654 ms: read as a +06:54 zone it would move the instant by six minutes and
     let a request six minutes old pass the five-minute freshness check (a replay). Its only
     readings are the two zones the SDK's JVM may run in."""
-    readings = parse_timestamp("14032025T093015+0654")
+    readings = parse_sdk_timestamp("14032025T093015+0654")
     assert [r.microsecond for r in readings] == [654_000, 654_000]
     assert [r.utcoffset() for r in readings] == [dt.timedelta(hours=7), dt.timedelta(0)]
-    assert len(parse_timestamp("14032025T093015+0700")) == 3  # also the +07:00 offset
+    assert len(parse_sdk_timestamp("14032025T093015+0700")) == 3  # also the +07:00 offset
 
 
 def test_local_axis_config_windows_trace_and_the_older_trace_mode(tmp_path: Path) -> None:

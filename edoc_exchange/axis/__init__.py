@@ -12,7 +12,7 @@ both ends share one implementation of signing, checking and the wire's forms (``
 
 from __future__ import annotations
 
-from ._auth import TimestampStyle, format_timestamp, parse_timestamp, sign_headers
+from ._auth import TimestampStyle, format_sdk_timestamp, parse_sdk_timestamp, sign_headers
 from ._client import AsyncAxisClient, AxisClient
 from ._errors import (
     AxisAuthError,
@@ -23,6 +23,7 @@ from ._errors import (
     AxisRateLimited,
     AxisRejected,
     AxisServerError,
+    AxisSettingsError,
     AxisTimeout,
     AxisTransientError,
     AxisValidationError,
@@ -37,6 +38,7 @@ from ._models import (
     TraceRecord,
 )
 from ._protocol import Progress, Upload
+from ._settings import AxisSettings
 
 __all__ = [
     "AckStatus",
@@ -51,6 +53,8 @@ __all__ = [
     "AxisRateLimited",
     "AxisRejected",
     "AxisServerError",
+    "AxisSettings",
+    "AxisSettingsError",
     "AxisTimeout",
     "AxisTransientError",
     "AxisValidationError",
@@ -62,7 +66,7 @@ __all__ = [
     "TimestampStyle",
     "TraceRecord",
     "Upload",
-    "format_timestamp",
-    "parse_timestamp",
+    "format_sdk_timestamp",
+    "parse_sdk_timestamp",
     "sign_headers",
 ]

@@ -58,8 +58,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..edxml.formats import VN_TZ
 from ..errors import EdocError
+from ..vntime import VN_TZ
 
 __all__ = [
     "PREFIX",
@@ -69,9 +69,9 @@ __all__ = [
     "ParameterConflict",
     "SignedCall",
     "TimestampStyle",
-    "format_timestamp",
+    "format_sdk_timestamp",
     "hmac_hex",
-    "parse_timestamp",
+    "parse_sdk_timestamp",
     "sign_headers",
     "verify_headers",
 ]
@@ -90,7 +90,7 @@ class TimestampStyle(enum.StrEnum):
     OFFSET = "offset"  #: zone-offset reading: always ``+0700`` (Vietnam time)
 
 
-def format_timestamp(when: dt.datetime, style: TimestampStyle = TimestampStyle.MILLIS) -> str:
+def format_sdk_timestamp(when: dt.datetime, style: TimestampStyle = TimestampStyle.MILLIS) -> str:
     """``ddMMyyyy'T'HHmmss+SSSS`` in Vietnam local time (see the module docstring)."""
     local = when.astimezone(VN_TZ)
     tail = f"{local.microsecond // 1000:04d}" if style is TimestampStyle.MILLIS else "0700"
@@ -100,7 +100,7 @@ def format_timestamp(when: dt.datetime, style: TimestampStyle = TimestampStyle.M
 _VN_OFFSET = 700  # "+0700"
 
 
-def parse_timestamp(value: str) -> list[dt.datetime]:
+def parse_sdk_timestamp(value: str) -> list[dt.datetime]:
     """Every instant ``value`` may mean; empty if malformed.
 
     In order: milliseconds in Vietnam time, milliseconds in UTC, and for ``+0700`` the
@@ -154,7 +154,7 @@ def sign_headers(
     signed: dict[str, str] = {
         "systemid": systemid,
         **params,
-        "timestamp": format_timestamp(now, style),
+        "timestamp": format_sdk_timestamp(now, style),
         "Content-Type": content_type,
         **late,
     }
@@ -392,7 +392,7 @@ def verify_headers(
             )
     # 5. freshness
     stamp = call.param("timestamp")
-    readings = parse_timestamp(stamp)
+    readings = parse_sdk_timestamp(stamp)
     if not readings:
         raise AuthFailure(
             "AUTH_BAD_TIMESTAMP",

@@ -22,10 +22,11 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from ..config import AxisSettings, ConfigError
 from ._auth import TimestampStyle
+from ._errors import AxisSettingsError
 from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
 from ._protocol import Call, Framing, Progress, Protocol, RetryPolicy, Upload, calls
+from ._settings import AxisSettings
 from ._wire import HashStyle
 
 __all__ = ["AsyncAxisClient", "AxisClient"]
@@ -98,10 +99,10 @@ def _upload(source: Source, filename: str | None) -> Upload:
 def _sender(settings: AxisSettings, sender: str | None) -> str:
     value = sender or settings.organ_id
     if not value:
-        raise ConfigError(
+        raise AxisSettingsError(
             "Chưa biết mã định danh nơi gửi: đặt axis.organ_id trong cấu hình",
             "no sender OrganId given and axis.organ_id is not configured",
-            step="config.axis.organ_id",
+            operation="sendEdoc",
         )
     return value
 

@@ -33,6 +33,7 @@ __all__ = [
     "AxisRateLimited",
     "AxisRejected",
     "AxisServerError",
+    "AxisSettingsError",
     "AxisTimeout",
     "AxisTransientError",
     "AxisValidationError",
@@ -57,6 +58,10 @@ class AxisError(EdocError):
         self.error_desc = error_desc
         self.http_status = http_status
         super().__init__(vi, en, step=f"axis.{operation}")
+
+
+class AxisSettingsError(AxisError):
+    """The client's settings cannot serve this call (no sender OrganId, say): fix the config."""
 
 
 class AxisTransientError(AxisError):

@@ -10,6 +10,8 @@ import datetime as dt
 import re
 import unicodedata
 
+from ..vntime import VN_TZ, format_timestamp, parse_timestamp, to_vn_time
+
 __all__ = [
     "VN_TZ",
     "clean_text",
@@ -22,11 +24,7 @@ __all__ = [
     "to_vn_time",
 ]
 
-#: Vietnam has used UTC+7 without daylight saving since 1975.
-VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
-
 _DATE_RE = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2})")
-_TIMESTAMP_RE = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 # Characters XML 1.0 cannot carry: a message holding them could never be written.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -43,15 +41,6 @@ def parse_date(text: str) -> dt.date:
 def format_date(value: dt.date) -> str:
     """Write a date as the standard wants it: ``yyyy/MM/dd``."""
     return f"{value.year:04d}/{value.month:02d}/{value.day:02d}"
-
-
-def parse_timestamp(text: str) -> dt.datetime:
-    """Parse ``yyyy/MM/dd HH:mm:ss`` as Vietnam time; raise ValueError otherwise."""
-    match = _TIMESTAMP_RE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(text)
-    y, mo, d, h, mi, s = (int(g) for g in match.groups())
-    return dt.datetime(y, mo, d, h, mi, s, tzinfo=VN_TZ)
 
 
 # Year first, as the standard but with other separators or without zero padding.
@@ -120,19 +109,6 @@ def parse_timestamp_loosely(text: str) -> dt.datetime:
         tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     moment = dt.datetime(day.year, day.month, day.day, hour, minute, int(seconds or 0), tzinfo=tz)
     return to_vn_time(moment)
-
-
-def to_vn_time(value: dt.datetime) -> dt.datetime:
-    """Bring a time to Vietnam time at whole seconds; a naive time is taken as Vietnam time."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=VN_TZ)
-    return value.astimezone(VN_TZ).replace(microsecond=0)
-
-
-def format_timestamp(value: dt.datetime) -> str:
-    """Write a time as ``yyyy/MM/dd HH:mm:ss`` in Vietnam time."""
-    v = to_vn_time(value)
-    return f"{v.year:04d}/{v.month:02d}/{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
 
 
 def clean_text(value: str) -> str:
