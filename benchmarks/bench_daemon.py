@@ -262,6 +262,7 @@ def audit_rates(work: Path, count: int) -> tuple[float, float]:
         conn.execute(insert(audit_heads).values(office_id=DISTRICT, size=count, last_hash=last))
         identity = new_test_identity(organ_id=DISTRICT, name="UBND huyện Bắc Hà")
         audit.make_checkpoint(conn, DISTRICT, _CheckpointSigner(identity))
+    anchor = audit.OfficeCertificate((identity.cert,))
     with db.engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(audit_entries)).scalar_one()
         bodies = [e.body for e in audit.entries(conn, DISTRICT)]
@@ -276,7 +277,7 @@ def audit_rates(work: Path, count: int) -> tuple[float, float]:
         return best
 
     def verify() -> None:
-        report = audit.verify_database(db, DISTRICT)
+        report = audit.verify_database(db, DISTRICT, anchor=anchor, max_uncovered=count)
         if report.entries != count or report.signed_checkpoints != 1:
             raise SystemExit(f"audit: verified {report.entries} entries of {count}")
 

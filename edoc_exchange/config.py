@@ -30,6 +30,7 @@ from .axis import AxisSettings
 from .errors import EdocError
 
 __all__ = [
+    "AuditSettings",
     "AxisSettings",
     "ConfigError",
     "DaemonSettings",
@@ -124,6 +125,17 @@ class DaemonSettings(BaseModel):
     worker: str | None = None
 
 
+class AuditSettings(BaseModel):
+    """Where the office's signed audit checkpoints also go, outside the database."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: An append-only JSON-lines file of every signed checkpoint; ship it off the machine
+    #: (a USB stick, the province's server): verifying the database against it detects a
+    #: log rewritten or wiped by whoever can write the database.
+    checkpoint_file: Path | None = None
+
+
 class Settings(BaseSettings):
     """Every setting of edoc-exchange; each layer's section is optional until it is used."""
 
@@ -140,6 +152,7 @@ class Settings(BaseSettings):
     signing: SigningSettings | None = None
     trust: TrustSettings | None = None
     daemon: DaemonSettings = DaemonSettings()
+    audit: AuditSettings = AuditSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -53,6 +53,12 @@ def signer() -> _Signer:
     return _Signer()
 
 
+@pytest.fixture(scope="module")
+def anchor(signer: _Signer) -> audit.OfficeCertificate:
+    """The office certificate, given to the verifier: the checkpoints' trust anchor."""
+    return audit.OfficeCertificate((x509.load_pem_x509_certificate(signer.certificate_pem),))
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = open_database(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
@@ -69,9 +75,9 @@ def _fill(db: Database, signer: _Signer, count: int = 12, checkpoint_at: int = 8
                 audit.make_checkpoint(conn, OFFICE, signer)
 
 
-def _fail(db: Database) -> audit.AuditVerificationError:
+def _fail(db: Database, anchor: audit.CheckpointAnchor) -> audit.AuditVerificationError:
     with pytest.raises(audit.AuditVerificationError) as info:
-        audit.verify_database(db, OFFICE)
+        audit.verify_database(db, OFFICE, anchor=anchor)
     return info.value
 
 
@@ -97,9 +103,11 @@ def test_merkle_matches_the_rfc_definition() -> None:
                     merkle.root_from_inclusion_proof(i, n, leaves[i], proof[:-1])
 
 
-def test_intact_log_verifies(db: Database, signer: _Signer) -> None:
+def test_intact_log_verifies(
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
+) -> None:
     _fill(db, signer)
-    report = audit.verify_database(db, OFFICE)
+    report = audit.verify_database(db, OFFICE, anchor=anchor)
     assert report.entries == 12
     assert report.checkpoints == 1
     assert report.signed_checkpoints == 1
@@ -128,7 +136,9 @@ def test_floats_are_refused() -> None:
         audit.canonical_json({"share": 0.5})
 
 
-def test_append_rolls_back_with_the_transaction(db: Database) -> None:
+def test_append_rolls_back_with_the_transaction(
+    db: Database, anchor: audit.OfficeCertificate
+) -> None:
     def failing_change() -> None:
         with db.transaction() as conn:
             audit.append(conn, OFFICE, audit.AuditEvent.SENT, {"document_id": "x"})
@@ -136,13 +146,13 @@ def test_append_rolls_back_with_the_transaction(db: Database) -> None:
 
     with pytest.raises(RuntimeError):
         failing_change()
-    assert audit.verify_database(db, OFFICE).entries == 0
+    assert audit.verify_database(db, OFFICE, anchor=anchor).entries == 0
 
 
 # --- tampering: each case names the first bad entry ------------------------------------------
 
 
-def test_edited_entry(db: Database, signer: _Signer) -> None:
+def test_edited_entry(db: Database, signer: _Signer, anchor: audit.OfficeCertificate) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         row = conn.execute(audit_entries.select().where(audit_entries.c.seq == 10)).one()
@@ -151,12 +161,14 @@ def test_edited_entry(db: Database, signer: _Signer) -> None:
             .where(audit_entries.c.seq == 10)
             .values(body=row.body.replace('"d10"', '"d99"'))
         )
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert err.seq == 10
     assert "edited" in err.en
 
 
-def test_edited_and_rehashed_entry_breaks_the_chain(db: Database, signer: _Signer) -> None:
+def test_edited_and_rehashed_entry_breaks_the_chain(
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
+) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         row = conn.execute(audit_entries.select().where(audit_entries.c.seq == 9)).one()
@@ -166,32 +178,32 @@ def test_edited_and_rehashed_entry_breaks_the_chain(db: Database, signer: _Signe
             .where(audit_entries.c.seq == 9)
             .values(body=body, entry_hash=hashlib.sha256(body.encode()).hexdigest())
         )
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert err.seq == 10
     assert "does not follow entry 9" in err.en
 
 
-def test_deleted_entry(db: Database, signer: _Signer) -> None:
+def test_deleted_entry(db: Database, signer: _Signer, anchor: audit.OfficeCertificate) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         conn.execute(delete(audit_entries).where(audit_entries.c.seq == 5))
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert err.seq == 5
     assert "missing" in err.en
 
 
-def test_reordered_entries(db: Database, signer: _Signer) -> None:
+def test_reordered_entries(db: Database, signer: _Signer, anchor: audit.OfficeCertificate) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         conn.execute(update(audit_entries).where(audit_entries.c.seq == 3).values(seq=-1))
         conn.execute(update(audit_entries).where(audit_entries.c.seq == 4).values(seq=3))
         conn.execute(update(audit_entries).where(audit_entries.c.seq == -1).values(seq=4))
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert err.seq == 3
     assert "out of place" in err.en
 
 
-def test_inserted_entry(db: Database, signer: _Signer) -> None:
+def test_inserted_entry(db: Database, signer: _Signer, anchor: audit.OfficeCertificate) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         for seq in range(11, 5, -1):
@@ -219,12 +231,14 @@ def test_inserted_entry(db: Database, signer: _Signer) -> None:
                 created_at=dt.datetime.now(dt.UTC),
             )
         )
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert err.seq == 6
     assert "inserted" in err.en
 
 
-def test_rewritten_chain_is_caught_by_the_signed_checkpoint(db: Database, signer: _Signer) -> None:
+def test_rewritten_chain_is_caught_by_the_signed_checkpoint(
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
+) -> None:
     """Re-hash every entry after an edit: the chain is consistent, the signed root is not."""
     _fill(db, signer, count=8, checkpoint_at=8)
     with db.transaction() as conn:
@@ -243,69 +257,75 @@ def test_rewritten_chain_is_caught_by_the_signed_checkpoint(db: Database, signer
                 .values(body=raw.decode(), prev_hash=body["prev"], entry_hash=prev)
             )
         conn.execute(update(audit_heads).values(last_hash=prev))
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert "rewritten" in err.en
     assert err.seq == 7
 
 
-def test_truncated_after_checkpoint(db: Database, signer: _Signer) -> None:
+def test_truncated_after_checkpoint(
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
+) -> None:
     _fill(db, signer, count=12, checkpoint_at=8)
     with db.transaction() as conn:
         conn.execute(delete(audit_entries).where(audit_entries.c.seq >= 6))
         conn.execute(update(audit_heads).values(size=6))
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert "truncated" in err.en
     assert err.seq == 6
 
 
 def test_tail_deleted_after_last_checkpoint_is_caught_by_the_head(
-    db: Database, signer: _Signer
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
 ) -> None:
     _fill(db, signer, count=12, checkpoint_at=8)
     with db.transaction() as conn:
         conn.execute(delete(audit_entries).where(audit_entries.c.seq >= 10))
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert "deleted or edited" in err.en
 
 
-def test_forged_checkpoint_signature(db: Database, signer: _Signer) -> None:
+def test_forged_checkpoint_signature(
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
+) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         conn.execute(update(audit_checkpoints).values(signature=b"\x00" * 256))
-    err = _fail(db)
+    err = _fail(db, anchor)
     assert "signature" in err.en
 
 
-def test_edited_checkpoint(db: Database, signer: _Signer) -> None:
+def test_edited_checkpoint(db: Database, signer: _Signer, anchor: audit.OfficeCertificate) -> None:
     _fill(db, signer)
     with db.transaction() as conn:
         conn.execute(update(audit_checkpoints).values(root_hash="0" * 64))
-    assert "checkpoint 8 was edited" in _fail(db).en
+    assert "checkpoint 8 was edited" in _fail(db, anchor).en
 
 
 # --- export, offline verification, proofs ------------------------------------------------------
 
 
 def test_export_verifies_offline_and_catches_tampering(
-    db: Database, signer: _Signer, tmp_path: Path
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate, tmp_path: Path
 ) -> None:
     _fill(db, signer)
     path = tmp_path / "audit.jsonl"
     with path.open("w", encoding="utf-8") as out:
-        whole = audit.export_log(db, OFFICE, out)
+        whole = audit.export_log(db, OFFICE, out, signer=signer)
     assert whole == 12
-    report = audit.verify_export(path)
-    assert (report.entries, report.signed_checkpoints) == (12, 1)
+    report = audit.verify_export(path, anchor=anchor)
+    # The checkpoint at 8, and the closing one the export made at 12.
+    assert (report.entries, report.signed_checkpoints) == (12, 2)
+    assert report.last_checkpoint_size == 12
     lines = path.read_text(encoding="utf-8").splitlines()
     lines[4] = lines[4].replace('\\"d3\\"', '\\"d33\\"')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(audit.AuditVerificationError) as info:
-        audit.verify_export(path)
+        audit.verify_export(path, anchor=anchor)
     assert info.value.seq == 3
 
 
 def test_export_of_a_period_keeps_other_entries_as_hashes(
-    db: Database, signer: _Signer, tmp_path: Path
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate, tmp_path: Path
 ) -> None:
     old = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     with db.transaction() as conn:
@@ -324,12 +344,12 @@ def test_export_of_a_period_keeps_other_entries_as_hashes(
     assert whole == 3  # 2026-07-11, 2026-08-20, 2026-09-29
     kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()]
     assert kinds == ["header", "leaf", "entry", "entry", "entry", "leaf", "checkpoint"]
-    assert audit.verify_export(path).entries == 5
+    assert audit.verify_export(path, anchor=anchor).entries == 5
 
 
-def test_inclusion_proof(db: Database, signer: _Signer) -> None:
+def test_inclusion_proof(db: Database, signer: _Signer, anchor: audit.OfficeCertificate) -> None:
     _fill(db, signer, count=12, checkpoint_at=12)
-    proof = audit.prove(db, OFFICE, 5)
+    proof = audit.prove(db, OFFICE, 5, anchor=anchor)
     assert proof.tree_size == 12
     assert proof.verify()
     moved = dataclasses.replace(proof, seq=6)  # the same path does not fit another leaf
@@ -339,12 +359,14 @@ def test_inclusion_proof(db: Database, signer: _Signer) -> None:
         audit.prove(db, OFFICE, 12)
 
 
-def test_logs_of_offices_are_separate(db: Database, signer: _Signer) -> None:
+def test_logs_of_offices_are_separate(
+    db: Database, signer: _Signer, anchor: audit.OfficeCertificate
+) -> None:
     with db.transaction() as conn:
         audit.append(conn, OFFICE, "sent", {"n": 1})
         audit.append(conn, "000.00.05.H38", "received", {"n": 1})
         audit.append(conn, OFFICE, "sent", {"n": 2})
-    assert audit.verify_database(db, OFFICE).entries == 2
-    assert audit.verify_database(db, "000.00.05.H38").entries == 1
+    assert audit.verify_database(db, OFFICE, anchor=anchor).entries == 2
+    assert audit.verify_database(db, "000.00.05.H38", anchor=anchor).entries == 1
     with db.engine.connect() as conn:
         assert conn.execute(text("select count(*) from audit_entries")).scalar() == 3

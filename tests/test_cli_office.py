@@ -121,14 +121,19 @@ def test_audit_verify_export_prove(sandbox: Sandbox, exchanged: str, tmp_path: P
     export = tmp_path / "audit.jsonl"
     code, output = _cli(sandbox, DISTRICT, "audit", "export", "-o", str(export))
     assert code == 0, output
-    ok = runner.invoke(app, ["audit", "verify", "--file", str(export)])
+    # The inspector holds the office's certificate: the anchor, never what the file carries.
+    cert = str(sandbox.offices[DISTRICT].config.parent / "keys" / "signer.pem")
+    unanchored = runner.invoke(app, ["audit", "verify", "--file", str(export)])
+    assert unanchored.exit_code == 1
+    assert "Traceback" not in unanchored.output
+    ok = runner.invoke(app, ["audit", "verify", "--file", str(export), "--cert", cert])
     assert ok.exit_code == 0, ok.output
     assert "signed by" in ok.output
     lines = export.read_text(encoding="utf-8").splitlines()
     assert '\\"data\\":{' in lines[2]
     lines[2] = lines[2].replace('\\"data\\":{', '\\"data\\":{\\"forged\\":1,')
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    bad = runner.invoke(app, ["audit", "verify", "--file", str(export)])
+    bad = runner.invoke(app, ["audit", "verify", "--file", str(export), "--cert", cert])
     assert bad.exit_code == 1
     assert "entry 1" in bad.output
     code, output = _cli(sandbox, DISTRICT, "audit", "prove", "1")

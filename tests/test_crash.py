@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from axis_fixtures import DISTRICT
 from daemon_fixtures import Exchange
 from sqlalchemy import select
 
@@ -90,7 +89,7 @@ def test_acknowledgement_taken_by_the_axis_before_a_crash_is_recorded_once(
     assert _events(ex.district, "acknowledged") == 1
     with ex.district.db.engine.connect() as conn:
         assert conn.execute(select(inbox_claims)).all() == []
-    audit.verify_database(ex.district.db, DISTRICT)
+    steps.verify_log(ex.district)
 
 
 def test_status_acknowledged_before_a_crash_is_recorded_once(exchange: Exchange) -> None:

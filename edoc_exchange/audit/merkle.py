@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
+    "MerkleAccumulator",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -33,27 +34,58 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def tree_root(leaves: Iterable[bytes]) -> bytes:
-    """The Merkle tree head of leaf hashes given in order, in O(n) time and O(log n) memory.
+class MerkleAccumulator:
+    """The RFC 6962 root of the leaves appended so far, kept as the tree's right edge.
 
-    A stack of (subtree size, hash) merges equal-sized complete subtrees as leaves arrive;
-    at the end the remaining subtrees (sizes strictly decreasing) are folded right to left,
-    which is the RFC's split at the largest power of two.
+    The state is the *frontier*: one hash per complete subtree, sizes strictly decreasing
+    (the set bits of ``size``), so at most log2(n) hashes. Saved with a checkpoint, it lets
+    the next checkpoint fold only the entries added since, instead of the whole log.
     """
-    stack: list[tuple[int, bytes]] = []
-    for leaf in leaves:
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    @classmethod
+    def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> MerkleAccumulator:
+        """Resume from a saved frontier; ValueError when it cannot belong to ``size`` leaves."""
+        sizes = [1 << bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
+        if size < 0 or len(sizes) != len(frontier) or any(len(h) != 32 for h in frontier):
+            raise ValueError(f"a frontier of {len(frontier)} hashes does not fit {size} leaves")
+        acc = cls()
+        acc._stack = list(zip(sizes, frontier, strict=True))
+        acc.size = size
+        return acc
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash (already hashed with :func:`leaf_hash`)."""
         size, digest = 1, leaf
-        while stack and stack[-1][0] == size:
-            left_size, left = stack.pop()
+        while self._stack and self._stack[-1][0] == size:
+            left_size, left = self._stack.pop()
             size, digest = left_size + size, node_hash(left, digest)
-        stack.append((size, digest))
-    if not stack:
-        return EMPTY_ROOT
-    _, digest = stack.pop()
-    while stack:
-        _, left = stack.pop()
-        digest = node_hash(left, digest)
-    return digest
+        self._stack.append((size, digest))
+        self.size += 1
+
+    def frontier(self) -> list[bytes]:
+        """The right-edge subtree hashes, largest subtree first."""
+        return [digest for _, digest in self._stack]
+
+    def root(self) -> bytes:
+        """MTH of everything appended: the subtrees folded right to left (the RFC's split)."""
+        if not self._stack:
+            return EMPTY_ROOT
+        digest = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            digest = node_hash(left, digest)
+        return digest
+
+
+def tree_root(leaves: Iterable[bytes]) -> bytes:
+    """The Merkle tree head of leaf hashes given in order, in O(n) time and O(log n) memory."""
+    acc = MerkleAccumulator()
+    for leaf in leaves:
+        acc.append(leaf)
+    return acc.root()
 
 
 def _largest_power_of_two_below(n: int) -> int:

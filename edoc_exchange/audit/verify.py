@@ -7,45 +7,59 @@ The verifier reads records in order, from the database or from an export file, a
 3. the content's own sequence number and office match the record (else it was moved);
 4. each entry names the previous entry's hash (else something was inserted, removed or
    edited before it and the chain re-hashed);
-5. at each checkpoint, the Merkle root of the entries so far equals the signed root and the
-   checkpoint's signature verifies with its certificate (else the chain was rewritten);
-6. no checkpoint claims more entries than there are (else the log was truncated).
+5. at each checkpoint (from the database, the export, or the checkpoint file), the Merkle
+   root of the entries so far equals the signed root, and the trust anchor accepts the
+   checkpoint's signer (else the chain was rewritten, or re-signed by someone else);
+6. no checkpoint claims more entries than there are (else the log was truncated);
+7. the head row, when given, records exactly the entries found (else the end was cut);
+8. coverage: at most ``max_uncovered`` entries, none older than ``max_uncovered_age``,
+   follow the last valid checkpoint (they are protected by nothing but the database).
 
 It needs O(log n) memory: Merkle roots are folded as entries stream by.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import logging
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-from ..errors import EdocError
 from . import merkle
-from .log import GENESIS, AuditEntry, Checkpoint
+from ._errors import (
+    AuditVerificationError,
+    CheckpointRefusedError,
+    Source,
+    UncoveredEntriesError,
+)
+from .anchor import CheckpointAnchor, UnsafeNoAnchor
+from .checkpoint import Checkpoint
+from .log import GENESIS, AuditEntry
+from .merkle import MerkleAccumulator
 
 __all__ = [
+    "DEFAULT_MAX_UNCOVERED",
     "AuditReport",
     "AuditVerificationError",
     "LeafRecord",
     "MerkleAccumulator",
+    "UnanchoredAuditWarning",
     "verify_records",
 ]
 
+log = logging.getLogger("edoc.audit")
 
-class AuditVerificationError(EdocError):
-    """The log is not intact; ``seq`` is the first entry found wrong (None: the log as a whole)."""
+#: Entries allowed after the last checkpoint unless the caller says otherwise: the daemon's
+#: default ``checkpoint_every``. Callers that know the office's setting pass it.
+DEFAULT_MAX_UNCOVERED = 100
 
-    def __init__(self, seq: int | None, vi: str, en: str) -> None:
-        self.seq = seq
-        super().__init__(vi, en, step=f"audit entry {seq}" if seq is not None else "audit log")
+
+class UnanchoredAuditWarning(UserWarning):
+    """A log was verified without a trust anchor: the result proves internal consistency only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +74,7 @@ class LeafRecord:
 
 @dataclass
 class AuditReport:
-    """What a successful verification established."""
+    """What a successful verification established, and what it could not."""
 
     office_id: str
     entries: int = 0
@@ -70,6 +84,19 @@ class AuditReport:
     root_hash: str = merkle.tree_root([]).hex()
     last_entry_hash: str = GENESIS
     signers: list[str] = field(default_factory=list)
+    #: The trust anchor checkpoints were checked against.
+    anchor: str = ""
+    #: Checkpoints read from the checkpoint file and found in the log.
+    filed_checkpoints: int = 0
+    #: Entries after the last valid checkpoint (protected by the database alone).
+    uncovered: int = 0
+    #: The newest valid checkpoint: its size and the time it states.
+    last_checkpoint_size: int | None = None
+    last_checkpoint_time: str | None = None
+    #: The export format read (None for the database).
+    format: str | None = None
+    #: What this verification could not establish, one bilingual sentence each.
+    limitations: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready view for ``edoc audit verify --json``."""
@@ -82,84 +109,76 @@ class AuditReport:
             "root_hash": self.root_hash,
             "last_entry_hash": self.last_entry_hash,
             "signers": self.signers,
+            "anchor": self.anchor,
+            "filed_checkpoints": self.filed_checkpoints,
+            "uncovered": self.uncovered,
+            "last_checkpoint_size": self.last_checkpoint_size,
+            "last_checkpoint_time": self.last_checkpoint_time,
+            "format": self.format,
+            "limitations": self.limitations,
         }
-
-
-class MerkleAccumulator:
-    """Appends leaf hashes and gives the RFC 6962 root of everything so far."""
-
-    def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []
-        self.size = 0
-
-    def append(self, leaf: bytes) -> None:
-        size, digest = 1, leaf
-        while self._stack and self._stack[-1][0] == size:
-            left_size, left = self._stack.pop()
-            size, digest = left_size + size, merkle.node_hash(left, digest)
-        self._stack.append((size, digest))
-        self.size += 1
-
-    def root(self) -> bytes:
-        if not self._stack:
-            return merkle.EMPTY_ROOT
-        digest = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            digest = merkle.node_hash(left, digest)
-        return digest
 
 
 def _bad(seq: int | None, vi: str, en: str) -> AuditVerificationError:
     return AuditVerificationError(seq, vi, en)
 
 
-def _check_signature(cp: Checkpoint) -> str:
-    """Verify a checkpoint signature with its certificate; return the signer's subject."""
-    assert cp.signature is not None
-    if cp.certificate is None:
-        raise _bad(
-            None,
-            f"Điểm kiểm tra {cp.tree_size} có chữ ký nhưng thiếu chứng thư",
-            f"checkpoint {cp.tree_size} is signed but carries no certificate",
-        )
-    cert = x509.load_pem_x509_certificate(cp.certificate)
-    key = cert.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(cp.signature, cp.body, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cp.signature, cp.body, ec.ECDSA(hashes.SHA256()))
-        else:
-            raise InvalidSignature
-    except InvalidSignature:
-        raise _bad(
-            None,
-            f"Chữ ký của điểm kiểm tra {cp.tree_size} không hợp lệ",
-            f"the signature of checkpoint {cp.tree_size} does not verify",
-        ) from None
-    return cert.subject.rfc4514_string()
-
-
-def _check_checkpoint(cp: Checkpoint, acc: MerkleAccumulator, prev: str, office: str) -> None:
-    body = json.loads(cp.body)
+def _check_checkpoint(
+    cp: Checkpoint, acc: MerkleAccumulator, prev: str, office: str, source: Source
+) -> None:
+    """The checkpoint's copies match its signed body, and the body matches the log."""
+    body = cp.fields()
     if (
         body.get("tree_size") != cp.tree_size
         or body.get("root_hash") != cp.root_hash
         or body.get("office") != office
+        or cp.office_id != office
+    ):
+        raise CheckpointRefusedError(
+            cp.tree_size,
+            cp.time,
+            source,
+            vi=f"điểm kiểm tra {cp.tree_size} bị sửa (các trường khác nội dung đã ký)",
+            en=f"checkpoint {cp.tree_size} was edited (its fields differ from its body)",
+        )
+    frontier = body.get("frontier")
+    if (
+        acc.root().hex() != cp.root_hash
+        or body.get("last_entry_hash") != prev
+        or (frontier is not None and frontier != [h.hex() for h in acc.frontier()])
     ):
         raise _bad(
-            None,
-            f"Nội dung điểm kiểm tra {cp.tree_size} bị sửa",
-            f"checkpoint {cp.tree_size} was edited (its fields differ from its body)",
-        )
-    if acc.root().hex() != cp.root_hash or body.get("last_entry_hash") != prev:
-        raise _bad(
             cp.tree_size - 1 if cp.tree_size else None,
-            f"Các mục 0..{cp.tree_size - 1} không khớp điểm kiểm tra đã ký "
-            f"(nhật ký bị viết lại trước mục {cp.tree_size})",
+            f"Các mục 0..{cp.tree_size - 1} không khớp điểm kiểm tra đã ký {cp.tree_size} "
+            f"({cp.time}, {source.vi}) (nhật ký bị viết lại trước mục {cp.tree_size})",
             f"entries 0..{cp.tree_size - 1} do not match the signed checkpoint "
+            f"{cp.tree_size} ({cp.time}, {source.en}) "
             f"(the log was rewritten before entry {cp.tree_size})",
         )
+
+
+def _entry_time(body: dict[str, Any]) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat(str(body["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def _resolve_anchor(anchor: CheckpointAnchor | None) -> tuple[CheckpointAnchor, bool]:
+    """The anchor to use and whether coverage is enforced (not for the legacy default)."""
+    if anchor is None:
+        warnings.warn(
+            UnanchoredAuditWarning(
+                "audit log verified without a trust anchor: pass anchor=OfficeCertificate(...) "
+                "or TrustedRoots(...); the result proves internal consistency only"
+            ),
+            stacklevel=4,
+        )
+        return UnsafeNoAnchor(), False
+    if isinstance(anchor, UnsafeNoAnchor):
+        log.warning("audit log verified with UnsafeNoAnchor: internal consistency only")
+    return anchor, True
 
 
 def verify_records(
@@ -168,29 +187,56 @@ def verify_records(
     checkpoints: Sequence[Checkpoint],
     *,
     head: tuple[int, str] | None = None,
+    anchor: CheckpointAnchor | None = None,
+    filed: Sequence[Checkpoint] = (),
+    source: Source = Source.DATABASE,
+    max_uncovered: int | None = DEFAULT_MAX_UNCOVERED,
+    max_uncovered_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
 ) -> AuditReport:
     """Verify a log; raise :class:`AuditVerificationError` naming the first bad entry.
 
+    ``anchor`` decides who may sign checkpoints (:mod:`.anchor`); every checkpoint, from
+    ``checkpoints`` (read from ``source``) and from ``filed`` (the checkpoint file), must
+    be accepted by it and match the log, and the log must reach every one of them.
     ``head`` is the database's (size, last hash) record, when verifying a live database: it
-    catches entries deleted from the end after the last checkpoint.
+    catches entries deleted from the end after the last checkpoint. Coverage: more than
+    ``max_uncovered`` entries after the last checkpoint (None: no limit), or the first of
+    them older than ``max_uncovered_age`` before ``now``, raise
+    :class:`UncoveredEntriesError`.
+
+    ``anchor=None`` is the call as it was before anchors: carried certificates are
+    believed, unsigned checkpoints and any coverage pass, and an
+    :class:`UnanchoredAuditWarning` is issued. It will become a required argument.
     """
-    report = AuditReport(office_id=office_id)
-    pending: Iterator[Checkpoint] = iter(sorted(checkpoints, key=lambda c: c.tree_size))
+    anchor, enforce = _resolve_anchor(anchor)
+    report = AuditReport(office_id=office_id, anchor=anchor.describe())
+    tagged = [(cp, source) for cp in checkpoints] + [(cp, Source.FILE) for cp in filed]
+    pending: Iterator[tuple[Checkpoint, Source]] = iter(
+        sorted(tagged, key=lambda item: item[0].tree_size)
+    )
     next_cp = next(pending, None)
     acc = MerkleAccumulator()
     prev = GENESIS
     expected = 0
+    first_uncovered: dt.datetime | None = None
 
     def settle() -> None:
-        nonlocal next_cp
-        while next_cp is not None and next_cp.tree_size == acc.size:
-            _check_checkpoint(next_cp, acc, prev, office_id)
-            report.checkpoints += 1
-            if next_cp.signature is not None:
-                subject = _check_signature(next_cp)
-                report.signed_checkpoints += 1
-                if subject not in report.signers:
-                    report.signers.append(subject)
+        nonlocal next_cp, first_uncovered
+        while next_cp is not None and next_cp[0].tree_size == acc.size:
+            cp, where = next_cp
+            _check_checkpoint(cp, acc, prev, office_id, where)
+            subject = anchor.accept(office_id, cp, where)
+            if where is Source.FILE:
+                report.filed_checkpoints += 1
+            else:
+                report.checkpoints += 1
+                if cp.signature is not None:
+                    report.signed_checkpoints += 1
+            if subject is not None and subject not in report.signers:
+                report.signers.append(subject)
+            report.last_checkpoint_size, report.last_checkpoint_time = cp.tree_size, cp.time
+            first_uncovered = None
             next_cp = next(pending, None)
 
     settle()
@@ -235,6 +281,8 @@ def verify_records(
                 )
             leaf = merkle.leaf_hash(record.body)
             report.full_entries += 1
+            if first_uncovered is None:
+                first_uncovered = _entry_time(body)
         else:
             leaf = record.leaf_hash
         if record.prev_hash != prev:
@@ -249,11 +297,13 @@ def verify_records(
         expected += 1
         settle()
     if next_cp is not None:
+        cp, where = next_cp
         raise _bad(
             expected,
-            f"Nhật ký bị cắt: điểm kiểm tra ghi {next_cp.tree_size} mục, chỉ còn {expected}",
-            f"the log was truncated: a checkpoint records {next_cp.tree_size} entries, "
-            f"only {expected} remain",
+            f"Nhật ký bị cắt: điểm kiểm tra {cp.tree_size} ({cp.time}, {where.vi}) ghi "
+            f"{cp.tree_size} mục, chỉ còn {expected}",
+            f"the log was truncated: checkpoint {cp.tree_size} ({cp.time}, {where.en}) "
+            f"records {cp.tree_size} entries, only {expected} remain",
         )
     if head is not None and (head[0] != expected or head[1] != prev):
         raise _bad(
@@ -265,4 +315,61 @@ def verify_records(
     report.entries = expected
     report.root_hash = acc.root().hex()
     report.last_entry_hash = prev
+    covered = report.last_checkpoint_size or 0
+    report.uncovered = expected - covered
+    if enforce:
+        _check_coverage(report, covered, max_uncovered, max_uncovered_age, first_uncovered, now)
     return report
+
+
+def _check_coverage(
+    report: AuditReport,
+    covered: int,
+    max_uncovered: int | None,
+    max_age: dt.timedelta | None,
+    first_uncovered: dt.datetime | None,
+    now: dt.datetime | None,
+) -> None:
+    """Refuse entries that no valid checkpoint protects, beyond what the caller allows."""
+    last = report.entries - 1
+    what_vi = f"Các mục {covered}..{last} ({report.uncovered} mục)"
+    what_en = f"entries {covered}..{last} ({report.uncovered})"
+    since_vi = (
+        f"sau điểm kiểm tra {covered} ({report.last_checkpoint_time})"
+        if report.last_checkpoint_size is not None
+        else "khi chưa có điểm kiểm tra hợp lệ nào"
+    )
+    since_en = (
+        f"after checkpoint {covered} ({report.last_checkpoint_time})"
+        if report.last_checkpoint_size is not None
+        else "with no valid checkpoint at all"
+    )
+    advice_vi = (
+        "chúng chỉ được cơ sở dữ liệu bảo vệ (ai ghi được là sửa được); nếu tiến trình nền "
+        "vẫn chạy bình thường thì điểm kiểm tra đã bị xóa; chạy `edoc audit checkpoint` rồi "
+        "kiểm tra lại"
+    )
+    advice_en = (
+        "they are protected by nothing but the database (whoever can write it could have "
+        "changed them); if the daemon runs normally, checkpoints were deleted; run "
+        "`edoc audit checkpoint` and verify again"
+    )
+    if max_uncovered is not None and report.uncovered > max_uncovered:
+        raise UncoveredEntriesError(
+            covered,
+            f"{what_vi} {since_vi} không được điểm kiểm tra đã ký nào bảo vệ (tối đa "
+            f"{max_uncovered}): {advice_vi}",
+            f"{what_en} {since_en} are not covered by any signed checkpoint (at most "
+            f"{max_uncovered} may be): {advice_en}",
+        )
+    if max_age is not None and first_uncovered is not None and report.uncovered:
+        limit = (now or dt.datetime.now(dt.UTC)) - max_age
+        if first_uncovered < limit:
+            raise UncoveredEntriesError(
+                covered,
+                f"{what_vi} {since_vi}, từ {first_uncovered:%Y-%m-%d %H:%M} UTC, chưa được "
+                f"điểm kiểm tra đã ký nào bảo vệ sau {max_age}: {advice_vi}",
+                f"{what_en} {since_en}, the first from {first_uncovered:%Y-%m-%d %H:%M} UTC, "
+                f"have gone uncovered by a signed checkpoint for longer than {max_age}: "
+                f"{advice_en}",
+            )

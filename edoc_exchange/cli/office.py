@@ -20,13 +20,11 @@ from rich.table import Table
 
 from .. import audit
 from .. import office as steps
-from ..audit.report import Period, egov_report, render
 from ..config import load_settings
 from ..daemon import Intervals, Runner
 from ..edxml import VN_TZ
 from ..office import build_office, open_store, record_configuration
-from ..store import inbox as inbox_store
-from ..store.tables import outbox, recipient_statuses
+from ..reports import Period, egov_report, render
 from ._app import ConfigOption, app, err_console, exits_on_error, out
 from ._files import write_files
 
@@ -48,12 +46,8 @@ app.add_typer(report_app, name="report")
 @exits_on_error
 def db_upgrade(config: ConfigOption = None) -> None:
     """Tạo/cập nhật cơ sở dữ liệu. Create or migrate the database to the current schema."""
-    settings = load_settings(config)
-    db = open_store(settings, migrate=False)
-    from ..store import upgrade
-
-    revision = upgrade(db)
-    out.print(f"Cơ sở dữ liệu / database {db.url}: phiên bản / revision {revision}")
+    url, revision = steps.upgrade_store(load_settings(config))
+    out.print(f"Cơ sở dữ liệu / database {url}: phiên bản / revision {revision}")
 
 
 @daemon_app.command("run")
@@ -100,29 +94,9 @@ def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOptio
     """Tình trạng văn bản. A document's state: received (clerk state) or sent (recipients)."""
     settings = load_settings(config)
     office_id = settings.require_office().organ_id
-    db = open_store(settings)
-    from sqlalchemy import select
-
-    with db.engine.connect() as conn:
-        received = inbox_store.find_incoming(conn, office_id, document_id=document_id)
-        history = inbox_store.status_history_of(conn, office_id, document_id)
-        sent = conn.execute(
-            select(outbox).where(
-                outbox.c.office_id == office_id,
-                outbox.c.document_id == document_id,
-                outbox.c.kind == "edoc",
-            )
-        ).first()
-        recipients = (
-            []
-            if sent is None
-            else [
-                dict(r._mapping)
-                for r in conn.execute(
-                    select(recipient_statuses).where(recipient_statuses.c.outbox_id == sent.id)
-                )
-            ]
-        )
+    details = steps.document_details(open_store(settings), office_id, document_id)
+    received, sent = details.received, details.sent
+    recipients, history = details.recipients, details.history
     if received is None and sent is None:
         err_console.print(f"Không có văn bản {document_id} / no document {document_id}")
         raise typer.Exit(1)
@@ -142,7 +116,7 @@ def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOptio
         "sent": None
         if sent is None
         else {
-            "state": sent.state,
+            "state": sent.state.value,
             "axis_doc_id": sent.axis_doc_id,
             "last_error": sent.last_error,
             "recipients": [
@@ -246,15 +220,85 @@ def audit_verify(
         Path | None,
         typer.Option("--file", exists=True, dir_okay=False, help="Verify an export offline."),
     ] = None,
+    cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--cert",
+            exists=True,
+            dir_okay=False,
+            help="Chứng thư ký số của cơ quan. The office's signing certificate(s), PEM: the "
+            "trust anchor (repeat it for the certificates of earlier keys; default: the "
+            "[signing] cert).",
+        ),
+    ] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust",
+            exists=True,
+            help="CA gốc tin cậy. Trust anchor instead: CA roots (PEM bundle or folder); a "
+            "checkpoint's certificate must chain to them and be this office's ([trust] "
+            "signers, or its UID).",
+        ),
+    ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            exists=True,
+            dir_okay=False,
+            help="Tệp điểm kiểm tra đã chuyển đi. The shipped checkpoint file: the log must "
+            "contain every checkpoint in it.",
+        ),
+    ] = None,
+    max_uncovered: Annotated[
+        int | None,
+        typer.Option(
+            "--max-uncovered",
+            min=0,
+            help="Entries allowed after the last checkpoint (default: [daemon] checkpoint_every).",
+        ),
+    ] = None,
+    max_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--max-uncovered-hours",
+            min=0,
+            help="Refuse entries left without a checkpoint for longer than this.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Kiểm tra nhật ký. Recompute the chain, the tree and the checkpoints: exit 0 intact."""
+    """Kiểm tra nhật ký. Recompute the chain, the tree and the checkpoints under a trust anchor
+    (never the certificate a checkpoint carries): exit 0 intact."""
+    settings = load_settings(config)
+    configured = settings.signing.cert if settings.signing is not None else None
+    anchor = audit.load_anchor(
+        cert=cert or (configured if trust is None else None),
+        trust=trust,
+        organ_map=settings.trust.signers if settings.trust is not None else None,
+    )
+    allowed = settings.daemon.checkpoint_every if max_uncovered is None else max_uncovered
+    max_age = dt.timedelta(hours=max_hours) if max_hours is not None else None
+    checkpoints = checkpoints or settings.audit.checkpoint_file
     if file is not None:
-        report = audit.verify_export(file)
+        report = audit.verify_export(
+            file,
+            anchor=anchor,
+            checkpoint_file=checkpoints,
+            max_uncovered=allowed,
+            max_uncovered_age=max_age,
+        )
     else:
-        settings = load_settings(config)
-        report = audit.verify_database(open_store(settings), settings.require_office().organ_id)
+        report = audit.verify_database(
+            open_store(settings),
+            settings.require_office().organ_id,
+            anchor=anchor,
+            checkpoint_file=checkpoints,
+            max_uncovered=allowed,
+            max_uncovered_age=max_age,
+        )
     if as_json:
         out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
@@ -263,8 +307,21 @@ def audit_verify(
         f"{report.checkpoints} điểm kiểm tra/checkpoints "
         f"({report.signed_checkpoints} có chữ ký/signed); root {report.root_hash}"
     )
+    out.print(f"  neo tin cậy / trust anchor: {report.anchor}")
     for signer in report.signers:
         out.print(f"  ký bởi / signed by: {signer}")
+    if report.last_checkpoint_size is not None:
+        out.print(
+            f"  điểm kiểm tra cuối / last checkpoint: {report.last_checkpoint_size} mục/entries, "
+            f"{report.last_checkpoint_time}; {report.uncovered} mục sau đó / entries after it"
+        )
+    if checkpoints is not None:
+        out.print(
+            f"  tệp điểm kiểm tra / checkpoint file: {report.filed_checkpoints} "
+            "điểm kiểm tra khớp / checkpoints found in the log"
+        )
+    for note in report.limitations:
+        out.print(f"  lưu ý / note: {note}")
 
 
 def _date(text: str | None) -> dt.datetime | None:
@@ -283,33 +340,92 @@ def audit_export(
     output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False)],
     start: Annotated[str | None, typer.Option("--from", help="yyyy-mm-dd (inclusive)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="yyyy-mm-dd (exclusive)")] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            dir_okay=False,
+            help="Also append the closing checkpoint to this checkpoint file.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Xuất nhật ký cho thanh tra. Export JSON lines plus checkpoints, verifiable offline."""
+    """Xuất nhật ký cho thanh tra. Export JSON lines ending with a signed checkpoint of the
+    log as it is now, verifiable offline."""
     settings = load_settings(config)
-    office = build_office(settings)
-    steps.checkpoint_now(office)
-    with output.open("w", encoding="utf-8") as handle:
-        whole = audit.export_log(
-            office.db, office.office_id, handle, start=_date(start), end=_date(end)
-        )
+    office = build_office(settings, receiving=False)
+    checkpoints = checkpoints or office.checkpoint_file
+    # Written beside the target and renamed when complete: a failed export leaves no file
+    # that looks like a cut one.
+    partial = output.with_name(output.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            whole = audit.export_log(
+                office.db,
+                office.office_id,
+                handle,
+                start=_date(start),
+                end=_date(end),
+                signer=office.checkpoint_signer(),
+                checkpoint_file=checkpoints,
+            )
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     out.print(f"{output}: {whole} mục đầy đủ / whole entries")
 
 
 @audit_app.command("prove")
 @exits_on_error
-def audit_prove(entry: int, config: ConfigOption = None) -> None:
-    """Chứng minh một mục nằm trong nhật ký. Inclusion proof against the latest checkpoint."""
+def audit_prove(
+    entry: int,
+    cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--cert",
+            exists=True,
+            dir_okay=False,
+            help="The office's signing certificate(s): the trust anchor (default: [signing] cert).",
+        ),
+    ] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option("--trust", exists=True, help="Trust anchor instead: CA roots."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Chứng minh một mục nằm trong nhật ký. Inclusion proof against the latest checkpoint,
+    once the trust anchor accepts that checkpoint."""
     settings = load_settings(config)
-    proof = audit.prove(open_store(settings), settings.require_office().organ_id, entry)
+    configured = settings.signing.cert if settings.signing is not None else None
+    anchor = audit.load_anchor(
+        cert=cert or (configured if trust is None else None),
+        trust=trust,
+        organ_map=settings.trust.signers if settings.trust is not None else None,
+    )
+    proof = audit.prove(
+        open_store(settings), settings.require_office().organ_id, entry, anchor=anchor
+    )
     out.print_json(json.dumps(proof.to_json(), ensure_ascii=False))
 
 
 @audit_app.command("checkpoint")
 @exits_on_error
-def audit_checkpoint(config: ConfigOption = None) -> None:
+def audit_checkpoint(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            dir_okay=False,
+            help="Also append it to this checkpoint file (to ship off the machine).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
     """Ký một điểm kiểm tra ngay. Sign a checkpoint of the log as it is now."""
-    office = build_office(load_settings(config))
+    office = build_office(load_settings(config), receiving=False)
+    if checkpoints is not None:
+        office.checkpoint_file = checkpoints
     cp = steps.checkpoint_now(office)
     out.print(f"Điểm kiểm tra / checkpoint: {cp.tree_size} mục, root {cp.root_hash}")
 

@@ -22,13 +22,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import func, select
-
 from .. import office as steps
 from ..errors import EdocError
 from ..office import Office, refresh_directory
-from ..store import outbox as outbox_store
-from ..store.tables import inbox
 
 __all__ = ["Intervals", "Runner"]
 
@@ -67,6 +63,7 @@ class Runner:
     def inbound_step(self) -> None:
         steps.receive_documents(self.office)
         steps.receive_statuses(self.office)
+        steps.maybe_checkpoint(self.office)
 
     def outbound_step(self) -> None:
         steps.send_due(self.office)
@@ -77,15 +74,10 @@ class Runner:
         refresh_directory(self.office)
 
     def _update_gauges(self) -> None:
-        with self.office.db.engine.connect() as conn:
-            for state, count in outbox_store.queue_depths(conn, self.office.office_id).items():
-                self.office.metrics.outbox_depth.labels(state=state).set(count)
-            waiting = conn.execute(
-                select(func.count())
-                .select_from(inbox)
-                .where(inbox.c.office_id == self.office.office_id, inbox.c.clerk_state == "01")
-            ).scalar_one()
-            self.office.metrics.inbox_waiting.set(waiting)
+        now = steps.figures(self.office)
+        for state, count in now.outbox.items():
+            self.office.metrics.outbox_depth.labels(state=state).set(count)
+        self.office.metrics.inbox_waiting.set(now.inbox_waiting)
 
     # -- loops -----------------------------------------------------------------------------
 
@@ -153,8 +145,7 @@ class Runner:
 
     def health_report(self) -> dict[str, Any]:
         """What /healthz answers."""
-        with self.office.db.engine.connect() as conn:
-            depths = outbox_store.queue_depths(conn, self.office.office_id)
+        depths = steps.figures(self.office).outbox
         last = self.office.metrics.last_poll_value
         return {
             "office": self.office.office_id,

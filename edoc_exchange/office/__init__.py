@@ -8,21 +8,31 @@ clock), built from the settings by :func:`build_office` with only the parts a do
 """
 
 from ._office import FINAL_STATUSES, STATUS_TEXT, Office, OfficeIdentity, StepReport
-from .checkpoints import checkpoint_now, maybe_checkpoint
-from .clerk import mark
+from .checkpoints import checkpoint_now, maybe_checkpoint, verify_log
+from .clerk import DocumentDetails, document_details, mark
 from .composing import Composed, compose_file, numbers_used
 from .directory import refresh_directory
+from .figures import Figures, figures
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
 from .sending import Dispatch, follow_sent, queue_message, send_due, send_now
-from .wiring import build_office, load_policy, load_signer, open_store, record_configuration
+from .wiring import (
+    build_office,
+    load_policy,
+    load_signer,
+    open_store,
+    record_configuration,
+    upgrade_store,
+)
 
 __all__ = [
     "FINAL_STATUSES",
     "STATUS_TEXT",
     "Composed",
     "Dispatch",
+    "DocumentDetails",
+    "Figures",
     "Metrics",
     "Office",
     "OfficeIdentity",
@@ -30,6 +40,8 @@ __all__ = [
     "build_office",
     "checkpoint_now",
     "compose_file",
+    "document_details",
+    "figures",
     "follow_sent",
     "load_policy",
     "load_signer",
@@ -46,4 +58,6 @@ __all__ = [
     "send_due",
     "send_now",
     "status_message",
+    "upgrade_store",
+    "verify_log",
 ]

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -63,7 +64,8 @@ class _AuditSigner:
 
     @property
     def certificate_pem(self) -> bytes:
-        return self._signer.certificates[0].public_bytes(Encoding.PEM)
+        # The whole chain: a verifier under a trust policy needs the intermediates too.
+        return b"".join(c.public_bytes(Encoding.PEM) for c in self._signer.certificates)
 
     def sign_bytes(self, data: bytes) -> bytes:
         return signing.sign_data(self._signer, data)
@@ -89,6 +91,8 @@ class Office:
     retry_max: dt.timedelta = dt.timedelta(hours=1)
     #: Make a signed audit checkpoint after this many new entries.
     checkpoint_every: int = 100
+    #: Every signed checkpoint is also appended here, outside the database.
+    checkpoint_file: Path | None = None
 
     @property
     def office_id(self) -> str:

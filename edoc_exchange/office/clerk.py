@@ -5,14 +5,17 @@ each recorded and answered to the sender.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from .. import audit, edxml
-from ..store import StoreError
+from ..store import Database, InboxVerdict, StoreError
 from ..store import inbox as inbox_store
+from ..store import outbox as outbox_store
 from ._office import Office
 from .replies import queue_status
 
-__all__ = ["mark"]
+__all__ = ["DocumentDetails", "document_details", "mark"]
 
 log = logging.getLogger("edoc.office")
 
@@ -50,3 +53,36 @@ def mark(
         )
         queue_status(conn, office, doc, code, note)
     return updated
+
+
+@dataclass(frozen=True)
+class DocumentDetails:
+    """What the office knows of one document: as received, as sent, its statuses."""
+
+    document_id: str
+    received: inbox_store.InboxRow | None
+    sent: outbox_store.OutboxRow | None
+    #: Each recipient of a sent document: organ_id, status_code, send/receive status.
+    recipients: list[dict[str, Any]]
+    #: Both directions' statuses, oldest first: direction, counterpart, status_code, ...
+    history: list[dict[str, Any]]
+
+    @property
+    def verified(self) -> bool:
+        """Whether the document was received and its signature verified."""
+        return self.received is not None and self.received.verdict is InboxVerdict.VERIFIED
+
+    @property
+    def known(self) -> bool:
+        """Whether the office received or sent this document at all."""
+        return self.received is not None or self.sent is not None
+
+
+def document_details(db: Database, office_id: str, document_id: str) -> DocumentDetails:
+    """One document's state on both sides, for ``edoc status``, the demo and the web pages."""
+    with db.engine.connect() as conn:
+        received = inbox_store.find_incoming(conn, office_id, document_id=document_id)
+        sent = outbox_store.find_document(conn, office_id, document_id)
+        recipients = outbox_store.recipients_of(conn, sent.id) if sent is not None else []
+        history = inbox_store.status_history_of(conn, office_id, document_id)
+    return DocumentDetails(document_id, received, sent, recipients, history)

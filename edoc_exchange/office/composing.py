@@ -13,14 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from .. import edxml, signing
 from ..compose import ContentError, Plan, Problem, Report, load, render_pdf
 from ..compose.envelope import check_number, to_document
 from ..compose.load import locate
 from ..store import Database, directory
-from ..store.tables import outbox
+from ..store import outbox as outbox_store
 
 __all__ = ["Composed", "compose_file", "numbers_used"]
 
@@ -39,18 +37,14 @@ def numbers_used(db: Database, issuer: str, year: int) -> set[str]:
     """Numbers the issuer's outgoing documents already carry in ``year``."""
     used: set[str] = set()
     with db.engine.connect() as conn:
-        ids = conn.execute(
-            select(outbox.c.document_id).where(
-                outbox.c.office_id == issuer, outbox.c.kind == "edoc"
-            )
-        ).scalars()
-        for text in ids:
-            try:
-                parsed = edxml.DocumentId.parse(text)
-            except edxml.IdentifierError:
-                continue
-            if parsed.date.year == year and parsed.number:
-                used.add(parsed.number)
+        ids = outbox_store.document_ids(conn, issuer)
+    for text in ids:
+        try:
+            parsed = edxml.DocumentId.parse(text)
+        except edxml.IdentifierError:
+            continue
+        if parsed.date.year == year and parsed.number:
+            used.add(parsed.number)
     return used
 
 

@@ -18,7 +18,14 @@ from ..config import ConfigError, Settings, SigningSettings, TrustSettings
 from ..store import Database, open_database, upgrade
 from ._office import Office, OfficeIdentity
 
-__all__ = ["build_office", "load_policy", "load_signer", "open_store", "record_configuration"]
+__all__ = [
+    "build_office",
+    "load_policy",
+    "load_signer",
+    "open_store",
+    "record_configuration",
+    "upgrade_store",
+]
 
 KEY_PASSWORD_ENV = "EDOC_KEY_PASSWORD"  # noqa: S105 (a variable name)
 PIN_ENV = "EDOC_PKCS11_PIN"
@@ -30,6 +37,15 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Database:
     if migrate:
         upgrade(db)
     return db
+
+
+def upgrade_store(settings: Settings) -> tuple[str, str]:
+    """Create or migrate the configured database; return its URL (no password) and revision."""
+    db = open_store(settings, migrate=False)
+    try:
+        return str(db.url), upgrade(db)
+    finally:
+        db.dispose()
 
 
 def _env_secret(name: str) -> bytes | None:
@@ -127,6 +143,7 @@ def build_office(
         retry_initial=dt.timedelta(seconds=d.retry_initial),
         retry_max=dt.timedelta(seconds=d.retry_max),
         checkpoint_every=d.checkpoint_every,
+        checkpoint_file=settings.audit.checkpoint_file,
     )
 
 

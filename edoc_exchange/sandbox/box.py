@@ -149,6 +149,8 @@ class Sandbox:
                 "signing": {"key": "keys/signer.key.pem", "cert": "keys/signer.pem"},
                 "trust": {"roots": "../roots.pem"},
                 "daemon": {"health_port": 0, **(daemon or {})},
+                # Signed checkpoints also leave the database, as an operator ships them.
+                "audit": {"checkpoint_file": "audit-checkpoints.jsonl"},
             }
             made[organ].config.write_text(_toml(sections), encoding="utf-8")
         roots = b"".join(i.ca_cert.public_bytes(Encoding.PEM) for i in identities.values())

@@ -19,14 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
 from .. import audit
 from .. import office as steps
 from ..config import load_settings
 from ..errors import EdocError
 from ..office import build_office, compose_file, refresh_directory
-from ..store.tables import inbox, status_history
 from .box import Sandbox
 
 __all__ = ["COMMUNE", "DISTRICT", "DemoError", "DemoResult", "default_plan", "run_demo"]
@@ -146,18 +143,13 @@ def run_demo(
         report("✓ Hai tiến trình nền đang chạy / both daemons running")
 
         def received() -> bool:
-            with district.db.engine.connect() as conn:
-                row = conn.execute(
-                    select(inbox.c.verdict).where(inbox.c.document_id == document_id)
-                ).first()
-            return row is not None
+            details = steps.document_details(district.db, district_id, document_id)
+            return details.received is not None
 
         _wait("district receives", received, deadline, logs)
-        with district.db.engine.connect() as conn:
-            verdict, reason = conn.execute(
-                select(inbox.c.verdict, inbox.c.reason).where(inbox.c.document_id == document_id)
-            ).one()
-        if verdict != "verified":
+        details = steps.document_details(district.db, district_id, document_id)
+        if not details.verified:
+            reason = details.received.reason if details.received else None
             raise DemoError(
                 f"Huyện từ chối văn bản: {reason}",
                 f"the district rejected the document: {reason}",
@@ -174,17 +166,8 @@ def run_demo(
 
         def status(code: str) -> Callable[[], bool]:
             def seen() -> bool:
-                with commune.db.engine.connect() as conn:
-                    return (
-                        conn.execute(
-                            select(status_history.c.id).where(
-                                status_history.c.direction == "in",
-                                status_history.c.document_id == document_id,
-                                status_history.c.status_code == code,
-                            )
-                        ).first()
-                        is not None
-                    )
+                history = steps.document_details(commune.db, commune_id, document_id).history
+                return any(h["direction"] == "in" and h["status_code"] == code for h in history)
 
             return seen
 
@@ -206,7 +189,7 @@ def run_demo(
     )
     for office in (commune, district):
         steps.checkpoint_now(office)
-        checked = audit.verify_database(office.db, office.office_id)
+        checked = steps.verify_log(office)
         result.audit_entries[office.office_id] = checked.entries
         report(
             f"✓ Nhật ký kiểm tra nguyên vẹn / audit log intact: {office.identity.organ_name}, "

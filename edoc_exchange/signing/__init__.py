@@ -8,6 +8,7 @@ policy: trusted roots and algorithms are always stated by the caller.
 This package imports ``edxml`` and the root error only.
 """
 
+from ._chain import check_chain
 from ._errors import (
     InvalidSignature,
     LegacySignature,
@@ -59,6 +60,7 @@ __all__ = [
     "Unsigned",
     "UntrustedSigner",
     "VerifiedMessage",
+    "check_chain",
     "load_organ_map",
     "load_pem_signer",
     "load_pkcs12_signer",

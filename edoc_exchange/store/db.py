@@ -9,7 +9,6 @@ package and applied by :func:`upgrade` (``edoc db upgrade``, and at daemon start
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import EdocError
+from ..vntime import as_utc
 
 __all__ = [
     "Database",
@@ -48,11 +48,6 @@ class DatabaseLockedError(StoreError):
 
 class DatabaseReadOnlyError(StoreError):
     """The database file or its folder cannot be written."""
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """A stored time as an aware datetime: SQLite returns the UTC it stored without a zone."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def default_data_dir() -> Path:

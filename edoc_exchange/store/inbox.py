@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import StoreError
@@ -24,6 +24,7 @@ __all__ = [
     "claim_holder",
     "claim_incoming",
     "find_incoming",
+    "received_between",
     "record_status",
     "release_claim",
     "set_clerk_state",
@@ -31,6 +32,7 @@ __all__ = [
     "store_incoming",
     "unacknowledged",
     "unacknowledged_statuses",
+    "waiting_count",
 ]
 
 #: The clerk's states of a received document and which states each may follow.
@@ -371,3 +373,30 @@ def status_history_of(conn: Connection, office_id: str, document_id: str) -> lis
         .order_by(status_history.c.recorded_at, status_history.c.id)
     )
     return [dict(row._mapping) for row in rows]
+
+
+def received_between(
+    conn: Connection, office_id: str, start: dt.datetime, end: dt.datetime
+) -> list[InboxRow]:
+    """Received messages stored in ``[start, end)``, oldest first (for the reports)."""
+    rows = conn.execute(
+        select(inbox)
+        .where(
+            inbox.c.office_id == office_id,
+            inbox.c.received_at >= start,
+            inbox.c.received_at < end,
+        )
+        .order_by(inbox.c.received_at, inbox.c.id)
+    )
+    return [InboxRow.from_row(row) for row in rows]
+
+
+def waiting_count(conn: Connection, office_id: str) -> int:
+    """Received documents the clerk has not accepted yet (state 01)."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(inbox)
+            .where(inbox.c.office_id == office_id, inbox.c.clerk_state == "01")
+        ).scalar_one()
+    )

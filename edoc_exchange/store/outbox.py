@@ -25,8 +25,11 @@ from .tables import OutboxState, outbox, recipient_statuses
 __all__ = [
     "OutboxRow",
     "claim_next",
+    "document_ids",
     "enqueue",
+    "find_document",
     "find_sent",
+    "finished_document_ids",
     "get",
     "heartbeat",
     "mark_failed",
@@ -34,6 +37,7 @@ __all__ = [
     "mark_retry",
     "mark_sent",
     "queue_depths",
+    "recipients_of",
     "reclaim_stalled",
     "replace_message",
     "set_recipient_status",
@@ -380,3 +384,54 @@ def mark_final_if_done(
         return False
     conn.execute(update(outbox).where(outbox.c.id == row.id).values(final_at=now))
     return True
+
+
+def find_document(conn: Connection, office_id: str, document_id: str) -> OutboxRow | None:
+    """This office's outgoing document with that DocumentId (the latest queued), or None."""
+    row = conn.execute(
+        select(outbox)
+        .where(
+            outbox.c.office_id == office_id,
+            outbox.c.document_id == document_id,
+            outbox.c.kind == "edoc",
+        )
+        .order_by(outbox.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return OutboxRow.from_row(row) if row is not None else None
+
+
+def recipients_of(conn: Connection, outbox_id: int) -> list[dict[str, Any]]:
+    """Each recipient's row of a sent document: organ_id, status_code, send/receive status."""
+    rows = conn.execute(
+        select(recipient_statuses)
+        .where(recipient_statuses.c.outbox_id == outbox_id)
+        .order_by(recipient_statuses.c.organ_id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def document_ids(conn: Connection, office_id: str, kind: str = "edoc") -> list[str]:
+    """Every DocumentId this office queued of ``kind`` (numbering reads them)."""
+    return [
+        str(value)
+        for value in conn.execute(
+            select(outbox.c.document_id).where(
+                outbox.c.office_id == office_id, outbox.c.kind == kind
+            )
+        ).scalars()
+    ]
+
+
+def finished_document_ids(conn: Connection, office_id: str) -> set[str]:
+    """DocumentIds of sent documents every recipient has finished with (for the reports)."""
+    return {
+        str(value)
+        for value in conn.execute(
+            select(outbox.c.document_id).where(
+                outbox.c.office_id == office_id,
+                outbox.c.kind == "edoc",
+                outbox.c.final_at.is_not(None),
+            )
+        ).scalars()
+    }

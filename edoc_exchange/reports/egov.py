@@ -19,15 +19,14 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
-from ..edxml.formats import VN_TZ
+from ..audit import entries
 from ..errors import EdocError
-from ..store.db import Database, as_utc
-from ..store.tables import InboxVerdict, inbox, outbox
-from .log import entries
+from ..store import Database, InboxVerdict
+from ..store import inbox as inbox_store
+from ..store import outbox as outbox_store
+from ..vntime import VN_TZ, as_utc
 
-__all__ = ["EgovReport", "Period", "egov_report", "render"]
+__all__ = ["EgovReport", "Period", "ReportError", "egov_report", "render"]
 
 
 class ReportError(EdocError):
@@ -180,7 +179,7 @@ def egov_report(
                     }
                 )
         report.sent_total = sum(report.sent_by_month.values())
-        rows = conn.execute(select(inbox).where(inbox.c.office_id == office_id)).all()
+        rows = inbox_store.received_between(conn, office_id, period.start, period.end)
         waits: list[float] = []
         end_day = today or min(period.end.date(), dt.date.today())
         for row in rows:
@@ -222,18 +221,8 @@ def egov_report(
                 )
         if waits:
             report.median_hours_to_acceptance = statistics.median(waits)
-        answered = (
-            conn.execute(
-                select(outbox.c.document_id).where(
-                    outbox.c.office_id == office_id,
-                    outbox.c.kind == "edoc",
-                    outbox.c.final_at.is_not(None),
-                )
-            )
-            .scalars()
-            .all()
-        )
-        report.sent_answered = len(sent_docs & set(answered))
+        answered = outbox_store.finished_document_ids(conn, office_id)
+        report.sent_answered = len(sent_docs & answered)
     return report
 
 
