@@ -7,27 +7,76 @@ axis (``AxisClient``, ``AsyncAxisClient``); and the root of every error (``EdocE
 Deeper layers (compose, store, audit, daemon) are packages of their own.
 """
 
-from .axis import AsyncAxisClient, AxisClient, AxisError
-from .edxml import (
-    Attachment,
-    Document,
-    DocumentId,
-    EdxmlError,
-    EdxmlReadError,
-    EdxmlWriteError,
-    OrganId,
-    OrganizationInfo,
-    ReadLimits,
-    ReadResult,
-    StatusCode,
-    StatusMessage,
-    read,
-    read_file,
-    write,
-    write_file,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import EdocError
-from .signing import SignatureError, TrustPolicy, VerifiedMessage, sign, verify
+
+if TYPE_CHECKING:
+    from .axis import AsyncAxisClient, AxisClient, AxisError
+    from .edxml import (
+        Attachment,
+        Document,
+        DocumentId,
+        EdxmlError,
+        EdxmlReadError,
+        EdxmlWriteError,
+        OrganId,
+        OrganizationInfo,
+        ReadLimits,
+        ReadResult,
+        StatusCode,
+        StatusMessage,
+        read,
+        read_file,
+        write,
+        write_file,
+    )
+    from .signing import SignatureError, TrustPolicy, VerifiedMessage, sign, verify
+
+# The API is imported on first use (PEP 562): ``edoc daemon run`` must catch SIGTERM before
+# the heavy imports (lxml, cryptography, httpx...), and a bare ``import edoc_exchange`` is
+# where every command starts.
+_EXPORTS = {
+    "AsyncAxisClient": "axis",
+    "AxisClient": "axis",
+    "AxisError": "axis",
+    "Attachment": "edxml",
+    "Document": "edxml",
+    "DocumentId": "edxml",
+    "EdxmlError": "edxml",
+    "EdxmlReadError": "edxml",
+    "EdxmlWriteError": "edxml",
+    "OrganId": "edxml",
+    "OrganizationInfo": "edxml",
+    "ReadLimits": "edxml",
+    "ReadResult": "edxml",
+    "StatusCode": "edxml",
+    "StatusMessage": "edxml",
+    "read": "edxml",
+    "read_file": "edxml",
+    "write": "edxml",
+    "write_file": "edxml",
+    "SignatureError": "signing",
+    "TrustPolicy": "signing",
+    "VerifiedMessage": "signing",
+    "sign": "signing",
+    "verify": "signing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

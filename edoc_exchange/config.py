@@ -57,6 +57,11 @@ class StoreSettings(BaseModel):
     #: SQLAlchemy URL: ``sqlite:///path`` (default: the platform's data folder) or
     #: ``postgresql://user@host/db`` for a province's shared server.
     url: str | None = None
+    #: SQLite's durability. "full" (default) puts every commit on disk before the daemon
+    #: acknowledges at the axis or tells a clerk "queued". "normal" is UNSAFE here: a power
+    #: cut loses the last commits, after the axis was told they were stored (kept for
+    #: measurements and throwaway stores only).
+    sqlite_synchronous: Literal["full", "extra", "normal"] = "full"
 
 
 class OfficeSettings(BaseModel):
@@ -101,6 +106,9 @@ class TrustSettings(BaseModel):
     signers: Path | None = None
     #: When certificates must be valid: at the signing time in the message, or now.
     at: Literal["signing-time", "now"] = "signing-time"
+    #: Refuse (answer 02) a signed document whose DocumentId names another issuer than its
+    #: sender, instead of storing it flagged.
+    strict_identity: bool = False
 
 
 class DaemonSettings(BaseModel):
@@ -114,8 +122,26 @@ class DaemonSettings(BaseModel):
     #: Health and metrics server (/healthz, /metrics); no server when port is 0.
     health_host: str = "127.0.0.1"
     health_port: int = Field(8787, ge=0, le=65535)
-    #: Work claimed by a daemon that stopped beating this long ago is taken over.
-    stale_after: float = Field(300.0, gt=0)
+    #: Work claimed by a daemon that stopped beating this long ago is taken over (at
+    #: once when its worker row says it stopped); a row held longer shows on /healthz.
+    stale_after: float = Field(120.0, gt=0)
+    #: Seconds between heartbeats of this process's worker row (a background thread;
+    #: never more than stale_after / 4). Each beat is also the store's write probe.
+    heartbeat_interval: float = Field(5.0, gt=0)
+    #: After SIGTERM, each loop ends after the item in hand; past this many seconds the
+    #: daemon stops waiting for a loop stuck in a call, marks its worker stopped (its
+    #: work is taken over at once by the next start) and exits 0. Keep it below systemd's
+    #: TimeoutStopSec (90 s by default).
+    stop_timeout: float = Field(20.0, gt=0)
+    #: A loop whose pass failed tries again after retry_initial, doubling up to this many
+    #: seconds, and never later than its own interval: a failed directory refresh is
+    #: retried within minutes, not the next day.
+    failed_pass_retry_max: float = Field(600.0, gt=0)
+    #: Seconds between WAL truncations of a SQLite store (it is also cut back at once
+    #: whenever a large message made it grow).
+    wal_checkpoint_interval: float = Field(600.0, gt=0)
+    #: /healthz says "degraded" when the store has less room than this (MiB).
+    min_free_mb: float = Field(64.0, ge=0)
     #: Outbox backoff after a transient failure: first delay and cap, in seconds.
     retry_initial: float = Field(30.0, gt=0)
     retry_max: float = Field(3600.0, gt=0)

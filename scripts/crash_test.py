@@ -41,20 +41,21 @@ from edoc_exchange import office as steps
 from edoc_exchange.config import load_settings
 from edoc_exchange.errors import EdocError
 from edoc_exchange.office import Office, build_office
-from edoc_exchange.sandbox import Sandbox
+from edoc_exchange.sandbox import Sandbox, free_port
 from edoc_exchange.store.tables import (
     inbox,
     inbox_claims,
     outbox,
     recipient_statuses,
     status_history,
+    workers,
 )
 
 COMMUNE = "000.05.01.H17"
 DISTRICT = "000.00.01.H17"
 NAMES = {COMMUNE: "UBND xã Nậm Khánh", DISTRICT: "UBND huyện Bắc Hà"}
 
-#: Fast loops, and claims of a killed daemon taken over after 2 s (default: 5 minutes).
+#: Fast loops, and the work of a killed daemon taken over after 2 s (default: 2 minutes).
 DAEMON_SETTINGS: dict[str, Any] = {
     "inbound_interval": 0.2,
     "outbound_interval": 0.2,
@@ -141,27 +142,30 @@ class Daemons:
     def __init__(self, box: Sandbox) -> None:
         self.box = box
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.ready_at: dict[str, float] = {}
-        self.log_offset: dict[str, int] = {}
         self.unexpected: list[str] = []
 
     def start(self, organ: str) -> None:
-        log = self.box.offices[organ].folder / "daemon.log"
-        self.log_offset[organ] = log.stat().st_size if log.exists() else 0
         self.ready_at.pop(organ, None)
-        self.procs[organ] = self.box.start_daemon(organ)
+        self.ports[organ] = free_port()
+        self.procs[organ] = self.box.start_daemon(organ, health_port=self.ports[organ])
         self.started[organ] = time.monotonic()
 
     def ready(self, organ: str) -> float | None:
-        """When the daemon said it runs (its loops have started), None if not yet."""
+        """When the daemon's loops were seen running (its /healthz says ready), None if
+        not yet: the harness waits for readiness, never for a guessed delay."""
         if organ not in self.ready_at:
-            log = self.box.offices[organ].folder / "daemon.log"
-            with log.open("rb") as handle:
-                handle.seek(self.log_offset[organ])
-                if b"edoc daemon:" in handle.read():
-                    self.ready_at[organ] = time.monotonic()
+            report = self.box.daemon_health(self.ports[organ])
+            if report is not None and report.get("ready"):
+                self.ready_at[organ] = time.monotonic()
         return self.ready_at.get(organ)
+
+    def wait_ready(self, organ: str, timeout: float = 120.0) -> None:
+        """Block until the daemon runs its loops (a clean stop is then a real stop)."""
+        self.box.wait_for_daemon(self.procs[organ], self.ports[organ], timeout)
+        self.ready(organ)
 
     def kill(self, organ: str) -> None:
         proc = self.procs[organ]
@@ -453,6 +457,12 @@ def check_stores(out: Outcome, queued: list[str], commune: Office, district: Off
             not stuck and not claims,
             f"{len(stuck)} sending, {len(claims)} claims",
         )
+        last = _rows(office, select(workers.c.id, workers.c.stopped_at).order_by(workers.c.id))
+        out.check(
+            f"{name}: the worker stopped by SIGTERM says it stopped",
+            bool(last) and last[-1].stopped_at is not None,
+            f"{len(last)} worker rows, last {last[-1] if last else None}",
+        )
 
 
 def check_axis(out: Outcome, box: Sandbox, queued: list[str]) -> None:
@@ -581,6 +591,11 @@ def _run_in(opts: Options, out: Outcome, root: Path, store_urls: dict[str, str])
         out.check(
             "no daemon exited by itself", not daemons.unexpected, "; ".join(daemons.unexpected)
         )
+        try:
+            for organ in (COMMUNE, DISTRICT):
+                daemons.wait_ready(organ)
+        except RuntimeError as exc:
+            out.check("both daemons running before the final stop", False, str(exc))
         problems = daemons.stop()
         out.check("both daemons stop cleanly on SIGTERM", not problems, "; ".join(problems))
         check_stores(out, queued, commune, district)

@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_axis.py"
 
 
+@pytest.mark.slow
 def test_bench_axis_quick() -> None:
     result = subprocess.run(
         [sys.executable, str(BENCH), "--quick"],

@@ -33,6 +33,7 @@ from edoc_exchange.axis import (
     AxisServerError,
     AxisTimeout,
     AxisValidationError,
+    MessageType,
 )
 from edoc_exchange.config import AxisSettings
 
@@ -94,6 +95,29 @@ def forward(upstream: str, *, drop_answer: bool = False) -> Behaviour:
             return
         h.reply(answer.status_code, answer.content,
                 {"Content-Type": answer.headers.get("content-type", "application/json")})
+
+    return act
+
+
+def trickle(*, head: bool, every: float = 1.0, length: int = 200) -> Behaviour:
+    """Answer one byte every ``every`` seconds: the body (``head=False``, after whole
+    headers) or the whole answer, headers included. Each read gets a byte well within the
+    per-read timeout, so only a deadline on the whole call can end it."""
+
+    def act(h: _Handler, head_: bytes, hdrs: dict[str, str], req_body: bytes) -> None:
+        body = _ok_json(count=1).ljust(length)
+        top = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        if not head:
+            h.wfile.write(top)
+            h.wfile.flush()
+        for byte in (top + body if head else body):
+            try:
+                h.wfile.write(bytes([byte]))
+                h.wfile.flush()
+            except OSError:
+                return  # the client gave up: what the test wants
+            time.sleep(every)
 
     return act
 
@@ -356,3 +380,66 @@ def test_unknown_outcome_send_is_not_duplicated(
     assert district.count() == 1
     rows = local_axis.client("xa-a").sent_status(result.doc_id)
     assert [r.receiver_doc_id for r in rows] == [item.doc_id]
+
+
+@pytest.mark.parametrize("head", [False, True], ids=["trickling-body", "trickling-headers"])
+def test_a_trickling_answer_ends_at_the_call_deadline(
+    faulty: Callable[..., Faulty], head: bool
+) -> None:
+    """One byte a second never trips the per-read timeout (2 s); the call's deadline (3 s)
+    ends it, whether the headers or the body trickle, with a clear AxisTimeout."""
+    server = faulty(trickle(head=head))
+    with AxisClient(settings(server.url, timeout=2.0, deadline=3.0, retries=0)) as client:
+        error, elapsed = timed(client.count)
+    assert isinstance(error, AxisTimeout), error
+    assert "deadline of 3 s" in error.en
+    assert "thời hạn 3 giây" in error.vi
+    assert error.step == "axis.countReceiveEdoc"
+    assert server.attempts == 1
+    # Ends at the deadline (not at the 200 s the answer would take); the upper bound leaves
+    # room for a loaded machine, not for another read.
+    assert 3.0 <= elapsed < 6.0
+
+
+def test_retries_of_a_trickling_answer_stay_bounded(faulty: Callable[..., Faulty]) -> None:
+    """Retried like any timeout, but no retry starts after max_retry_time: the whole call
+    ends within max_retry_time + backoff_max + deadline."""
+    server = faulty(trickle(head=False))
+    s = settings(server.url, timeout=2.0, deadline=1.5, retries=10, max_retry_time=2.0)
+    with AxisClient(s) as client:
+        error, elapsed = timed(client.count)
+    assert isinstance(error, AxisTimeout)
+    assert 2 <= server.attempts <= 3
+    assert elapsed < 2.0 + 0.05 + 1.5 + 2.0
+
+
+def test_async_client_ends_a_trickling_answer_at_its_deadline(
+    faulty: Callable[..., Faulty],
+) -> None:
+    server = faulty(trickle(head=False))
+
+    async def run() -> int:
+        async with AsyncAxisClient(
+            settings(server.url, timeout=2.0, deadline=2.0, retries=0)
+        ) as client:
+            return await client.count()
+
+    error, elapsed = timed(lambda: asyncio.run(run()))
+    assert isinstance(error, AxisTimeout), error
+    assert "deadline of 2 s" in error.en
+    assert 2.0 <= elapsed < 5.0
+
+
+def test_a_large_upload_gets_more_time(local_axis: RunningAxis) -> None:
+    """The deadline grows with what is sent (deadline_per_mib), so a large document can
+    still go out over a slow link; a call without an upload gets the plain deadline."""
+    from edoc_exchange.axis import Upload
+    from edoc_exchange.axis._protocol import calls
+
+    client = local_axis.client("xa-a")
+    proto = client._protocol
+    assert proto.deadline_for(calls.count(MessageType.EDOC)) == client.settings.deadline
+    upload = Upload.from_bytes(b"x" * (3 * 1024 * 1024))
+    send = calls.send(upload, sender=COMMUNE_A, message_type=MessageType.EDOC)
+    expected = client.settings.deadline + 3 * client.settings.deadline_per_mib
+    assert proto.deadline_for(send) == pytest.approx(expected)

@@ -19,6 +19,7 @@ from postgres import find_pg_bin
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_daemon.py"
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(os.environ.get("EDOC_SKIP_BENCH") == "1", reason="EDOC_SKIP_BENCH=1"),
     pytest.mark.skipif(find_pg_bin() is None, reason="PostgreSQL server binaries not installed"),
 ]

@@ -17,9 +17,9 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_edxml.py"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     os.environ.get("EDOC_SKIP_BENCH") == "1", reason="EDOC_SKIP_BENCH=1"
-)
+)]
 
 NUMBER = r"[0-9][0-9,]*\.[0-9]+"
 EXPECTED = {

@@ -155,6 +155,7 @@ def test_bad_content_nothing_queued(
     assert _queued(office) == 0
 
 
+@pytest.mark.slow
 def test_demo_runs_green_and_leaves_nothing_running(tmp_path: Path) -> None:
     """README's main command: from a fresh configuration-less start, in under a minute."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDOC_")}

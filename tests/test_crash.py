@@ -34,6 +34,7 @@ def _script_main() -> Callable[[Sequence[str]], int]:
     return cast(Callable[[Sequence[str]], int], module.main)
 
 
+@pytest.mark.slow
 def test_sigkilled_daemons_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     main = _script_main()
     code = main(
@@ -152,6 +153,7 @@ def test_status_resent_after_a_crash_does_not_move_the_recipient_back(
         assert list(history) == ["03", "01"]
 
 
+@pytest.mark.slow
 def test_sigkilled_daemons_on_postgresql_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     """The same crash test with both stores on a throwaway PostgreSQL (a province's setup)."""
     from postgres import find_pg_bin

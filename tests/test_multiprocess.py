@@ -70,6 +70,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_four_daemons_share_1000_documents(pg_server: PostgresServer, tmp_path: Path) -> None:
     url = pg_server.create_database("multiprocess_inbound")
     sandbox = Sandbox.create(

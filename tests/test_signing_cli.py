@@ -142,6 +142,7 @@ def test_bad_input_gives_a_message_not_a_traceback(keys: Path, tmp_path: Path) -
     assert isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.slow
 def test_benchmark_quick_runs() -> None:
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_signing.py"),
                              "--quick"], capture_output=True, text=True, timeout=300, check=False)

@@ -33,7 +33,6 @@ from ..signing import (
     TrustPolicy,
     UntrustedSigner,
     check_chain,
-    load_organ_map,
     spki_sha256,
 )
 from ._errors import AuditAnchorError, CheckpointRefusedError, Source
@@ -225,10 +224,15 @@ class TrustedRoots:
 
     @classmethod
     def from_path(
-        cls, roots: Path, *, organ_ids: Mapping[str, Collection[str]] | None = None
+        cls,
+        roots: Path,
+        *,
+        organ_ids: Mapping[str, Collection[str]] | None = None,
+        signers: Path | None = None,
     ) -> TrustedRoots:
-        """Roots from a PEM bundle or folder (TrustStoreError when none can be read)."""
-        return cls(TrustPolicy.from_path(roots, organ_ids=organ_ids))
+        """Roots from a PEM bundle or folder, and optionally the signers map (a file or the
+        map itself); TrustStoreError when they cannot be read."""
+        return cls(TrustPolicy.from_path(roots, organ_ids=organ_ids, signers=signers))
 
     def describe(self) -> str:
         roots = "; ".join(_subject(c) for c in self.policy.roots)
@@ -327,8 +331,7 @@ def load_anchor(
         paths = (cert,) if isinstance(cert, Path) else tuple(cert)
         return OfficeCertificate.from_file(*paths)
     if trust is not None:
-        organ_ids = load_organ_map(organ_map) if organ_map is not None else None
-        return TrustedRoots.from_path(trust, organ_ids=organ_ids)
+        return TrustedRoots.from_path(trust, signers=organ_map)
     raise AuditAnchorError(
         "Cần neo tin cậy để kiểm tra nhật ký: --cert <chứng thư ký số của cơ quan> hoặc "
         "--trust <CA gốc>, hoặc cấu hình [signing] cert; chứng thư kèm trong điểm kiểm tra "

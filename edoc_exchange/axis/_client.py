@@ -5,8 +5,11 @@ parsing, error mapping, the retry decision) is the shared :class:`~._protocol.Pr
 and each verb is one line building a :class:`~._protocol.Call`. Only ``_call`` differs
 between the two, the way httpx's ``Client`` and ``AsyncClient`` differ.
 
-Every call has a timeout and is retried on transient failures only (connection errors,
-timeouts, 5xx, 429), with exponential backoff and jitter, bounded in attempts and time.
+Every attempt of a call has a total deadline (``deadline``: connect, send and every read
+of the answer, however slowly it trickles; see :mod:`._deadline`) besides each step's
+``timeout``, and ends past it with :class:`~._errors.AxisTimeout`. A call is retried on
+transient failures only (connection errors, timeouts, 5xx, 429), with exponential backoff
+and jitter, bounded in attempts and time.
 A send is retried too: the axis de-duplicates a message by sender, DocumentId and file
 hash, so a send whose answer was lost does not arrive twice.
 """
@@ -20,9 +23,11 @@ import urllib.parse
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import anyio
 import httpx
 
 from ._auth import TimestampStyle
+from ._deadline import deadline, deadline_transport
 from ._errors import AxisSettingsError
 from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
 from ._protocol import Call, Framing, Progress, Protocol, RetryPolicy, Upload, calls
@@ -41,6 +46,8 @@ def _protocol(settings: AxisSettings) -> Protocol:
         systemid=settings.systemid,
         secret=settings.secret,
         timeout=settings.timeout,
+        deadline=settings.deadline,
+        deadline_per_mib=settings.deadline_per_mib,
         retry=RetryPolicy(
             attempts=settings.retries + 1,
             max_time=settings.max_retry_time,
@@ -78,14 +85,18 @@ def _ssl_context(settings: AxisSettings) -> ssl.SSLContext:
     return context
 
 
-def _client_kwargs(settings: AxisSettings) -> dict[str, Any]:
+def _limits(settings: AxisSettings) -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
+
+
+def _client_kwargs(settings: AxisSettings, context: ssl.SSLContext) -> dict[str, Any]:
     return {
-        "verify": _ssl_context(settings),
+        "verify": context,
         "timeout": httpx.Timeout(settings.timeout),
-        "limits": httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        ),
+        "limits": _limits(settings),
         "follow_redirects": False,
     }
 
@@ -105,6 +116,12 @@ def _sender(settings: AxisSettings, sender: str | None) -> str:
             operation="sendEdoc",
         )
     return value
+
+
+def _past(exc: httpx.HTTPError, at: float) -> bool:
+    """Whether a timeout is the attempt's deadline rather than one step's timeout (a step
+    cut to the time left times out right at the deadline)."""
+    return isinstance(exc, httpx.TimeoutException) and time.monotonic() >= at - 0.05
 
 
 class _Base:
@@ -145,18 +162,28 @@ class AxisClient(_Base):
         self._settings = settings
         self._protocol = _protocol(settings)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(transport=transport, **_client_kwargs(settings))
+        if http_client is None:
+            context = _ssl_context(settings)
+            # Our own pool enforces each attempt's deadline at the socket; a transport or
+            # client given by the caller gets each step's timeout capped by it instead.
+            own = transport or deadline_transport(context, _limits(settings))
+            http_client = httpx.Client(transport=own, **_client_kwargs(settings, context))
+        self._http = http_client
 
     def _call(self, call: Call[T], *, progress: Progress | None = None) -> T:
         proto = self._protocol
         for attempt in proto.retrying():
             with attempt:
                 started = time.monotonic()
-                request = proto.build_request(call, progress=progress)
+                seconds = proto.deadline_for(call)
+                request = proto.build_request(call, progress=progress, remaining=seconds)
                 try:
-                    response = self._http.send(request)
+                    with deadline(started + seconds):
+                        response = self._http.send(request)
                 except httpx.HTTPError as exc:
                     proto.log(call, None, started)
+                    if _past(exc, started + seconds):
+                        raise proto.deadline_error(call, seconds, exc) from exc
                     raise proto.transport_error(call, exc) from exc
                 proto.log(call, response, started)
                 return proto.parse_response(call, response)
@@ -236,7 +263,7 @@ class AsyncAxisClient(_Base):
         self._protocol = _protocol(settings)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            transport=transport, **_client_kwargs(settings)
+            transport=transport, **_client_kwargs(settings, _ssl_context(settings))
         )
 
     async def _call(self, call: Call[T], *, progress: Progress | None = None) -> T:
@@ -244,11 +271,19 @@ class AsyncAxisClient(_Base):
         async for attempt in proto.retrying():
             with attempt:
                 started = time.monotonic()
-                request = proto.build_request(call, progress=progress)
+                seconds = proto.deadline_for(call)
+                request = proto.build_request(call, progress=progress, remaining=seconds)
                 try:
-                    response = await self._http.send(request)
+                    # Cancelled at the deadline, whatever step the attempt is in.
+                    with anyio.fail_after(seconds):
+                        response = await self._http.send(request)
+                except TimeoutError as exc:
+                    proto.log(call, None, started)
+                    raise proto.deadline_error(call, seconds, exc) from exc
                 except httpx.HTTPError as exc:
                     proto.log(call, None, started)
+                    if _past(exc, started + seconds):
+                        raise proto.deadline_error(call, seconds, exc) from exc
                     raise proto.transport_error(call, exc) from exc
                 proto.log(call, response, started)
                 return proto.parse_response(call, response)

@@ -333,8 +333,8 @@ class RetryPolicy:
     Waits grow exponentially from ``wait_initial`` to ``wait_max`` with up to
     ``wait_initial`` of random jitter; a 429/503 ``Retry-After`` replaces the wait, and one
     longer than ``max_retry_after`` or than the time left is not waited for: the error is
-    raised at once. Worst case, a call returns after about
-    ``max_time + wait_max + timeout`` seconds.
+    raised at once. Every attempt has its own total deadline (:attr:`Protocol.deadline`),
+    so, worst case, a call returns after about ``max_time + wait_max + deadline`` seconds.
     """
 
     attempts: int = 5
@@ -353,6 +353,10 @@ class Protocol:
     secret: SecretStr = field(repr=False)
     timeout: float
     retry: RetryPolicy
+    #: Seconds one attempt may take in all (connect, send, every read), plus
+    #: ``deadline_per_mib`` for each MiB uploaded.
+    deadline: float = 45.0
+    deadline_per_mib: float = 20.0
     timestamp_style: TimestampStyle = TimestampStyle.MILLIS
     user_agent: str = _USER_AGENT
 
@@ -362,10 +366,40 @@ class Protocol:
     #: The ``filePath`` getEdoc signs, as the SDK does (its download folder).
     file_path: str = "downloads"
 
+    # -- deadlines
+
+    def deadline_for(self, call: Call[Any]) -> float:
+        """Seconds one attempt of ``call`` may take in all: :attr:`deadline`, plus
+        :attr:`deadline_per_mib` for each MiB the call uploads."""
+        size = call.upload.size if call.upload is not None else 0
+        return self.deadline + self.deadline_per_mib * size / (1024 * 1024)
+
+    def deadline_error(self, call: Call[Any], seconds: float, exc: Exception | None) -> AxisTimeout:
+        """The AxisTimeout of an attempt that reached its total deadline."""
+        cause = f": {exc!r}" if exc is not None else ""
+        return AxisTimeout(
+            f"Trục liên thông không trả lời xong {call.operation} trong thời hạn {seconds:g} "
+            f"giây ({self.endpoint}); sẽ thử lại sau",
+            f"the axis did not complete {call.operation} within its deadline of {seconds:g} s "
+            f"({self.endpoint}){cause}",
+            operation=call.operation,
+        )
+
     # -- requests
 
-    def build_request(self, call: Call[Any], *, progress: Progress | None = None) -> httpx.Request:
-        """A freshly signed request (a retry is re-signed: its timestamp must be fresh)."""
+    def build_request(
+        self,
+        call: Call[Any],
+        *,
+        progress: Progress | None = None,
+        remaining: float | None = None,
+    ) -> httpx.Request:
+        """A freshly signed request (a retry is re-signed: its timestamp must be fresh).
+
+        ``remaining`` (seconds left of the attempt's deadline) caps each step's timeout, so
+        even an HTTP client that is not the axis client's own never waits past it in one
+        step.
+        """
         stream: _UploadStream | None = None
         if call.upload is not None:
             kind = RawUpload if self.framing is Framing.RAW else MultipartUpload
@@ -384,7 +418,8 @@ class Protocol:
             user_agent=self.user_agent,
         )
         headers["Accept"] = "application/json"
-        extensions = {"timeout": httpx.Timeout(self.timeout).as_dict()}
+        step = self.timeout if remaining is None else max(0.001, min(self.timeout, remaining))
+        extensions = {"timeout": httpx.Timeout(step).as_dict()}
         url = self.endpoint.rstrip("/") + "/" + call.operation
         if stream is not None:
             # httpx adds Host and Content-Length itself only for bodies it encodes.

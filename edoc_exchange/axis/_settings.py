@@ -41,11 +41,19 @@ class AxisSettings(BaseModel):
     secret: SecretStr
     #: This office's OrganId: the ``from`` of what it sends.
     organ_id: str | None = None
-    #: Seconds for each HTTP attempt (connect, write, read, pool), never unlimited.
+    #: Seconds each step of an HTTP attempt may wait (connect, one write, one read).
     timeout: float = Field(30.0, gt=0)
+    #: Seconds one attempt may take in all: connecting, sending, waiting and every read of
+    #: the answer, however slowly it trickles in; past it the call ends with AxisTimeout
+    #: (and is retried like any timeout). ``timeout`` alone bounds each read, not a call.
+    deadline: float = Field(45.0, gt=0)
+    #: Extra seconds of ``deadline`` per MiB uploaded, so that a large document can still
+    #: be sent over a slow link (20 s/MiB allows about 50 KB/s).
+    deadline_per_mib: float = Field(20.0, ge=0)
     #: Retries after the first attempt (the SDK's default is 4).
     retries: int = Field(4, ge=0, le=20)
-    #: No retry starts after this many seconds from the first attempt.
+    #: No retry starts after this many seconds from the first attempt; a call with its
+    #: retries thus ends within about max_retry_time + backoff_max + deadline seconds.
     max_retry_time: float = Field(120.0, gt=0)
     #: First backoff in seconds; doubles up to backoff_max, with up to this much jitter.
     backoff_initial: float = Field(0.5, ge=0)

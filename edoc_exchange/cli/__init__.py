@@ -7,6 +7,8 @@ Vietnamese and English message and exits 1; a traceback appears only with ``--de
 
 from __future__ import annotations
 
+# First: catches the daemon's stop signal before the command modules' heavy imports.
+from . import _early  # noqa: F401  (isort: keep first)
 from . import axis as _axis  # noqa: F401  (send, inbox, fetch, ack, sent, agencies, axis serve)
 from . import compose as _compose  # noqa: F401  (compose, demo)
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)

@@ -9,8 +9,6 @@ and an English message, printed by ``exits_on_error``; secrets are never printed
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import unicodedata
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .. import office as steps
+from ..atomicfile import write_atomically
 from ..axis import AckStatus, AxisClient, MessageType
 from ..config import ConfigError, load_settings
 from ..errors import EdocError
@@ -181,12 +180,7 @@ def _safe(doc_id: str) -> str:
 def _write_atomically(target: Path, data: bytes) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(target, data)
     except OSError as exc:
         raise _FileError(
             f"Không ghi được tệp {target}: {exc.strerror}",

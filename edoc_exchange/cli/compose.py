@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 
 from .. import office as steps
+from ..atomicfile import write_atomically
 from ..compose import InputError
 from ..config import load_settings
 from ..office import build_office, compose_file, load_signer, open_store
 from ..sandbox.demo import default_plan, run_demo
-from ..signing import Signer
+from ..signing import KeySource, Signer
 from ._app import ConfigOption, app, err_console, exits_on_error, out
-from .signing import _load_signer
+from .signing import load_signer_from_options
 
 
 @app.command("compose")
@@ -48,39 +49,51 @@ def compose_cmd(
     """Soạn văn bản. Compose a plan/report: PDF (decree layout), signed edXML, outbox."""
     settings = load_settings(config)
     office_id = settings.office.organ_id if settings.office else None
-    signer: Signer | None
-    if any(v is not None for v in (key, p12, pkcs11_module)):
-        signer = _load_signer(key, cert, chain, p12, pkcs11_module, token_label, key_label)
-    else:
-        signer = load_signer(settings.signing)
+    db = open_store(settings)
+    # With --queue the office takes the number in its register as it queues (the one door
+    # where processes composing at once cannot take the same number).
+    # The key is opened once (a token session is opened once): from the options when given,
+    # else from [signing].
+    source = KeySource(
+        key=key,
+        cert=cert,
+        chain=chain,
+        p12=p12,
+        pkcs11_module=pkcs11_module,
+        token_label=token_label,
+        key_label=key_label,
+    )
+    signer: Signer | None = (
+        load_signer_from_options(source) if source.given else load_signer(settings.signing)
+    )
+    office = (
+        build_office(settings, db=db, receiving=False, signer=signer) if queue else None
+    )
     if signer is None:
         err_console.print(
             "Cảnh báo: không có khóa ký, văn bản sẽ không được ký số / "
             "warning: no signing key, the document will not be signed"
         )
-    db = open_store(settings)
+    queued = None
     try:
-        composed = compose_file(
-            file,
-            db=db,
-            office_id=office_id,
-            signer=signer,
-            now=dt.datetime.now(dt.UTC),
-            assign_number=queue,
-        )
+        if office is not None:
+            queued = steps.compose_and_queue(office, file)
+            composed = queued.composed
+        else:
+            composed = compose_file(
+                file, db=db, office_id=office_id, signer=signer, now=dt.datetime.now(dt.UTC)
+            )
     except InputError as exc:
         err_console.print(exc.report())
         raise typer.Exit(1) from None
-    output.write_bytes(composed.data)
+    write_atomically(output, composed.data)
     out.print(f"{output}: {composed.message.document_id} ({len(composed.data)} bytes)")
     if pdf is not None:
-        pdf.write_bytes(composed.pdf)
+        write_atomically(pdf, composed.pdf)
         out.print(f"{pdf}: {len(composed.pdf)} bytes")
-    if queue:
-        office = build_office(settings, db=db, receiving=False)
-        row_id, new = steps.queue_message(office, composed.data, composed=True)
-        state = "đã xếp hàng / queued" if new else "đã có trong hàng đợi / already queued"
-        out.print(f"Hộp thư đi / outbox #{row_id}: {state}")
+    if queued is not None:
+        state = "đã xếp hàng / queued" if queued.new else "đã có trong hàng đợi / already queued"
+        out.print(f"Hộp thư đi / outbox #{queued.outbox_id}: {state}")
 
 
 @app.command("demo")

@@ -12,16 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from .. import audit
+from .. import audit, edxml, stopping
 from .. import office as steps
 from ..config import load_settings
-from ..daemon import Intervals, Runner
+from ..daemon import Runner
 from ..edxml import VN_TZ
 from ..office import build_office, open_store, record_configuration
 from ..reports import Period, egov_report, render
@@ -29,6 +30,20 @@ from ._app import ConfigOption, app, err_console, exits_on_error, out
 from ._files import write_files
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Nơi gửi (OrganId), khi nhiều nơi gửi dùng cùng mã văn bản. The sender, when "
+        "several senders used the DocumentId (default: the issuer it names).",
+    ),
+]
+_MOVES = edxml.StatusCode.clerk_moves()
+
+
+def _status_text(code: str | None) -> str:
+    known = edxml.StatusCode.known(code)
+    return known.description if known is not None else ""
 
 db_app = typer.Typer(help="Cơ sở dữ liệu. The database.", no_args_is_help=True)
 daemon_app = typer.Typer(help="Tiến trình nền. The background daemon.", no_args_is_help=True)
@@ -56,21 +71,29 @@ def daemon_run(
     config: ConfigOption = None,
     once: Annotated[bool, typer.Option("--once", help="Run each step once, then exit.")] = False,
 ) -> None:
-    """Chạy tiến trình nền. Poll, verify, store, answer and send until SIGTERM/SIGINT."""
+    """Chạy tiến trình nền. Poll, verify, store, answer and send until SIGTERM/SIGINT.
+
+    The first SIGTERM/SIGINT stops it after the item in hand (at most [daemon]
+    stop_timeout seconds), also while it is still starting; exit code 0. A second one
+    exits at once with 128 + the signal's number.
+    """
+    if not once:
+        # First thing, before the store's migrations and the configuration record (the
+        # CLI package installed them already when it saw this command line).
+        stopping.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore", "stamina", "alembic"):  # one line per poll is not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings(config)
-    office = build_office(settings)
+    if _stop_asked("loading the configuration"):
+        return
+    office = build_office(settings)  # opens and migrates the store
+    if _stop_asked("opening the store"):
+        return
     record_configuration(office, settings)
-    d = settings.daemon
-    runner = Runner(
-        office,
-        Intervals(
-            inbound=d.inbound_interval, outbound=d.outbound_interval, directory=d.directory_interval
-        ),
-        health=(d.health_host, d.health_port) if d.health_port else None,
-    )
+    if _stop_asked("recording the configuration"):
+        return
+    runner = Runner.from_settings(office, settings.daemon)
     if once:
         runner.inbound_step()
         runner.outbound_step()
@@ -80,8 +103,28 @@ def daemon_run(
     out.print(
         f"edoc daemon: {office.office_id} ({office.worker}); health: {_health_url(runner.health)}"
     )
-    runner.run_forever()
-    out.print("Đã dừng / stopped")
+    report = runner.run_forever()
+    if report.clean:
+        out.print("Đã dừng / stopped")
+        return
+    busy = ", ".join(report.busy)
+    out.print(
+        f"Đã dừng, không chờ {busy} (việc dở được tiếp nhận ngay khi chạy lại) / stopped "
+        f"without waiting for {busy} (its work is taken over at the next start)"
+    )
+    # A loop is stuck in a call: do not let interpreter shutdown wait on or trip over it.
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    out.file.flush()
+    os._exit(0)
+
+
+def _stop_asked(during: str) -> bool:
+    """Whether a stop signal came while starting (then say so: it is a clean stop)."""
+    if not stopping.requested.is_set():
+        return False
+    out.print(f"Đã dừng khi đang khởi động / stopped while {during}")
+    return True
 
 
 def _health_url(health: tuple[str, int] | None) -> str:
@@ -90,11 +133,18 @@ def _health_url(health: tuple[str, int] | None) -> str:
 
 @app.command("status")
 @exits_on_error
-def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+def status_cmd(
+    document_id: str,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    sender: FromOption = None,
+) -> None:
     """Tình trạng văn bản. A document's state: received (clerk state) or sent (recipients)."""
     settings = load_settings(config)
     office_id = settings.require_office().organ_id
-    details = steps.document_details(open_store(settings), office_id, document_id)
+    details = steps.document_details(
+        open_store(settings), office_id, document_id, sender=sender
+    )
     received, sent = details.received, details.sent
     recipients, history = details.recipients, details.history
     if received is None and sent is None:
@@ -112,7 +162,12 @@ def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOptio
             "clerk_state": received.clerk_state,
             "received_at": received.received_at.isoformat(),
             "due_date": received.due_date,
+            "identity_finding": received.identity_finding,
         },
+        "also_received": [
+            {"from": r.sender, "verdict": r.verdict.value, "identity_finding": r.identity_finding}
+            for r in details.also_received
+        ],
         "sent": None
         if sent is None
         else {
@@ -154,15 +209,21 @@ def status_cmd(document_id: str, config: ConfigOption = None, as_json: JsonOptio
             received.verdict.value + (f" — {received.reason}" if received.reason else ""),
         )
         table.add_row(
-            "Trạng thái / state",
-            f"{received.clerk_state} {steps.STATUS_TEXT.get(received.clerk_state, '')}",
+            "Trạng thái / state", f"{received.clerk_state} {_status_text(received.clerk_state)}"
+        )
+        if received.identity_finding:
+            table.add_row("Cảnh báo / warning", received.identity_finding)
+    for other in details.also_received:
+        table.add_row(
+            "Cùng mã, nơi gửi khác / same DocumentId, another sender",
+            f"{other.sender} ({other.verdict.value}; edoc status --from {other.sender})",
         )
     if sent is not None:
         table.add_row("Gửi / sending", f"{sent.state} {sent.axis_doc_id or ''}")
         for r in data["sent"]["recipients"]:
             table.add_row(
                 f"→ {r['organ_id']}",
-                f"{r['status_code'] or '-'} {steps.STATUS_TEXT.get(r['status_code'] or '', '')}",
+                f"{r['status_code'] or '-'} {_status_text(r['status_code'])}",
             )
     for h in data["history"]:
         arrow = "←" if h["direction"] == "in" else "→"
@@ -177,11 +238,12 @@ def files_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     config: ConfigOption = None,
+    sender: FromOption = None,
 ) -> None:
     """Lấy tệp của văn bản đến. Write a received document's files (unzipped) into a folder."""
     settings = load_settings(config)
     office_id = settings.require_office().organ_id
-    handed = steps.received_files(open_store(settings), office_id, document_id)
+    handed = steps.received_files(open_store(settings), office_id, document_id, sender=sender)
     if not handed:
         out.print("Không có tệp đính kèm / no attachments")
         return
@@ -194,21 +256,26 @@ def mark_cmd(
     document_id: str,
     code: Annotated[
         str,
-        typer.Argument(help="03 tiếp nhận, 04 phân công, 05 đang xử lý, 06 hoàn thành, 02 từ chối"),
+        typer.Argument(
+            help=", ".join(f"{c.value} {c.vi.lower()}" for c in _MOVES),
+        ),
     ],
     note: Annotated[str | None, typer.Option("--note", help="Ghi chú gửi kèm / a note.")] = None,
     config: ConfigOption = None,
+    sender: FromOption = None,
 ) -> None:
     """Chuyển trạng thái văn bản đến. Move a received document; the sender is told."""
-    if code not in ("02", "03", "04", "05", "06"):
+    target = edxml.StatusCode.known(code)
+    if target not in _MOVES:
+        choices = ", ".join(c.value for c in _MOVES)
         err_console.print(
-            "Mã trạng thái phải là 02, 03, 04, 05 hoặc 06 / the code must be 02, 03, 04, 05 or 06"
+            f"Mã trạng thái phải là một trong {choices} / the code must be one of {choices}"
         )
         raise typer.Exit(2)
     office = build_office(load_settings(config))
-    row = steps.mark(office, document_id, code, note)
+    row = steps.mark(office, document_id, code, note, sender=sender)
     out.print(
-        f"{document_id}: {row.clerk_state} {steps.STATUS_TEXT[code]} — "
+        f"{document_id}: {row.clerk_state} {_status_text(row.clerk_state)} — "
         "đã xếp hàng gửi trạng thái / status queued for the sender"
     )
 

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from ..atomicfile import write_atomically
 from ..edxml import DEFAULT_LIMITS, EdxmlReadError, OrganId, read_file
 from ..errors import EdocError
 from ..sandbox.pki import new_test_identity
 from ..signing import (
+    KEY_PASSWORD_ENV,
     InvalidSignature,
-    KeyPairSigner,
+    KeySource,
     LegacySignature,
     Pkcs11Signer,
     Rule,
+    SecretKind,
+    Signer,
     SignerError,
     TrustPolicy,
     TrustStoreError,
@@ -30,10 +33,7 @@ from ..signing import (
     UntrustedSigner,
     VerifiedMessage,
     load_organ_map,
-    load_pem_signer,
-    load_pkcs12_signer,
-    pem_key_is_encrypted,
-    read_certificates,
+    open_signer,
     sign,
     spki_sha256,
     verify,
@@ -42,8 +42,6 @@ from ._app import app, err_console, exits_on_error, out
 
 __all__ = ["keys_app"]
 
-KEY_PASSWORD_ENV = "EDOC_KEY_PASSWORD"  # noqa: S105 (a variable name)
-PIN_ENV = "EDOC_PKCS11_PIN"
 
 keys_app = typer.Typer(
     help="Khóa và chứng thư số thử nghiệm. Test keys and certificates (for testing only).",
@@ -135,62 +133,26 @@ def keys_new(
         )
 
 
-def _load_signer(
-    key: Path | None,
-    cert: Path | None,
-    chain: Path | None,
-    p12: Path | None,
-    pkcs11_module: Path | None,
-    token_label: str | None,
-    key_label: str | None,
-) -> KeyPairSigner | Pkcs11Signer:
-    sources = [key is not None, p12 is not None, pkcs11_module is not None]
-    if sum(sources) != 1:
+def _clerk_secret(kind: SecretKind) -> str:
+    """A clerk's secret: from the environment, else a hidden prompt (never an argument)."""
+    return _secret(kind.env, kind.prompt)
+
+
+def load_signer_from_options(source: KeySource) -> Signer:
+    """The signer the command-line options name (a usage error unless exactly one source)."""
+    problem = source.problem()
+    if problem is not None:
         _usage(
-            "Chọn đúng một nguồn khóa / give exactly one key source: "
-            "--key K --cert C, or --p12 F, or --pkcs11-module M --token-label L --key-label K"
+            f"{problem[0]} / {problem[1]}: --key K --cert C, or --p12 F, or "
+            "--pkcs11-module M --token-label L --key-label K"
         )
-    if key is not None:
-        if cert is None:
-            _usage("--key cần --cert / --key needs --cert")
-        password = None
-        if pem_key_is_encrypted(key):
-            password = _secret(KEY_PASSWORD_ENV, "Mật khẩu khóa / key password").encode()
-        return load_pem_signer(key, cert, password=password, chain_path=chain)
-    if p12 is not None:
-        try:
-            return load_pkcs12_signer(p12, password=None)
-        except SignerError as exc:
-            if exc.rule is not Rule.KEY_PASSWORD:
-                raise
-        password = _secret(KEY_PASSWORD_ENV, "Mật khẩu PKCS#12 / PKCS#12 password").encode()
-        return load_pkcs12_signer(p12, password=password)
-    assert pkcs11_module is not None
-    if not token_label or not key_label:
-        _usage(
-            "--pkcs11-module cần --token-label và --key-label / "
-            "--pkcs11-module needs --token-label and --key-label"
-        )
-    certificate = read_certificates(cert)[0] if cert is not None else None
-    pin = _secret(PIN_ENV, "PIN của token / token PIN")
-    return Pkcs11Signer.open(
-        module=pkcs11_module,
-        token_label=token_label,
-        key_label=key_label,
-        pin=pin,
-        certificate=certificate,
-    )
+    return open_signer(source, secret=_clerk_secret)
 
 
 def _write_atomic(target: Path, data: bytes, *, force: bool) -> None:
     if target.exists() and not force:
         _usage(f"{target} đã có, dùng --force / already exists, use --force")
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(target, data)
 
 
 @app.command("sign")
@@ -233,7 +195,17 @@ def sign_cmd(
     """Ký số gói tin. Sign an edXML message (PIN/password from EDOC_* variables or a prompt)."""
     if output.exists() and not force:
         _usage(f"{output} đã có, dùng --force / already exists, use --force")
-    signer = _load_signer(key, cert, chain, p12, pkcs11_module, token_label, key_label)
+    signer = load_signer_from_options(
+        KeySource(
+            key=key,
+            cert=cert,
+            chain=chain,
+            p12=p12,
+            pkcs11_module=pkcs11_module,
+            token_label=token_label,
+            key_label=key_label,
+        )
+    )
     try:
         # Refuse to sign what a receiver could not read.
         read_file(file)

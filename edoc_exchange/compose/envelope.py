@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .. import edxml
@@ -20,7 +20,7 @@ from .errors import ContentError, Problem
 from .load import locate
 from .models import Plan, Report
 
-__all__ = ["TYPE_CODE", "attachment_stem", "check_number", "to_document"]
+__all__ = ["TYPE_CODE", "attachment_stem", "check_number", "number_used", "to_document"]
 
 #: edXML DocumentType/Type written for our documents. The numeric codes are not documented
 #: consistently across peers (the official samples use 1); TypeName is the reliable field.
@@ -42,23 +42,35 @@ def attachment_stem(document: Plan | Report) -> str:
     return f"{number}{notation}-{document.date.isoformat()}"
 
 
-def check_number(document: Plan | Report, used: set[str], *, source: Path | None = None) -> None:
-    """Refuse a number the issuer already used this year (the outgoing register's rule)."""
+def number_used(document: Plan | Report, *, source: Path | None = None) -> ContentError:
+    """The refusal of a number the issuer already used this year, at the YAML's line."""
+    return ContentError(
+        [
+            _problem(
+                source,
+                ("number",),
+                "number-used",
+                f"Số {document.number}/{document.notation} đã được {document.issuer.name} "
+                f"dùng trong năm {document.date.year}; văn bản phải có số mới",
+                f"number {document.number} was already used by {document.issuer.name} in "
+                f"{document.date.year} ({document.number}/{document.notation}); the document "
+                "needs a new number",
+            )
+        ],
+        source=str(source) if source else None,
+    )
+
+
+def check_number(
+    document: Plan | Report, used: Collection[str], *, source: Path | None = None
+) -> None:
+    """Refuse a number the issuer already used this year (the outgoing register's rule).
+
+    This only reads: the office takes a number for good in its register when it queues
+    the document (``office.compose_and_queue``), where two processes cannot both take it.
+    """
     if document.number and document.number in used:
-        raise ContentError(
-            [
-                _problem(
-                    source,
-                    ("number",),
-                    "number-used",
-                    f"Số {document.number} đã được {document.issuer.name} dùng trong năm "
-                    f"{document.date.year}; văn bản phải có số mới",
-                    f"number {document.number} was already used by {document.issuer.name} in "
-                    f"{document.date.year}; the document needs a new number",
-                )
-            ],
-            source=str(source) if source else None,
-        )
+        raise number_used(document, source=source)
 
 
 def to_document(

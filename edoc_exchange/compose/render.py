@@ -44,6 +44,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from ..atomicfile import write_atomically
 from ..signing import Signer
 from .errors import FontMissingError, RenderError
 from .models import (
@@ -676,11 +677,7 @@ def write_pdf(
 ) -> Path:
     """Render and write the PDF to ``path`` (replaced atomically); returns the path."""
     target = Path(path)
-    data = render_pdf(document, signer=signer, font_dir=font_dir)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
+    return write_atomically(target, render_pdf(document, signer=signer, font_dir=font_dir))
 
 
 # --- signing -----------------------------------------------------------------------------------

@@ -542,7 +542,13 @@ class Attachment(_Model):
 
 
 class StatusCode(enum.StrEnum):
-    """The status codes of the standard; other codes are kept as data, never refused."""
+    """The status codes of the standard, and the one statement of what each means here.
+
+    Every place that names a status (the reply's Description, the clerk's moves and the
+    command line's help, the reports, the demo) reads it from this enum and its one table
+    below, so the vocabulary cannot drift apart. Codes the standard does not name are kept
+    as data, never refused.
+    """
 
     ARRIVED = "01"  #: đã đến: received by the software, not yet handled
     REJECTED = "02"  #: từ chối tiếp nhận
@@ -557,20 +563,95 @@ class StatusCode(enum.StrEnum):
     @property
     def vi(self) -> str:
         """The Vietnamese name a clerk knows."""
-        return _STATUS_VI[self]
+        return _STATUSES[self].vi
+
+    @property
+    def en(self) -> str:
+        """The English name, beside the Vietnamese one in bilingual messages."""
+        return _STATUSES[self].en
+
+    @property
+    def description(self) -> str:
+        """What the clerk's reply says in its Description (before the clerk's note)."""
+        return _STATUSES[self].description
+
+    @property
+    def final(self) -> bool:
+        """Whether a recipient that answered this is done with the document (02, 06): a
+        sent document is followed until every recipient answered a final status."""
+        return _STATUSES[self].final
+
+    @property
+    def follows(self) -> frozenset[StatusCode]:
+        """The clerk states a received document may be in for a clerk to move it here;
+        empty for a code a clerk never sets."""
+        return _STATUSES[self].follows
+
+    @classmethod
+    def clerk_moves(cls) -> tuple[StatusCode, ...]:
+        """The codes a clerk may set on a received document, in code order."""
+        return tuple(code for code in cls if _STATUSES[code].follows)
+
+    @classmethod
+    def known(cls, code: str | None) -> StatusCode | None:
+        """``code`` as a StatusCode, or None for a code the standard does not name."""
+        try:
+            return cls(code) if code is not None else None
+        except ValueError:
+            return None
 
 
-_STATUS_VI = {
-    StatusCode.ARRIVED: "Đã đến",
-    StatusCode.REJECTED: "Từ chối tiếp nhận",
-    StatusCode.ACCEPTED: "Tiếp nhận",
-    StatusCode.ASSIGNED: "Phân công xử lý",
-    StatusCode.PROCESSING: "Đang xử lý",
-    StatusCode.DONE: "Hoàn thành",
-    StatusCode.TAKE_BACK_REQUESTED: "Yêu cầu lấy lại",
-    StatusCode.CHANGE_ACCEPTED: "Đồng ý cập nhật/lấy lại",
-    StatusCode.CHANGE_REFUSED: "Từ chối cập nhật/lấy lại",
+@dataclass(frozen=True)
+class _Status:
+    vi: str
+    en: str
+    description: str
+    #: The clerk's transition table: the states this one may follow.
+    follows: frozenset[StatusCode] = frozenset()
+    final: bool = False
+
+
+_S = StatusCode
+#: The one table of the status vocabulary: names, the reply's text, the clerk's moves.
+_STATUSES: dict[StatusCode, _Status] = {
+    _S.ARRIVED: _Status(
+        "Đã đến", "arrived", "Đã đến - phần mềm quản lý văn bản đã nhận, văn thư chưa xử lý"
+    ),
+    # Refusing is only possible before the document is accepted.
+    _S.REJECTED: _Status(
+        "Từ chối tiếp nhận", "refused", "Từ chối tiếp nhận", frozenset({_S.ARRIVED}), final=True
+    ),
+    _S.ACCEPTED: _Status(
+        "Tiếp nhận", "accepted", "Tiếp nhận - đã vào sổ văn bản đến", frozenset({_S.ARRIVED})
+    ),
+    # Re-assigning is allowed.
+    _S.ASSIGNED: _Status(
+        "Phân công xử lý", "assigned", "Phân công xử lý", frozenset({_S.ACCEPTED, _S.ASSIGNED})
+    ),
+    _S.PROCESSING: _Status(
+        "Đang xử lý",
+        "in progress",
+        "Đang xử lý",
+        frozenset({_S.ACCEPTED, _S.ASSIGNED, _S.PROCESSING}),
+    ),
+    _S.DONE: _Status(
+        "Hoàn thành",
+        "done",
+        "Hoàn thành",
+        frozenset({_S.ACCEPTED, _S.ASSIGNED, _S.PROCESSING}),
+        final=True,
+    ),
+    _S.TAKE_BACK_REQUESTED: _Status(
+        "Yêu cầu lấy lại", "take-back requested", "Yêu cầu lấy lại"
+    ),
+    _S.CHANGE_ACCEPTED: _Status(
+        "Đồng ý cập nhật/lấy lại", "update/take-back accepted", "Đồng ý cập nhật/lấy lại"
+    ),
+    _S.CHANGE_REFUSED: _Status(
+        "Từ chối cập nhật/lấy lại", "update/take-back refused", "Từ chối cập nhật/lấy lại"
+    ),
 }
+del _S
 
 #: The container elements whose unknown children are kept per message.
 CONTAINERS = (

@@ -18,11 +18,11 @@ import binascii
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, Any
 
 from lxml import etree
 
+from ..atomicfile import write_atomically
 from .checks import check
 from .errors import EdxmlWriteError
 from .findings import Severity
@@ -196,14 +196,4 @@ def write_file(
         for piece in pieces:
             target.write(piece)
         return
-    path = Path(target)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            for piece in pieces:
-                handle.write(piece)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(target, pieces)

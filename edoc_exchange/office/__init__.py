@@ -7,10 +7,10 @@ function of an :class:`Office` (the wired parts: store, axis client, signer, tru
 clock), built from the settings by :func:`build_office` with only the parts a door needs.
 """
 
-from ._office import FINAL_STATUSES, STATUS_TEXT, Office, OfficeIdentity, StepReport
+from ._office import FINAL_STATUSES, Office, OfficeIdentity, StepReport
 from .checkpoints import checkpoint_now, maybe_checkpoint, verify_log
 from .clerk import DocumentDetails, document_details, mark
-from .composing import Composed, compose_file, numbers_used
+from .composing import Composed, Queued, compose_and_queue, compose_file, numbers_used
 from .directory import refresh_directory
 from .figures import Figures, figures
 from .metrics import Metrics
@@ -25,10 +25,18 @@ from .wiring import (
     record_configuration,
     upgrade_store,
 )
+from .worker import (
+    Stuck,
+    beat,
+    keep_wal_small,
+    register_worker,
+    stop_worker,
+    store_space,
+    stuck_work,
+)
 
 __all__ = [
     "FINAL_STATUSES",
-    "STATUS_TEXT",
     "Composed",
     "Dispatch",
     "DocumentDetails",
@@ -36,13 +44,18 @@ __all__ = [
     "Metrics",
     "Office",
     "OfficeIdentity",
+    "Queued",
     "StepReport",
+    "Stuck",
+    "beat",
     "build_office",
     "checkpoint_now",
+    "compose_and_queue",
     "compose_file",
     "document_details",
     "figures",
     "follow_sent",
+    "keep_wal_small",
     "load_policy",
     "load_signer",
     "mark",
@@ -55,9 +68,13 @@ __all__ = [
     "received_files",
     "record_configuration",
     "refresh_directory",
+    "register_worker",
     "send_due",
     "send_now",
     "status_message",
+    "stop_worker",
+    "store_space",
+    "stuck_work",
     "upgrade_store",
     "verify_log",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,21 +23,14 @@ from ..config import ConfigError
 from ..store import Database
 from .metrics import Metrics
 
-__all__ = ["FINAL_STATUSES", "STATUS_TEXT", "Office", "OfficeIdentity", "StepReport"]
+__all__ = ["FINAL_STATUSES", "Office", "OfficeIdentity", "StepReport"]
 
 log = logging.getLogger("edoc.office")
 
 
-STATUS_TEXT = {
-    "01": "Đã đến - phần mềm quản lý văn bản đã nhận, văn thư chưa xử lý",
-    "02": "Từ chối tiếp nhận",
-    "03": "Tiếp nhận - đã vào sổ văn bản đến",
-    "04": "Phân công xử lý",
-    "05": "Đang xử lý",
-    "06": "Hoàn thành",
-}
-#: Recipient statuses after which a sent document is no longer followed.
-FINAL_STATUSES = frozenset({"02", "06"})
+#: Recipient statuses after which a sent document is no longer followed (the vocabulary
+#: is ``edxml.StatusCode``'s; this is its final codes as the outbox compares them).
+FINAL_STATUSES = frozenset(code.value for code in edxml.StatusCode if code.final)
 
 
 def _utcnow() -> dt.datetime:
@@ -84,8 +78,15 @@ class Office:
     worker: str
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], dt.datetime] = _utcnow
-    #: A claim or a "sending" row whose heartbeat is older than this is taken over.
+    #: A claim or a "sending" row whose worker has not beaten for this long (or, without
+    #: a worker row, whose own heartbeat is this old) is taken over.
     stale_after: dt.timedelta = dt.timedelta(minutes=5)
+    #: This process's row in ``workers`` (the daemon registers one and beats it); None for
+    #: one-shot commands, whose claims live by their own heartbeat.
+    worker_id: int | None = None
+    #: Set when the daemon is asked to stop: a step ends after the item in hand, so a stop
+    #: takes seconds whatever the backlog.
+    stop: threading.Event = field(default_factory=threading.Event)
     #: Backoff of the outbox after a transient failure: first delay, cap.
     retry_initial: dt.timedelta = dt.timedelta(seconds=30)
     retry_max: dt.timedelta = dt.timedelta(hours=1)
@@ -97,6 +98,11 @@ class Office:
     @property
     def office_id(self) -> str:
         return self.identity.organ_id
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a step should end after its current item."""
+        return self.stop.is_set()
 
     def trust(self) -> signing.TrustPolicy:
         """The trust policy; receiving without one is a configuration mistake."""
@@ -122,3 +128,5 @@ class StepReport:
     rejected: int = 0
     failed: int = 0
     details: list[str] = field(default_factory=list)
+    #: The pass ended early because the daemon is stopping; the rest waits for the next run.
+    interrupted: bool = False

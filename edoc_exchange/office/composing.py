@@ -1,9 +1,13 @@
 """Compose a plan or report for sending: YAML -> numbered, signed PDF and edXML envelope.
 
 The office's own data decide what the content alone cannot: the organisation directory
-(every recipient's OrganId must be in it), the outgoing register (a number is used once a
-year by an issuer; a blank number takes the next free one when the document is queued),
-and the office's signer (the same key signs the PDF and the envelope).
+(every recipient's OrganId must be in it), the outgoing register (a number is used once per
+issuer, notation and year; a blank number takes the next free one when the document is
+queued), and the office's signer (the same key signs the PDF and the envelope).
+
+Numbers are taken in the register (``store.register``) by :func:`compose_and_queue`, one
+insert under the register's key, so several processes queuing at once never take the same
+number; :func:`compose_file` alone only checks a number given in the YAML.
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import edxml, signing
 from ..compose import ContentError, Plan, Problem, Report, load, render_pdf
-from ..compose.envelope import check_number, to_document
+from ..compose.envelope import check_number, number_used, to_document
 from ..compose.load import locate
 from ..store import Database, directory
 from ..store import outbox as outbox_store
+from ..store import register as register_store
+from ._office import Office
+from .sending import queue_message
 
-__all__ = ["Composed", "compose_file", "numbers_used"]
+__all__ = ["Composed", "Queued", "compose_and_queue", "compose_file", "numbers_used"]
 
 
 @dataclass(frozen=True)
@@ -33,40 +41,46 @@ class Composed:
     data: bytes
 
 
-def numbers_used(db: Database, issuer: str, year: int) -> set[str]:
-    """Numbers the issuer's outgoing documents already carry in ``year``."""
-    used: set[str] = set()
-    with db.engine.connect() as conn:
-        ids = outbox_store.document_ids(conn, issuer)
-    for text in ids:
+@dataclass(frozen=True)
+class Queued:
+    """A composed document in the outbox, with the number the register gave it."""
+
+    composed: Composed
+    outbox_id: int
+    #: False when the same bytes were queued before.
+    new: bool
+
+
+def _queued_numbers(conn: Any, issuer: str, notation: str | None, year: int) -> set[int]:
+    """Numbers the issuer's queued documents carry in ``year`` (of ``notation``, or all):
+    the register does not hold those queued without composing (``edoc send``)."""
+    found: set[int] = set()
+    for text in outbox_store.document_ids(conn, issuer):
         try:
             parsed = edxml.DocumentId.parse(text)
         except edxml.IdentifierError:
             continue
-        if parsed.date.year == year and parsed.number:
-            used.add(parsed.number)
-    return used
+        if parsed.date.year != year or not parsed.number.isdigit():
+            continue
+        if notation is None or parsed.notation == notation:
+            found.add(int(parsed.number))
+    return found
 
 
-def _next_number(used: set[str]) -> str:
-    numbers = [int(n) for n in used if n.isdigit()]
-    return str(max(numbers, default=0) + 1)
+def numbers_used(db: Database, issuer: str, year: int, notation: str | None = None) -> set[str]:
+    """Numbers the issuer already used in ``year``: in its register and on its queued
+    documents (of ``notation``, when given: each notation has its own sequence)."""
+    with db.engine.connect() as conn:
+        used = _queued_numbers(conn, issuer, notation, year)
+        if notation is not None:
+            used |= register_store.numbers_taken(conn, issuer, notation, year)
+    return {str(n) for n in used}
 
 
-def compose_file(
-    path: Path,
-    *,
-    db: Database,
-    office_id: str | None,
-    signer: signing.Signer | None,
-    now: dt.datetime,
-    assign_number: bool = False,
-) -> Composed:
-    """Load, check, number, render, wrap and sign the plan or report at ``path``.
-
-    Raises InputError/ContentError (YAML line and column) for anything wrong in the file,
-    including a recipient missing from the directory or a number already used.
-    """
+def _load_checked(
+    path: Path, *, db: Database, office_id: str | None
+) -> tuple[Plan | Report, dict[str, str]]:
+    """The content at ``path`` and the directory, with the issuer and directory checked."""
     content = load(path)
     if office_id is not None and content.issuer.organ_id != office_id:
         where = locate(path, ("issuer", "organ_id"))
@@ -99,10 +113,17 @@ def compose_file(
             ],
             source=str(path),
         )
-    used = numbers_used(db, content.issuer.organ_id, content.date.year)
-    if content.number is None and assign_number:
-        content = content.model_copy(update={"number": _next_number(used)})
-    check_number(content, used, source=path)
+    return content, known
+
+
+def _render(
+    content: Plan | Report,
+    path: Path,
+    known: dict[str, str],
+    *,
+    signer: signing.Signer | None,
+    now: dt.datetime,
+) -> Composed:
     pdf = render_pdf(content, signer=signer)
     message = to_document(
         content, directory=known, pdf=pdf, source_yaml=path.read_bytes(), now=now, source=path
@@ -111,3 +132,71 @@ def compose_file(
     if signer is not None:
         data = signing.sign(data, signer)
     return Composed(content, pdf, message, data)
+
+
+def compose_file(
+    path: Path,
+    *,
+    db: Database,
+    office_id: str | None,
+    signer: signing.Signer | None,
+    now: dt.datetime,
+) -> Composed:
+    """Load, check, render, wrap and sign the plan or report at ``path``, without queuing.
+
+    A number given in the YAML is checked against the register (read only: it is taken for
+    good when the document is queued); a blank number stays blank, and the envelope is
+    refused until one is registered (:func:`compose_and_queue` takes the next).
+    Raises InputError/ContentError (YAML line and column) for anything wrong in the file,
+    including a recipient missing from the directory or a number already used.
+    """
+    content, known = _load_checked(path, db=db, office_id=office_id)
+    used = numbers_used(db, content.issuer.organ_id, content.date.year, content.notation)
+    check_number(content, used, source=path)
+    return _render(content, path, known, signer=signer, now=now)
+
+
+def compose_and_queue(office: Office, path: Path, *, now: dt.datetime | None = None) -> Queued:
+    """Compose the document at ``path``, number it from the register, sign it with the
+    office's signer and put it in the outbox: the one door for ``compose --queue``.
+
+    The number (the YAML's, or the next free one of the issuer's notation and year) is
+    taken in the register first, in its own short transaction, so that rendering and
+    signing hold no lock; if they or the queuing fail, the number is given back. A crash
+    in between leaves the number taken but unused (a gap the register shows with its
+    DocumentId), never the same number on two documents. Raises ContentError (YAML line
+    and column) for a number already used, and what :func:`compose_file` raises.
+    """
+    now = now or office.clock()
+    content, known = _load_checked(path, db=office.db, office_id=office.office_id)
+    issuer, notation, year = content.issuer.organ_id, content.notation, content.date.year
+    asked = int(content.number) if content.number else None
+
+    def document_id(number: int) -> str:
+        return str(content.model_copy(update={"number": str(number)}).document_id())
+
+    with office.db.transaction() as conn:
+        try:
+            number = register_store.reserve(
+                conn,
+                office_id=issuer,
+                notation=notation,
+                year=year,
+                number=asked,
+                document_id=document_id,
+                now=now,
+                also_used=_queued_numbers(conn, issuer, notation, year),
+            )
+        except register_store.NumberTakenError:
+            raise number_used(content, source=path) from None
+    numbered = content.model_copy(update={"number": str(number)})
+    try:
+        composed = _render(numbered, path, known, signer=office.signer, now=now)
+        outbox_id, new = queue_message(office, composed.data, composed=True)
+    except BaseException:
+        with office.db.transaction() as conn:
+            register_store.release(
+                conn, office_id=issuer, notation=notation, year=year, number=number
+            )
+        raise
+    return Queued(composed, outbox_id, new)

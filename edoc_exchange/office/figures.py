@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import edxml
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from ._office import Office
@@ -28,5 +29,7 @@ def figures(office: Office) -> Figures:
     with office.db.engine.connect() as conn:
         return Figures(
             outbox=outbox_store.queue_depths(conn, office.office_id),
-            inbox_waiting=inbox_store.waiting_count(conn, office.office_id),
+            inbox_waiting=inbox_store.waiting_count(
+                conn, office.office_id, state=edxml.StatusCode.ARRIVED
+            ),
         )

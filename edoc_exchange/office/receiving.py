@@ -20,23 +20,18 @@ from ..axis import (
     MessageType,
     ReceivedItem,
 )
-from ..store import Database, InboxVerdict, StoreError, as_utc
+from ..store import Database, InboxVerdict, StoreError
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ._inbound import Judgement, judge
 from ._office import FINAL_STATUSES, Office, StepReport
+from .clerk import received_document
 from .replies import queue_status, row_sha
+from .worker import keep_wal_small
 
 __all__ = ["receive_documents", "receive_statuses", "received_files"]
 
 log = logging.getLogger("edoc.office")
-
-
-def _read_for_rejection(data: bytes) -> edxml.Document | edxml.StatusMessage | None:
-    """Best-effort header of a message that failed verification, to answer it with 02."""
-    try:
-        return edxml.read(data).message
-    except edxml.EdxmlReadError as exc:
-        return exc.partial.message if exc.partial is not None else None
 
 
 def _ack(office: Office, item_id: str, status: AckStatus, document_id: str | None) -> None:
@@ -79,25 +74,30 @@ def _ack_status_of(row: inbox_store.InboxRow) -> AckStatus:
 
 
 def _finish_acknowledgements(office: Office, report: StepReport, *, statuses: bool) -> None:
-    """Acknowledge (again) what a worker that died stored but did not record as acknowledged."""
+    """Acknowledge (again) what a worker that died or stopped stored but did not record as
+    acknowledged, and this worker's own leftovers (an acknowledgement whose answer was
+    lost); one item at a time, ending early when the daemon is stopping."""
     now = office.clock()
     stale_before = now - office.stale_after
-    with office.db.engine.connect() as conn:
+    with office.db.read() as conn:
         if statuses:
             pending = [
                 (axis_doc_id, AckStatus.DONE, document_id)
                 for axis_doc_id, document_id in inbox_store.unacknowledged_statuses(
-                    conn, office.office_id, stale_before=stale_before
+                    conn, office.office_id, stale_before=stale_before, worker_id=office.worker_id
                 )
             ]
         else:
             pending = [
                 (row.axis_doc_id, _ack_status_of(row), row.document_id)
                 for row in inbox_store.unacknowledged(
-                    conn, office.office_id, stale_before=stale_before
+                    conn, office.office_id, stale_before=stale_before, worker_id=office.worker_id
                 )
             ]
     for axis_doc_id, status, document_id in pending:
+        if office.stopping:
+            report.interrupted = True
+            return
         try:
             _ack_claimed(office, axis_doc_id, status, document_id)
         except AxisError as exc:
@@ -116,12 +116,14 @@ def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxR
         existing = inbox_store.find_incoming(conn, office.office_id, axis_doc_id=item.doc_id)
         if existing is not None:
             holder = inbox_store.claim_holder(
-                conn, office_id=office.office_id, axis_doc_id=item.doc_id
+                conn,
+                office_id=office.office_id,
+                axis_doc_id=item.doc_id,
+                stale_before=now - office.stale_after,
             )
             if holder is None:
                 return False, None  # acknowledged and recorded: it will leave the list
-            worker, beat = holder
-            if worker != office.worker and as_utc(beat) >= now - office.stale_after:
+            if holder.worker != office.worker and holder.live:
                 return False, None  # a live worker is acknowledging it right now
             return False, existing
         claimed = _claim_row(conn, office, item.doc_id, now)
@@ -129,12 +131,13 @@ def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxR
 
 
 def _claim_row(conn: Any, office: Office, item_id: str, now: dt.datetime) -> bool:
-    """Claim an incoming item for this worker (taking over a stale claim)."""
+    """Claim an incoming item for this worker (taking over one whose holder is gone)."""
     return inbox_store.claim_incoming(
         conn,
         office_id=office.office_id,
         axis_doc_id=item_id,
         worker=office.worker,
+        worker_id=office.worker_id,
         now=now,
         stale_before=now - office.stale_after,
     )
@@ -149,15 +152,25 @@ def _release(office: Office, item_id: str) -> None:
 
 
 def receive_documents(office: Office) -> StepReport:
-    """One inbound pass: every listed document is stored once, answered and acknowledged."""
+    """One inbound pass: every listed document is stored once, answered and acknowledged.
+
+    Items are taken one by one; when the daemon is asked to stop, the pass ends after the
+    item in hand (``report.interrupted``) and the rest stays listed at the axis.
+    """
     report = StepReport()
     _finish_acknowledgements(office, report, statuses=False)
+    if office.stopping:
+        report.interrupted = True
+        return report
     items = office.client.list_received(MessageType.EDOC)
     office.metrics.polled()
     # Daemons sharing a database walk the list in different orders, so that they mostly
     # claim different items instead of queueing behind each other's claims.
     random.shuffle(items)
     for item in items:
+        if office.stopping:
+            report.interrupted = True
+            break
         claimed, existing = _claim(office, item)
         if existing is not None:
             # Stored before (a crash before acknowledging, or another daemon): just ack;
@@ -182,107 +195,99 @@ def receive_documents(office: Office) -> StepReport:
         else:
             report.done += 1
         report.details.append(f"{item.doc_id}: {outcome}")
+        keep_wal_small(office)  # a large message leaves a large WAL behind
     return report
 
 
 def _receive_one(office: Office, item: ReceivedItem) -> tuple[str, InboxVerdict, bool]:
     """Fetch, verify and store one claimed item with its reply queued; do not acknowledge.
 
+    The inbox gets a verified record (made from the VerifiedMessage, under the sender's
+    identity) or a rejection with the raw bytes as evidence; never bytes and a verdict.
     Returns (DocumentId, verdict, whether it was new).
     """
     data = office.client.fetch(item.doc_id)
     now = office.clock()
-    verified: signing.VerifiedMessage | None = None
-    reason: str | None = None
-    try:
-        verified = signing.verify(data, office.trust())
-        message: edxml.Document | edxml.StatusMessage | None = verified.message
-    except (signing.SignatureError, edxml.EdxmlError) as exc:
-        reason = exc.diagnostics()
-        message = _read_for_rejection(data)
-    doc = message if isinstance(message, edxml.Document) else None
-    document_id = (doc.document_id if doc else None) or f"axis:{item.doc_id}"
-    sender = message.sender.organ_id if message is not None else (item.sender or "unknown")
-    verdict = (
-        InboxVerdict.VERIFIED if verified is not None and doc is not None else InboxVerdict.REJECTED
-    )
-    if verified is not None and doc is None:
-        reason = (
-            "Thông điệp trạng thái nằm trong danh sách văn bản "
-            "(a status message arrived in the document list)"
-        )
+    judged = judge(data, office.trust(), axis_doc_id=item.doc_id, listed_sender=item.sender)
+    fields = judged.fields
     with office.db.transaction() as conn:
-        _row, new = inbox_store.store_incoming(
-            conn,
-            office_id=office.office_id,
-            axis_doc_id=item.doc_id,
-            document_id=document_id,
-            business_doc_type=(doc.business.doc_type or 0) if doc and doc.business else 0,
-            sender=sender,
-            subject=doc.subject if doc else None,
-            due_date=doc.due_date.isoformat() if doc and doc.due_date else None,
-            message=data,
-            verdict=verdict,
-            reason=reason,
-            signer_subject=verified.certificate.subject.rfc4514_string() if verified else None,
-            signer_serial=format(verified.certificate.serial_number, "x") if verified else None,
-            now=now,
-        )
-        if new:
-            audit.append(
+        if isinstance(judged.record, inbox_store.VerifiedRecord):
+            row, new = inbox_store.store_incoming_verified(
                 conn,
-                office.office_id,
-                audit.AuditEvent.RECEIVED,
-                {
-                    "axis_doc_id": item.doc_id,
-                    "document_id": document_id,
-                    "from": sender,
-                    "sha256": row_sha(data),
-                },
+                judged.record,
+                office_id=office.office_id,
+                axis_doc_id=item.doc_id,
+                state=edxml.StatusCode.ARRIVED,
+                now=now,
             )
-            if verdict is InboxVerdict.VERIFIED:
-                assert verified is not None
-                audit.append(
-                    conn,
-                    office.office_id,
-                    audit.AuditEvent.VERIFIED,
-                    {
-                        "document_id": document_id,
-                        "signer": verified.certificate.subject.rfc4514_string(),
-                        "serial": format(verified.certificate.serial_number, "x"),
-                        "algorithm": verified.signature_algorithm,
-                        # Hops systems appended after signing (the axis's): recorded as
-                        # seen, and as what they are, unsigned.
-                        "unsigned_hops": [
-                            {
-                                "organ_id": hop.organ_id,
-                                "timestamp": hop.timestamp.isoformat() if hop.timestamp else None,
-                            }
-                            for hop in verified.unsigned_trace
-                        ],
-                    },
-                )
-            else:
-                audit.append(
-                    conn,
-                    office.office_id,
-                    audit.AuditEvent.REJECTED,
-                    {
-                        "document_id": document_id,
-                        "from": sender,
-                        "reason": reason,
-                    },
-                )
-            if doc is not None:
-                queue_status(
-                    conn,
-                    office,
-                    doc,
-                    "01" if verdict is InboxVerdict.VERIFIED else "02",
-                    None if verdict is InboxVerdict.VERIFIED else _short(reason),
-                )
-    office.metrics.received(verdict.value)
-    return document_id, verdict, new
+        else:
+            row, new = inbox_store.store_incoming_rejected(
+                conn,
+                judged.record,
+                office_id=office.office_id,
+                axis_doc_id=item.doc_id,
+                state=edxml.StatusCode.REJECTED,
+                now=now,
+            )
+        if new:
+            _record_arrival(conn, office, item, judged, data)
+    if new and row.identity_finding:
+        log.warning("%s: %s", item.doc_id, row.identity_finding)
+    office.metrics.received(row.verdict.value)
+    return fields.document_id, row.verdict, new
+
+
+def _record_arrival(
+    conn: Any, office: Office, item: ReceivedItem, judged: Judgement, data: bytes
+) -> None:
+    """The audit events of a new arrival, and its 01/02 reply, in the storing transaction."""
+    fields = judged.fields
+    audit.append(
+        conn,
+        office.office_id,
+        audit.AuditEvent.RECEIVED,
+        {
+            "axis_doc_id": item.doc_id,
+            "document_id": fields.document_id,
+            "from": fields.sender,
+            # Of the bytes as delivered (hops and all); the inbox keeps the signed message.
+            "sha256": row_sha(data),
+        },
+    )
+    verified, record = judged.verified, judged.record
+    if verified is not None and isinstance(record, inbox_store.VerifiedRecord):
+        event: dict[str, Any] = {
+            "document_id": fields.document_id,
+            "signer": verified.subject,
+            "serial": verified.serial,
+            "algorithm": verified.signature_algorithm,
+            # Hops systems appended after signing (the axis's): recorded as seen, and as
+            # what they are, unsigned.
+            "unsigned_hops": [
+                {
+                    "organ_id": hop.organ_id,
+                    "timestamp": hop.timestamp.isoformat() if hop.timestamp else None,
+                }
+                for hop in verified.unsigned_trace
+            ],
+        }
+        if record.identity_finding:
+            event["identity_finding"] = record.identity_finding
+        audit.append(conn, office.office_id, audit.AuditEvent.VERIFIED, event)
+        code = edxml.StatusCode.ARRIVED
+        note = None
+    else:
+        assert isinstance(record, inbox_store.RejectedRecord)
+        reason = record.reason
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.REJECTED,
+            {"document_id": fields.document_id, "from": fields.sender, "reason": reason},
+        )
+        code, note = edxml.StatusCode.REJECTED, _short(reason)
+    if judged.answering is not None:
+        queue_status(conn, office, judged.answering, code, note)
 
 
 def _short(reason: str | None) -> str | None:
@@ -293,7 +298,13 @@ def receive_statuses(office: Office) -> StepReport:
     """One pass over status messages answering what this office sent."""
     report = StepReport()
     _finish_acknowledgements(office, report, statuses=True)
+    if office.stopping:
+        report.interrupted = True
+        return report
     for item in office.client.list_received(MessageType.STATUS):
+        if office.stopping:  # one item at a time: a stop waits for one, not the list
+            report.interrupted = True
+            break
         data = office.client.fetch(item.doc_id)
         now = office.clock()
         try:
@@ -336,14 +347,7 @@ def receive_statuses(office: Office) -> StepReport:
             if new:
                 # Held until the acknowledgement is recorded (see _ack_claimed).
                 _claim_row(conn, office, item.doc_id, now)
-                for row in outbox_store.find_sent(
-                    conn, office_id=office.office_id, unfinished_only=False
-                ):
-                    if row.document_id == document_id and msg.sender.organ_id in row.recipients:
-                        outbox_store.set_recipient_status(
-                            conn, row.id, msg.sender.organ_id, now, status_code=msg.status_code
-                        )
-                        outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
+                _match_sent(conn, office, msg, now)
                 audit.append(
                     conn,
                     office.office_id,
@@ -361,30 +365,64 @@ def receive_statuses(office: Office) -> StepReport:
     return report
 
 
-def received_files(db: Database, office_id: str, document_id: str) -> list[edxml.AttachedFile]:
+def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.datetime) -> int:
+    """Apply a status to the documents it answers: this office's own DocumentId, and the
+    recipient that answers among their recipients. Another office's status about a
+    document it never received (or about a DocumentId that is not ours) changes nothing;
+    the history keeps it all the same. Returns how many sent documents it updated."""
+    document_id = msg.response_for.document_id or ""
+    answered_issuer = msg.response_for.organ_id
+    if answered_issuer is not None and answered_issuer != office.office_id:
+        log.warning(
+            "status from %s answers %s of %s, not a document of this office",
+            msg.sender.organ_id,
+            document_id,
+            answered_issuer,
+        )
+        return 0
+    matched = 0
+    # By index (office, DocumentId): a status never reads every sent row.
+    for row in outbox_store.find_sent_to(
+        conn, office_id=office.office_id, document_id=document_id, recipient=msg.sender.organ_id
+    ):
+        outbox_store.set_recipient_status(
+            conn, row.id, msg.sender.organ_id, now, status_code=msg.status_code
+        )
+        outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
+        matched += 1
+    if not matched:
+        log.warning(
+            "status %s from %s matches no document this office sent to it (%s)",
+            msg.status_code,
+            msg.sender.organ_id,
+            document_id,
+        )
+    return matched
+
+
+def received_files(
+    db: Database, office_id: str, document_id: str, *, sender: str | None = None
+) -> list[edxml.AttachedFile]:
     """The files of a received, verified document, as a clerk gets them.
 
-    The store keeps the message as it arrived (the signature covers those bytes); the files
-    handed out are the attachments with the SDK's zip unpacked. A rejected message's files
-    are not handed out: nothing vouches for them. Raises StoreError saying why not.
+    They are read from the verified projection: the signed message the inbox kept (what
+    the signature covers, nothing an axis appended), with the SDK's zip unpacked. A
+    rejected item's files are not handed out: nothing vouches for them. ``sender`` picks
+    one sender's document when several used this DocumentId. Raises StoreError saying why
+    not.
     """
     with db.engine.connect() as conn:
-        row = inbox_store.find_incoming(conn, office_id, document_id=document_id)
-    if row is None:
-        raise StoreError(
-            f"Không có văn bản đến {document_id}",
-            f"no received document {document_id}",
-            step="files",
-        )
-    if row.verdict is not InboxVerdict.VERIFIED:
-        raise StoreError(
-            f"Văn bản {document_id} đã bị từ chối ({row.reason or row.verdict.value}): "
-            "không lấy tệp đính kèm của văn bản không được xác thực",
-            f"document {document_id} was rejected ({row.reason or row.verdict.value}): the "
-            "files of an unverified message are not handed out",
-            step="files",
-        )
-    message = edxml.read(row.message).message
+        row = received_document(conn, office_id, document_id, sender=sender, step="files")
+        if row.verdict is not InboxVerdict.VERIFIED:
+            raise StoreError(
+                f"Văn bản {document_id} đã bị từ chối ({row.reason or row.verdict.value}): "
+                "không lấy tệp đính kèm của văn bản không được xác thực",
+                f"document {document_id} was rejected ({row.reason or row.verdict.value}): the "
+                "files of an unverified message are not handed out",
+                step="files",
+            )
+        verified = inbox_store.verified_document(conn, row)
+    message = edxml.read(verified.content).message
     if not isinstance(message, edxml.Document):
         return []
     return [att.file for att in message.attachments]

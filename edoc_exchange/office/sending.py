@@ -28,6 +28,7 @@ from ..store import outbox as outbox_store
 from ._office import FINAL_STATUSES, Office, StepReport
 from .checkpoints import maybe_checkpoint
 from .replies import row_sha
+from .worker import keep_wal_small
 
 __all__ = ["Dispatch", "follow_sent", "queue_message", "send_due", "send_now"]
 
@@ -41,20 +42,33 @@ def _backoff(office: Office, attempts: int) -> dt.timedelta:
 
 
 def send_due(office: Office, *, limit: int = 100) -> StepReport:
-    """Send queued messages that are due, until none is left (or ``limit`` were tried)."""
+    """Send queued messages that are due, one at a time, until none is left (or ``limit``
+    were tried, or the daemon is stopping: then after the message in hand).
+
+    First, the work of workers that stopped or died goes back in the queue (one query).
+    """
     report = StepReport()
     now = office.clock()
     with office.db.transaction() as conn:
         outbox_store.reclaim_stalled(conn, stale_before=now - office.stale_after, now=now)
     for _ in range(limit):
+        if office.stopping:
+            report.interrupted = True
+            break
         with office.db.transaction() as conn:
             row = outbox_store.claim_next(
-                conn, worker=office.worker, now=office.clock(), office_id=office.office_id
+                conn,
+                worker=office.worker,
+                worker_id=office.worker_id,
+                now=office.clock(),
+                office_id=office.office_id,
             )
         if row is None:
             break
         _send_one(office, row, report)
-    maybe_checkpoint(office)
+        keep_wal_small(office)  # signing stored a large message: its WAL is cut back
+    if not office.stopping:
+        maybe_checkpoint(office)
     return report
 
 
@@ -89,6 +103,7 @@ def send_now(office: Office, data: bytes, *, progress: Progress | None = None) -
             now=office.clock(),
             office_id=office.office_id,
             row_id=row_id,
+            worker_id=office.worker_id,
         )
     if row is not None:
         _send_one(office, row, StepReport(), progress=progress)
@@ -136,7 +151,7 @@ def _send_one(
             data,
             sender=office.office_id,
             message_type=message_type,
-            progress=_heartbeat_while_sending(office, row, also=progress),
+            progress=_progress(office, row, also=progress),
         )
     except (AxisRejected, AxisAuthError) as exc:
         _failed(office, row, exc, permanent=isinstance(exc, AxisRejected))
@@ -193,10 +208,22 @@ def _send_one(
     report.details.append(f"{row.kind} {row.document_id}: {result.doc_id}")
 
 
+def _progress(
+    office: Office, row: outbox_store.OutboxRow, *, also: Progress | None = None
+) -> Progress | None:
+    """The upload's progress callback: the clerk's, plus the row's own heartbeat when no
+    worker row keeps the claim alive (a one-shot ``edoc send``); a daemon's worker thread
+    beats for all its claims."""
+    if office.worker_id is not None:
+        return also
+    return _heartbeat_while_sending(office, row, also=also)
+
+
 def _heartbeat_while_sending(
     office: Office, row: outbox_store.OutboxRow, *, also: Progress | None = None
 ) -> Progress:
-    """A progress callback that keeps the claim alive during a long upload.
+    """A progress callback that keeps a claim without a worker row alive during a long
+    upload.
 
     Over a weak link a large message can take longer than ``stale_after``; without a
     heartbeat another daemon would reclaim the row and send it a second time.
@@ -248,9 +275,12 @@ def _failed(
 def follow_sent(office: Office) -> StepReport:
     """Ask the axis how each unfinished sent document fares with each recipient."""
     report = StepReport()
-    with office.db.engine.connect() as conn:
+    with office.db.read() as conn:
         rows = outbox_store.find_sent(conn, office_id=office.office_id)
     for row in rows:
+        if office.stopping:
+            report.interrupted = True
+            break
         if row.axis_doc_id is None:
             continue
         try:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import socket
+from typing import Literal
 
 from .. import signing
 from ..axis import AxisClient
@@ -27,13 +28,9 @@ __all__ = [
     "upgrade_store",
 ]
 
-KEY_PASSWORD_ENV = "EDOC_KEY_PASSWORD"  # noqa: S105 (a variable name)
-PIN_ENV = "EDOC_PKCS11_PIN"
-
-
 def open_store(settings: Settings, *, migrate: bool = True) -> Database:
     """Open the configured database and bring its schema up to date."""
-    db = open_database(settings.store.url)
+    db = open_database(settings.store.url, synchronous=settings.store.sqlite_synchronous)
     if migrate:
         upgrade(db)
     return db
@@ -48,73 +45,61 @@ def upgrade_store(settings: Settings) -> tuple[str, str]:
         db.dispose()
 
 
-def _env_secret(name: str) -> bytes | None:
-    value = os.environ.get(name)
-    return value.encode() if value else None
+def _env_secret(kind: signing.SecretKind) -> str | None:
+    """A daemon's secrets come from the environment only: nobody is there to type them."""
+    return os.environ.get(kind.env) or None
+
+
+def key_source(section: SigningSettings) -> signing.KeySource:
+    """The ``[signing]`` section as a key source."""
+    return signing.KeySource(
+        key=section.key,
+        cert=section.cert,
+        chain=section.chain,
+        p12=section.p12,
+        pkcs11_module=section.pkcs11_module,
+        token_label=section.token_label,
+        key_label=section.key_label,
+    )
 
 
 def load_signer(section: SigningSettings | None) -> signing.Signer | None:
     """The office's signer from the settings, or None when none is configured."""
     if section is None:
         return None
-    sources = [section.key is not None, section.p12 is not None, section.pkcs11_module is not None]
-    if sum(sources) != 1:
+    source = key_source(section)
+    problem = source.problem()
+    if problem is not None:
         raise ConfigError(
-            "Mục [signing] cần đúng một nguồn khóa: key + cert, p12, hoặc pkcs11_module",
-            "the [signing] section needs exactly one key source: key + cert, p12, or pkcs11_module",
-            step="config.signing",
+            f"Mục [signing]: {problem[0]}", f"[signing]: {problem[1]}", step="config.signing"
         )
-    if section.key is not None:
-        if section.cert is None:
-            raise ConfigError(
-                "Mục [signing] có key nhưng thiếu cert",
-                "[signing] has key but no cert",
-                step="config.signing.cert",
-            )
-        return signing.load_pem_signer(
-            section.key,
-            section.cert,
-            password=_env_secret(KEY_PASSWORD_ENV),
-            chain_path=section.chain,
-        )
-    if section.p12 is not None:
-        return signing.load_pkcs12_signer(section.p12, password=_env_secret(KEY_PASSWORD_ENV))
-    assert section.pkcs11_module is not None
-    pin = os.environ.get(PIN_ENV)
-    if not pin or not section.token_label or not section.key_label:
-        raise ConfigError(
-            f"Token PKCS#11 cần token_label, key_label và biến môi trường {PIN_ENV}",
-            f"a PKCS#11 token needs token_label, key_label and the {PIN_ENV} variable",
-            step="config.signing",
-        )
-    certificate = signing.read_certificates(section.cert)[0] if section.cert is not None else None
-    return signing.Pkcs11Signer.open(
-        module=section.pkcs11_module,
-        token_label=section.token_label,
-        key_label=section.key_label,
-        pin=pin,
-        certificate=certificate,
-    )
+    return signing.open_signer(source, secret=_env_secret)
 
 
 def load_policy(section: TrustSettings) -> signing.TrustPolicy:
     """The trust policy the settings describe."""
-    organ_ids = signing.load_organ_map(section.signers) if section.signers is not None else None
     return signing.TrustPolicy.from_path(
         section.roots,
         allow_legacy_sha1=section.allow_legacy_sha1,
         at=section.at,
-        organ_ids=organ_ids,
+        signers=section.signers,
+        strict_identity=section.strict_identity,
     )
 
 
 def build_office(
-    settings: Settings, *, db: Database | None = None, receiving: bool = True
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    receiving: bool = True,
+    signer: signing.Signer | Literal["settings"] | None = "settings",
 ) -> Office:
     """Everything one office's daemon (or the clerk's commands) works with.
 
     ``receiving=False`` is for commands that only queue and send (``edoc send``,
     ``compose --queue``): they need no ``[trust]`` section, which only verification uses.
+    ``signer`` is a signer already opened (a token opens one session, not two); by default
+    the ``[signing]`` section's.
     """
     office = settings.require_office()
     axis = settings.require_axis()
@@ -136,7 +121,7 @@ def build_office(
         ),
         db=db or open_store(settings),
         client=AxisClient(axis),
-        signer=load_signer(settings.signing),
+        signer=load_signer(settings.signing) if signer == "settings" else signer,
         policy=load_policy(settings.require_trust()) if receiving else None,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",
         stale_after=dt.timedelta(seconds=d.stale_after),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..audit import entries
+from ..edxml import StatusCode
 from ..errors import EdocError
 from ..store import Database, InboxVerdict
 from ..store import inbox as inbox_store
@@ -207,7 +208,7 @@ def egov_report(
                 )
             if (
                 row.due_date
-                and row.clerk_state != "06"
+                and row.clerk_state != StatusCode.DONE
                 and dt.date.fromisoformat(row.due_date) < end_day
             ):
                 report.past_due.append(
@@ -217,6 +218,7 @@ def egov_report(
                         "subject": row.subject,
                         "due_date": row.due_date,
                         "state": row.clerk_state,
+                        "state_name": _state_name(row.clerk_state),
                     }
                 )
         if waits:
@@ -239,6 +241,15 @@ def render(report: EgovReport, fmt: str) -> str:
         f"format '{fmt}' is not supported; use html, csv or json",
         step="format",
     )
+
+
+_ACCEPTED = StatusCode.ACCEPTED
+
+
+def _state_name(code: str) -> str:
+    """``03 Tiếp nhận``: a clerk state as the reports print it."""
+    known = StatusCode.known(code)
+    return f"{code} {known.vi}" if known is not None else code
 
 
 def _csv(report: EgovReport) -> str:
@@ -326,13 +337,13 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px}}<
 <tr><th>Văn bản đã nhận / received</th><td>{d["received_total"]}</td></tr>
 <tr><th>Tỷ lệ đã xác nhận với trục / share acknowledged</th>
 <td>{"" if share is None else f"{share * 100:.1f}%"}</td></tr>
-<tr><th>Đã tiếp nhận (03) / accepted</th><td>{d["accepted"]}</td></tr>
+<tr><th>Đã {_ACCEPTED.vi.lower()} ({_ACCEPTED}) / {_ACCEPTED.en}</th><td>{d["accepted"]}</td></tr>
 <tr><th>Thời gian trung vị đến khi tiếp nhận / median hours to acceptance</th>
 <td>{"" if median is None else median}</td></tr>
 </table>
 <h2>Văn bản quá hạn xử lý / past their due date</h2>
 <table><tr><th>DocumentId</th><th>Nơi gửi</th><th>Trích yếu</th><th>Hạn</th><th>Trạng thái</th></tr>
-{rows(report.past_due, ["document_id", "from", "subject", "due_date", "state"])}</table>
+{rows(report.past_due, ["document_id", "from", "subject", "due_date", "state_name"])}</table>
 <h2>Văn bản bị từ chối / rejections</h2>
 <table><tr><th>DocumentId</th><th>Nơi gửi</th><th>Lý do / reason</th></tr>
 {rows(report.rejections, ["document_id", "from", "reason"])}</table>

@@ -216,10 +216,18 @@ class Sandbox:
         raise RuntimeError("the local axis did not start")
 
     def start_daemon(
-        self, organ_id: str, *, log: Path | None = None, env: Mapping[str, str] | None = None
+        self,
+        organ_id: str,
+        *,
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        health_port: int | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start ``edoc daemon run`` for one office."""
+        """Start ``edoc daemon run`` for one office; with ``health_port``, its /healthz
+        there (see :meth:`daemon_health` and :meth:`wait_for_daemon`)."""
         office = self.offices[organ_id]
+        if health_port is not None:
+            env = {**(env or {}), "EDOC_DAEMON__HEALTH_PORT": str(health_port)}
         out = (log or office.folder / "daemon.log").open("ab")
         return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [
@@ -235,6 +243,34 @@ class Sandbox:
             stderr=subprocess.STDOUT,
             env=self._env(env),
         )
+
+    @staticmethod
+    def daemon_health(port: int) -> dict[str, Any] | None:
+        """A daemon's /healthz report (ok or degraded), None while nothing answers."""
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5.0)
+            report = answer.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return report if isinstance(report, dict) else None
+
+    def wait_for_daemon(
+        self, proc: subprocess.Popen[bytes], port: int, timeout: float = 120.0
+    ) -> dict[str, Any]:
+        """Wait until the daemon's loops run (its /healthz says ``ready``); return the report.
+
+        Readiness, not a guess of how long starting takes: a loaded machine only waits
+        longer. Raises RuntimeError when the daemon exits or ``timeout`` passes first.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the daemon exited with {proc.returncode} while starting")
+            report = self.daemon_health(port)
+            if report is not None and report.get("ready"):
+                return report
+            time.sleep(0.05)
+        raise RuntimeError(f"the daemon did not become ready within {timeout:.0f} s")
 
     def run(
         self, organ_id: str, *args: str, check: bool = True, timeout: float = 120.0

@@ -10,7 +10,6 @@ happened. This module sits beside the CLI at the top of the stack: it wires ever
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import tempfile
 import time
@@ -19,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import audit
+from .. import audit, edxml
 from .. import office as steps
 from ..config import load_settings
 from ..errors import EdocError
-from ..office import build_office, compose_file, refresh_directory
+from ..office import build_office, compose_and_queue, refresh_directory
 from .box import Sandbox
 
 __all__ = ["COMMUNE", "DISTRICT", "DemoError", "DemoResult", "default_plan", "run_demo"]
@@ -115,14 +114,8 @@ def run_demo(
         count = refresh_directory(commune)
         report(f"✓ Danh bạ cơ quan / directory: {count} cơ quan / organisations")
 
-        composed = compose_file(
-            plan,
-            db=commune.db,
-            office_id=commune_id,
-            signer=commune.signer,
-            now=dt.datetime.now(dt.UTC),
-            assign_number=True,
-        )
+        # Numbered from the commune's register, signed and queued in one step.
+        composed = compose_and_queue(commune, plan).composed
         out = root / "out"
         out.mkdir()
         pdf = out / f"{composed.message.attachments[0].name}"
@@ -135,7 +128,6 @@ def run_demo(
             f"{composed.content.notation}, {len(composed.pdf) // 1024} KB PDF (PAdES), "
             f"{len(composed.data) // 1024} KB edXML"
         )
-        steps.queue_message(commune, composed.data, composed=True)
         report(f"✓ Đưa vào hàng đợi gửi / queued: {document_id}")
 
         procs.append(box.start_daemon(commune_id))
@@ -164,19 +156,30 @@ def run_demo(
             "trace hop(s) after signing: unsigned)"
         )
 
-        def status(code: str) -> Callable[[], bool]:
+        arrived, accepted = edxml.StatusCode.ARRIVED, edxml.StatusCode.ACCEPTED
+
+        def status(code: edxml.StatusCode) -> Callable[[], bool]:
             def seen() -> bool:
                 history = steps.document_details(commune.db, commune_id, document_id).history
                 return any(h["direction"] == "in" and h["status_code"] == code for h in history)
 
             return seen
 
-        _wait("status 01 reaches the commune", status("01"), deadline, logs)
-        report("✓ Xã nhận trạng thái 01 (đã đến) / commune got status 01 (arrived)")
-        steps.mark(district, document_id, "03", "Vào sổ văn bản đến")
-        report("✓ Văn thư huyện tiếp nhận (03) / district clerk accepted (03)")
-        _wait("status 03 reaches the commune", status("03"), deadline, logs)
-        report("✓ Xã nhận trạng thái 03 (tiếp nhận) / commune got status 03 (accepted)")
+        _wait(f"status {arrived} reaches the commune", status(arrived), deadline, logs)
+        report(
+            f"✓ Xã nhận trạng thái {arrived} ({arrived.vi.lower()}) / commune got status "
+            f"{arrived} ({arrived.en})"
+        )
+        steps.mark(district, document_id, accepted, "Vào sổ văn bản đến")
+        report(
+            f"✓ Văn thư huyện {accepted.vi.lower()} ({accepted}) / district clerk "
+            f"{accepted.en} ({accepted})"
+        )
+        _wait(f"status {accepted} reaches the commune", status(accepted), deadline, logs)
+        report(
+            f"✓ Xã nhận trạng thái {accepted} ({accepted.vi.lower()}) / commune got status "
+            f"{accepted} ({accepted.en})"
+        )
     report("✓ Đã dừng trục và tiến trình nền / axis and daemons stopped")
 
     result = DemoResult(
@@ -185,7 +188,7 @@ def run_demo(
         edxml=edxml_path,
         document_id=document_id,
         logs=logs,
-        statuses=["01", "03"],
+        statuses=[arrived.value, accepted.value],
     )
     for office in (commune, district):
         steps.checkpoint_now(office)

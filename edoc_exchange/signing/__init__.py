@@ -19,6 +19,8 @@ from ._errors import (
     Unsigned,
     UntrustedSigner,
 )
+from ._evidence import signed_message
+from ._open import KEY_PASSWORD_ENV, PIN_ENV, KeySource, SecretKind, open_signer
 from ._pkcs11 import Pkcs11Signer
 from ._policy import (
     DEFAULT_DIGEST_ALGORITHMS,
@@ -45,12 +47,16 @@ from ._verify import VerifiedMessage, signing_time, verify
 __all__ = [
     "DEFAULT_DIGEST_ALGORITHMS",
     "DEFAULT_SIGNATURE_ALGORITHMS",
+    "KEY_PASSWORD_ENV",
+    "PIN_ENV",
     "InvalidSignature",
     "KeyPairSigner",
+    "KeySource",
     "KeyUsage",
     "LegacySignature",
     "Pkcs11Signer",
     "Rule",
+    "SecretKind",
     "SignatureError",
     "Signer",
     "SignerError",
@@ -65,10 +71,12 @@ __all__ = [
     "load_pem_signer",
     "load_pkcs12_signer",
     "load_roots",
+    "open_signer",
     "pem_key_is_encrypted",
     "read_certificates",
     "sign",
     "sign_data",
+    "signed_message",
     "signing_time",
     "spki_sha256",
     "verify",

@@ -71,6 +71,7 @@ class Rule(enum.StrEnum):
     ORGAN_NOT_ALLOWED = "organ-not-allowed"
     SIGNING_TIME_FUTURE = "signing-time-future"
     # signing side and configuration
+    KEY_SOURCE = "key-source"
     KEY_UNREADABLE = "key-unreadable"
     KEY_PASSWORD = "key-password"  # noqa: S105 (a rule code, not a password)
     KEY_CERT_MISMATCH = "key-cert-mismatch"
@@ -212,6 +213,10 @@ _TEXTS: dict[Rule, tuple[str, str]] = {
     Rule.KEY_UNREADABLE: (
         "Không đọc được khóa bí mật, chứng thư số hoặc tệp PKCS#12",
         "cannot read the private key, certificate or PKCS#12 file",
+    ),
+    Rule.KEY_SOURCE: (
+        "Nguồn khóa ký không hợp lệ",
+        "the signing key's source is not usable",
     ),
     Rule.KEY_PASSWORD: (
         "Mật khẩu của khóa sai hoặc thiếu",

@@ -91,6 +91,13 @@ class TrustPolicy:
     ``organ_ids``, when given, maps a signer key (:func:`spki_sha256` of its certificate)
     to the OrganIds it may sign for; a message whose sender OrganId is not listed for its
     signer's key is refused. ``None`` means any trusted certificate may sign for any sender.
+
+    ``strict_identity`` is about what a verified document calls itself: a DocumentId
+    (``OrganId,yyyy/MM/dd,Number/Notation``) names its issuer, and a sender that signs a
+    DocumentId naming another office is either confused or trying to take that office's
+    identifier. The office's receiving step (not :func:`verify`, which judges signatures)
+    refuses such a document under a strict policy and stores it flagged otherwise; either
+    way it is kept under its sender's identity and never shadows the other office's.
     """
 
     roots: tuple[x509.Certificate, ...]
@@ -102,6 +109,8 @@ class TrustPolicy:
     digest_algorithms: frozenset[str] = DEFAULT_DIGEST_ALGORITHMS
     #: How far a signing time may lie ahead of the verifier's clock (clocks drift).
     max_clock_skew: dt.timedelta = field(default=dt.timedelta(minutes=15))
+    #: Refuse a document whose DocumentId names another issuer than its verified sender.
+    strict_identity: bool = False
 
     def __post_init__(self) -> None:
         if not self.roots:
@@ -128,8 +137,19 @@ class TrustPolicy:
         allow_legacy_sha1: bool = False,
         at: dt.datetime | Literal["signing-time", "now"] = "signing-time",
         organ_ids: Mapping[str, Collection[str]] | None = None,
+        signers: str | os.PathLike[str] | None = None,
+        strict_identity: bool = False,
     ) -> TrustPolicy:
-        """A policy trusting the roots in a PEM bundle or a folder of certificates."""
+        """A policy trusting the roots in a PEM bundle or a folder of certificates.
+
+        ``signers`` is the JSON file ``{spki-sha256: [OrganId, ...]}`` of which key may
+        sign for which sender (or give the map itself as ``organ_ids``): every door builds
+        its policy here, so the daemon, ``edoc verify`` and ``edoc audit verify`` trust alike.
+        """
+        if signers is not None:
+            if organ_ids is not None:
+                raise ValueError("give signers or organ_ids, not both")
+            organ_ids = load_organ_map(signers)
         return cls(
             roots=load_roots(path),
             allow_legacy_sha1=allow_legacy_sha1,
@@ -137,6 +157,7 @@ class TrustPolicy:
             organ_ids=None
             if organ_ids is None
             else {k: frozenset(v) for k, v in organ_ids.items()},
+            strict_identity=strict_identity,
         )
 
     @property

@@ -2,25 +2,34 @@
 
 from .db import (
     Database,
+    DatabaseFullError,
     DatabaseLockedError,
     DatabaseReadOnlyError,
+    DatabaseUnavailableError,
     StoreError,
+    StoreSpace,
     as_utc,
     default_database_url,
     open_database,
+    sqlite_pragmas,
     upgrade,
 )
-from .tables import InboxVerdict, OutboxState
+from .tables import InboxVerdict, MessageForm, OutboxState
 
 __all__ = [
     "Database",
+    "DatabaseFullError",
     "DatabaseLockedError",
     "DatabaseReadOnlyError",
+    "DatabaseUnavailableError",
     "InboxVerdict",
+    "MessageForm",
     "OutboxState",
     "StoreError",
+    "StoreSpace",
     "as_utc",
     "default_database_url",
     "open_database",
+    "sqlite_pragmas",
     "upgrade",
 ]

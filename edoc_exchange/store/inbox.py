@@ -1,53 +1,258 @@
 """The inbox: claim an incoming item, store it (verified or rejected), move it through the
 clerk's states, and keep the status history of both directions.
 
-The axis delivers at least once, so an item is identified twice: by the axis DocId and by
-the edXML DocumentId (with its business type: an update re-uses the DocumentId). Both are
-unique keys; storing an item that is already there is a no-op that says so.
+Trust is a type here. A verified document is stored only from a :class:`VerifiedRecord`,
+which only the office's verified path can make (from a ``signing.VerifiedMessage``, under
+the one :class:`RecordSeal`); a rejection is a :class:`RejectedRecord`, whose bytes are
+kept flagged as raw evidence. There is no call that takes bytes and a verdict.
+
+The axis delivers at least once, so an item is identified twice: by the axis DocId, and,
+when verified, by its sender and DocumentId (with its business type: an update re-uses
+the DocumentId). Storing an item that is already there is a no-op that says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import weakref
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import StoreError
-from .tables import InboxVerdict, inbox, inbox_claims, status_history
+from .tables import InboxVerdict, MessageForm, inbox, inbox_claims, status_history
+from .workers import dead_claim
 
 __all__ = [
+    "ClaimHolder",
+    "DocumentFields",
     "InboxRow",
+    "RecordSeal",
+    "RejectedRecord",
+    "SignerFacts",
+    "UnverifiedRecordError",
+    "VerifiedDocument",
+    "VerifiedRecord",
     "claim_holder",
     "claim_incoming",
     "find_incoming",
+    "incoming_with_document_id",
     "received_between",
     "record_status",
     "release_claim",
     "set_clerk_state",
     "status_history_of",
-    "store_incoming",
+    "store_incoming_rejected",
+    "store_incoming_verified",
+    "take_record_seal",
     "unacknowledged",
     "unacknowledged_statuses",
+    "verified_document",
     "waiting_count",
 ]
 
-#: The clerk's states of a received document and which states each may follow.
-CLERK_TRANSITIONS: dict[str, frozenset[str]] = {
-    "02": frozenset({"01"}),  # từ chối: only before acceptance
-    "03": frozenset({"01"}),  # tiếp nhận
-    "04": frozenset({"03", "04"}),  # phân công (re-assigning is allowed)
-    "05": frozenset({"03", "04", "05"}),  # đang xử lý
-    "06": frozenset({"03", "04", "05"}),  # hoàn thành
-}
+class UnverifiedRecordError(StoreError, TypeError):
+    """A record offered to the inbox as verified that the verified path did not make."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFields:
+    """The fields of a received document the office works with without reading it again.
+
+    For a verified record they come from the verified message; for a rejected one they are
+    what the message claims (best effort, to answer its sender), and vouch for nothing.
+    """
+
+    document_id: str
+    sender: str
+    business_doc_type: int = 0
+    subject: str | None = None
+    due_date: str | None = None  #: yyyy-mm-dd
+    code: str | None = None  #: "Number/Notation", as a reply's ResponseFor writes it
+    promulgation_date: str | None = None  #: yyyy-mm-dd
+
+
+@dataclass(frozen=True, slots=True)
+class SignerFacts:
+    """What the signer's certificate says, kept beside the signed message."""
+
+    subject: str
+    issuer: str
+    serial: str  #: hex
+    fingerprint: str  #: SHA-256 of the certificate, hex
+
+
+class RecordSeal:
+    """The capability to make a :class:`VerifiedRecord`; one per process.
+
+    The store cannot import ``signing`` (the import rules), so it cannot check for itself
+    that a record came from a ``signing.VerifiedMessage``. The office's verified path can:
+    it takes the seal once, when it is imported (:func:`take_record_seal`), keeps it
+    private, and uses it only after checking that it holds a VerifiedMessage.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the record seal cannot be copied or pickled")
+
+
+_seal: list[RecordSeal] = []
+
+
+def take_record_seal() -> RecordSeal:
+    """Hand out the one seal of verified records; a second taker is refused.
+
+    Raises :class:`UnverifiedRecordError` when the seal was taken already (by
+    :mod:`edoc_exchange.office`, as soon as it is imported).
+    """
+    if _seal:
+        raise UnverifiedRecordError(
+            "Dấu niêm phong bản ghi đã xác thực đã được lớp nghiệp vụ nhận; chỉ "
+            "edoc_exchange.office tạo bản ghi, từ một signing.VerifiedMessage",
+            "the seal of verified records is taken (by edoc_exchange.office); records are "
+            "made there, from a signing.VerifiedMessage",
+            step="inbox.seal",
+        )
+    seal = object.__new__(RecordSeal)
+    _seal.append(seal)
+    return seal
+
+
+#: Every VerifiedRecord made under the seal (and still alive): a record that bypassed the
+#: constructor (``__new__``, ``copy``) is not in it, and the store refuses it.
+_made: weakref.WeakSet[VerifiedRecord] = weakref.WeakSet()
+
+
+class VerifiedRecord:
+    """A received document whose signature was verified, as the inbox stores it.
+
+    Made only from a ``signing.VerifiedMessage`` (by the office, under the seal): the signed
+    message (signed bytes with the signature put back, nothing unsigned), the Signature as
+    received, the signer's certificate facts and the message's fields. Immutable; copying,
+    pickling or building one without the seal raises :class:`UnverifiedRecordError`.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_fields",
+        "_identity_finding",
+        "_signature_xml",
+        "_signed_message",
+        "_signer",
+        "_signing_time",
+    )
+
+    _fields: DocumentFields
+    _signed_message: bytes
+    _signature_xml: bytes
+    _signer: SignerFacts
+    _signing_time: dt.datetime | None
+    _identity_finding: str | None
+
+    def __init__(
+        self,
+        seal: RecordSeal,
+        *,
+        fields: DocumentFields,
+        signed_message: bytes,
+        signature_xml: bytes,
+        signer: SignerFacts,
+        signing_time: dt.datetime | None,
+        identity_finding: str | None = None,
+    ) -> None:
+        if not _seal or seal is not _seal[0]:
+            raise _unverified("VerifiedRecord()")
+        values = {
+            "_fields": fields,
+            "_signed_message": bytes(signed_message),
+            "_signature_xml": bytes(signature_xml),
+            "_signer": signer,
+            "_signing_time": signing_time,
+            "_identity_finding": identity_finding,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        _made.add(self)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a VerifiedRecord is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("a VerifiedRecord is immutable")
+
+    def __reduce__(self) -> Any:
+        raise _unverified("a copy of a VerifiedRecord")
+
+    def __repr__(self) -> str:
+        return (
+            f"VerifiedRecord(document_id={self.fields.document_id!r}, "
+            f"sender={self.fields.sender!r}, signer={self.signer.subject!r})"
+        )
+
+    @property
+    def fields(self) -> DocumentFields:
+        """The verified message's fields (its From OrganId is the sender)."""
+        return self._fields
+
+    @property
+    def signed_message(self) -> bytes:
+        """The signed content with its signature: verifies again on its own."""
+        return self._signed_message
+
+    @property
+    def signature_xml(self) -> bytes:
+        """The ds:Signature element as received."""
+        return self._signature_xml
+
+    @property
+    def signer(self) -> SignerFacts:
+        """The signer's certificate facts."""
+        return self._signer
+
+    @property
+    def signing_time(self) -> dt.datetime | None:
+        """The signing time the signed message carries."""
+        return self._signing_time
+
+    @property
+    def identity_finding(self) -> str | None:
+        """Why the document's identity is doubtful, when the policy let it in anyway."""
+        return self._identity_finding
+
+
+def _unverified(what: str) -> UnverifiedRecordError:
+    return UnverifiedRecordError(
+        f"Hộp thư đến không nhận {what}: bản ghi đã xác thực chỉ được tạo từ một "
+        "signing.VerifiedMessage bởi edoc_exchange.office",
+        f"the inbox does not take {what}: a verified record is made only from a "
+        "signing.VerifiedMessage, by edoc_exchange.office",
+        step="inbox.verified",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRecord:
+    """A received item that failed verification (or the trust policy), kept as evidence.
+
+    ``evidence`` are the bytes exactly as they arrived, stored flagged as raw
+    (:attr:`MessageForm.RAW`) and never handed out as content; ``fields`` are what the
+    item claims, to answer its sender with status 02. Anyone may make one: a rejection
+    grants nothing.
+    """
+
+    evidence: bytes
+    reason: str
+    fields: DocumentFields
 
 
 @dataclass(frozen=True, slots=True)
 class InboxRow:
-    """One received message as stored."""
+    """One received item as stored, without its bytes (see :class:`VerifiedDocument`)."""
 
     id: int
     office_id: str
@@ -57,12 +262,15 @@ class InboxRow:
     sender: str
     subject: str | None
     due_date: str | None
-    message: bytes
     verdict: InboxVerdict
     reason: str | None
     clerk_state: str
     received_at: dt.datetime
     accepted_at: dt.datetime | None
+    message_form: MessageForm
+    code: str | None
+    promulgation_date: str | None
+    identity_finding: str | None
 
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:
@@ -75,12 +283,50 @@ class InboxRow:
             sender=row.sender,
             subject=row.subject,
             due_date=row.due_date,
-            message=bytes(row.message),
             verdict=InboxVerdict(row.verdict),
             reason=row.reason,
             clerk_state=row.clerk_state,
             received_at=row.received_at,
             accepted_at=row.accepted_at,
+            message_form=MessageForm(row.message_form),
+            code=row.code,
+            promulgation_date=row.promulgation_date,
+            identity_finding=row.identity_finding,
+        )
+
+    @property
+    def verified(self) -> bool:
+        """Whether the item's signature was verified (and its identity let in)."""
+        return self.verdict is InboxVerdict.VERIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedDocument:
+    """The verified projection of a received document: what the clerk's actions read.
+
+    Only a verified row has one (:func:`verified_document`). ``content`` is the signed
+    message (``content_form`` SIGNED), or, for a row stored before revision 0003, the bytes
+    as they arrived and were verified then (RAW).
+    """
+
+    row: InboxRow
+    content: bytes
+    content_form: MessageForm
+    signer: SignerFacts | None
+    signing_time: dt.datetime | None
+
+    @property
+    def fields(self) -> DocumentFields:
+        """The stored fields of the verified message."""
+        r = self.row
+        return DocumentFields(
+            document_id=r.document_id,
+            sender=r.sender,
+            business_doc_type=r.business_doc_type,
+            subject=r.subject,
+            due_date=r.due_date,
+            code=r.code,
+            promulgation_date=r.promulgation_date,
         )
 
 
@@ -92,11 +338,13 @@ def claim_incoming(
     worker: str,
     now: dt.datetime,
     stale_before: dt.datetime,
+    worker_id: int | None = None,
 ) -> bool:
     """Claim an incoming item for ``worker``; False when another live worker holds it.
 
-    A claim whose heartbeat is older than ``stale_before`` belonged to a worker that died
-    and is taken over.
+    A claim whose holder is gone (its worker stopped, or beat last before ``stale_before``;
+    see :func:`.workers.dead_claim`) is taken over, as is one made under this worker's
+    own name. ``worker_id`` is the worker row whose heartbeat keeps the claim alive.
     """
     try:
         with conn.begin_nested():
@@ -106,6 +354,7 @@ def claim_incoming(
                     axis_doc_id=axis_doc_id,
                     claimed_by=worker,
                     heartbeat_at=now,
+                    worker_id=worker_id,
                 )
             )
         return True
@@ -116,23 +365,38 @@ def claim_incoming(
         .where(
             inbox_claims.c.office_id == office_id,
             inbox_claims.c.axis_doc_id == axis_doc_id,
-            or_(inbox_claims.c.claimed_by == worker, inbox_claims.c.heartbeat_at < stale_before),
+            or_(inbox_claims.c.claimed_by == worker, dead_claim(inbox_claims, stale_before)),
         )
-        .values(claimed_by=worker, heartbeat_at=now)
+        .values(claimed_by=worker, heartbeat_at=now, worker_id=worker_id)
     )
     return taken.rowcount == 1
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimHolder:
+    """Who holds the claim on an incoming item, and whether that holder is alive."""
+
+    worker: str
+    worker_id: int | None
+    live: bool
+
+
 def claim_holder(
-    conn: Connection, *, office_id: str, axis_doc_id: str
-) -> tuple[str, dt.datetime] | None:
-    """Who holds the claim on an item, and their last heartbeat; None when unclaimed."""
+    conn: Connection, *, office_id: str, axis_doc_id: str, stale_before: dt.datetime
+) -> ClaimHolder | None:
+    """Who holds the claim on an item and whether they are alive (by the rule of
+    :func:`.workers.dead_claim`); None when unclaimed."""
     row = conn.execute(
-        select(inbox_claims.c.claimed_by, inbox_claims.c.heartbeat_at).where(
-            inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id == axis_doc_id
-        )
+        select(
+            inbox_claims.c.claimed_by,
+            inbox_claims.c.worker_id,
+            dead_claim(inbox_claims, stale_before).label("dead"),
+        ).where(inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id == axis_doc_id)
     ).one_or_none()
-    return (str(row.claimed_by), row.heartbeat_at) if row is not None else None
+    if row is None:
+        return None
+    worker_id = int(row.worker_id) if row.worker_id is not None else None
+    return ClaimHolder(str(row.claimed_by), worker_id, not bool(row.dead))
 
 
 def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool:
@@ -149,14 +413,28 @@ def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool
     return result.rowcount == 1
 
 
+def _unfinished_claim(stale_before: dt.datetime, worker_id: int | None) -> Any:
+    """A claim whose acknowledgement is to be recorded now: its holder is gone, or it is
+    this worker's own from an earlier pass (a worker handles its items one at a time, so
+    at the start of a pass none of its claims is in flight)."""
+    dead = dead_claim(inbox_claims, stale_before)
+    return dead if worker_id is None else or_(dead, inbox_claims.c.worker_id == worker_id)
+
+
 def unacknowledged(
-    conn: Connection, office_id: str, *, stale_before: dt.datetime
+    conn: Connection,
+    office_id: str,
+    *,
+    stale_before: dt.datetime,
+    worker_id: int | None = None,
 ) -> list[InboxRow]:
     """Stored items still claimed by a worker that stopped before recording the acknowledgement.
 
     A worker keeps its claim from before the fetch until the acknowledgement is recorded;
-    a stored item with a stale claim was perhaps acknowledged at the axis (and so is no
-    longer listed there) by a worker that died before its audit event committed.
+    a stored item with a dead claim was perhaps acknowledged at the axis (and so is no
+    longer listed there) by a worker that died before its audit event committed. With
+    ``worker_id``, this worker's own leftover claims are included (an acknowledgement
+    whose answer was lost).
     """
     rows = conn.execute(
         select(inbox)
@@ -165,14 +443,18 @@ def unacknowledged(
             (inbox_claims.c.office_id == inbox.c.office_id)
             & (inbox_claims.c.axis_doc_id == inbox.c.axis_doc_id),
         )
-        .where(inbox.c.office_id == office_id, inbox_claims.c.heartbeat_at < stale_before)
+        .where(inbox.c.office_id == office_id, _unfinished_claim(stale_before, worker_id))
         .order_by(inbox.c.id)
     )
     return [InboxRow.from_row(row) for row in rows]
 
 
 def unacknowledged_statuses(
-    conn: Connection, office_id: str, *, stale_before: dt.datetime
+    conn: Connection,
+    office_id: str,
+    *,
+    stale_before: dt.datetime,
+    worker_id: int | None = None,
 ) -> list[tuple[str, str]]:
     """(axis DocId, DocumentId) of recorded incoming statuses whose acknowledgement a dead
     worker did not record (as :func:`unacknowledged`, for status messages)."""
@@ -186,7 +468,7 @@ def unacknowledged_statuses(
         .where(
             status_history.c.office_id == office_id,
             status_history.c.direction == "in",
-            inbox_claims.c.heartbeat_at < stale_before,
+            _unfinished_claim(stale_before, worker_id),
         )
         .order_by(status_history.c.id)
     )
@@ -199,51 +481,146 @@ def find_incoming(
     *,
     axis_doc_id: str | None = None,
     document_id: str | None = None,
+    sender: str | None = None,
     business_doc_type: int | None = None,
+    verified_only: bool = False,
 ) -> InboxRow | None:
-    """The stored item with this axis DocId, or this DocumentId (latest business type)."""
+    """The latest stored item matching every criterion given (axis DocId, DocumentId,
+    sender, business type), or None.
+
+    A DocumentId alone may match the documents of several senders: the clerk's actions
+    choose among them with :func:`incoming_with_document_id`.
+    """
     query = select(inbox).where(inbox.c.office_id == office_id)
     if axis_doc_id is not None:
         query = query.where(inbox.c.axis_doc_id == axis_doc_id)
     if document_id is not None:
         query = query.where(inbox.c.document_id == document_id)
+    if sender is not None:
+        query = query.where(inbox.c.sender == sender)
     if business_doc_type is not None:
         query = query.where(inbox.c.business_doc_type == business_doc_type)
+    if verified_only:
+        query = query.where(inbox.c.verdict == InboxVerdict.VERIFIED)
     row = conn.execute(query.order_by(inbox.c.id.desc()).limit(1)).one_or_none()
     return InboxRow.from_row(row) if row is not None else None
 
 
-def store_incoming(
+def incoming_with_document_id(conn: Connection, office_id: str, document_id: str) -> list[InboxRow]:
+    """Every stored item carrying ``document_id``, whoever sent it, oldest first."""
+    rows = conn.execute(
+        select(inbox)
+        .where(inbox.c.office_id == office_id, inbox.c.document_id == document_id)
+        .order_by(inbox.c.id)
+    )
+    return [InboxRow.from_row(row) for row in rows]
+
+
+def store_incoming_verified(
     conn: Connection,
+    record: VerifiedRecord,
     *,
     office_id: str,
     axis_doc_id: str,
-    document_id: str,
-    business_doc_type: int,
-    sender: str,
-    message: bytes,
-    verdict: InboxVerdict,
+    state: str,
     now: dt.datetime,
-    subject: str | None = None,
-    due_date: str | None = None,
-    reason: str | None = None,
-    signer_subject: str | None = None,
-    signer_serial: str | None = None,
 ) -> tuple[InboxRow, bool]:
-    """Store a received item; return (row, whether it is new).
+    """Store a verified document in clerk state ``state``; return (row, whether it is new).
 
-    A duplicate (same axis DocId, or same DocumentId and business type) is not stored again;
-    the existing row is returned so the caller can still acknowledge it at the axis.
+    The document is identified by its axis DocId and by (sender, DocumentId, business
+    type): either already stored makes this a no-op returning the stored row, so the
+    caller can still acknowledge it. Another sender's document with the same DocumentId is
+    a different document. Raises :class:`UnverifiedRecordError` for a record the verified
+    path did not make (a runtime check: type hints alone are not enough).
     """
-    for existing in (
-        find_incoming(conn, office_id, axis_doc_id=axis_doc_id),
-        find_incoming(
-            conn, office_id, document_id=document_id, business_doc_type=business_doc_type
-        ),
-    ):
-        if existing is not None:
-            return existing, False
-    state = "01" if verdict is InboxVerdict.VERIFIED else "02"
+    if not isinstance(record, VerifiedRecord) or record not in _made:
+        raise _unverified(f"{type(record).__name__}")
+    fields = record.fields
+
+    def existing() -> InboxRow | None:
+        return find_incoming(conn, office_id, axis_doc_id=axis_doc_id) or find_incoming(
+            conn,
+            office_id,
+            sender=fields.sender,
+            document_id=fields.document_id,
+            business_doc_type=fields.business_doc_type,
+            verified_only=True,
+        )
+
+    return _insert(
+        conn,
+        existing,
+        office_id=office_id,
+        axis_doc_id=axis_doc_id,
+        fields=fields,
+        message=record.signed_message,
+        message_form=MessageForm.SIGNED,
+        verdict=InboxVerdict.VERIFIED,
+        state=state,
+        now=now,
+        signer_subject=record.signer.subject,
+        signer_serial=record.signer.serial,
+        signer_issuer=record.signer.issuer,
+        signer_fingerprint=record.signer.fingerprint,
+        signing_time=record.signing_time,
+        signature_xml=record.signature_xml,
+        identity_finding=record.identity_finding,
+    )
+
+
+def store_incoming_rejected(
+    conn: Connection,
+    record: RejectedRecord,
+    *,
+    office_id: str,
+    axis_doc_id: str,
+    state: str,
+    now: dt.datetime,
+) -> tuple[InboxRow, bool]:
+    """Store a rejected item as evidence, flagged raw; return (row, whether it is new).
+
+    Only its axis DocId identifies it: what a rejected item claims to be (its sender, its
+    DocumentId) is unproven, so it never takes a document's identity, and the real document
+    that arrives later is stored, answered and handed to the clerk.
+    """
+    if not isinstance(record, RejectedRecord):
+        raise TypeError("store_incoming_rejected() takes a RejectedRecord")
+
+    def existing() -> InboxRow | None:
+        return find_incoming(conn, office_id, axis_doc_id=axis_doc_id)
+
+    return _insert(
+        conn,
+        existing,
+        office_id=office_id,
+        axis_doc_id=axis_doc_id,
+        fields=record.fields,
+        message=record.evidence,
+        message_form=MessageForm.RAW,
+        verdict=InboxVerdict.REJECTED,
+        state=state,
+        now=now,
+        reason=record.reason,
+    )
+
+
+def _insert(
+    conn: Connection,
+    existing: Callable[[], InboxRow | None],
+    *,
+    office_id: str,
+    axis_doc_id: str,
+    fields: DocumentFields,
+    message: bytes,
+    message_form: MessageForm,
+    verdict: InboxVerdict,
+    state: str,
+    now: dt.datetime,
+    **extra: Any,
+) -> tuple[InboxRow, bool]:
+    found = existing()
+    if found is not None:
+        return found, False
     try:
         with conn.begin_nested():
             new_id = conn.execute(
@@ -251,28 +628,27 @@ def store_incoming(
                 .values(
                     office_id=office_id,
                     axis_doc_id=axis_doc_id,
-                    document_id=document_id,
-                    business_doc_type=business_doc_type,
-                    sender=sender,
-                    subject=subject,
-                    due_date=due_date,
+                    document_id=fields.document_id,
+                    business_doc_type=fields.business_doc_type,
+                    sender=fields.sender,
+                    subject=fields.subject,
+                    due_date=fields.due_date,
+                    code=fields.code,
+                    promulgation_date=fields.promulgation_date,
                     message=message,
+                    message_form=message_form,
                     sha256=hashlib.sha256(message).hexdigest(),
                     verdict=verdict,
-                    reason=reason,
-                    signer_subject=signer_subject,
-                    signer_serial=signer_serial,
-                    clerk_state=state,
+                    clerk_state=str(state),  # the code's text, never an enum's name
                     received_at=now,
                     state_changed_at=now,
+                    **extra,
                 )
                 .returning(inbox.c.id)
             ).scalar_one()
     except IntegrityError:
         # Another worker stored it between our look and our insert.
-        again = find_incoming(conn, office_id, axis_doc_id=axis_doc_id) or find_incoming(
-            conn, office_id, document_id=document_id, business_doc_type=business_doc_type
-        )
+        again = existing()
         if again is None:
             raise
         return again, False
@@ -280,37 +656,71 @@ def store_incoming(
     return InboxRow.from_row(row), True
 
 
-def set_clerk_state(conn: Connection, row: InboxRow, new_state: str, now: dt.datetime) -> InboxRow:
-    """Move a received document to ``new_state`` (03 accept, 04 assign, 05, 06, 02 reject).
+def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
+    """The verified projection of a stored row; StoreError for a row that is not verified."""
+    if row.verdict is not InboxVerdict.VERIFIED:
+        raise StoreError(
+            f"Văn bản {row.document_id} không qua kiểm tra chữ ký số "
+            f"({row.reason or row.verdict.value})",
+            f"document {row.document_id} was not verified ({row.reason or row.verdict.value})",
+            step="inbox.verified",
+        )
+    found = conn.execute(
+        select(
+            inbox.c.message,
+            inbox.c.message_form,
+            inbox.c.signer_subject,
+            inbox.c.signer_issuer,
+            inbox.c.signer_serial,
+            inbox.c.signer_fingerprint,
+            inbox.c.signing_time,
+        ).where(inbox.c.id == row.id)
+    ).one()
+    signer = None
+    if found.signer_subject is not None:
+        signer = SignerFacts(
+            subject=found.signer_subject,
+            issuer=found.signer_issuer or "",
+            serial=found.signer_serial or "",
+            fingerprint=found.signer_fingerprint or "",
+        )
+    return VerifiedDocument(
+        row=row,
+        content=bytes(found.message),
+        content_form=MessageForm(found.message_form),
+        signer=signer,
+        signing_time=found.signing_time,
+    )
 
-    Raises StoreError (in Vietnamese and English) for a move the workflow does not allow,
-    e.g. accepting a document that was rejected, or one whose signature failed.
+
+def set_clerk_state(
+    conn: Connection,
+    row: InboxRow,
+    new_state: str,
+    now: dt.datetime,
+    *,
+    allowed_from: Collection[str],
+    accepted: bool = False,
+) -> InboxRow:
+    """Move a verified document to ``new_state`` if it is still in the state ``row`` shows
+    and that state is in ``allowed_from``; ``accepted`` records the first acceptance time.
+
+    The workflow (which move is allowed) is the office's, from ``edxml.StatusCode``; this
+    is the guarded write: one compare-and-set UPDATE, which also never moves a rejected
+    item. Raises StoreError when no row matched (a move not allowed, or someone else moved
+    the document just now).
     """
-    allowed = CLERK_TRANSITIONS.get(new_state)
-    if allowed is None:
-        raise StoreError(
-            f"Trạng thái {new_state} không hợp lệ; dùng 02, 03, 04, 05 hoặc 06",
-            f"state {new_state} is not valid; use 02, 03, 04, 05 or 06",
-            step="mark",
-        )
-    if row.verdict is not InboxVerdict.VERIFIED and new_state != "02":
-        raise StoreError(
-            "Văn bản này không qua kiểm tra chữ ký số nên không thể tiếp nhận",
-            "this document failed signature verification and cannot be accepted",
-            step="mark",
-        )
-    if row.clerk_state not in allowed:
-        raise StoreError(
-            f"Không thể chuyển văn bản từ trạng thái {row.clerk_state} sang {new_state}",
-            f"cannot move the document from state {row.clerk_state} to {new_state}",
-            step="mark",
-        )
-    values: dict[str, Any] = {"clerk_state": new_state, "state_changed_at": now}
-    if new_state == "03" and row.accepted_at is None:
+    values: dict[str, Any] = {"clerk_state": str(new_state), "state_changed_at": now}
+    if accepted and row.accepted_at is None:
         values["accepted_at"] = now
     result = conn.execute(
         update(inbox)
-        .where(inbox.c.id == row.id, inbox.c.clerk_state == row.clerk_state)
+        .where(
+            inbox.c.id == row.id,
+            inbox.c.verdict == InboxVerdict.VERIFIED,
+            inbox.c.clerk_state == row.clerk_state,
+            inbox.c.clerk_state.in_([str(s) for s in allowed_from]),
+        )
         .values(**values)
     )
     if result.rowcount != 1:
@@ -365,13 +775,39 @@ def record_status(
     return True
 
 
-def status_history_of(conn: Connection, office_id: str, document_id: str) -> list[dict[str, Any]]:
-    """Both directions' statuses of a document, oldest first."""
-    rows = conn.execute(
-        select(status_history)
-        .where(status_history.c.office_id == office_id, status_history.c.document_id == document_id)
-        .order_by(status_history.c.recorded_at, status_history.c.id)
+def status_history_of(
+    conn: Connection,
+    office_id: str,
+    document_id: str,
+    *,
+    replies_to: str | None = None,
+    answers_from: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The statuses of a document, oldest first.
+
+    A DocumentId names a document of its issuer, yet two senders may use the same one:
+    ``replies_to`` (the sender of the received document) keeps only the statuses this
+    office sent to that sender, ``answers_from`` (the recipients of the document this
+    office sent) only the statuses those recipients sent back. With neither, every status
+    recorded under the DocumentId.
+    """
+    query = select(status_history).where(
+        status_history.c.office_id == office_id, status_history.c.document_id == document_id
     )
+    if replies_to is not None or answers_from is not None:
+        mine = []
+        if replies_to is not None:
+            mine.append(
+                (status_history.c.direction == "out")
+                & (status_history.c.counterpart == replies_to)
+            )
+        if answers_from:
+            mine.append(
+                (status_history.c.direction == "in")
+                & status_history.c.counterpart.in_(list(answers_from))
+            )
+        query = query.where(or_(false(), *mine))
+    rows = conn.execute(query.order_by(status_history.c.recorded_at, status_history.c.id))
     return [dict(row._mapping) for row in rows]
 
 
@@ -391,12 +827,12 @@ def received_between(
     return [InboxRow.from_row(row) for row in rows]
 
 
-def waiting_count(conn: Connection, office_id: str) -> int:
-    """Received documents the clerk has not accepted yet (state 01)."""
+def waiting_count(conn: Connection, office_id: str, *, state: str) -> int:
+    """Received documents in clerk state ``state`` (the office asks for 01: not accepted)."""
     return int(
         conn.execute(
             select(func.count())
             .select_from(inbox)
-            .where(inbox.c.office_id == office_id, inbox.c.clerk_state == "01")
+            .where(inbox.c.office_id == office_id, inbox.c.clerk_state == str(state))
         ).scalar_one()
     )

@@ -4,8 +4,10 @@ Claiming follows procrastinate: on PostgreSQL one statement picks the oldest due
 ``FOR UPDATE SKIP LOCKED`` and marks it ``sending`` for this worker; on SQLite (which has no
 SKIP LOCKED) a compare-and-set ``UPDATE … WHERE state = 'queued'`` does, and the row count
 says whether this worker won. Every later transition is guarded by the prior state and the
-claiming worker, and fails loudly when no row matched. A worker that dies leaves its rows in
-``sending`` with a stale heartbeat; :func:`reclaim_stalled` puts them back in the queue.
+claiming worker, and fails loudly when no row matched. A row in ``sending`` names its
+worker (``worker_id``); when that worker stopped or died (its heartbeat in ``workers`` is
+stale), :func:`reclaim_stalled` puts the row back in the queue in one statement. A row
+claimed without a worker row (``edoc send``) lives by its own heartbeat, as before.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 
 from .db import StoreError
 from .tables import OutboxState, outbox, recipient_statuses
+from .workers import dead_claim
 
 __all__ = [
     "OutboxRow",
@@ -29,6 +32,7 @@ __all__ = [
     "enqueue",
     "find_document",
     "find_sent",
+    "find_sent_to",
     "finished_document_ids",
     "get",
     "heartbeat",
@@ -135,9 +139,11 @@ def claim_next(
     now: dt.datetime,
     office_id: str | None = None,
     row_id: int | None = None,
+    worker_id: int | None = None,
 ) -> OutboxRow | None:
     """Claim the oldest due queued message for ``worker`` (only ``row_id``, when given);
-    None when nothing is due."""
+    None when nothing is due. ``worker_id`` is the worker row whose heartbeat keeps the
+    claim alive; without one, the row's own ``heartbeat_at`` must be beaten."""
     due = and_(outbox.c.state == OutboxState.QUEUED, outbox.c.next_attempt_at <= now)
     if office_id is not None:
         due = and_(due, outbox.c.office_id == office_id)
@@ -146,6 +152,7 @@ def claim_next(
     values = {
         "state": OutboxState.SENDING,
         "claimed_by": worker,
+        "worker_id": worker_id,
         "heartbeat_at": now,
         "updated_at": now,
         "attempts": outbox.c.attempts + 1,
@@ -243,6 +250,7 @@ def mark_sent(
             "axis_doc_id": axis_doc_id,
             "last_error": None,
             "claimed_by": None,
+            "worker_id": None,
             "updated_at": now,
         },
     )
@@ -261,6 +269,7 @@ def mark_retry(
             "last_error": error,
             "next_attempt_at": next_at,
             "claimed_by": None,
+            "worker_id": None,
             "updated_at": now,
         },
     )
@@ -272,16 +281,30 @@ def mark_failed(conn: Connection, row_id: int, worker: str, error: str, now: dt.
         conn,
         row_id,
         worker,
-        {"state": OutboxState.FAILED, "last_error": error, "claimed_by": None, "updated_at": now},
+        {
+            "state": OutboxState.FAILED,
+            "last_error": error,
+            "claimed_by": None,
+            "worker_id": None,
+            "updated_at": now,
+        },
     )
 
 
 def reclaim_stalled(conn: Connection, *, stale_before: dt.datetime, now: dt.datetime) -> int:
-    """Put back in the queue every row whose worker stopped beating before ``stale_before``."""
+    """Put back in the queue every ``sending`` row whose holder is gone: its worker stopped
+    or has not beaten since ``stale_before`` (see :func:`.workers.dead_claim`). One
+    statement; returns how many rows went back."""
     result = conn.execute(
         update(outbox)
-        .where(outbox.c.state == OutboxState.SENDING, outbox.c.heartbeat_at < stale_before)
-        .values(state=OutboxState.QUEUED, claimed_by=None, next_attempt_at=now, updated_at=now)
+        .where(outbox.c.state == OutboxState.SENDING, dead_claim(outbox, stale_before))
+        .values(
+            state=OutboxState.QUEUED,
+            claimed_by=None,
+            worker_id=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
     )
     return int(result.rowcount)
 
@@ -307,6 +330,26 @@ def find_sent(
     if unfinished_only:
         query = query.where(outbox.c.final_at.is_(None))
     return [OutboxRow.from_row(row) for row in conn.execute(query.order_by(outbox.c.id))]
+
+
+def find_sent_to(
+    conn: Connection, *, office_id: str, document_id: str, recipient: str
+) -> list[OutboxRow]:
+    """This office's sent documents with that DocumentId addressed to ``recipient``: the
+    rows an incoming status from ``recipient`` answers (found by index, not by reading
+    every sent row)."""
+    rows = conn.execute(
+        select(outbox)
+        .where(
+            outbox.c.office_id == office_id,
+            outbox.c.document_id == document_id,
+            outbox.c.kind == "edoc",
+            outbox.c.state == OutboxState.SENT,
+        )
+        .order_by(outbox.c.id)
+    )
+    found = [OutboxRow.from_row(row) for row in rows]
+    return [row for row in found if recipient in row.recipients]
 
 
 def _status_rank(code: str | None) -> int:

@@ -1,8 +1,10 @@
 """The tables: outbox, inbox, recipients' statuses, status history, directory, audit log.
 
 Every row belongs to an office (``office_id``, the office's OrganId), so one PostgreSQL
-database can serve a whole province of communes. Messages are stored as their exact bytes
-(the signed bytes for received documents) beside the fields extracted from them.
+database can serve a whole province of communes. Messages are stored as bytes beside the
+fields extracted from them: outgoing ones exactly as sent; a received document as its
+signed message (what the signature covers, with the signature) or, when rejected, as the
+raw bytes that arrived, flagged as evidence (``inbox.message_form``).
 
 Changing a table means a new alembic revision in ``store/migrations/versions``.
 """
@@ -25,10 +27,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
     "InboxVerdict",
+    "MessageForm",
     "OutboxState",
     "audit_checkpoints",
     "audit_entries",
@@ -38,8 +42,10 @@ __all__ = [
     "metadata",
     "organisations",
     "outbox",
+    "outgoing_register",
     "recipient_statuses",
     "status_history",
+    "workers",
 ]
 
 # Stable constraint names: alembic migrations and PostgreSQL error messages can name them.
@@ -74,6 +80,17 @@ class InboxVerdict(enum.StrEnum):
     REJECTED = "rejected"  #: kept as evidence with its reason, answered with status 02
 
 
+class MessageForm(enum.StrEnum):
+    """What the bytes of an inbox row are, so that nobody reads evidence as content."""
+
+    #: The signed content with its signature put back (``signing.signed_message``): made
+    #: from the VerifiedMessage alone, verifies again on its own, holds nothing unsigned.
+    SIGNED = "signed"
+    #: The bytes as they arrived: evidence of a rejection (or of a row stored before
+    #: revision 0003, verified on arrival); never handed out as a document's content.
+    RAW = "raw"
+
+
 outbox = Table(
     "outbox",
     metadata,
@@ -97,8 +114,12 @@ outbox = Table(
     Column("created_at", _TS, nullable=False),
     Column("updated_at", _TS, nullable=False),
     Column("final_at", _TS),  # every recipient reached a final status
+    # The worker (workers.id) whose process holds the row while it is ``sending``; NULL
+    # for a one-shot command's claim, which lives by its own heartbeat_at instead.
+    Column("worker_id", BigInteger().with_variant(Integer, "sqlite")),
     UniqueConstraint("office_id", "sha256"),
     Index("ix_outbox_claim", "state", "next_attempt_at"),
+    Index("ix_outbox_document", "office_id", "document_id"),
 )
 
 recipient_statuses = Table(
@@ -123,18 +144,59 @@ inbox = Table(
     Column("sender", _ORGAN, nullable=False),
     Column("subject", Text),
     Column("due_date", String(10)),
-    Column("message", LargeBinary, nullable=False),  # exactly the bytes received
-    Column("sha256", _SHA256, nullable=False),
+    Column("message", LargeBinary, nullable=False),  # what message_form says it is
+    Column("message_form", Enum(MessageForm, native_enum=False, length=8), nullable=False),
+    Column("sha256", _SHA256, nullable=False),  # of message
     Column("verdict", Enum(InboxVerdict, native_enum=False, length=16), nullable=False),
     Column("reason", Text),
     Column("signer_subject", Text),
     Column("signer_serial", String(64)),
-    Column("clerk_state", String(4), nullable=False),  # 01 … 06, 02 for rejected
+    Column("signer_issuer", Text),
+    Column("signer_fingerprint", _SHA256),  # SHA-256 of the signer's certificate
+    Column("signing_time", _TS),  # carried in the signed message
+    Column("signature_xml", LargeBinary),  # the ds:Signature as received
+    # What a reply's ResponseFor needs, taken from the verified message (claimed, for a
+    # rejected one): "Number/Notation" and the promulgation date (yyyy-mm-dd).
+    Column("code", String(200)),
+    Column("promulgation_date", String(10)),
+    # Why the document's identity is doubtful (its DocumentId names another issuer than
+    # its sender), when the trust policy let it in anyway.
+    Column("identity_finding", Text),
+    Column("clerk_state", String(4), nullable=False),  # a StatusCode; 02 for rejected
     Column("received_at", _TS, nullable=False),
     Column("state_changed_at", _TS, nullable=False),
     Column("accepted_at", _TS),  # first status 03
     UniqueConstraint("office_id", "axis_doc_id"),
-    UniqueConstraint("office_id", "document_id", "business_doc_type"),
+    # A verified document is identified by who sent it and what it calls itself (an update
+    # re-uses the DocumentId with another business type). Rejected rows take no identity:
+    # a forgery that claims another sender must not occupy that sender's document.
+    Index(
+        "uq_inbox_identity",
+        "office_id",
+        "sender",
+        "document_id",
+        "business_doc_type",
+        unique=True,
+        sqlite_where=text("verdict = 'VERIFIED'"),
+        postgresql_where=text("verdict = 'VERIFIED'"),
+    ),
+    Index("ix_inbox_document_id", "office_id", "document_id"),
+)
+
+outgoing_register = Table(
+    "outgoing_register",
+    metadata,
+    # The outgoing register (sổ văn bản đi): a number is used once per office, notation
+    # (the kind of document and its issuing unit, "KH-UBND") and year. The primary key is
+    # what makes two processes that number at once take different numbers.
+    Column("office_id", _ORGAN, primary_key=True),
+    Column("notation", String(100), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    # The DocumentId the number was taken for; a reserved number whose document never
+    # reached the outbox (a crash while composing) is a gap, never a second use.
+    Column("document_id", String(200)),
+    Column("reserved_at", _TS, nullable=False),
 )
 
 inbox_claims = Table(
@@ -142,13 +204,34 @@ inbox_claims = Table(
     metadata,
     # A daemon about to fetch and verify an incoming item claims it here first, so that
     # several daemons sharing the database never process the same item at once; a claim
-    # whose heartbeat stopped (the daemon died) may be taken over. The claim is released
-    # with the "acknowledged" audit event, so a stored item still claimed is one whose
-    # acknowledgement is not yet recorded.
+    # whose worker stopped (or died: its heartbeat is stale) may be taken over. The claim
+    # is released with the "acknowledged" audit event, so a stored item still claimed is
+    # one whose acknowledgement is not yet recorded.
     Column("office_id", _ORGAN, primary_key=True),
     Column("axis_doc_id", String(100), primary_key=True),
     Column("claimed_by", String(100), nullable=False),
+    Column("heartbeat_at", _TS, nullable=False),  # when claimed (or last taken over)
+    # The claiming worker's row; NULL for a claim made without one (it lives by
+    # heartbeat_at and stale_after, the rule before workers had rows).
+    Column("worker_id", BigInteger().with_variant(Integer, "sqlite")),
+    Index("ix_inbox_claims_worker", "worker_id"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    # One row per daemon process: its heartbeat (beaten by a background thread every few
+    # seconds) is the liveness of every claim it holds. A worker that stops cleanly sets
+    # stopped_at; so does the next start of the same name. Work of a worker whose
+    # heartbeat is older than stale_after, or that stopped, is taken over.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("name", String(100), nullable=False),  # the [daemon] worker setting
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", _TS, nullable=False),
     Column("heartbeat_at", _TS, nullable=False),
+    Column("stopped_at", _TS),
+    Index("ix_workers_name", "name"),
 )
 
 status_history = Table(

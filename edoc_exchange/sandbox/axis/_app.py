@@ -60,7 +60,7 @@ from ...axis.server import (
     match_hash_file,
     verify_headers,
 )
-from ...edxml.formats import format_timestamp
+from ...vntime import as_utc, format_timestamp
 from ._config import LocalAxisConfig, load_directory
 from ._db import (
     OPEN_STATES,
@@ -120,9 +120,7 @@ def _vn_text(value: dt.datetime | None) -> str:
     """Times as edXML writes them: ``yyyy/MM/dd HH:mm:ss`` in Vietnam time; "" for none."""
     if value is None:
         return ""
-    if value.tzinfo is None:  # SQLite hands back the UTC it stored, without a zone
-        value = value.replace(tzinfo=dt.UTC)
-    return format_timestamp(value)
+    return format_timestamp(as_utc(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +521,10 @@ class LocalAxis:
                 .where(MessageRow.kind == "edoc", MessageRow.document_id == answered)
                 .order_by(MessageRow.created_at.desc())
             ).all()
+            # Two senders may have used one DocumentId: the answered sender (ResponseFor's
+            # OrganId) is preferred, so that a reply never reaches the other one.
+            issuer = message.response_for.organ_id
+            candidates = sorted(candidates, key=lambda row: row.sender_organ != issuer)
             for original in candidates:
                 for delivery in original.deliveries:
                     if delivery.to_organ == status_sender:

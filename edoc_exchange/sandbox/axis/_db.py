@@ -30,6 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ...store import sqlite_pragmas
+from ...vntime import as_utc
+
 __all__ = [
     "AgencyRow",
     "Base",
@@ -56,11 +59,6 @@ OPEN_STATES = (DeliveryState.PENDING, DeliveryState.FETCHED, DeliveryState.PROCE
 
 class Base(DeclarativeBase):
     pass
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite drops the zone; every time stored here is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class MessageRow(Base):
@@ -91,7 +89,7 @@ class MessageRow(Base):
 
     @property
     def created(self) -> dt.datetime:
-        return _utc(self.created_at)
+        return as_utc(self.created_at)
 
 
 class DeliveryRow(Base):
@@ -134,12 +132,9 @@ def open_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
+        # The store's one SQLite setup: durable like the real axis, which keeps what it
+        # answered DocIds for.
+        sqlite_pragmas(dbapi_connection)
 
     Base.metadata.create_all(engine)
     return engine
