@@ -38,7 +38,7 @@ def office(tmp_path: Path) -> Iterator[Sandbox]:
     try:
         commune = build_office(load_settings(box.offices[COMMUNE].config))
         refresh_directory(commune)
-        commune.client.close()
+        commune.axis.close()
         yield box
     finally:
         axis.terminate()
@@ -46,7 +46,7 @@ def office(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def _queued(box: Sandbox) -> int:
-    commune = build_office(load_settings(box.offices[COMMUNE].config))
+    commune = build_office(load_settings(box.offices[COMMUNE].config), receiving=False)
     with commune.db.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(outbox)).scalar_one())
 
@@ -203,3 +203,22 @@ def test_compose_report_answers_its_plan(office: Sandbox, tmp_path: Path) -> Non
     assert [r.document_id for r in doc.response_for] == ["000.12.05.H38,2020/06/04,/KH-UBND"]
     assert doc.response_for[0].promulgation_date is not None
     assert doc.response_for[0].promulgation_date.isoformat() == "2020-06-04"
+
+
+def test_queuing_needs_neither_axis_nor_trust(office: Sandbox, tmp_path: Path) -> None:
+    """A clerk's machine without the axis settings composes and queues; sending from it is a
+    clear configuration error, not a traceback (issue 10: parts built on demand)."""
+    config = office.offices[COMMUNE].config
+    text = config.read_text(encoding="utf-8")
+    sections = re.split(r"(?m)^(?=\[)", text)
+    kept = [s for s in sections if not s.startswith(("[axis]", "[trust]"))]
+    config.write_text("".join(kept), encoding="utf-8")
+    assert "[axis]" not in config.read_text(encoding="utf-8")
+    code, output = _compose(office, PLAN, tmp_path / "plan.edxml", "--queue")
+    assert code == 0, output
+    assert "outbox #1" in output
+    sent = runner.invoke(app, ["send", str(tmp_path / "plan.edxml"), "--config", str(config)])
+    assert sent.exit_code == 1
+    assert "[axis]" in sent.output
+    assert "Traceback" not in sent.output
+    assert _queued(office) == 1  # refused before queuing: the composed plan alone is there

@@ -68,17 +68,17 @@ def test_acknowledgement_taken_by_the_axis_before_a_crash_is_recorded_once(
     ex = exchange
     steps.queue_message(ex.commune, edxml.write(ex.plan()))
     steps.send_due(ex.commune)
-    original = ex.district.client.acknowledge
+    original = ex.district.axis.acknowledge
 
     def acked_then_killed(doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         original(doc_id, status)
         raise KeyboardInterrupt("SIGKILL")
 
-    ex.district.client.acknowledge = acked_then_killed  # type: ignore[method-assign]
+    ex.district.axis.acknowledge = acked_then_killed  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         steps.receive_documents(ex.district)
-    ex.district.client.acknowledge = original  # type: ignore[method-assign]
-    assert ex.district.client.list_received(MessageType.EDOC) == []
+    ex.district.axis.acknowledge = original  # type: ignore[method-assign]
+    assert ex.district.axis.list_received(MessageType.EDOC) == []
     assert _events(ex.district, "acknowledged") == 0
     # A restarted daemon (another worker) takes over once the claim is stale.
     ex.district.worker = "district-2"
@@ -102,17 +102,17 @@ def test_status_acknowledged_before_a_crash_is_recorded_once(exchange: Exchange)
     steps.send_due(ex.commune)
     steps.receive_documents(ex.district)
     steps.send_due(ex.district)  # status 01
-    original = ex.commune.client.acknowledge
+    original = ex.commune.axis.acknowledge
 
     def acked_then_killed(doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         original(doc_id, status)
         raise KeyboardInterrupt("SIGKILL")
 
-    ex.commune.client.acknowledge = acked_then_killed  # type: ignore[method-assign]
+    ex.commune.axis.acknowledge = acked_then_killed  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         steps.receive_statuses(ex.commune)
-    ex.commune.client.acknowledge = original  # type: ignore[method-assign]
-    assert ex.commune.client.list_received(MessageType.STATUS) == []
+    ex.commune.axis.acknowledge = original  # type: ignore[method-assign]
+    assert ex.commune.axis.list_received(MessageType.STATUS) == []
     ex.clock.advance(minutes=6)
     steps.receive_statuses(ex.commune)
     steps.receive_statuses(ex.commune)

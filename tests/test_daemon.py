@@ -62,7 +62,7 @@ def test_plan_and_statuses_reach_both_stores(exchange: Exchange) -> None:
 
     # acknowledged at the axis: a second pass sees nothing
     assert steps.receive_documents(ex.district).done == 0
-    assert ex.district.client.list_received(MessageType.EDOC) == []
+    assert ex.district.axis.list_received(MessageType.EDOC) == []
 
     # status 01 goes back automatically, then the clerk accepts (03)
     assert steps.send_due(ex.district).done == 1
@@ -115,24 +115,24 @@ def test_receiver_that_stops_before_acknowledging_stores_once(exchange: Exchange
     steps.queue_message(ex.commune, edxml.write(ex.plan()))
     steps.send_due(ex.commune)
     # The district fetched and stored the item but died before acknowledging it.
-    [item] = ex.district.client.list_received(MessageType.EDOC)
-    original = ex.district.client.acknowledge
+    [item] = ex.district.axis.list_received(MessageType.EDOC)
+    original = ex.district.axis.acknowledge
     calls: list[str] = []
 
     def crash(doc_id: str, status: object = None) -> None:
         calls.append(doc_id)
         raise KeyboardInterrupt("power cut")
 
-    ex.district.client.acknowledge = crash  # type: ignore[method-assign]
+    ex.district.axis.acknowledge = crash  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         steps.receive_documents(ex.district)
-    ex.district.client.acknowledge = original  # type: ignore[method-assign]
+    ex.district.axis.acknowledge = original  # type: ignore[method-assign]
     assert calls == [item.doc_id]
     # After the restart: the item is listed again, recognised, acknowledged, not duplicated.
     again = steps.receive_documents(ex.district)
     assert (again.done, again.duplicates) == (0, 1)
     assert len(_rows(ex, "district", inbox)) == 1
-    assert ex.district.client.list_received(MessageType.EDOC) == []
+    assert ex.district.axis.list_received(MessageType.EDOC) == []
     assert len([r for r in _rows(ex, "district", outbox) if r["kind"] == "status"]) == 1
     steps.verify_log(ex.district)
 
@@ -143,14 +143,14 @@ def test_untrusted_signature_is_rejected_and_answered_with_02(
     ex = exchange
     stranger = new_test_identity(organ_id=COMMUNE_A, name="Kẻ giả mạo")
     forged = signing.sign(ex.plan("99"), stranger.signer())
-    ex.commune.client.send(forged, sender=COMMUNE_A)
+    ex.commune.axis.send(forged, sender=COMMUNE_A)
     got = steps.receive_documents(ex.district)
     assert got.rejected == 1
     [row] = _rows(ex, "district", inbox)
     assert row["verdict"] == InboxVerdict.REJECTED
     assert row["clerk_state"] == "02"
     assert "trust" in str(row["reason"]).lower() or "tin cậy" in str(row["reason"])
-    assert ex.district.client.list_received(MessageType.EDOC) == []  # acknowledged as fail
+    assert ex.district.axis.list_received(MessageType.EDOC) == []  # acknowledged as fail
     assert steps.send_due(ex.district).done == 1  # status 02 to the sender
     assert steps.receive_statuses(ex.commune).done == 1
     [hist] = _rows(ex, "commune", status_history)
@@ -164,7 +164,7 @@ def test_untrusted_signature_is_rejected_and_answered_with_02(
 
 def test_unsigned_and_unparseable_messages_are_rejected_with_reason(exchange: Exchange) -> None:
     ex = exchange
-    ex.commune.client.send(edxml.write(ex.plan("7")), sender=COMMUNE_A)  # unsigned
+    ex.commune.axis.send(edxml.write(ex.plan("7")), sender=COMMUNE_A)  # unsigned
     got = steps.receive_documents(ex.district)
     assert got.rejected == 1
     [row] = _rows(ex, "district", inbox)
@@ -250,7 +250,7 @@ def test_read_only_database_loses_nothing(exchange: Exchange, tmp_path: Path) ->
     with pytest.raises(DatabaseReadOnlyError):
         steps.receive_documents(ex.district)
     # The item is still waiting at the axis: nothing was acknowledged, nothing lost.
-    assert len(ex.district.client.list_received(MessageType.EDOC)) == 1
+    assert len(ex.district.axis.list_received(MessageType.EDOC)) == 1
     ex.district.db.dispose()
     ex.district.db = good
     assert steps.receive_documents(ex.district).done == 1
@@ -334,10 +334,10 @@ def test_a_signed_document_survives_the_axis_and_its_file_is_handed_out_unzipped
     inner = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 Word 97 " * 200
     doc = ex.plan("31")
     signed = signing.sign(_sdk_zipped(doc, inner), ex.identities[COMMUNE_A].signer())
-    ex.commune.client.send(signed, sender=COMMUNE_A)  # as the peer's own software would
+    ex.commune.axis.send(signed, sender=COMMUNE_A)  # as the peer's own software would
 
-    [item] = ex.district.client.list_received(MessageType.EDOC)
-    delivered = ex.district.client.fetch(item.doc_id)
+    [item] = ex.district.axis.list_received(MessageType.EDOC)
+    delivered = ex.district.axis.fetch(item.doc_id)
     assert b"\r\n" in delivered
     assert delivered.count(b"<edXML:TraceHeader>") == 2  # the sender's and the axis's
 
@@ -358,7 +358,7 @@ def test_a_signed_document_survives_the_axis_and_its_file_is_handed_out_unzipped
 def test_files_of_a_rejected_document_are_not_handed_out(exchange: Exchange) -> None:
     ex = exchange
     doc = ex.plan("32")
-    ex.commune.client.send(edxml.write(doc), sender=COMMUNE_A)  # unsigned: rejected
+    ex.commune.axis.send(edxml.write(doc), sender=COMMUNE_A)  # unsigned: rejected
     assert steps.receive_documents(ex.district).rejected == 1
     with pytest.raises(StoreError) as info:
         steps.received_files(ex.district.db, DISTRICT, doc.document_id or "")

@@ -176,7 +176,7 @@ def test_a_failed_directory_refresh_is_retried_within_minutes(exchange: Exchange
     """The directory loop's interval is a day; after a failure it retries with the loops'
     backoff (here 0.2 s doubling), not a day later."""
     office = exchange.district
-    original = office.client.agencies
+    original = office.axis.agencies
     failures: list[float] = []
 
     def flaky() -> Any:
@@ -185,7 +185,7 @@ def test_a_failed_directory_refresh_is_retried_within_minutes(exchange: Exchange
             raise AxisConnectionError("mất kết nối", "connection lost", operation="agencies")
         return original()
 
-    office.client.agencies = flaky  # type: ignore[method-assign]
+    office.axis.agencies = flaky  # type: ignore[method-assign]
     with running(office) as health:
         body = health.wait(
             "the directory refreshed",
@@ -215,14 +215,14 @@ def test_a_stop_is_bounded_when_a_loop_hangs(exchange: Exchange) -> None:
     office = exchange.district
     release = threading.Event()
     entered = threading.Event()
-    original = office.client.list_received
+    original = office.axis.list_received
 
     def hang(*args: Any) -> Any:
         entered.set()
         release.wait(120)
         return original(*args)
 
-    office.client.list_received = hang  # type: ignore[method-assign,assignment]
+    office.axis.list_received = hang  # type: ignore[method-assign,assignment]
     health = Health(office, stop_timeout=1.0)
     health.runner.start()
     try:

@@ -68,8 +68,8 @@ def _inbox_rows(office: steps.Office) -> list[dict[str, Any]]:
 def _statuses_at(office: steps.Office) -> list[edxml.StatusMessage]:
     """The status messages waiting for ``office`` at the axis, read (not acknowledged)."""
     found = []
-    for item in office.client.list_received(MessageType.STATUS):
-        message = edxml.read(office.client.fetch(item.doc_id)).message
+    for item in office.axis.list_received(MessageType.STATUS):
+        message = edxml.read(office.axis.fetch(item.doc_id)).message
         assert isinstance(message, edxml.StatusMessage)
         found.append(message)
     return found
@@ -92,7 +92,7 @@ def test_a_third_office_cannot_shadow_the_communes_next_document(
     document_id = real.document_id or ""
     # 1. The third office sends first, signing with its own trusted key.
     shadow = _shadowing_document(ex, third)
-    third.office.client.send(signing.sign(shadow, third.identity.signer()), sender=COMMUNE_B)
+    third.office.axis.send(signing.sign(shadow, third.identity.signer()), sender=COMMUNE_B)
     first = steps.receive_documents(ex.district)
     assert (first.done, first.rejected) == ((0, 1) if strict else (1, 0))
 
@@ -101,7 +101,7 @@ def test_a_third_office_cannot_shadow_the_communes_next_document(
     assert steps.send_due(ex.commune).done == 1
     second = steps.receive_documents(ex.district)
     assert (second.done, second.duplicates, second.rejected) == (1, 0, 0)
-    assert ex.district.client.list_received(MessageType.EDOC) == []  # both acknowledged
+    assert ex.district.axis.list_received(MessageType.EDOC) == []  # both acknowledged
 
     rows = {r["sender"]: r for r in _inbox_rows(ex.district)}
     assert set(rows) == {COMMUNE_A, COMMUNE_B}
@@ -171,7 +171,7 @@ def test_a_rejected_forgery_does_not_take_the_real_documents_identity(
     stranger = new_test_identity(organ_id=COMMUNE_A, name="Kẻ giả mạo")
     real = ex.plan(NUMBER)
     forged = real.model_copy(update={"subject": "Giả mạo"})
-    ex.commune.client.send(signing.sign(forged, stranger.signer()), sender=COMMUNE_A)
+    ex.commune.axis.send(signing.sign(forged, stranger.signer()), sender=COMMUNE_A)
     assert steps.receive_documents(ex.district).rejected == 1
     steps.queue_message(ex.commune, edxml.write(real))
     steps.send_due(ex.commune)
@@ -201,7 +201,7 @@ def test_several_senders_of_a_foreign_document_id_need_the_sender_named(
     ):
         doc = make_document(office.office_id, [DISTRICT], "7")
         doc = doc.model_copy(update={"document_id": foreign})
-        office.client.send(signing.sign(doc, identity.signer()), sender=office.office_id)
+        office.axis.send(signing.sign(doc, identity.signer()), sender=office.office_id)
     assert steps.receive_documents(ex.district).done == 2
     with pytest.raises(StoreError, match="several received documents") as info:
         steps.mark(ex.district, foreign, "03")
@@ -224,7 +224,7 @@ def test_a_status_counts_only_from_a_recipient_of_our_document(
     steps.queue_message(ex.commune, edxml.write(real))
     steps.send_due(ex.commune)
     fake_done = make_status(COMMUNE_B, real, "06")
-    third.office.client.send(
+    third.office.axis.send(
         signing.sign(fake_done, third.identity.signer()),
         sender=COMMUNE_B,
         message_type=MessageType.STATUS,
@@ -354,9 +354,9 @@ def test_the_stored_signed_message_verifies_alone_and_holds_nothing_unsigned(
     signed ones, and the clerk reads them without reading bytes."""
     ex = exchange
     doc = ex.plan()
-    ex.commune.client.send(signing.sign(doc, ex.identities[COMMUNE_A].signer()), sender=COMMUNE_A)
-    [item] = ex.district.client.list_received(MessageType.EDOC)
-    delivered = ex.district.client.fetch(item.doc_id)
+    ex.commune.axis.send(signing.sign(doc, ex.identities[COMMUNE_A].signer()), sender=COMMUNE_A)
+    [item] = ex.district.axis.list_received(MessageType.EDOC)
+    delivered = ex.district.axis.fetch(item.doc_id)
     assert delivered.count(b"<edXML:TraceHeader>") == 2  # the sender's and the axis's
     steps.receive_documents(ex.district)
     [row] = _inbox_rows(ex.district)

@@ -122,14 +122,14 @@ def test_a_clean_stop_releases_rows_and_unstored_claims(exchange: Exchange) -> N
 def _ack_then_die(office: steps.Office, error: BaseException) -> None:
     """The next acknowledgement reaches the axis, then ``error`` happens (the answer is
     lost, or the process is killed before recording it)."""
-    original = office.client.acknowledge
+    original = office.axis.acknowledge
 
     def acked(doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         original(doc_id, status)
-        office.client.acknowledge = original  # type: ignore[method-assign]
+        office.axis.acknowledge = original  # type: ignore[method-assign]
         raise error
 
-    office.client.acknowledge = acked  # type: ignore[method-assign]
+    office.axis.acknowledge = acked  # type: ignore[method-assign]
 
 
 def test_the_next_run_of_a_worker_name_takes_its_claims_at_once(exchange: Exchange) -> None:
@@ -144,7 +144,7 @@ def test_the_next_run_of_a_worker_name_takes_its_claims_at_once(exchange: Exchan
     _ack_then_die(first, KeyboardInterrupt("SIGKILL"))
     with pytest.raises(KeyboardInterrupt):
         steps.receive_documents(first)
-    assert ex.district.client.list_received(MessageType.EDOC) == []
+    assert ex.district.axis.list_received(MessageType.EDOC) == []
     other = _another(ex.district, "district-2")
     steps.register_worker(other)
     steps.receive_documents(other)
@@ -181,7 +181,7 @@ def test_an_acknowledgement_whose_answer_was_lost_is_recorded_next_pass(
     _ack_then_die(district, AxisTimeout("hết giờ", "timed out", operation="updateStatus"))
     with pytest.raises(AxisTimeout):
         steps.receive_documents(district)
-    assert ex.district.client.list_received(MessageType.EDOC) == []
+    assert ex.district.axis.list_received(MessageType.EDOC) == []
     assert _events(ex.district, "acknowledged") == 0
     steps.receive_documents(district)
     assert _events(ex.district, "acknowledged") == 1
@@ -194,7 +194,7 @@ def test_a_stop_ends_the_inbound_pass_after_the_item_in_hand(exchange: Exchange)
         steps.queue_message(ex.commune, edxml.write(ex.plan(str(40 + n))))
     assert steps.send_due(ex.commune).done == 5
     district = ex.district
-    original = district.client.fetch
+    original = district.axis.fetch
     fetched: list[str] = []
 
     def fetch_then_stop(doc_id: str) -> bytes:
@@ -203,12 +203,12 @@ def test_a_stop_ends_the_inbound_pass_after_the_item_in_hand(exchange: Exchange)
             district.stop.set()  # SIGTERM arrives while the second item is in hand
         return original(doc_id)
 
-    district.client.fetch = fetch_then_stop  # type: ignore[method-assign]
+    district.axis.fetch = fetch_then_stop  # type: ignore[method-assign]
     report = steps.receive_documents(district)
     assert (report.done, report.interrupted) == (2, True)
-    assert len(district.client.list_received(MessageType.EDOC)) == 3
+    assert len(district.axis.list_received(MessageType.EDOC)) == 3
     assert _claims(district) == []
-    district.client.fetch = original  # type: ignore[method-assign]
+    district.axis.fetch = original  # type: ignore[method-assign]
     district.stop.clear()
     assert steps.receive_documents(district).done == 3
 
@@ -218,13 +218,13 @@ def test_a_stop_ends_the_outbound_pass_after_the_message_in_hand(exchange: Excha
     for n in range(5):
         steps.queue_message(ex.commune, edxml.write(ex.plan(str(50 + n))))
     commune = ex.commune
-    original = commune.client.send
+    original = commune.axis.send
 
     def send_then_stop(*args: Any, **kwargs: Any) -> Any:
         commune.stop.set()
         return original(*args, **kwargs)
 
-    commune.client.send = send_then_stop  # type: ignore[method-assign]
+    commune.axis.send = send_then_stop  # type: ignore[method-assign]
     report = steps.send_due(commune)
     assert (report.done, report.interrupted) == (1, True)
     assert sorted(r.state for r in _outbox(commune)) == ["queued"] * 4 + ["sent"]

@@ -81,7 +81,7 @@ def _queue_plans(url: str, worker: int, start: Any, results: Any) -> None:
         results.put((worker, f"error: {exc!r}"))
         raise
     finally:
-        office.client.close()
+        office.axis.close()
         db.dispose()
 
 
@@ -158,7 +158,7 @@ def commune(tmp_path: Path) -> Any:
     db = open_database(url)
     office = _office(db, "composer")
     yield office
-    office.client.close()
+    office.axis.close()
     db.dispose()
 
 
@@ -267,5 +267,5 @@ def test_a_store_of_revision_0002_keeps_its_numbers_and_reply_fields(
     assert isinstance(answered, edxml.StatusMessage)
     assert answered.response_for.code == "44/KH-UBND"
     assert answered.response_for.promulgation_date == dt.date(2025, 3, 14)
-    office.client.close()
+    office.axis.close()
     db.dispose()

@@ -71,7 +71,8 @@ class Office:
 
     identity: OfficeIdentity
     db: Database
-    client: AxisClient
+    #: The axis client; None for an office that only composes and queues (no ``[axis]``).
+    client: AxisClient | None
     signer: signing.Signer | None
     #: Whose signatures incoming messages may carry; None for an office that only sends.
     policy: signing.TrustPolicy | None
@@ -103,6 +104,17 @@ class Office:
     def stopping(self) -> bool:
         """Whether a step should end after its current item."""
         return self.stop.is_set()
+
+    @property
+    def axis(self) -> AxisClient:
+        """The axis client; a door that talks to the axis without ``[axis]`` is refused."""
+        if self.client is None:
+            raise ConfigError(
+                "Chưa cấu hình [axis] (trục liên thông): không gửi nhận được",
+                "no [axis] section (the interconnection axis): nothing can be sent or received",
+                step="config.axis",
+            )
+        return self.client
 
     def trust(self) -> signing.TrustPolicy:
         """The trust policy; receiving without one is a configuration mistake."""

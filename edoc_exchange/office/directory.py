@@ -23,7 +23,7 @@ def refresh_directory(office: Office) -> int:
             a.parent_id,
             json.dumps(a.model_dump(mode="json"), ensure_ascii=False),
         )
-        for a in office.client.agencies()
+        for a in office.axis.agencies()
     ]
     with office.db.transaction() as conn:
         directory.replace_all(conn, entries, office.clock())

@@ -35,7 +35,7 @@ log = logging.getLogger("edoc.office")
 
 
 def _ack(office: Office, item_id: str, status: AckStatus, document_id: str | None) -> None:
-    office.client.acknowledge(item_id, status)
+    office.axis.acknowledge(item_id, status)
     with office.db.transaction() as conn:
         audit.append(
             conn,
@@ -58,7 +58,7 @@ def _ack_claimed(office: Office, item_id: str, status: AckStatus, document_id: s
     acknowledgement) and recorded then; a second acknowledgement finds no claim and
     records nothing.
     """
-    office.client.acknowledge(item_id, status)
+    office.axis.acknowledge(item_id, status)
     with office.db.transaction() as conn:
         if inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item_id):
             audit.append(
@@ -162,7 +162,7 @@ def receive_documents(office: Office) -> StepReport:
     if office.stopping:
         report.interrupted = True
         return report
-    items = office.client.list_received(MessageType.EDOC)
+    items = office.axis.list_received(MessageType.EDOC)
     office.metrics.polled()
     # Daemons sharing a database walk the list in different orders, so that they mostly
     # claim different items instead of queueing behind each other's claims.
@@ -206,7 +206,7 @@ def _receive_one(office: Office, item: ReceivedItem) -> tuple[str, InboxVerdict,
     identity) or a rejection with the raw bytes as evidence; never bytes and a verdict.
     Returns (DocumentId, verdict, whether it was new).
     """
-    data = office.client.fetch(item.doc_id)
+    data = office.axis.fetch(item.doc_id)
     now = office.clock()
     judged = judge(data, office.trust(), axis_doc_id=item.doc_id, listed_sender=item.sender)
     fields = judged.fields
@@ -301,11 +301,11 @@ def receive_statuses(office: Office) -> StepReport:
     if office.stopping:
         report.interrupted = True
         return report
-    for item in office.client.list_received(MessageType.STATUS):
+    for item in office.axis.list_received(MessageType.STATUS):
         if office.stopping:  # one item at a time: a stop waits for one, not the list
             report.interrupted = True
             break
-        data = office.client.fetch(item.doc_id)
+        data = office.axis.fetch(item.doc_id)
         now = office.clock()
         try:
             verified = signing.verify(data, office.trust())

@@ -93,8 +93,10 @@ def send_now(office: Office, data: bytes, *, progress: Progress | None = None) -
     A manual send is a daemon send: registered in the outbox (with its audit events),
     signed with the office key when it is not signed yet, sent, its result recorded, and
     followed afterwards like every sent document. If a daemon holds the row, it is left to
-    it. Raises what :func:`queue_message` raises; a failed send is a state, not a raise.
+    it. Raises what :func:`queue_message` raises, and ConfigError before queuing anything
+    when the office has no axis to send to; a failed send is a state, not a raise.
     """
+    _ = office.axis  # without an axis "send now" cannot be: refuse before queuing anything
     row_id, new = queue_message(office, data)
     with office.db.transaction() as conn:
         row = outbox_store.claim_next(
@@ -147,7 +149,7 @@ def _send_one(
                 )
     message_type = MessageType.STATUS if row.kind == "status" else MessageType.EDOC
     try:
-        result = office.client.send(
+        result = office.axis.send(
             data,
             sender=office.office_id,
             message_type=message_type,
@@ -284,7 +286,7 @@ def follow_sent(office: Office) -> StepReport:
         if row.axis_doc_id is None:
             continue
         try:
-            statuses = office.client.sent_status(row.axis_doc_id)
+            statuses = office.axis.sent_status(row.axis_doc_id)
         except AxisTransientError:
             report.skipped += 1
             continue

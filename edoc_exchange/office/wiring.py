@@ -96,20 +96,22 @@ def build_office(
 ) -> Office:
     """Everything one office's daemon (or the clerk's commands) works with.
 
+    Parts are built when their section is there: without ``[axis]`` the office composes
+    and queues (``compose --queue``) and refuses, clearly, to send or receive.
     ``receiving=False`` is for commands that only queue and send (``edoc send``,
     ``compose --queue``): they need no ``[trust]`` section, which only verification uses.
     ``signer`` is a signer already opened (a token opens one session, not two); by default
     the ``[signing]`` section's.
     """
     office = settings.require_office()
-    axis = settings.require_axis()
-    if axis.organ_id is not None and axis.organ_id != office.organ_id:
+    axis = settings.axis
+    if axis is not None and axis.organ_id is not None and axis.organ_id != office.organ_id:
         raise ConfigError(
             f"axis.organ_id ({axis.organ_id}) khác office.organ_id ({office.organ_id})",
             f"axis.organ_id ({axis.organ_id}) differs from office.organ_id ({office.organ_id})",
             step="config.axis.organ_id",
         )
-    if axis.organ_id is None:
+    if axis is not None and axis.organ_id is None:
         axis = axis.model_copy(update={"organ_id": office.organ_id})
     d = settings.daemon
     return Office(
@@ -120,7 +122,7 @@ def build_office(
             department=office.department,
         ),
         db=db or open_store(settings),
-        client=AxisClient(axis),
+        client=AxisClient(axis) if axis is not None else None,
         signer=load_signer(settings.signing) if signer == "settings" else signer,
         policy=load_policy(settings.require_trust()) if receiving else None,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",

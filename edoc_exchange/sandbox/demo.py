@@ -199,7 +199,7 @@ def run_demo(
             f"{checked.entries} mục/entries, {checked.signed_checkpoints} điểm kiểm tra có "
             f"chữ ký/signed checkpoints"
         )
-        office.client.close()
+        office.axis.close()
         office.db.dispose()
     result.seconds = time.monotonic() - started
     return result
