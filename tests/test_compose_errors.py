@@ -137,6 +137,20 @@ def test_yaml_syntax_error() -> None:
     assert "YAML syntax error" in problem.en
 
 
+@pytest.mark.parametrize(
+    "tagged",
+    ["subject: !!int Cải thiện", "subject: !!float x", "subject: !!bool maybe", "!!int subject: x"],
+)
+def test_a_value_not_of_its_explicit_type_points_at_the_tag(tagged: str) -> None:
+    """Found by the fuzzer: ruamel raised a bare ValueError for ``!!int`` on text."""
+    error = error_of(MINIMAL.replace("subject: Cải thiện Chỉ số PAPI năm 2020", tagged))
+    assert isinstance(error, YamlSyntaxError)
+    problem = only(error)
+    assert problem.code == "yaml-tag"
+    assert problem.line == 9
+    assert "!!" in problem.en
+
+
 def test_unknown_key_points_at_the_key() -> None:
     error = error_of(MINIMAL.replace("  position: CHỦ TỊCH", "  positon: CHỦ TỊCH"))
     codes = {(p.code, p.path, p.line, p.column) for p in error.problems}

@@ -202,6 +202,33 @@ def _read_yaml(text: str, source: str | None) -> Any:
             ],
             source=source,
         ) from None
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
+        # ruamel's constructors raise plain errors for an explicitly typed value that is not
+        # of its type (``!!int Kế hoạch``, ``!!binary`` that is not base64): the file is
+        # still wrong in one place a person can find, never a traceback.
+        line, column = _first_tag(text)
+        raise YamlSyntaxError(
+            [
+                Problem(
+                    "yaml-tag",
+                    "",
+                    line,
+                    column,
+                    f"Giá trị có kiểu ghi rõ (!!...) không đúng kiểu đó: {exc}",
+                    f"a value with an explicit type (!!...) is not of that type: {exc}",
+                )
+            ],
+            source=source,
+        ) from None
+
+
+def _first_tag(text: str) -> tuple[int | None, int | None]:
+    """Where the first explicit ``!!`` tag stands (line, column), to point a person at it."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        column = line.find("!!")
+        if column >= 0:
+            return number, column + 1
+    return None, None
 
 
 def _mark(exc: MarkedYAMLError) -> tuple[int | None, int | None]:
