@@ -92,3 +92,20 @@ def test_malformed_document_id(text: str, fragment: str) -> None:
     with pytest.raises(IdentifierError) as info:
         DocumentId.parse(text)
     assert fragment in info.value.en
+
+
+def test_a_document_id_of_another_issuer_scheme_parses_apart_from_its_issuer() -> None:
+    issuer, date, number, notation = DocumentId.parse_foreign(
+        "020100107370,2025/10/13,2440/PLX-HĐQT"
+    )
+    assert (issuer, date, number, notation) == (
+        "020100107370",
+        dt.date(2025, 10, 13),
+        "2440",
+        "PLX-HĐQT",
+    )
+    for bad in ("020100107370,2025/02/30,1/X", "G 12,2025/10/13,1/X", "G12,2025/10/13,1"):
+        with pytest.raises(IdentifierError):
+            DocumentId.parse_foreign(bad)
+    with pytest.raises(IdentifierError):  # the strict parse still wants four levels
+        DocumentId.parse("020100107370,2025/10/13,2440/PLX-HĐQT")

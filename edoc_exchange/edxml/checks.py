@@ -118,15 +118,13 @@ def _document_ref_problem(text: str) -> Problem | None:
         return Problem("bad-document-id", {"detail": detail, "detail_vi": detail})
     detail = str(standard.params.get("detail") or "a UUID")
     detail_vi = str(standard.params.get("detail_vi") or "là UUID")
-    organ, _, rest = text.partition(",")
-    if rest and foreign_code_problem(organ) is None:
-        try:  # another scheme's OrganId in an otherwise well-formed DocumentId
-            DocumentId.parse(f"000.00.00.A00,{rest}")
-        except IdentifierError:
-            pass
-        else:
-            detail = f"its OrganId '{organ}' is of another scheme"
-            detail_vi = f"mã cơ quan '{organ}' theo cách đánh số khác"
+    try:  # another scheme's OrganId in an otherwise well-formed DocumentId
+        organ = DocumentId.parse_foreign(text)[0]
+    except IdentifierError:
+        pass
+    else:
+        detail = f"its OrganId '{organ}' is of another scheme"
+        detail_vi = f"mã cơ quan '{organ}' theo cách đánh số khác"
     return Problem(
         "foreign-document-id",
         {"value": text, "detail": detail, "detail_vi": detail_vi},

@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .errors import IdentifierError
 from .formats import format_date, parse_date
+
+_Issuer = TypeVar("_Issuer")
 
 __all__ = [
     "DocumentId",
@@ -146,6 +150,14 @@ def reference_problem(text: str) -> str | None:
     return None
 
 
+def _foreign_issuer(text: str) -> str:
+    """An issuer code of any scheme, or IdentifierError saying why it is none."""
+    problem = foreign_code_problem(text)
+    if problem is not None:
+        raise IdentifierError(problem, problem, step="DocumentId")
+    return text
+
+
 def looks_like_uuid(text: str) -> bool:
     """Whether ``text`` is a UUID, as some peers send in place of a DocumentId."""
     try:
@@ -170,6 +182,18 @@ class DocumentId:
     @classmethod
     def parse(cls, text: str) -> DocumentId:
         """Parse a DocumentId; raise :class:`IdentifierError` naming the bad part."""
+        organ, date, number, notation = cls._parts(text, OrganId.parse)
+        return cls(organ_id=organ, date=date, number=number, notation=notation)
+
+    @classmethod
+    def parse_foreign(cls, text: str) -> tuple[str, dt.date, str, str]:
+        """Parse a DocumentId whose issuer may be a code of another scheme (``G12``,
+        ``020100107370``): (issuer as written, date, number, notation), every other part
+        checked as :meth:`parse` checks it. Raises :class:`IdentifierError`."""
+        return cls._parts(text, _foreign_issuer)
+
+    @staticmethod
+    def _parts(text: str, issuer: Callable[[str], _Issuer]) -> tuple[_Issuer, dt.date, str, str]:
         value = text.strip()
         if looks_like_uuid(value):
             raise IdentifierError(
@@ -191,7 +215,7 @@ class DocumentId:
                 f"DocumentId '{value}' has spaces around a comma or slash",
                 step="DocumentId",
             )
-        organ = OrganId.parse(organ_text)
+        organ = issuer(organ_text)
         try:
             date = parse_date(date_text)
         except ValueError:
@@ -207,7 +231,7 @@ class DocumentId:
                 f"DocumentId '{value}': '{code}' must be Number/Notation",
                 step="DocumentId",
             )
-        return cls(organ_id=organ, date=date, number=number, notation=notation)
+        return organ, date, number, notation
 
     def __str__(self) -> str:
         return f"{self.organ_id},{format_date(self.date)},{self.number}/{self.notation}"

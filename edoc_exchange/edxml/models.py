@@ -448,6 +448,14 @@ class PackedFile(_Model):
     #: Other entries of the zip, which the official parser ignores.
     ignored: list[str] = Field(default_factory=list)
 
+    @classmethod
+    def of(cls, found: packing.Unzipped) -> PackedFile | None:
+        """The packed file :func:`~.packing.unpack` found, or None when the bytes are
+        handed out as they came."""
+        if found.data is None or found.entry_name is None:
+            return None
+        return cls(entry_name=found.entry_name, data=found.data, ignored=list(found.ignored))
+
 
 @dataclass(frozen=True, slots=True)
 class AttachedFile:
@@ -500,12 +508,8 @@ class Attachment(_Model):
             found = packing.unpack(data, DEFAULT_LIMITS)
         except packing.PackingError as exc:
             raise ValueError(f"zipped attachment '{name}' cannot be unpacked: {exc.code}") from None
-        if found.data is None or found.entry_name is None:
-            return values
-        packed = PackedFile(
-            entry_name=found.entry_name, data=found.data, ignored=list(found.ignored)
-        )
-        return {**values, "packed": packed}
+        packed = PackedFile.of(found)
+        return values if packed is None else {**values, "packed": packed}
 
     @property
     def file(self) -> AttachedFile:

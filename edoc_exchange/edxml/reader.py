@@ -950,11 +950,9 @@ def _unpack(ctx: _Context, merged: dict[str, Any], att: _Attachment) -> bool:
         return False
     for code, params in found.notes:
         ctx.findings.append(make_finding(code, Severity.WARNING, where, att.line, **params))
-    if found.data is not None and found.entry_name is not None:
-        ctx.unpacked += len(found.data)
-        merged["packed"] = PackedFile(
-            entry_name=found.entry_name, data=found.data, ignored=list(found.ignored)
-        )
+    merged["packed"] = packed = PackedFile.of(found)
+    if packed is not None:
+        ctx.unpacked += len(packed.data)
     return True
 
 

@@ -76,10 +76,15 @@ def prepare_for_signing(root: etree._Element) -> int:
     trace = _trace_list(root)
     if trace is None:
         return 0
+    _drop_whitespace(trace)
+    return len(trace.findall(f"{{{NS}}}TraceHeader"))
+
+
+def _drop_whitespace(trace: etree._Element) -> None:
+    """Remove the text directly in TraceHeaderList: what the filter's ``L/text()`` takes."""
     trace.text = None
     for child in trace:
         child.tail = None
-    return len(trace.findall(f"{{{NS}}}TraceHeader"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +101,7 @@ class UnsignedRegion:
         trace = _trace_list(root)
         if trace is None:
             return
-        trace.text = None
-        for child in trace:
-            child.tail = None
+        _drop_whitespace(trace)
         for hop in self.hops:
             trace.remove(hop)
 
