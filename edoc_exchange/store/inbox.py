@@ -44,6 +44,7 @@ __all__ = [
     "received_between",
     "record_status",
     "release_claim",
+    "release_claims",
     "set_clerk_state",
     "status_history_of",
     "store_incoming_rejected",
@@ -411,6 +412,19 @@ def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool
         )
     )
     return result.rowcount == 1
+
+
+def release_claims(conn: Connection, *, office_id: str, axis_doc_ids: Collection[str]) -> list[str]:
+    """Forget several claims in one statement; return the axis DocIds that had one (see
+    :func:`release_claim`: only these get their acknowledgement recorded)."""
+    if not axis_doc_ids:
+        return []
+    result = conn.execute(
+        delete(inbox_claims)
+        .where(inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id.in_(axis_doc_ids))
+        .returning(inbox_claims.c.axis_doc_id)
+    )
+    return [str(doc_id) for doc_id in result.scalars()]
 
 
 def _unfinished_claim(stale_before: dt.datetime, worker_id: int | None) -> Any:

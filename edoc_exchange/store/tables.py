@@ -39,6 +39,7 @@ __all__ = [
     "audit_heads",
     "inbox",
     "inbox_claims",
+    "inbox_work",
     "metadata",
     "organisations",
     "outbox",
@@ -215,6 +216,19 @@ inbox_claims = Table(
     # heartbeat_at and stale_after, the rule before workers had rows).
     Column("worker_id", BigInteger().with_variant(Integer, "sqlite")),
     Index("ix_inbox_claims_worker", "worker_id"),
+)
+
+inbox_work = Table(
+    "inbox_work",
+    metadata,
+    # What a daemon listed at the axis and no daemon has taken yet: one listing feeds every
+    # daemon of the office, which take a few items at a time (SKIP LOCKED on PostgreSQL)
+    # and turn them into claims. Only what the listing said; a lost row is listed again.
+    Column("office_id", _ORGAN, primary_key=True),
+    Column("axis_doc_id", String(100), primary_key=True),
+    Column("sender", _ORGAN),
+    Column("listed_at", _TS, nullable=False),
+    Index("ix_inbox_work_listed", "office_id", "listed_at"),
 )
 
 workers = Table(
