@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, false, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .db import StoreError
@@ -55,6 +56,7 @@ __all__ = [
     "verified_document",
     "waiting_count",
 ]
+
 
 class UnverifiedRecordError(StoreError, TypeError):
     """A record offered to the inbox as verified that the verified path did not make."""
@@ -331,6 +333,11 @@ class VerifiedDocument:
         )
 
 
+#: An inbox row without its bytes: what :class:`InboxRow` holds. Listing or finding rows
+#: never reads the messages (a large one would be read whole for nothing).
+_ROW = tuple(c for c in inbox.c if c.name not in ("message", "signature_xml"))
+
+
 def claim_incoming(
     conn: Connection,
     *,
@@ -451,7 +458,7 @@ def unacknowledged(
     whose answer was lost).
     """
     rows = conn.execute(
-        select(inbox)
+        select(*_ROW)
         .join(
             inbox_claims,
             (inbox_claims.c.office_id == inbox.c.office_id)
@@ -505,7 +512,7 @@ def find_incoming(
     A DocumentId alone may match the documents of several senders: the clerk's actions
     choose among them with :func:`incoming_with_document_id`.
     """
-    query = select(inbox).where(inbox.c.office_id == office_id)
+    query = select(*_ROW).where(inbox.c.office_id == office_id)
     if axis_doc_id is not None:
         query = query.where(inbox.c.axis_doc_id == axis_doc_id)
     if document_id is not None:
@@ -632,42 +639,44 @@ def _insert(
     now: dt.datetime,
     **extra: Any,
 ) -> tuple[InboxRow, bool]:
+    # One statement when new (the common case): the insert gives the row back; a conflict
+    # (the axis DocId, or a verified document's identity, already stored) inserts nothing.
+    make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    inserted = conn.execute(
+        make(inbox)
+        .values(
+            office_id=office_id,
+            axis_doc_id=axis_doc_id,
+            document_id=fields.document_id,
+            business_doc_type=fields.business_doc_type,
+            sender=fields.sender,
+            subject=fields.subject,
+            due_date=fields.due_date,
+            code=fields.code,
+            promulgation_date=fields.promulgation_date,
+            message=message,
+            message_form=message_form,
+            sha256=hashlib.sha256(message).hexdigest(),
+            verdict=verdict,
+            clerk_state=str(state),  # the code's text, never an enum's name
+            received_at=now,
+            state_changed_at=now,
+            **extra,
+        )
+        .on_conflict_do_nothing()
+        .returning(*_ROW)
+    ).one_or_none()
+    if inserted is not None:
+        return InboxRow.from_row(inserted), True
     found = existing()
-    if found is not None:
-        return found, False
-    try:
-        with conn.begin_nested():
-            new_id = conn.execute(
-                insert(inbox)
-                .values(
-                    office_id=office_id,
-                    axis_doc_id=axis_doc_id,
-                    document_id=fields.document_id,
-                    business_doc_type=fields.business_doc_type,
-                    sender=fields.sender,
-                    subject=fields.subject,
-                    due_date=fields.due_date,
-                    code=fields.code,
-                    promulgation_date=fields.promulgation_date,
-                    message=message,
-                    message_form=message_form,
-                    sha256=hashlib.sha256(message).hexdigest(),
-                    verdict=verdict,
-                    clerk_state=str(state),  # the code's text, never an enum's name
-                    received_at=now,
-                    state_changed_at=now,
-                    **extra,
-                )
-                .returning(inbox.c.id)
-            ).scalar_one()
-    except IntegrityError:
-        # Another worker stored it between our look and our insert.
-        again = existing()
-        if again is None:
-            raise
-        return again, False
-    row = conn.execute(select(inbox).where(inbox.c.id == new_id)).one()
-    return InboxRow.from_row(row), True
+    if found is None:
+        raise StoreError(
+            f"Không lưu được văn bản {axis_doc_id} mà cũng không thấy bản đã lưu",
+            f"item {axis_doc_id} was neither stored nor found stored (a uniqueness conflict "
+            "with no matching row)",
+            step="store",
+        )
+    return found, False
 
 
 def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
@@ -743,7 +752,7 @@ def set_clerk_state(
             "someone else changed the document's state just now; look again and retry",
             step="mark",
         )
-    updated = conn.execute(select(inbox).where(inbox.c.id == row.id)).one()
+    updated = conn.execute(select(*_ROW).where(inbox.c.id == row.id)).one()
     return InboxRow.from_row(updated)
 
 
@@ -812,8 +821,7 @@ def status_history_of(
         mine = []
         if replies_to is not None:
             mine.append(
-                (status_history.c.direction == "out")
-                & (status_history.c.counterpart == replies_to)
+                (status_history.c.direction == "out") & (status_history.c.counterpart == replies_to)
             )
         if answers_from:
             mine.append(
