@@ -165,6 +165,15 @@ def _statements(store_url: str) -> int | None:
                 "AND query NOT LIKE '%pg_stat_statements%'"
             )
         ).scalar_one()
+        if os.environ.get("EDOC_BENCH_SQL"):  # which statements: for finding what to cut
+            for row in conn.execute(
+                text(
+                    "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) "
+                    "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) ORDER BY calls DESC LIMIT 25"
+                )
+            ):
+                print(f"    {row[0]:6d}  {row[1]}", file=sys.stderr)
     engine.dispose()
     return int(calls)
 

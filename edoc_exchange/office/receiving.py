@@ -160,7 +160,7 @@ def _release(office: Office, item_id: str) -> None:
 
 #: Claimed items a daemon takes from the work list at once: fewer statements per document,
 #: while the rest of the list stays free for the other daemons.
-TAKE = 4
+TAKE = 8
 #: Documents fetched ahead of the one being verified and stored.
 PREFETCH = 2
 

@@ -14,6 +14,7 @@ the DocumentId). Storing an item that is already there is a no-op that says so.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import weakref
 from collections.abc import Callable, Collection
@@ -625,6 +626,14 @@ def store_incoming_rejected(
     )
 
 
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """The inbox INSERT, built once per dialect (values come as parameters, so SQLAlchemy
+    compiles it once and only binds after that)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(inbox).on_conflict_do_nothing().returning(*_ROW)
+
+
 def _insert(
     conn: Connection,
     existing: Callable[[], InboxRow | None],
@@ -641,30 +650,27 @@ def _insert(
 ) -> tuple[InboxRow, bool]:
     # One statement when new (the common case): the insert gives the row back; a conflict
     # (the axis DocId, or a verified document's identity, already stored) inserts nothing.
-    make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     inserted = conn.execute(
-        make(inbox)
-        .values(
-            office_id=office_id,
-            axis_doc_id=axis_doc_id,
-            document_id=fields.document_id,
-            business_doc_type=fields.business_doc_type,
-            sender=fields.sender,
-            subject=fields.subject,
-            due_date=fields.due_date,
-            code=fields.code,
-            promulgation_date=fields.promulgation_date,
-            message=message,
-            message_form=message_form,
-            sha256=hashlib.sha256(message).hexdigest(),
-            verdict=verdict,
-            clerk_state=str(state),  # the code's text, never an enum's name
-            received_at=now,
-            state_changed_at=now,
+        _insert_statement(conn.dialect.name),
+        {
+            "office_id": office_id,
+            "axis_doc_id": axis_doc_id,
+            "document_id": fields.document_id,
+            "business_doc_type": fields.business_doc_type,
+            "sender": fields.sender,
+            "subject": fields.subject,
+            "due_date": fields.due_date,
+            "code": fields.code,
+            "promulgation_date": fields.promulgation_date,
+            "message": message,
+            "message_form": message_form,
+            "sha256": hashlib.sha256(message).hexdigest(),
+            "verdict": verdict,
+            "clerk_state": str(state),  # the code's text, never an enum's name
+            "received_at": now,
+            "state_changed_at": now,
             **extra,
-        )
-        .on_conflict_do_nothing()
-        .returning(*_ROW)
+        },
     ).one_or_none()
     if inserted is not None:
         return InboxRow.from_row(inserted), True
