@@ -147,6 +147,10 @@ inbox = Table(
     Column("message", LargeBinary, nullable=False),  # what message_form says it is
     Column("message_form", Enum(MessageForm, native_enum=False, length=8), nullable=False),
     Column("sha256", _SHA256, nullable=False),  # of message
+    # A large message is kept as a blob file (store.blobs), named by its SHA-256: then
+    # message is empty, message_blob and sha256 hold that hash (revision 0007).
+    Column("message_blob", _SHA256),
+    Column("message_size", BigInteger),
     Column("verdict", Enum(InboxVerdict, native_enum=False, length=16), nullable=False),
     Column("reason", Text),
     Column("signer_subject", Text),
