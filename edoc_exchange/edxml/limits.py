@@ -43,7 +43,7 @@ class ReadLimits:
     #: From this size on a message is verified and stored on its file, with attachments
     #: decoded chunk by chunk (``signing.verify_file``, ``edxml.large``): memory then stays
     #: a small multiple of a chunk instead of about ten times the message.
-    large_message_bytes: int = 16 * 1024 * 1024
+    large_message_bytes: int = 8 * 1024 * 1024
 
 
 DEFAULT_LIMITS = ReadLimits()
