@@ -191,7 +191,7 @@ def receive(work: Path) -> dict[str, Any]:
     everything_small = edxml.ReadLimits(large_message_bytes=0)  # warm up the file path
 
     def one(item: Any, limits: edxml.ReadLimits) -> InboxVerdict:
-        fetched = large.fetch_item(office_axis, item, work / "downloads", limits=limits)
+        fetched = large.fetch_item(axis, item, work / "downloads", limits=limits)
         judged = None
         try:
             judged = large.judge_fetched(
@@ -214,7 +214,6 @@ def receive(work: Path) -> dict[str, Any]:
             large.discard(fetched, judged)
 
     with client(work, "huyen") as axis:
-        office_axis = _AxisOnly(axis)
         tiny, big = items(axis)
         assert one(tiny, everything_small) is InboxVerdict.VERIFIED
         base = peak_rss()[0]
@@ -227,17 +226,10 @@ def receive(work: Path) -> dict[str, Any]:
     return {"baseline": base, "peak": peak, "leftovers": left}
 
 
-class _AxisOnly:
-    """What ``office.large.fetch_item`` needs of an Office: its axis client."""
-
-    def __init__(self, axis: Any) -> None:
-        self.axis = axis
-
-
 def extract(work: Path) -> dict[str, Any]:
     from edoc_exchange.edxml.large import extract_file
-    from edoc_exchange.store import open_database
     from edoc_exchange.store import inbox as inbox_store
+    from edoc_exchange.store import open_database
     from edoc_exchange.store.blobs import BlobStore
 
     db = open_database(f"sqlite:///{work / 'store.sqlite3'}")
@@ -250,7 +242,8 @@ def extract(work: Path) -> dict[str, Any]:
         docs = [inbox_store.verified_document(conn, row, blobs=blobs) for row in rows if row]
     db.dispose()
     small, large_doc = sorted(docs, key=lambda d: d.row.message_size or 0)
-    assert small.content_file is not None and large_doc.content_file is not None
+    assert small.content_file is not None
+    assert large_doc.content_file is not None
     extract_file(small.content_file, work / "extracted", overwrite=True)
     base = peak_rss()[0]
     written = extract_file(large_doc.content_file, work / "extracted", overwrite=True)

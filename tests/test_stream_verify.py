@@ -43,7 +43,8 @@ def _outcome(call: Callable[[], object]) -> tuple[str, str]:
     except SignatureError as exc:
         return type(exc).__name__, exc.rule.value
     except edxml.EdxmlReadError as exc:
-        return "EdxmlReadError", ",".join(sorted({f.code for f in exc.findings if f.severity.value == "error"}))
+        errors = {f.code for f in exc.findings if f.severity.value == "error"}
+        return "EdxmlReadError", ",".join(sorted(errors))
     return "ok", ""
 
 
@@ -65,10 +66,11 @@ def test_valid_message_verifies_on_its_file(tmp_path: Path, signed: bytes) -> No
     verified = signing.verify(path, pki().policy())  # a path goes to verify_file
     assert isinstance(verified, signing.LargeVerifiedMessage)
     small = signing.verify(data, pki().policy())
-    assert verified.message.document_id == small.message.document_id
-    assert [h.organ_id for h in verified.unsigned_trace] == [None, "02.29.W00"]
+    assert isinstance(small.message, edxml.Document)
     message = verified.message
     assert isinstance(message, edxml.Document)
+    assert message.document_id == small.message.document_id
+    assert [h.organ_id for h in verified.unsigned_trace] == [None, "02.29.W00"]
     for att, want in zip(message.attachments, document(size=SIZE).attachments, strict=True):
         assert isinstance(att, large.LazyAttachment)
         assert att.data == b""
@@ -98,7 +100,8 @@ def _second_attachment_swapped(data: bytes) -> bytes:
     first, second = list(encoded)[:2]
     a = first.find(q("ContentTransferEncoded"))
     b = second.find(q("ContentTransferEncoded"))
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     a.text, b.text = b.text, a.text
     return dump(root)
 

@@ -34,13 +34,13 @@ from . import packing
 from .checks import ATTACHMENT_PATH, HEADER_PATH, TRACE_PATH, check, child_path
 from .errors import EdxmlReadError
 from .findings import Finding, Severity, make_finding
-from .large import LazyAttachment, LazyFile
 from .formats import (
     parse_date,
     parse_date_loosely,
     parse_timestamp,
     parse_timestamp_loosely,
 )
+from .large import LazyAttachment, LazyFile
 from .limits import DEFAULT_LIMITS, ReadLimits
 from .models import (
     CONTAINERS,

@@ -3,7 +3,7 @@ file when it is large, and kept as a blob; memory stays a small multiple of a ch
 
 What the receiving path calls, in order, for one claimed item (see ``receiving``)::
 
-    fetched = fetch_item(office, item, folder)            # AxisError: nothing to clean
+    fetched = fetch_item(office.axis, item, folder)       # AxisError: nothing to clean
     try:
         judged = judge_fetched(fetched, office.trust(), axis_doc_id=item.doc_id,
                                listed_sender=item.sender)
@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from .. import edxml, signing
-from ..axis import FetchedFile, ReceivedItem
+from ..axis import AxisClient, FetchedFile, ReceivedItem
 from ..edxml import large
 from ..store import inbox as inbox_store
 from ..store.blobs import BlobStore, StagedFile
@@ -41,15 +41,16 @@ def blob_store(office: Office) -> BlobStore:
 
 
 def fetch_item(
-    office: Office,
+    axis: AxisClient,
     item: ReceivedItem,
     folder: str | Path,
     *,
     limits: edxml.ReadLimits = edxml.DEFAULT_LIMITS,
 ) -> FetchedFile:
-    """Fetch a listed item into ``folder`` (streamed; refused past ``limits.max_bytes``)."""
+    """Fetch a listed item into ``folder`` with ``axis`` (the office's ``office.axis``):
+    streamed, refused past ``limits.max_bytes`` (AxisProtocolError naming the limit)."""
     name = re.sub(r"[^A-Za-z0-9._-]", "_", item.doc_id)[:100] or "item"
-    return office.axis.fetch_to_file(
+    return axis.fetch_to_file(
         item.doc_id, Path(folder) / f"{name}.edxml", max_bytes=limits.max_bytes, size=item.size or 0
     )
 

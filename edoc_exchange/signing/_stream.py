@@ -47,8 +47,16 @@ from signxml.exceptions import InvalidSignature as _SignxmlInvalidSignature
 from signxml.verifier import SignatureConfiguration
 
 from ..atomicfile import write_atomically
-from ..edxml import DEFAULT_LIMITS, NS, EdxmlReadError, Finding, ReadLimits, TraceHeader, read_tree
-from ..edxml import large
+from ..edxml import (
+    DEFAULT_LIMITS,
+    NS,
+    EdxmlReadError,
+    Finding,
+    ReadLimits,
+    TraceHeader,
+    large,
+    read_tree,
+)
 from . import _xml
 from ._chain import check_chain
 from ._errors import InvalidSignature, LegacySignature, Rule, Unsigned, UntrustedSigner
@@ -142,7 +150,9 @@ class _FileDigestVerifier(_TreeVerifier):
         token = self._skeleton.token.encode("ascii")
         if data.count(token) != len(self._skeleton.regions):
             # Every attachment is signed content (check_placeholders put each one there).
-            raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="attachment outside the signed content")
+            raise InvalidSignature(
+                Rule.SIGNATURE_STRUCTURE, detail="attachment outside the signed content"
+            )
         hasher = Hash(digest_algorithm_implementations[algorithm]())
         for piece in large.expand(self._skeleton, data, self._handle):
             hasher.update(piece)

@@ -99,10 +99,10 @@ class BlobStore:
                         size += len(chunk)
                         yield chunk
                 if digest.hexdigest() != staged.sha256 or size != staged.size:
-                    raise _Mismatch
+                    raise _MismatchError
 
             write_atomically(target, chunks())
-        except _Mismatch:
+        except _MismatchError:
             raise StoreError(
                 f"Tệp {staged.path.name} không khớp mã băm khi lưu",
                 f"{staged.path} does not match its SHA-256 or size: not kept",
@@ -137,7 +137,7 @@ class BlobStore:
         return handle
 
 
-class _Mismatch(Exception):
+class _MismatchError(Exception):
     pass
 
 
@@ -152,7 +152,7 @@ def _rename_checked(staged: StagedFile, target: Path) -> bool:
             digest.update(chunk)
             size += len(chunk)
         if digest.hexdigest() != staged.sha256 or size != staged.size:
-            raise _Mismatch
+            raise _MismatchError
         os.fsync(handle.fileno())
     os.replace(staged.path, target)
     with contextlib.suppress(OSError):
