@@ -142,3 +142,31 @@ def test_errors_are_mapped_as_for_fetch(tmp_path: Path) -> None:
     with _client(no_data) as client, pytest.raises(AxisProtocolError):
         client.fetch_to_file("d1", tmp_path / "m.edxml")
     assert _leftovers(tmp_path) == []
+
+
+def test_the_async_client_streams_too(tmp_path: Path) -> None:
+    import anyio
+
+    from edoc_exchange.axis import AsyncAxisClient
+
+    payload = os.urandom(2 * 1024 * 1024 + 1)
+    body = _answer(base64.b64encode(payload).decode())
+
+    class _AsyncChunks(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            for i in range(0, len(body), 65536):
+                yield body[i : i + 65536]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_AsyncChunks())
+
+    async def main() -> None:
+        async with AsyncAxisClient(SETTINGS, transport=httpx.MockTransport(answer)) as client:
+            got = await client.fetch_to_file("d1", tmp_path / "m.edxml")
+            assert got.size == len(payload)
+            with pytest.raises(AxisProtocolError):
+                await client.fetch_to_file("d1", tmp_path / "n.edxml", max_bytes=1000)
+
+    anyio.run(main)
+    assert (tmp_path / "m.edxml").read_bytes() == payload
+    assert _leftovers(tmp_path) == ["m.edxml"]

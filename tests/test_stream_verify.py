@@ -241,3 +241,11 @@ def test_a_placeholder_cannot_stand_elsewhere(tmp_path: Path, signed: bytes) -> 
     subject.text = skeleton.placeholder(0)
     with pytest.raises(edxml.EdxmlReadError):
         large.check_placeholders(skeleton, root, etree.tostring(root))
+
+
+def test_endless_markup_is_refused_quickly(tmp_path: Path, signed: bytes) -> None:
+    at = signed.index(b"<edXML:Subject>")
+    data = signed[:at] + b'<edXML:X a="' + b"x" * (3 * 1024 * 1024) + b'"/>' + signed[at:]
+    with pytest.raises(edxml.EdxmlReadError) as info:
+        large.skeletonize(_write(tmp_path, data))
+    assert [f.code for f in info.value.findings] == ["xml-syntax"]

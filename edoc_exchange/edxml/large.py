@@ -32,13 +32,14 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from pydantic import PrivateAttr
 
+from ..atomicfile import write_atomically
 from .errors import EdxmlReadError
 from .findings import Finding, Severity, make_finding
 from .limits import DEFAULT_LIMITS, ReadLimits
@@ -61,6 +62,9 @@ __all__ = [
 ]
 
 _CHUNK = 1024 * 1024
+#: Longest markup (a tag, comment, CDATA section, PI) the pre-scan follows: no edXML
+#: message has a longer one, and a bound keeps the scan linear.
+_MARKUP_MAX = 1024 * 1024
 _CTE = b"ContentTransferEncoded"
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _TAG = re.compile(rb"<[^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*>")
@@ -218,6 +222,8 @@ class _Scan:
                 match = _TAG.match(buf)
                 if match is not None:
                     return match.end()
+            if len(buf) > _MARKUP_MAX:
+                raise _fatal("xml-syntax", detail=f"markup longer than {_MARKUP_MAX} bytes")
             if not self.more():
                 return None
 
@@ -454,23 +460,9 @@ class LazyAttachment(Attachment):
     def file(self) -> AttachedFile:
         return AttachedFile(self.name, self.content_type, self.source.read_bytes())
 
-    def copy_to(self, target: str | os.PathLike[str]) -> Path:
+    def copy_to(self, target: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Write the decoded bytes to ``target`` (atomically, in chunks)."""
-        return _write_atomically(Path(target), self.source.chunks())
-
-
-def _write_atomically(target: Path, chunks: Iterable[bytes]) -> Path:
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+        return write_atomically(target, self.source.chunks(), overwrite=overwrite)
 
 
 def expand(
@@ -525,13 +517,14 @@ def extract_file(
     check_placeholders(skeleton, root, etree.tostring(root))
     message = read_tree(root, limits=limits, lazy=lazy_files(skeleton)).message
     out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for att in getattr(message, "attachments", []):
         target = out / att.name
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} already exists")
         if isinstance(att, LazyAttachment):
-            written.append(att.copy_to(target))
+            written.append(att.copy_to(target, overwrite=overwrite))
         else:
-            written.append(_write_atomically(target, [att.file.data]))
+            written.append(write_atomically(target, att.file.data, overwrite=overwrite))
     return written

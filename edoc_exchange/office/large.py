@@ -32,7 +32,7 @@ from ..store.blobs import BlobStore, StagedFile
 from ._inbound import _SEAL, _STATUS_IN_DOCUMENTS, Judgement, _fields, identity_finding, judge
 from ._office import Office
 
-__all__ = ["blob_store", "discard", "fetch_item", "judge_fetched", "judge_file"]
+__all__ = ["Judgement", "blob_store", "discard", "fetch_item", "judge_fetched", "judge_file"]
 
 
 def blob_store(office: Office) -> BlobStore:
