@@ -190,3 +190,50 @@ def test_a_small_message_is_judged_in_memory_as_before(
     assert new
     assert row.message_blob is None
     assert not isinstance(judged.verified, signing.LargeVerifiedMessage)
+
+
+def test_a_large_outgoing_message_is_queued_as_a_blob_and_sent_streamed(
+    tmp_path: Path, db: Database, signed: bytes
+) -> None:
+    import httpx
+
+    from edoc_exchange.axis import AxisClient
+    from edoc_exchange.axis._wire import SEND_TRAILER, HashStyle, hash_file
+    from edoc_exchange.config import AxisSettings
+    from edoc_exchange.store import outbox as outbox_store
+
+    staged_path = tmp_path / "out.edxml"
+    staged_path.write_bytes(signed)
+    sha = hashlib.sha256(signed).hexdigest()
+    staged = StagedFile(staged_path, len(signed), sha)
+    blobs = BlobStore.beside(db.engine)
+    with db.transaction() as conn:
+        row_id, new = outbox_store.enqueue_file(
+            conn, office_id=SENDER, kind="edoc", document_id="d", staged=staged, blobs=blobs,
+            recipients=[RECEIVER], now=NOW,
+        )
+        again, new_again = outbox_store.enqueue_file(
+            conn, office_id=SENDER, kind="edoc", document_id="d", staged=staged, blobs=blobs,
+            recipients=[RECEIVER], now=NOW,
+        )
+    assert new
+    assert (again, new_again) == (row_id, False)
+    with db.read() as conn:
+        row = outbox_store.get(conn, row_id)
+    assert (row.message, row.message_blob, row.message_size) == (b"", sha, len(signed))
+    source = outbox_store.message_source(row, blobs)
+    assert isinstance(source, Path)
+    with pytest.raises(StoreError):
+        outbox_store.message_source(row)
+    seen: list[tuple[bytes, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.read(), request.headers["XroadVnpt-hash-file"]))
+        return httpx.Response(200, json={"status": "OK", "ErrorCode": "0", "DocId": "x1"})
+
+    settings = AxisSettings(endpoint="http://axis", systemid="s", secret="s3cret", retries=0)
+    with AxisClient(settings, transport=httpx.MockTransport(answer)) as client:
+        assert client.send(source, sender=SENDER).doc_id == "x1"
+    body, hashed = seen[0]
+    assert body == signed + SEND_TRAILER
+    assert hashed == hash_file(bytes.fromhex(sha), HashStyle.SDK)
