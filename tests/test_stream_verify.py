@@ -249,3 +249,18 @@ def test_endless_markup_is_refused_quickly(tmp_path: Path, signed: bytes) -> Non
     with pytest.raises(edxml.EdxmlReadError) as info:
         large.skeletonize(_write(tmp_path, data))
     assert [f.code for f in info.value.findings] == ["xml-syntax"]
+
+
+def test_read_file_lazily_reads_as_read_file(tmp_path: Path, signed: bytes) -> None:
+    path = _write(tmp_path, b"12" + signed)  # stray bytes: a warning in both
+    whole = edxml.read_file(path)
+    lazy = large.read_file_lazily(path)
+    assert [w.code for w in lazy.warnings] == [w.code for w in whole.warnings]
+    a, b = whole.message, lazy.message
+    assert isinstance(a, edxml.Document)
+    assert isinstance(b, edxml.Document)
+    assert a.model_dump(exclude={"attachments"}) == b.model_dump(exclude={"attachments"})
+    assert [(x.name, x.size, x.sha256) for x in a.attachments] == [
+        (x.name, x.size, x.sha256) for x in b.attachments
+    ]
+    assert [x.file.data for x in b.attachments] == [x.data for x in a.attachments]

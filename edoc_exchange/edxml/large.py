@@ -35,7 +35,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import PrivateAttr
 
@@ -47,6 +47,9 @@ from .models import AttachedFile, Attachment
 from .spec import NS
 from .untrusted import PROLOG_WINDOW, find_xml_start, prolog_has_doctype
 
+if TYPE_CHECKING:
+    from .reader import ReadResult
+
 __all__ = [
     "Base64Decoder",
     "LazyAttachment",
@@ -57,6 +60,7 @@ __all__ = [
     "decode_region",
     "expand",
     "extract_file",
+    "read_file_lazily",
     "region_text",
     "skeletonize",
 ]
@@ -491,6 +495,39 @@ def lazy_files(skeleton: Skeleton) -> Mapping[str, LazyFile]:
         }
 
 
+def read_file_lazily(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> ReadResult:
+    """:func:`~.reader.read_file` for a large message: the same model and findings, the
+    attachments as :class:`LazyAttachment` (their bytes stay in the file, each decoded
+    once in chunks to learn its size and SHA-256). Memory: the skeleton and a chunk.
+
+    Raises :class:`EdxmlReadError` as the reader does, plus ``bad-base64`` for markup in
+    an attachment's text, and ``OSError`` when the file cannot be read.
+    """
+    from lxml import etree
+
+    from .reader import ReadResult, read_tree
+    from .untrusted import untrusted_parser
+
+    skeleton = skeletonize(path, limits, strict=strict)
+    try:
+        root = etree.fromstring(skeleton.data, untrusted_parser())
+    except etree.XMLSyntaxError as exc:
+        raise _fatal("xml-syntax", line=exc.lineno, detail=str(exc)) from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise _fatal("doctype-forbidden", line=1)
+    check_placeholders(skeleton, root, etree.tostring(root))
+    result = read_tree(root, strict=strict, limits=limits, lazy=lazy_files(skeleton))
+    if skeleton.findings:
+        return ReadResult(result.message, (*skeleton.findings, *result.warnings))
+    return result
+
+
 def extract_file(
     path: str | os.PathLike[str],
     folder: str | os.PathLike[str],
@@ -507,15 +544,7 @@ def extract_file(
     file is there already and ``overwrite`` is false. Memory: the skeleton and a chunk
     (a zipped attachment is unpacked in memory).
     """
-    from lxml import etree
-
-    from .reader import read_tree
-    from .untrusted import untrusted_parser
-
-    skeleton = skeletonize(path, limits)
-    root = etree.fromstring(skeleton.data, untrusted_parser())
-    check_placeholders(skeleton, root, etree.tostring(root))
-    message = read_tree(root, limits=limits, lazy=lazy_files(skeleton)).message
+    message = read_file_lazily(path, limits=limits).message
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
