@@ -327,7 +327,8 @@ class VerifiedDocument:
     Only a verified row has one (:func:`verified_document`). ``content`` is the signed
     message (``content_form`` SIGNED), or, for a row stored before revision 0003, the bytes
     as they arrived and were verified then (RAW). For a large message kept as a blob,
-    ``content`` is empty and ``content_file`` is the blob (read it in chunks, or with
+    ``content`` is empty, ``content_blob`` its SHA-256 and ``content_file`` the blob's path
+    when a :class:`BlobStore` was given (read it in chunks, or with
     ``edxml.large.extract_file``).
     """
 
@@ -337,6 +338,7 @@ class VerifiedDocument:
     signer: SignerFacts | None
     signing_time: dt.datetime | None
     content_file: Path | None = None
+    content_blob: str | None = None
 
     @property
     def fields(self) -> DocumentFields:
@@ -706,8 +708,10 @@ def _insert(
 def verified_document(
     conn: Connection, row: InboxRow, *, blobs: BlobStore | None = None
 ) -> VerifiedDocument:
-    """The verified projection of a stored row; StoreError for a row that is not verified,
-    or for a large one (kept as a blob) without ``blobs`` or whose blob is missing."""
+    """The verified projection of a stored row; StoreError for a row that is not verified.
+
+    A large row (kept as a blob) has empty ``content``; with ``blobs`` its
+    ``content_file`` is checked to be there, whole (StoreError otherwise)."""
     if row.verdict is not InboxVerdict.VERIFIED:
         raise StoreError(
             f"Văn bản {row.document_id} không qua kiểm tra chữ ký số "
@@ -729,13 +733,7 @@ def verified_document(
         ).where(inbox.c.id == row.id)
     ).one()
     content_file = None
-    if found.message_blob is not None:
-        if blobs is None:
-            raise StoreError(
-                f"Văn bản {row.document_id} được lưu ngoài cơ sở dữ liệu: cần thư mục lưu trữ",
-                f"document {row.document_id} is kept as a blob: a blob store is needed",
-                step="inbox.verified",
-            )
+    if found.message_blob is not None and blobs is not None:
         blobs.open(found.message_blob, found.message_size).close()  # there, and whole
         content_file = blobs.path(found.message_blob)
     signer = None
@@ -753,6 +751,7 @@ def verified_document(
         signer=signer,
         signing_time=found.signing_time,
         content_file=content_file,
+        content_blob=found.message_blob,
     )
 
 
