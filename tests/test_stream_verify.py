@@ -264,3 +264,22 @@ def test_read_file_lazily_reads_as_read_file(tmp_path: Path, signed: bytes) -> N
         (x.name, x.size, x.sha256) for x in b.attachments
     ]
     assert [x.file.data for x in b.attachments] == [x.data for x in a.attachments]
+
+
+def test_invalid_base64_in_an_attachment_is_named(tmp_path: Path, signed: bytes) -> None:
+    at = signed.index(b"<edXML:ContentTransferEncoded>") + 30 + 150_000
+    data = signed[:at] + b"*" + signed[at + 1 :]
+    with pytest.raises(edxml.EdxmlReadError) as info:
+        signing.verify_file(_write(tmp_path, data), pki().policy())
+    assert [f.code for f in info.value.findings] == ["bad-base64"]
+    assert f"offset {at}" in info.value.findings[0].en
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.edxml"]
+
+
+def test_a_region_that_is_not_base64_is_reported_by_the_reader(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"<a>QUJD\r\nQQ==QUJD</a>")
+    lazy = large.decode_region(path, large.Region(3, 17))
+    assert lazy.error is not None
+    assert b"".join(large.region_text(path, large.Region(3, 13))) == b"QUJD\nQQ=="
+    good = large.decode_region(path, large.Region(3, 13))
+    assert (good.error, good.size, good.read_bytes()) == (None, 4, b"ABCA")
