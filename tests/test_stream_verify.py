@@ -283,3 +283,28 @@ def test_a_region_that_is_not_base64_is_reported_by_the_reader(tmp_path: Path) -
     assert b"".join(large.region_text(path, large.Region(3, 13))) == b"QUJD\nQQ=="
     good = large.decode_region(path, large.Region(3, 13))
     assert (good.error, good.size, good.read_bytes()) == (None, 4, b"ABCA")
+
+
+SAMPLES = sorted(Path("/work/shared/samples").rglob("*.edxml"))
+
+
+@pytest.mark.skipif(not SAMPLES, reason="the shared samples are not here")
+def test_every_sample_reads_lazily_as_it_reads_whole() -> None:
+    for path in SAMPLES:
+        outcomes = []
+        for reader in (edxml.read_file, large.read_file_lazily):
+            try:
+                result = reader(path)
+            except edxml.EdxmlReadError as exc:
+                outcomes.append(("error", sorted({f.code for f in exc.findings})))
+                continue
+            message = result.message
+            files = [(a.name, a.size, a.sha256) for a in getattr(message, "attachments", [])]
+            outcomes.append(
+                (
+                    message.model_dump(exclude={"attachments"}),
+                    files,
+                    [w.code for w in result.warnings],
+                )
+            )
+        assert outcomes[0] == outcomes[1], path
