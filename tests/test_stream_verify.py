@@ -291,12 +291,13 @@ SAMPLES = sorted(Path("/work/shared/samples").rglob("*.edxml"))
 @pytest.mark.skipif(not SAMPLES, reason="the shared samples are not here")
 def test_every_sample_reads_lazily_as_it_reads_whole() -> None:
     for path in SAMPLES:
-        outcomes = []
+        outcomes: list[object] = []
         for reader in (edxml.read_file, large.read_file_lazily):
             try:
                 result = reader(path)
             except edxml.EdxmlReadError as exc:
-                outcomes.append(("error", sorted({f.code for f in exc.findings})))
+                errors = {f.code for f in exc.findings if f.severity.value == "error"}
+                outcomes.append(("error", sorted(errors)))
                 continue
             message = result.message
             files = [(a.name, a.size, a.sha256) for a in getattr(message, "attachments", [])]
