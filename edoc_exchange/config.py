@@ -62,6 +62,12 @@ class StoreSettings(BaseModel):
     #: cut loses the last commits, after the axis was told they were stored (kept for
     #: measurements and throwaway stores only).
     sqlite_synchronous: Literal["full", "extra", "normal"] = "full"
+    #: Where large messages (over ``ReadLimits.large_message_bytes``) are kept as files,
+    #: named by their SHA-256. Default for SQLite: ``<database file>.blobs`` beside it. A
+    #: PostgreSQL store must name one (a folder every daemon and clerk of the office can
+    #: read, on a shared disk when they run on several machines); without it a large
+    #: message is refused storage with an error that names this setting.
+    blob_dir: Path | None = None
 
 
 class OfficeSettings(BaseModel):

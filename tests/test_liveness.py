@@ -195,16 +195,16 @@ def test_a_stop_ends_the_inbound_pass_after_the_item_in_hand(exchange: Exchange)
         steps.queue_message(ex.commune, edxml.write(ex.plan(str(40 + n))))
     assert steps.send_due(ex.commune).done == 5
     district = ex.district
-    original = district.axis.fetch
+    original = district.axis.fetch_to_file
     fetched: list[str] = []
 
-    def fetch_then_stop(doc_id: str) -> bytes:
+    def fetch_then_stop(doc_id: str, *args: Any, **kwargs: Any) -> Any:
         fetched.append(doc_id)
         if len(fetched) == 2:
             district.stop.set()  # SIGTERM arrives while the second item is in hand
-        return original(doc_id)
+        return original(doc_id, *args, **kwargs)
 
-    district.axis.fetch = fetch_then_stop  # type: ignore[method-assign]
+    district.axis.fetch_to_file = fetch_then_stop  # type: ignore[method-assign]
     report = steps.receive_documents(district)
     # The items in hand are finished (the second, and at most PREFETCH fetched ahead of the
     # one being stored); nothing new is fetched once the stop is seen.
@@ -213,7 +213,7 @@ def test_a_stop_ends_the_inbound_pass_after_the_item_in_hand(exchange: Exchange)
     assert len(fetched) == report.done
     assert len(district.axis.list_received(MessageType.EDOC)) == 5 - report.done
     assert _claims(district) == []
-    district.axis.fetch = original  # type: ignore[method-assign]
+    district.axis.fetch_to_file = original  # type: ignore[method-assign]
     district.stop.clear()
     assert steps.receive_documents(district).done == 5 - report.done
 

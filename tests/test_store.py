@@ -34,7 +34,7 @@ TABLES = {
     "inbox_work",
 }
 #: The newest migration: what a fresh database is upgraded to.
-HEAD = "0005"
+HEAD = "0007"
 
 
 def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:

@@ -95,6 +95,8 @@ class Office:
     checkpoint_every: int = 100
     #: Every signed checkpoint is also appended here, outside the database.
     checkpoint_file: Path | None = None
+    #: Where large messages are kept as files (``[store] blob_dir``); None: beside SQLite.
+    blob_dir: Path | None = None
 
     @property
     def office_id(self) -> str:

@@ -10,26 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import shutil
+import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import audit, edxml, signing
 from ..axis import (
     AckStatus,
     AxisError,
+    FetchedFile,
     MessageType,
     ReceivedItem,
 )
+from ..edxml.large import read_file_lazily
 from ..store import Database, InboxVerdict, StoreError, listing
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ..store.blobs import BlobStore
 from ..store.listing import Listed
-from ._inbound import Judgement, judge
+from . import large
+from ._inbound import Judgement
 from ._office import FINAL_STATUSES, Office, StepReport
 from .clerk import received_document
-from .replies import queue_status, row_sha
+from .replies import queue_status
 from .worker import keep_wal_small
 
 __all__ = ["receive_documents", "receive_statuses", "received_files"]
@@ -187,10 +195,12 @@ class _Intake:
         self.office = office
         self.report = report
         self.claimed: deque[Listed] = deque()
-        self.fetching: deque[tuple[Listed, Future[bytes]]] = deque()
+        self.fetching: deque[tuple[Listed, Future[FetchedFile]]] = deque()
         self.acks: deque[_Acked] = deque()
         self.listed = False
         self.fetcher = ThreadPoolExecutor(1, thread_name_prefix="edoc-fetch")
+        # Fetched messages stream into files here (a large one never whole in memory).
+        self.folder = Path(tempfile.mkdtemp(prefix="edoc-in-"))
         self.acker = ThreadPoolExecutor(1, thread_name_prefix="edoc-ack")
 
     def _take(self) -> list[Listed]:
@@ -236,9 +246,15 @@ class _Intake:
                 self._acknowledge(item, _ack_status(item.stored.verdict), item.stored.document_id)
                 self.report.duplicates += 1
                 continue
-            self.fetching.append(
-                (item, self.fetcher.submit(self.office.axis.fetch, item.axis_doc_id))
-            )
+            self.fetching.append((item, self.fetcher.submit(self._fetch, item)))
+
+    def _fetch(self, item: Listed) -> FetchedFile:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", item.axis_doc_id)[:100] or "item"
+        return self.office.axis.fetch_to_file(
+            item.axis_doc_id,
+            self.folder / f"{name}.edxml",
+            max_bytes=edxml.DEFAULT_LIMITS.max_bytes,
+        )
 
     def run(self) -> None:
         office, report = self.office, self.report
@@ -253,11 +269,11 @@ class _Intake:
                 return
             item, fetched = self.fetching.popleft()
             try:
-                data = fetched.result()
+                got = fetched.result()
             except BaseException:
                 self._release([item])  # nothing was stored: another pass may try
                 raise
-            document_id, verdict, new = self._store(item, data)
+            document_id, verdict, new = self._store(item, got)
             # Stored, reply queued: only now tell the axis (the claim is kept until recorded).
             self._acknowledge(item, _ack_status(verdict), document_id)
             outcome = verdict.value if new else "duplicate"
@@ -318,24 +334,31 @@ class _Intake:
                     },
                 )
 
-    def _store(self, item: Listed, data: bytes) -> tuple[str, InboxVerdict, bool]:
+    def _store(self, item: Listed, fetched: FetchedFile) -> tuple[str, InboxVerdict, bool]:
         """Verify and store one fetched item with its reply queued, recording in the same
         transaction the acknowledgements the axis took meanwhile."""
         office = self.office
         now = office.clock()
-        judged = judge(
-            data, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
-        )
-        acked = self._answered(wait=False)
+        judged: Judgement | None = None
         try:
-            with office.db.transaction() as conn:
-                self._record_acks(conn, acked)
-                row, new = _store_judged(conn, office, item, judged, data, now)
+            # In memory when small; on its file when large (kept as a blob, see .large).
+            judged = large.judge_fetched(
+                fetched, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
+            )
+            acked = self._answered(wait=False)
+            try:
+                with office.db.transaction() as conn:
+                    self._record_acks(conn, acked)
+                    row, new = _store_judged(conn, office, item, judged, fetched.sha256, now)
+            except BaseException:
+                # Not recorded: put them back, to be recorded with the next item or at the end.
+                self.acks.extendleft(reversed(acked))
+                raise
         except BaseException:
-            # Not recorded: put them back, to be recorded with the next item or at the end.
-            self.acks.extendleft(reversed(acked))
             self._release([item])
             raise
+        finally:
+            large.discard(fetched, judged)  # the store keeps its own copy
         if new and row.identity_finding:
             log.warning("%s: %s", item.axis_doc_id, row.identity_finding)
         office.metrics.received(row.verdict.value)
@@ -365,6 +388,7 @@ class _Intake:
         for _item, fetched in self.fetching:
             fetched.cancel()
         self.fetcher.shutdown(wait=True)
+        shutil.rmtree(self.folder, ignore_errors=True)  # fetched, not stored: listed still
         pending = list(self.claimed) + [item for item, _ in self.fetching]
         self.claimed.clear()
         self.fetching.clear()
@@ -420,15 +444,18 @@ def _store_judged(
     office: Office,
     item: Listed,
     judged: Judgement,
-    data: bytes,
+    sha256: str,
     now: dt.datetime,
 ) -> tuple[inbox_store.InboxRow, bool]:
     """Store a judged item (verified record or rejection evidence), with its audit events
     and reply, in the caller's transaction; (row, whether it is new)."""
+    # The blob folder only for a large message (a PostgreSQL store names it in settings).
+    blobs = large.blob_store(office) if _staged(judged.record) else None
     if isinstance(judged.record, inbox_store.VerifiedRecord):
         row, new = inbox_store.store_incoming_verified(
             conn,
             judged.record,
+            blobs=blobs,
             office_id=office.office_id,
             axis_doc_id=item.axis_doc_id,
             state=edxml.StatusCode.ARRIVED,
@@ -438,18 +465,25 @@ def _store_judged(
         row, new = inbox_store.store_incoming_rejected(
             conn,
             judged.record,
+            blobs=blobs,
             office_id=office.office_id,
             axis_doc_id=item.axis_doc_id,
             state=edxml.StatusCode.REJECTED,
             now=now,
         )
     if new:
-        _record_arrival(conn, office, item.axis_doc_id, judged, data)
+        _record_arrival(conn, office, item.axis_doc_id, judged, sha256)
     return row, new
 
 
+def _staged(record: inbox_store.VerifiedRecord | inbox_store.RejectedRecord) -> bool:
+    if isinstance(record, inbox_store.VerifiedRecord):
+        return record.signed_file is not None
+    return record.evidence_file is not None
+
+
 def _record_arrival(
-    conn: Any, office: Office, axis_doc_id: str, judged: Judgement, data: bytes
+    conn: Any, office: Office, axis_doc_id: str, judged: Judgement, sha256: str
 ) -> None:
     """The audit events of a new arrival, and its 01/02 reply, in the storing transaction."""
     fields = judged.fields
@@ -462,7 +496,7 @@ def _record_arrival(
             "document_id": fields.document_id,
             "from": fields.sender,
             # Of the bytes as delivered (hops and all); the inbox keeps the signed message.
-            "sha256": row_sha(data),
+            "sha256": sha256,
         },
     )
     verified, record = judged.verified, judged.record
@@ -612,15 +646,20 @@ def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.dat
 
 
 def received_files(
-    db: Database, office_id: str, document_id: str, *, sender: str | None = None
+    db: Database,
+    office_id: str,
+    document_id: str,
+    *,
+    sender: str | None = None,
+    blob_dir: Path | None = None,
 ) -> list[edxml.AttachedFile]:
     """The files of a received, verified document, as a clerk gets them.
 
     They are read from the verified projection: the signed message the inbox kept (what
     the signature covers, nothing an axis appended), with the SDK's zip unpacked. A
     rejected item's files are not handed out: nothing vouches for them. ``sender`` picks
-    one sender's document when several used this DocumentId. Raises StoreError saying why
-    not.
+    one sender's document when several used this DocumentId; ``blob_dir`` is ``[store]
+    blob_dir`` (where a large message is kept). Raises StoreError saying why not.
     """
     with db.engine.connect() as conn:
         row = received_document(conn, office_id, document_id, sender=sender, step="files")
@@ -632,8 +671,15 @@ def received_files(
                 "files of an unverified message are not handed out",
                 step="files",
             )
-        verified = inbox_store.verified_document(conn, row)
-    message = edxml.read(verified.content).message
+        blobs = None
+        if row.message_blob is not None:
+            blobs = BlobStore(blob_dir) if blob_dir is not None else BlobStore.beside(db.engine)
+        verified = inbox_store.verified_document(conn, row, blobs=blobs)
+    if verified.content_file is not None:
+        # Kept as a blob: read lazily (the attachments' bytes stay in the file until asked).
+        message = read_file_lazily(verified.content_file).message
+    else:
+        message = edxml.read(verified.content).message
     if not isinstance(message, edxml.Document):
         return []
     return [att.file for att in message.attachments]

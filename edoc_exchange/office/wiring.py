@@ -131,6 +131,7 @@ def build_office(
         retry_max=dt.timedelta(seconds=d.retry_max),
         checkpoint_every=d.checkpoint_every,
         checkpoint_file=settings.audit.checkpoint_file,
+        blob_dir=settings.store.blob_dir,
     )
 
 

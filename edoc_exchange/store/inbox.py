@@ -19,12 +19,14 @@ import hashlib
 import weakref
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from .blobs import BlobStore, StagedFile
 from .db import StoreError
 from .tables import InboxVerdict, MessageForm, inbox, inbox_claims, status_history
 from .workers import dead_claim
@@ -146,6 +148,7 @@ class VerifiedRecord:
         "_fields",
         "_identity_finding",
         "_signature_xml",
+        "_signed_file",
         "_signed_message",
         "_signer",
         "_signing_time",
@@ -157,6 +160,7 @@ class VerifiedRecord:
     _signer: SignerFacts
     _signing_time: dt.datetime | None
     _identity_finding: str | None
+    _signed_file: StagedFile | None
 
     def __init__(
         self,
@@ -168,10 +172,12 @@ class VerifiedRecord:
         signer: SignerFacts,
         signing_time: dt.datetime | None,
         identity_finding: str | None = None,
+        signed_file: StagedFile | None = None,
     ) -> None:
         if not _seal or seal is not _seal[0]:
             raise _unverified("VerifiedRecord()")
         values = {
+            "_signed_file": signed_file,
             "_fields": fields,
             "_signed_message": bytes(signed_message),
             "_signature_xml": bytes(signature_xml),
@@ -207,6 +213,12 @@ class VerifiedRecord:
     def signed_message(self) -> bytes:
         """The signed content with its signature: verifies again on its own."""
         return self._signed_message
+
+    @property
+    def signed_file(self) -> StagedFile | None:
+        """A large message's signed content with its signature, in a file (its
+        ``signed_message`` is then empty): kept as a blob by the store."""
+        return self._signed_file
 
     @property
     def signature_xml(self) -> bytes:
@@ -252,6 +264,9 @@ class RejectedRecord:
     evidence: bytes
     reason: str
     fields: DocumentFields
+    #: A large item's bytes as they arrived, in a file (``evidence`` is then empty): kept
+    #: as a blob, flagged raw like any evidence.
+    evidence_file: StagedFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +290,9 @@ class InboxRow:
     code: str | None
     promulgation_date: str | None
     identity_finding: str | None
+    #: SHA-256 of the blob holding the message, when it is kept outside the row.
+    message_blob: str | None = None
+    message_size: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:
@@ -296,6 +314,8 @@ class InboxRow:
             code=row.code,
             promulgation_date=row.promulgation_date,
             identity_finding=row.identity_finding,
+            message_blob=row._mapping.get("message_blob"),
+            message_size=row._mapping.get("message_size"),
         )
 
     @property
@@ -310,7 +330,10 @@ class VerifiedDocument:
 
     Only a verified row has one (:func:`verified_document`). ``content`` is the signed
     message (``content_form`` SIGNED), or, for a row stored before revision 0003, the bytes
-    as they arrived and were verified then (RAW).
+    as they arrived and were verified then (RAW). For a large message kept as a blob,
+    ``content`` is empty, ``content_blob`` its SHA-256 and ``content_file`` the blob's path
+    when a :class:`BlobStore` was given (read it in chunks, or with
+    ``edxml.large.extract_file``).
     """
 
     row: InboxRow
@@ -318,6 +341,8 @@ class VerifiedDocument:
     content_form: MessageForm
     signer: SignerFacts | None
     signing_time: dt.datetime | None
+    content_file: Path | None = None
+    content_blob: str | None = None
 
     @property
     def fields(self) -> DocumentFields:
@@ -546,8 +571,12 @@ def store_incoming_verified(
     axis_doc_id: str,
     state: str,
     now: dt.datetime,
+    blobs: BlobStore | None = None,
 ) -> tuple[InboxRow, bool]:
     """Store a verified document in clerk state ``state``; return (row, whether it is new).
+
+    A large record (``record.signed_file``) is kept as a blob in ``blobs`` (required then),
+    written before the row; the row keeps its hash and size.
 
     The document is identified by its axis DocId and by (sender, DocumentId, business
     type): either already stored makes this a no-op returning the stored row, so the
@@ -576,6 +605,7 @@ def store_incoming_verified(
         axis_doc_id=axis_doc_id,
         fields=fields,
         message=record.signed_message,
+        staged=(record.signed_file, blobs),
         message_form=MessageForm.SIGNED,
         verdict=InboxVerdict.VERIFIED,
         state=state,
@@ -598,8 +628,11 @@ def store_incoming_rejected(
     axis_doc_id: str,
     state: str,
     now: dt.datetime,
+    blobs: BlobStore | None = None,
 ) -> tuple[InboxRow, bool]:
     """Store a rejected item as evidence, flagged raw; return (row, whether it is new).
+
+    A large item (``record.evidence_file``) is kept as a blob in ``blobs`` (required then).
 
     Only its axis DocId identifies it: what a rejected item claims to be (its sender, its
     DocumentId) is unproven, so it never takes a document's identity, and the real document
@@ -618,6 +651,7 @@ def store_incoming_rejected(
         axis_doc_id=axis_doc_id,
         fields=record.fields,
         message=record.evidence,
+        staged=(record.evidence_file, blobs),
         message_form=MessageForm.RAW,
         verdict=InboxVerdict.REJECTED,
         state=state,
@@ -642,12 +676,32 @@ def _insert(
     axis_doc_id: str,
     fields: DocumentFields,
     message: bytes,
+    staged: tuple[StagedFile | None, BlobStore | None],
     message_form: MessageForm,
     verdict: InboxVerdict,
     state: str,
     now: dt.datetime,
     **extra: Any,
 ) -> tuple[InboxRow, bool]:
+    file, blobs = staged
+    if file is not None:
+        # A large message: its file is made durable before the row that names it, so look
+        # for the stored one first (no orphan file for a duplicate).
+        found = existing()
+        if found is not None:
+            return found, False
+        if blobs is None:
+            raise StoreError(
+                "Văn bản lớn cần thư mục lưu trữ (BlobStore)",
+                "a large message needs a blob store to be kept (blobs=...)",
+                step="inbox.store",
+            )
+        blobs.put(file)
+        message, sha256 = b"", file.sha256
+        extra.update(message_blob=sha256, message_size=file.size)
+    else:
+        sha256 = hashlib.sha256(message).hexdigest()
+        extra.update(message_size=len(message))
     # One statement when new (the common case): the insert gives the row back; a conflict
     # (the axis DocId, or a verified document's identity, already stored) inserts nothing.
     inserted = conn.execute(
@@ -664,7 +718,7 @@ def _insert(
             "promulgation_date": fields.promulgation_date,
             "message": message,
             "message_form": message_form,
-            "sha256": hashlib.sha256(message).hexdigest(),
+            "sha256": sha256,
             "verdict": verdict,
             "clerk_state": str(state),  # the code's text, never an enum's name
             "received_at": now,
@@ -685,8 +739,13 @@ def _insert(
     return found, False
 
 
-def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
-    """The verified projection of a stored row; StoreError for a row that is not verified."""
+def verified_document(
+    conn: Connection, row: InboxRow, *, blobs: BlobStore | None = None
+) -> VerifiedDocument:
+    """The verified projection of a stored row; StoreError for a row that is not verified.
+
+    A large row (kept as a blob) has empty ``content``; with ``blobs`` its
+    ``content_file`` is checked to be there, whole (StoreError otherwise)."""
     if row.verdict is not InboxVerdict.VERIFIED:
         raise StoreError(
             f"Văn bản {row.document_id} không qua kiểm tra chữ ký số "
@@ -703,8 +762,14 @@ def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
             inbox.c.signer_serial,
             inbox.c.signer_fingerprint,
             inbox.c.signing_time,
+            inbox.c.message_blob,
+            inbox.c.message_size,
         ).where(inbox.c.id == row.id)
     ).one()
+    content_file = None
+    if found.message_blob is not None and blobs is not None:
+        blobs.open(found.message_blob, found.message_size).close()  # there, and whole
+        content_file = blobs.path(found.message_blob)
     signer = None
     if found.signer_subject is not None:
         signer = SignerFacts(
@@ -719,6 +784,8 @@ def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
         content_form=MessageForm(found.message_form),
         signer=signer,
         signing_time=found.signing_time,
+        content_file=content_file,
+        content_blob=found.message_blob,
     )
 
 

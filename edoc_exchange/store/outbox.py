@@ -17,10 +17,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from .blobs import BlobStore, StagedFile
 from .db import StoreError
 from .tables import OutboxState, outbox, recipient_statuses
 from .workers import dead_claim
@@ -30,6 +32,7 @@ __all__ = [
     "claim_next",
     "document_ids",
     "enqueue",
+    "enqueue_file",
     "find_document",
     "find_sent",
     "find_sent_to",
@@ -40,6 +43,7 @@ __all__ = [
     "mark_final_if_done",
     "mark_retry",
     "mark_sent",
+    "message_source",
     "queue_depths",
     "recipients_of",
     "reclaim_stalled",
@@ -65,6 +69,9 @@ class OutboxRow:
     attempts: int
     axis_doc_id: str | None
     last_error: str | None
+    #: SHA-256 of the blob holding a large message (``message`` is then empty).
+    message_blob: str | None = None
+    message_size: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxRow:
@@ -82,6 +89,8 @@ class OutboxRow:
             attempts=int(row.attempts),
             axis_doc_id=row.axis_doc_id,
             last_error=row.last_error,
+            message_blob=row._mapping.get("message_blob"),
+            message_size=row._mapping.get("message_size"),
         )
 
 
@@ -130,6 +139,73 @@ def enqueue(
         .returning(outbox.c.id)
     ).scalar_one()
     return int(new_id), True
+
+
+def enqueue_file(
+    conn: Connection,
+    *,
+    office_id: str,
+    kind: str,
+    document_id: str,
+    staged: StagedFile,
+    blobs: BlobStore,
+    recipients: Sequence[str],
+    now: dt.datetime,
+    status_code: str | None = None,
+    subject: str | None = None,
+) -> tuple[int, bool]:
+    """Queue a large, already signed message kept in a file; return (row id, whether new).
+
+    The file is kept as a blob (written and fsynced before the row: a resend sends the very
+    same bytes, streamed from the blob, see :func:`message_source`); the row keeps its
+    hash and size. The same bytes queued twice return the existing row, as
+    :func:`enqueue`. Raises StoreError when the file does not match ``staged``.
+    """
+    existing = conn.execute(
+        select(outbox.c.id).where(outbox.c.office_id == office_id, outbox.c.sha256 == staged.sha256)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return int(existing), False
+    blobs.put(staged, move=False)
+    new_id = conn.execute(
+        insert(outbox)
+        .values(
+            office_id=office_id,
+            kind=kind,
+            document_id=document_id,
+            status_code=status_code,
+            subject=subject,
+            recipients=json.dumps(list(recipients)),
+            message=b"",
+            sha256=staged.sha256,
+            message_blob=staged.sha256,
+            message_size=staged.size,
+            signed=1,
+            state=OutboxState.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(outbox.c.id)
+    ).scalar_one()
+    return int(new_id), True
+
+
+def message_source(row: OutboxRow, blobs: BlobStore | None = None) -> bytes | Path:
+    """What to hand ``AxisClient.send``: the bytes of the row, or the path of a large
+    message's blob (streamed from disk). StoreError when a blob row has no ``blobs`` or
+    its blob is missing or of another size."""
+    if row.message_blob is None:
+        return row.message
+    if blobs is None:
+        raise StoreError(
+            f"Thư đi {row.id} được lưu ngoài cơ sở dữ liệu: cần thư mục lưu trữ",
+            f"outbox row {row.id} is kept as a blob: a blob store is needed",
+            step="outbox",
+        )
+    blobs.open(row.message_blob, row.message_size).close()
+    return blobs.path(row.message_blob)
 
 
 def claim_next(

@@ -104,6 +104,10 @@ outbox = Table(
     Column("recipients", Text, nullable=False),  # JSON array of OrganIds
     Column("message", LargeBinary, nullable=False),
     Column("sha256", _SHA256, nullable=False),
+    # A large message is kept as a blob file (store.blobs): message is then empty,
+    # message_blob and sha256 hold its SHA-256 (revision 0007).
+    Column("message_blob", _SHA256),
+    Column("message_size", BigInteger),
     Column("signed", Integer, nullable=False, default=0),
     Column("state", Enum(OutboxState, native_enum=False, length=16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -148,6 +152,10 @@ inbox = Table(
     Column("message", LargeBinary, nullable=False),  # what message_form says it is
     Column("message_form", Enum(MessageForm, native_enum=False, length=8), nullable=False),
     Column("sha256", _SHA256, nullable=False),  # of message
+    # A large message is kept as a blob file (store.blobs), named by its SHA-256: then
+    # message is empty, message_blob and sha256 hold that hash (revision 0007).
+    Column("message_blob", _SHA256),
+    Column("message_size", BigInteger),
     Column("verdict", Enum(InboxVerdict, native_enum=False, length=16), nullable=False),
     Column("reason", Text),
     Column("signer_subject", Text),
