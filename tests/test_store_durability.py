@@ -53,6 +53,7 @@ def test_a_read_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{path}")
     upgrade(db)
     with db.transaction() as conn:
+        audit.create_log(conn, OFFICE)
         audit.append(conn, OFFICE, "sent", {"n": 1})
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
