@@ -13,12 +13,12 @@ added), and :func:`flush` writes them all at once, as the transaction's last wor
 3. write them: on PostgreSQL one statement, ``WITH appended AS (INSERT INTO audit_entries
    … SELECT … FROM unnest(:seqs, :events, …)) UPDATE audit_heads SET size = :new_size,
    last_hash = :new_hash WHERE … AND size = :old_size AND last_hash = :old_hash``; on
-   SQLite one multi-row ``INSERT`` and that ``UPDATE``.
+   SQLite one ``executemany`` of a prepared single-row ``INSERT`` (SQLite is in-process:
+   there is no round trip to save) and that ``UPDATE``.
 
-So a flush is 2 statements on PostgreSQL and 3 on SQLite (in-process, no round trips),
-whatever the number of events (SQLite: up to :data:`ROWS_PER_INSERT`, one more INSERT per
-further hundred), and the head stays locked only from step 1 to the commit. The ``UPDATE``
-is a compare-and-set on the head it read: if it matches nothing (an append outside a write
+So a flush is 2 statements on PostgreSQL and 3 calls into SQLite, whatever the number of
+events, and the head stays locked only from step 1 to the commit. The ``UPDATE`` is a
+compare-and-set on the head it read: if it matches nothing (an append outside a write
 transaction on SQLite) the flush fails rather than fork the chain.
 
 The head row exists from the office's creation (:func:`create_log`); appending never
@@ -31,7 +31,6 @@ caches its compiled form; psycopg prepares a statement it sees repeatedly).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,7 +42,6 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     DateTime,
-    Insert,
     String,
     Text,
     bindparam,
@@ -61,7 +59,6 @@ from ._errors import AuditAppendError, AuditDataError, AuditLogMissingError
 from .entry import GENESIS, AuditEntry, AuditEvent, canonical_json, entry_body, iso, json_text, now
 
 __all__ = [
-    "ROWS_PER_INSERT",
     "Pending",
     "append",
     "batch",
@@ -71,8 +68,6 @@ __all__ = [
     "locked_head",
 ]
 
-#: Entries per INSERT on SQLite (7 parameters a row, well under its 32,766).
-ROWS_PER_INSERT = 100
 #: The longest event name the ``audit_entries.event`` column holds.
 _EVENT_LENGTH = 40
 #: Where :func:`batch` leaves its Pending for :func:`append` to join (``Connection.info``).
@@ -139,16 +134,10 @@ _SQLITE_CREATE = (
 )
 
 
-@functools.cache
-def _sqlite_insert(rows: int) -> Insert:
-    """One INSERT of ``rows`` entries (multi-row VALUES), built once per row count."""
-    return insert(audit_entries).values(
-        [
-            {"office_id": bindparam(f"office{i}")}
-            | {name: bindparam(f"{name}{i}") for name in _ENTRY_COLUMNS}
-            for i in range(rows)
-        ]
-    )
+#: SQLite: the INSERT of one entry, prepared once and run for every row of a flush by one
+#: ``executemany`` (sqlite3 steps the prepared statement in C; SQLite is in-process, there
+#: are no round trips to save, and a multi-row VALUES would be compiled anew per size).
+_INSERT_ENTRY = insert(audit_entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,19 +259,21 @@ def flush(conn: Connection, pending: Pending) -> list[AuditEntry]:
             },
         ).rowcount
     else:
-        for start in range(0, len(made), ROWS_PER_INSERT):
-            chunk = range(start, min(start + ROWS_PER_INSERT, len(made)))
-            params: dict[str, Any] = {}
-            for i, n in enumerate(chunk):
-                entry = made[n]
-                params[f"office{i}"] = office
-                params[f"seq{i}"] = entry.seq
-                params[f"event{i}"] = entry.event
-                params[f"body{i}"] = entry.body.decode("utf-8")
-                params[f"prev_hash{i}"] = entry.prev_hash
-                params[f"entry_hash{i}"] = entry.entry_hash
-                params[f"created_at{i}"] = events[n].at
-            conn.execute(_sqlite_insert(len(chunk)), params)
+        conn.execute(
+            _INSERT_ENTRY,
+            [
+                {
+                    "office_id": office,
+                    "seq": entry.seq,
+                    "event": entry.event,
+                    "body": entry.body.decode("utf-8"),
+                    "prev_hash": entry.prev_hash,
+                    "entry_hash": entry.entry_hash,
+                    "created_at": ev.at,
+                }
+                for entry, ev in zip(made, events, strict=True)
+            ],
+        )
         moved = conn.execute(_MOVE_HEAD, head).rowcount
     if moved != 1:
         raise AuditAppendError(

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_NODE_PREFIX = hashlib.sha256(b"\x01")  # copied, never updated
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -68,12 +69,15 @@ class MerkleAccumulator:
     def extend(self, leaves: Iterable[bytes]) -> None:
         """Add leaf hashes in order: the verifier's inner loop, so kept to the bone."""
         stack = self._stack
-        push, pop, sha256 = stack.append, stack.pop, hashlib.sha256
+        push, pop, node = stack.append, stack.pop, _NODE_PREFIX.copy
         n = self.size
         for leaf in leaves:
             digest, carry = leaf, n
             while carry & 1:
-                digest = sha256(b"\x01" + pop() + digest).digest()
+                hashing = node()
+                hashing.update(pop())
+                hashing.update(digest)
+                digest = hashing.digest()
                 carry >>= 1
             push(digest)
             n += 1
