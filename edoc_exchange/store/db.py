@@ -178,6 +178,11 @@ def _errors_are_store_errors(engine: Engine, url: str) -> None:
         if context.is_pre_ping:
             return  # the pool reconnects
         error = context.sqlalchemy_exception
+        if error is not None and _server_ended_session(error):
+            # psycopg reports a terminated session as an error while its socket still
+            # looks open: tell SQLAlchemy the connection is gone, so that it is thrown
+            # away (not returned to the pool) and Database.run may run the work again.
+            context.is_disconnect = True
         if isinstance(error, OperationalError | InterfaceError | InternalError):
             translated = translate_error(error, url)
             translated.__cause__ = error
@@ -367,17 +372,28 @@ class Database:
 
 
 def _disconnected(exc: BaseException) -> bool:
-    """Whether the driver reported the connection dead (SQLAlchemy invalidated it)."""
+    """Whether the connection was found dead: SQLAlchemy invalidated it, or the driver's
+    error (the cause of the store's error) says the server ended the session."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if _server_ended_session(seen):
             return True
         seen = seen.__cause__
     return False
 
 
+def _server_ended_session(exc: BaseException) -> bool:
+    """The server ended this session (shut down, crashed, terminated it: SQLSTATE 57P01-3)
+    or the connection failed (class 08)."""
+    state = _sqlstate(exc)
+    return state in ("57P01", "57P02", "57P03") or state.startswith("08")
+
+
 def _sqlstate(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
+    """The SQLSTATE of a driver error, bare or wrapped by SQLAlchemy ("" if none)."""
+    orig = getattr(exc, "orig", exc)
     return str(getattr(orig, "sqlstate", None) or "")
 
 
