@@ -51,7 +51,7 @@ def _pid(db: Database) -> int:
 
 
 def test_no_ping_before_a_transaction(pg: Database) -> None:
-    assert pg.engine.pool._pre_ping is False  # type: ignore[attr-defined]
+    assert pg.engine.pool._pre_ping is False
     _pid(pg)  # a pooled connection
     seen: list[str] = []
 
