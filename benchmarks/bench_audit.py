@@ -47,10 +47,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from postgres import find_pg_bin, postgres_server
+from statements import statements
 
 from edoc_exchange import audit
 from edoc_exchange.store import Database, open_database, upgrade
@@ -257,20 +257,12 @@ def statements_per_flush(db: Database, events: int) -> int:
     """SQL statements one flush of ``events`` events issues (the transaction's own BEGIN
     and COMMIT are not statements of the flush)."""
     audit.ensure_log(db, OFFICE)
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
     with db.transaction() as conn:
         pending = audit.Pending(OFFICE)
         for n in range(events):
             pending.add("received", received(n))
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements(db.engine) as seen:
             audit.flush(conn, pending)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
     return len(seen)
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 from postgres import PostgresServer
-from sqlalchemy import Connection, event, select, text
+from sqlalchemy import Connection, select, text
+from statements import statements
 
 from edoc_exchange import audit
 from edoc_exchange.audit import verify
@@ -187,25 +188,18 @@ def test_the_entry_body_is_canonical_json() -> None:
 def test_one_flush_costs_a_fixed_number_of_statements(db: Database, events: int) -> None:
     """PostgreSQL: the head locked and read, then entries and head in one statement.
     SQLite: the head read, one executemany of the prepared INSERT, the head's UPDATE."""
-    seen: list[tuple[str, bool]] = []
-
-    def count(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, many: bool) -> None:
-        seen.append((statement.split()[0].upper(), many))
-
     with db.transaction() as conn:
         pending = audit.Pending(OFFICE)
         for n in range(events):
             pending.add("received", {"n": n})
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements(db.engine) as seen:
             audit.flush(conn, pending)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
+    got = [(s.verb, s.many) for s in seen]
     if db.is_postgres:
-        assert seen == [("SELECT", False), ("WITH", False)]
+        assert got == [("SELECT", False), ("WITH", False)]
     else:
         # (one row is a plain execute of the same prepared statement)
-        assert seen == [("SELECT", False), ("INSERT", events > 1), ("UPDATE", False)]
+        assert got == [("SELECT", False), ("INSERT", events > 1), ("UPDATE", False)]
     _intact(db, events)
 
 

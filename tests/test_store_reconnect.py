@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from postgres import PostgresServer
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
+from statements import statements
 
 from edoc_exchange import audit
 from edoc_exchange.store import Database, DatabaseUnavailableError, open_database, upgrade
@@ -53,17 +53,8 @@ def _pid(db: Database) -> int:
 def test_no_ping_before_a_transaction(pg: Database) -> None:
     assert pg.engine.pool._pre_ping is False
     _pid(pg)  # a pooled connection
-    seen: list[str] = []
-
-    def count(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(pg.engine, "before_cursor_execute", count)
-    try:
-        with pg.transaction() as conn:
-            audit.append(conn, OFFICE, "sent", {"n": 1})
-    finally:
-        event.remove(pg.engine, "before_cursor_execute", count)
+    with statements(pg.engine) as seen, pg.transaction() as conn:
+        audit.append(conn, OFFICE, "sent", {"n": 1})
     assert len(seen) == 2  # the flush's two statements, nothing before them
 
 
