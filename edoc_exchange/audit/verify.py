@@ -16,6 +16,12 @@ The verifier reads records in order, from the database or from an export file, a
    follow the last valid checkpoint (they are protected by nothing but the database).
 
 It needs O(log n) memory: Merkle roots are folded as entries stream by.
+
+A live log is read as plain tuples through the driver's cursor (:func:`verify_rows`) and
+checked in one tight loop: the C JSON scanner, two SHA-256 per entry and the Merkle fold,
+no object per entry. Any entry that is not plainly right there is handed to the reference
+checks (:meth:`_Verifier.entry`, which :func:`verify_records` uses for exports), so both
+paths accept and refuse exactly the same logs, with the same message (a test holds it).
 """
 
 from __future__ import annotations
