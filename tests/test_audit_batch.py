@@ -302,12 +302,13 @@ def test_a_failed_transaction_leaves_no_entries_and_the_head_unchanged(db: Datab
     # 2. The step fails inside the batch: nothing is flushed at all.
     with pytest.raises(RuntimeError, match="before the flush"):
         fails_inside_the_batch()
+    assert _head(db) == before
+    assert len(_stored(db)) == 1
     # 3. A batch left by an exception does not linger on the pooled connection.
     with db.transaction() as conn:
         assert audit.append(conn, OFFICE, "sent", {"n": 1}) is not None
 
     assert [e.data["data"]["n"] for e in _stored(db)] == [0, 1]
-    assert _head(db) != before
     assert _head(db) == (2, _stored(db)[-1].entry_hash)
     _intact(db, 2)
 
