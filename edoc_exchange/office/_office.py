@@ -20,7 +20,7 @@ from ..axis import (
     AxisClient,
 )
 from ..config import ConfigError
-from ..store import Database
+from ..store import Database, StoreError
 from .metrics import Metrics
 
 __all__ = ["FINAL_STATUSES", "Office", "OfficeIdentity", "StepReport"]
@@ -97,6 +97,15 @@ class Office:
     checkpoint_file: Path | None = None
     #: Where large messages are kept as files (``[store] blob_dir``); None: beside SQLite.
     blob_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        # The office's audit log exists from the moment the office does: appending never
+        # makes it (an unknown office id is an error, not a second log). One read when it
+        # exists; if it cannot be written here (a read-only copy), appends say so later.
+        try:
+            audit.ensure_log(self.db, self.office_id)
+        except StoreError as exc:
+            log.warning("audit log of %s not set up: %s", self.office_id, exc)
 
     @property
     def office_id(self) -> str:

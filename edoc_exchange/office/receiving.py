@@ -346,10 +346,16 @@ class _Intake:
                 fetched, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
             )
             acked = self._answered(wait=False)
-            try:
-                with office.db.transaction() as conn:
+            record = judged
+
+            def store(conn: Any) -> tuple[inbox_store.InboxRow, bool]:
+                # One audit flush (head locked just before commit) for the step's events.
+                with audit.batch(conn, office.office_id):
                     self._record_acks(conn, acked)
-                    row, new = _store_judged(conn, office, item, judged, fetched.sha256, now)
+                    return _store_judged(conn, office, item, record, fetched.sha256, now)
+
+            try:
+                row, new = office.db.run(store)  # again on a new connection if it died
             except BaseException:
                 # Not recorded: put them back, to be recorded with the next item or at the end.
                 self.acks.extendleft(reversed(acked))
@@ -405,7 +411,10 @@ class _Intake:
                     log.warning("cannot acknowledge: %s", exc.diagnostics())
                     continue
                 if acked:
-                    with self.office.db.transaction() as conn:
+                    with (
+                        self.office.db.transaction() as conn,
+                        audit.batch(conn, self.office.office_id),
+                    ):
                         self._record_acks(conn, acked)
         finally:
             self.acks.clear()

@@ -1,7 +1,7 @@
 """inbox_work: one listing of the axis feeds every daemon of an office
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 
 - inbox_work: the items a daemon listed at the axis and no daemon has taken yet. Daemons
   take a few at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), turning them into
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
