@@ -36,8 +36,8 @@ TABLES = {
 
 def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'sub' / 'edoc.sqlite3'}")
-    assert upgrade(db) == "0003"
-    assert upgrade(db) == "0003"
+    assert upgrade(db) == "0006"
+    assert upgrade(db) == "0006"
     assert set(inspect(db.engine).get_table_names()) == TABLES
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -47,7 +47,7 @@ def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:
 
 def test_postgres_upgrade(pg_server: PostgresServer) -> None:
     db = open_database(pg_server.create_database("store_upgrade"))
-    assert upgrade(db) == "0003"
+    assert upgrade(db) == "0006"
     assert set(inspect(db.engine).get_table_names()) == TABLES
     with db.transaction() as conn:
         audit.append(conn, "000.12.05.H38", "sent", {"document_id": "x"})

@@ -7,7 +7,7 @@ function of an :class:`Office` (the wired parts: store, axis client, signer, tru
 clock), built from the settings by :func:`build_office` with only the parts a door needs.
 """
 
-from ._office import FINAL_STATUSES, Office, OfficeIdentity, StepReport
+from ._office import FINAL_STATUSES, FollowPolicy, Office, OfficeIdentity, StepReport
 from .checkpoints import checkpoint_now, maybe_checkpoint, verify_log
 from .clerk import DocumentDetails, document_details, mark
 from .composing import Composed, Queued, compose_and_queue, compose_file, numbers_used
@@ -41,6 +41,7 @@ __all__ = [
     "Dispatch",
     "DocumentDetails",
     "Figures",
+    "FollowPolicy",
     "Metrics",
     "Office",
     "OfficeIdentity",

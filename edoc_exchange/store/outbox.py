@@ -21,19 +21,23 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from ..vntime import as_utc
 from .db import StoreError
 from .tables import OutboxState, outbox, recipient_statuses
 from .workers import dead_claim
 
 __all__ = [
     "OutboxRow",
+    "SentRef",
     "claim_next",
     "document_ids",
+    "due_for_following",
     "enqueue",
     "find_document",
     "find_sent",
     "find_sent_to",
     "finished_document_ids",
+    "follow_again",
     "get",
     "heartbeat",
     "mark_failed",
@@ -41,10 +45,12 @@ __all__ = [
     "mark_retry",
     "mark_sent",
     "queue_depths",
+    "recipient_codes",
     "recipients_of",
     "reclaim_stalled",
     "replace_message",
     "set_recipient_status",
+    "stop_following",
 ]
 
 
@@ -191,9 +197,7 @@ def get(conn: Connection, row_id: int) -> OutboxRow:
     """One outbox row by id; raises StoreError when there is none."""
     row = conn.execute(select(outbox).where(outbox.c.id == row_id)).one_or_none()
     if row is None:
-        raise StoreError(
-            f"Không có thư đi số {row_id}", f"no outbox row {row_id}", step="outbox"
-        )
+        raise StoreError(f"Không có thư đi số {row_id}", f"no outbox row {row_id}", step="outbox")
     return OutboxRow.from_row(row)
 
 
@@ -238,22 +242,29 @@ def replace_message(
 
 
 def mark_sent(
-    conn: Connection, row_id: int, worker: str, axis_doc_id: str, now: dt.datetime
+    conn: Connection,
+    row_id: int,
+    worker: str,
+    axis_doc_id: str,
+    now: dt.datetime,
+    *,
+    follow_after: dt.timedelta | None = None,
 ) -> None:
-    """The axis accepted the message and gave it ``axis_doc_id``."""
-    _guarded(
-        conn,
-        row_id,
-        worker,
-        {
-            "state": OutboxState.SENT,
-            "axis_doc_id": axis_doc_id,
-            "last_error": None,
-            "claimed_by": None,
-            "worker_id": None,
-            "updated_at": now,
-        },
-    )
+    """The axis accepted the message and gave it ``axis_doc_id``. With ``follow_after``
+    (a document), its first poll of the axis is due that long from now."""
+    values: dict[str, Any] = {
+        "state": OutboxState.SENT,
+        "axis_doc_id": axis_doc_id,
+        "last_error": None,
+        "claimed_by": None,
+        "worker_id": None,
+        "updated_at": now,
+        "sent_at": now,
+    }
+    if follow_after is not None:
+        values["follow_next_at"] = now + follow_after
+        values["follow_interval"] = int(follow_after.total_seconds())
+    _guarded(conn, row_id, worker, values)
 
 
 def mark_retry(
@@ -332,14 +343,56 @@ def find_sent(
     return [OutboxRow.from_row(row) for row in conn.execute(query.order_by(outbox.c.id))]
 
 
+@dataclass(frozen=True, slots=True)
+class SentRef:
+    """What following a sent document needs of its row, and nothing more (never its bytes)."""
+
+    id: int
+    document_id: str
+    axis_doc_id: str | None
+    recipients: tuple[str, ...]
+    #: When the axis took it (when it was queued, for a row sent before revision 0006).
+    sent_at: dt.datetime
+    #: The current wait between two polls of the axis, in seconds (None: none yet).
+    follow_interval: int | None
+    final: bool
+    follow_stopped: bool
+
+
+_SENT_REF = (
+    outbox.c.id,
+    outbox.c.document_id,
+    outbox.c.axis_doc_id,
+    outbox.c.recipients,
+    outbox.c.sent_at,
+    outbox.c.created_at,
+    outbox.c.follow_interval,
+    outbox.c.final_at,
+    outbox.c.follow_stopped_at,
+)
+
+
+def _sent_ref(row: Any) -> SentRef:
+    return SentRef(
+        id=int(row.id),
+        document_id=row.document_id,
+        axis_doc_id=row.axis_doc_id,
+        recipients=tuple(json.loads(row.recipients)),
+        sent_at=as_utc(row.sent_at or row.created_at),
+        follow_interval=int(row.follow_interval) if row.follow_interval is not None else None,
+        final=row.final_at is not None,
+        follow_stopped=row.follow_stopped_at is not None,
+    )
+
+
 def find_sent_to(
     conn: Connection, *, office_id: str, document_id: str, recipient: str
-) -> list[OutboxRow]:
+) -> list[SentRef]:
     """This office's sent documents with that DocumentId addressed to ``recipient``: the
     rows an incoming status from ``recipient`` answers (found by index, not by reading
-    every sent row)."""
+    every sent row; their bytes are not read)."""
     rows = conn.execute(
-        select(outbox)
+        select(*_SENT_REF)
         .where(
             outbox.c.office_id == office_id,
             outbox.c.document_id == document_id,
@@ -348,8 +401,62 @@ def find_sent_to(
         )
         .order_by(outbox.c.id)
     )
-    found = [OutboxRow.from_row(row) for row in rows]
+    found = [_sent_ref(row) for row in rows]
     return [row for row in found if recipient in row.recipients]
+
+
+def due_for_following(
+    conn: Connection, *, office_id: str, now: dt.datetime, limit: int
+) -> list[SentRef]:
+    """At most ``limit`` sent documents whose next poll of the axis is due, the longest
+    due first: a range scan of ``ix_outbox_follow``, so a pass costs what is due, not
+    what was ever sent."""
+    rows = conn.execute(
+        select(*_SENT_REF)
+        .where(outbox.c.office_id == office_id, outbox.c.follow_next_at <= now)
+        .order_by(outbox.c.follow_next_at, outbox.c.id)
+        .limit(limit)
+    )
+    return [_sent_ref(row) for row in rows]
+
+
+def follow_again(
+    conn: Connection, outbox_id: int, *, at: dt.datetime, interval: dt.timedelta
+) -> None:
+    """Poll this sent document again at ``at``; ``interval`` is the backoff it stands at.
+    A document no longer followed (final, or stopped at the horizon) stays so."""
+    conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id == outbox_id,
+            outbox.c.final_at.is_(None),
+            outbox.c.follow_stopped_at.is_(None),
+        )
+        .values(follow_next_at=at, follow_interval=int(interval.total_seconds()))
+    )
+
+
+def stop_following(conn: Connection, outbox_id: int, now: dt.datetime) -> bool:
+    """Stop polling the axis about this document (its horizon passed); True when it was
+    still followed. Statuses that arrive are recorded all the same."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == outbox_id, outbox.c.follow_stopped_at.is_(None))
+        .values(follow_stopped_at=now, follow_next_at=None)
+    )
+    return bool(result.rowcount)
+
+
+def recipient_codes(conn: Connection, outbox_id: int) -> dict[str, str | None]:
+    """Each recipient's latest status code for a sent document (by primary key)."""
+    return {
+        str(organ): code
+        for organ, code in conn.execute(
+            select(recipient_statuses.c.organ_id, recipient_statuses.c.status_code).where(
+                recipient_statuses.c.outbox_id == outbox_id
+            )
+        ).all()
+    }
 
 
 def _status_rank(code: str | None) -> int:
@@ -413,19 +520,17 @@ def set_recipient_status(
 
 
 def mark_final_if_done(
-    conn: Connection, row: OutboxRow, final_codes: frozenset[str], now: dt.datetime
+    conn: Connection, row: OutboxRow | SentRef, final_codes: frozenset[str], now: dt.datetime
 ) -> bool:
     """Stop following a sent document once every recipient reached a final status."""
-    codes = dict(
-        conn.execute(
-            select(recipient_statuses.c.organ_id, recipient_statuses.c.status_code).where(
-                recipient_statuses.c.outbox_id == row.id
-            )
-        ).all()
-    )
+    codes = recipient_codes(conn, row.id)
     if not all(codes.get(organ) in final_codes for organ in row.recipients):
         return False
-    conn.execute(update(outbox).where(outbox.c.id == row.id).values(final_at=now))
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row.id, outbox.c.final_at.is_(None))
+        .values(final_at=now, follow_next_at=None)
+    )
     return True
 
 

@@ -117,9 +117,19 @@ outbox = Table(
     # The worker (workers.id) whose process holds the row while it is ``sending``; NULL
     # for a one-shot command's claim, which lives by its own heartbeat_at instead.
     Column("worker_id", BigInteger().with_variant(Integer, "sqlite")),
+    # Following a sent document (revision 0006): when the axis took it; when to ask the
+    # axis next how it fares (getSentEdocList), NULL when it is not polled (not sent, every
+    # recipient final, or following stopped); the current backoff between two polls; and
+    # when following stopped at the horizon (statuses that arrive are still recorded).
+    Column("sent_at", _TS),
+    Column("follow_next_at", _TS),
+    Column("follow_interval", Integer),  # seconds
+    Column("follow_stopped_at", _TS),
     UniqueConstraint("office_id", "sha256"),
     Index("ix_outbox_claim", "state", "next_attempt_at"),
     Index("ix_outbox_document", "office_id", "document_id"),
+    # The documents due for a poll, oldest due first, by a range scan (NULLs never match).
+    Index("ix_outbox_follow", "office_id", "follow_next_at"),
 )
 
 recipient_statuses = Table(
