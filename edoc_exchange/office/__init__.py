@@ -16,7 +16,7 @@ from .figures import Figures, figures
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
-from .sending import Dispatch, follow_sent, queue_message, send_due, send_now
+from .sending import FOLLOW_STOPPED, Dispatch, follow_sent, queue_message, send_due, send_now
 from .wiring import (
     build_office,
     load_policy,
@@ -37,6 +37,7 @@ from .worker import (
 
 __all__ = [
     "FINAL_STATUSES",
+    "FOLLOW_STOPPED",
     "Composed",
     "Dispatch",
     "DocumentDetails",

@@ -413,7 +413,7 @@ def followed_by_push(
 
 def _stop_following(office: Office, ref: outbox_store.SentRef, now: dt.datetime) -> None:
     """The horizon passed: stop polling, and say so (audit log, log, the clerk's view)."""
-    horizon_days = office.follow.horizon.total_seconds() / 86400
+    horizon = office.follow.horizon
     with office.db.transaction() as conn:
         if not outbox_store.stop_following(conn, ref.id, now):
             return
@@ -428,16 +428,16 @@ def _stop_following(office: Office, ref: outbox_store.SentRef, now: dt.datetime)
                 "document_id": ref.document_id,
                 "axis_doc_id": ref.axis_doc_id,
                 "sent_at": ref.sent_at.isoformat(),
-                "horizon": f"{horizon_days:g} days",
+                "horizon_seconds": int(horizon.total_seconds()),
                 "unfinished": [{"organ_id": o, "status_code": codes.get(o)} for o in unfinished],
             },
         )
     log.warning(
-        "stopped following %s: sent %s, more than %g days ago, and %s not finished with it; "
+        "stopped following %s: sent %s, more than %s ago, and %s not finished with it; "
         "statuses that arrive are still recorded",
         ref.document_id,
         ref.sent_at.isoformat(),
-        horizon_days,
+        horizon,
         ", ".join(unfinished) or "no recipient",
     )
 

@@ -71,6 +71,25 @@ class OutboxRow:
     attempts: int
     axis_doc_id: str | None
     last_error: str | None
+    #: When every recipient reached a final status (the document is no longer followed).
+    final_at: dt.datetime | None = None
+    #: When the next poll of the axis about it is due (None: not polled).
+    follow_next_at: dt.datetime | None = None
+    #: When following stopped at the horizon (statuses that arrive are still recorded).
+    follow_stopped_at: dt.datetime | None = None
+
+    @property
+    def following(self) -> str | None:
+        """How the axis is followed about this sent document: ``finished`` (every recipient
+        answered a final status), ``stopped`` (the horizon passed), ``following``; None
+        for what is not a sent document."""
+        if self.kind != "edoc" or self.state is not OutboxState.SENT:
+            return None
+        if self.final_at is not None:
+            return "finished"
+        if self.follow_stopped_at is not None:
+            return "stopped"
+        return "following"
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxRow:
@@ -88,7 +107,14 @@ class OutboxRow:
             attempts=int(row.attempts),
             axis_doc_id=row.axis_doc_id,
             last_error=row.last_error,
+            final_at=_utc_or_none(row.final_at),
+            follow_next_at=_utc_or_none(row.follow_next_at),
+            follow_stopped_at=_utc_or_none(row.follow_stopped_at),
         )
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return as_utc(value) if value is not None else None
 
 
 def enqueue(
