@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from axis_fixtures import COMMUNE_A, COMMUNE_B, DISTRICT, make_document, make_status
 from daemon_fixtures import Clock, Exchange
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from edoc_exchange import audit, edxml, signing
 from edoc_exchange import office as steps
 from edoc_exchange.axis import MessageType
 from edoc_exchange.store import as_utc, open_database, upgrade
 from edoc_exchange.store import outbox as outbox_store
-from edoc_exchange.store.tables import outbox, recipient_statuses, status_history
+from edoc_exchange.store.tables import (
+    outbox,
+    outbox_following,
+    recipient_statuses,
+    status_history,
+)
 
 MINUTE = dt.timedelta(minutes=1)
 POLICY = steps.FollowPolicy(
@@ -51,11 +57,13 @@ def _follow_row(ex: Exchange) -> dict[str, Any]:
         row = conn.execute(
             select(
                 outbox.c.id,
-                outbox.c.follow_next_at,
-                outbox.c.follow_interval,
-                outbox.c.follow_stopped_at,
+                outbox_following.c.next_at.label("follow_next_at"),
+                outbox_following.c.interval_s.label("follow_interval"),
+                outbox_following.c.stopped_at.label("follow_stopped_at"),
                 outbox.c.final_at,
-            ).where(outbox.c.kind == "edoc")
+            )
+            .join(outbox_following, outbox_following.c.outbox_id == outbox.c.id)
+            .where(outbox.c.kind == "edoc")
         ).one()
     return dict(row._mapping)
 
@@ -236,7 +244,11 @@ def test_a_document_the_axis_does_not_know_waits_longer_and_the_pass_goes_on(
     _send(ex, ex.plan("32"))
     with ex.commune.db.transaction() as conn:
         first_id = min(conn.execute(select(outbox.c.id)).scalars())
-        conn.execute(update(outbox).where(outbox.c.id == first_id).values(axis_doc_id="nope"))
+        conn.execute(
+            update(outbox_following)
+            .where(outbox_following.c.outbox_id == first_id)
+            .values(axis_doc_id="nope")
+        )
     ex.clock.advance(minutes=1)
     with caplog.at_level(logging.WARNING, logger="edoc.office"):
         report = steps.follow_sent(ex.commune)
@@ -244,7 +256,7 @@ def test_a_document_the_axis_does_not_know_waits_longer_and_the_pass_goes_on(
     assert any("nope" in r.getMessage() for r in caplog.records)
     with ex.commune.db.engine.connect() as conn:
         interval = conn.execute(
-            select(outbox.c.follow_interval).where(outbox.c.id == first_id)
+            select(outbox_following.c.interval_s).where(outbox_following.c.outbox_id == first_id)
         ).scalar_one()
     assert interval == 120
 
@@ -304,24 +316,45 @@ def test_bad_statuses_are_kept_with_a_clear_problem_and_change_nothing(
     steps.verify_log(ex.commune)
 
 
-def test_the_due_lookup_and_the_status_match_use_indexes(exchange: Exchange) -> None:
+def test_following_reads_no_outbox_row_and_uses_indexes(exchange: Exchange) -> None:
+    """The due documents and the documents a status answers are found by index in
+    outbox_following; no statement of a pass or of a status match reads the outbox (on
+    SQLite a read past the message walks its pages, an update rewrites it)."""
     ex = exchange
     with ex.commune.db.engine.connect() as conn:
         for sql, index in [
             (
-                "SELECT id FROM outbox WHERE office_id = 'x' AND follow_next_at <= '2026-01-01' "
-                "ORDER BY follow_next_at, id LIMIT 100",
-                "ix_outbox_follow",
+                "SELECT outbox_id FROM outbox_following WHERE office_id = 'x' "
+                "AND next_at <= '2026-01-01' ORDER BY next_at, outbox_id LIMIT 100",
+                "ix_outbox_following_due",
             ),
             (
-                "SELECT id, recipients FROM outbox WHERE office_id = 'x' AND document_id = 'd' "
-                "AND kind = 'edoc' AND state = 'SENT'",
-                "ix_outbox_document",
+                "SELECT outbox_id, recipients FROM outbox_following WHERE office_id = 'x' "
+                "AND document_id = 'd' ORDER BY outbox_id",
+                "ix_outbox_following_document",
             ),
         ]:
             plan = " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
             assert index in plan, plan
-            assert "SCAN outbox" not in plan, plan
+
+    doc = _send(ex)
+    steps.receive_documents(ex.district)
+    steps.send_due(ex.district)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(ex.commune.db.engine, "before_cursor_execute", seen)
+    try:
+        assert steps.receive_statuses(ex.commune).done == 1
+        ex.clock.advance(hours=7)
+        steps.follow_sent(ex.commune)
+    finally:
+        event.remove(ex.commune.db.engine, "before_cursor_execute", seen)
+    touching = [s for s in statements if re.search(r"\boutbox\b(?!_)", s)]
+    assert touching == [], touching
+    assert doc.document_id
 
 
 def test_upgrading_an_existing_store_follows_what_it_sent(tmp_path: Any) -> None:
@@ -335,16 +368,17 @@ def test_upgrading_an_existing_store_follows_what_it_sent(tmp_path: Any) -> None
                 text(
                     "INSERT INTO outbox (office_id, kind, document_id, recipients, message, "
                     "sha256, signed, state, attempts, next_attempt_at, created_at, updated_at, "
-                    "final_at) VALUES (:o, 'edoc', :d, '[\"x\"]', x'6d', :s, 1, 'SENT', 1, "
-                    ":t, :t, :t, :f)"
-                ).bindparams(o=COMMUNE_A, d=f"d{n}", s=str(n), t=now, f=final)
+                    "final_at, axis_doc_id) VALUES (:o, 'edoc', :d, '[\"x\"]', x'6d', :s, 1, "
+                    "'SENT', 1, :t, :t, :t, :f, :a)"
+                ).bindparams(o=COMMUNE_A, d=f"d{n}", s=str(n), t=now, f=final, a=f"axis-{n}")
             )
     assert upgrade(db) == "0006"
     with db.read() as conn:
         due = outbox_store.due_for_following(
             conn, office_id=COMMUNE_A, now=now + dt.timedelta(seconds=1), limit=10
         )
-    assert [ref.document_id for ref in due] == ["d1"]
+    assert [(ref.document_id, ref.axis_doc_id) for ref in due] == [("d1", "axis-1")]
     assert due[0].sent_at == now
+    assert due[0].recipients == ("x",)
     db.dispose()
 

@@ -325,9 +325,6 @@ def follow_sent(office: Office) -> StepReport:
             report.details.append(f"{ref.document_id}: following stopped (horizon)")
             continue
         wait = _next_wait(policy, ref.follow_interval)
-        if ref.axis_doc_id is None:  # a sent row always has one; never ask about None
-            _follow_again(office, ref, now, wait)
-            continue
         try:
             statuses = office.axis.sent_status(ref.axis_doc_id)
         except AxisTransientError as exc:
@@ -370,10 +367,8 @@ def follow_sent(office: Office) -> StepReport:
     return report
 
 
-def _next_wait(policy: FollowPolicy, current: int | None) -> dt.timedelta:
+def _next_wait(policy: FollowPolicy, current: int) -> dt.timedelta:
     """The wait after this poll: twice the current one, between ``first`` and ``cap``."""
-    if current is None:
-        return policy.first
     doubled = dt.timedelta(seconds=2 * current)
     return max(policy.first, min(doubled, policy.cap))
 

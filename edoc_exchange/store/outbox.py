@@ -19,11 +19,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from ..vntime import as_utc
 from .db import StoreError
-from .tables import OutboxState, outbox, recipient_statuses
+from .tables import OutboxState, outbox, outbox_following, recipient_statuses
 from .workers import dead_claim
 
 __all__ = [
@@ -108,8 +119,9 @@ class OutboxRow:
             axis_doc_id=row.axis_doc_id,
             last_error=row.last_error,
             final_at=_utc_or_none(row.final_at),
-            follow_next_at=_utc_or_none(row.follow_next_at),
-            follow_stopped_at=_utc_or_none(row.follow_stopped_at),
+            # Only where the query joined outbox_following (find_document).
+            follow_next_at=_utc_or_none(row._mapping.get("follow_next_at")),
+            follow_stopped_at=_utc_or_none(row._mapping.get("follow_stopped_at")),
         )
 
 
@@ -276,21 +288,48 @@ def mark_sent(
     *,
     follow_after: dt.timedelta | None = None,
 ) -> None:
-    """The axis accepted the message and gave it ``axis_doc_id``. With ``follow_after``
-    (a document), its first poll of the axis is due that long from now."""
-    values: dict[str, Any] = {
-        "state": OutboxState.SENT,
-        "axis_doc_id": axis_doc_id,
-        "last_error": None,
-        "claimed_by": None,
-        "worker_id": None,
-        "updated_at": now,
-        "sent_at": now,
-    }
-    if follow_after is not None:
-        values["follow_next_at"] = now + follow_after
-        values["follow_interval"] = int(follow_after.total_seconds())
-    _guarded(conn, row_id, worker, values)
+    """The axis accepted the message and gave it ``axis_doc_id``. With ``follow_after`` (a
+    document), it is followed from now on: its first poll of the axis is due that long
+    from now (see ``outbox_following``)."""
+    _guarded(
+        conn,
+        row_id,
+        worker,
+        {
+            "state": OutboxState.SENT,
+            "axis_doc_id": axis_doc_id,
+            "last_error": None,
+            "claimed_by": None,
+            "worker_id": None,
+            "updated_at": now,
+        },
+    )
+    if follow_after is None:
+        return
+    conn.execute(
+        insert(outbox_following).from_select(
+            [
+                "outbox_id",
+                "office_id",
+                "document_id",
+                "axis_doc_id",
+                "recipients",
+                "sent_at",
+                "next_at",
+                "interval_s",
+            ],
+            select(
+                outbox.c.id,
+                outbox.c.office_id,
+                outbox.c.document_id,
+                literal(axis_doc_id, String()),
+                outbox.c.recipients,
+                literal(now, DateTime(timezone=True)),
+                literal(now + follow_after, DateTime(timezone=True)),
+                literal(int(follow_after.total_seconds()), Integer()),
+            ).where(outbox.c.id == row_id),
+        )
+    )
 
 
 def mark_retry(
@@ -371,43 +410,44 @@ def find_sent(
 
 @dataclass(frozen=True, slots=True)
 class SentRef:
-    """What following a sent document needs of its row, and nothing more (never its bytes)."""
+    """What following a sent document needs, from ``outbox_following`` (never the outbox
+    row: not its message, nor a column stored after it)."""
 
     id: int
     document_id: str
-    axis_doc_id: str | None
+    axis_doc_id: str
     recipients: tuple[str, ...]
-    #: When the axis took it (when it was queued, for a row sent before revision 0006).
+    #: When the axis took it (its last update, for a row sent before revision 0006).
     sent_at: dt.datetime
-    #: The current wait between two polls of the axis, in seconds (None: none yet).
-    follow_interval: int | None
+    #: The current wait between two polls of the axis, in seconds.
+    follow_interval: int
     final: bool
     follow_stopped: bool
 
 
+_F = outbox_following.c
 _SENT_REF = (
-    outbox.c.id,
-    outbox.c.document_id,
-    outbox.c.axis_doc_id,
-    outbox.c.recipients,
-    outbox.c.sent_at,
-    outbox.c.created_at,
-    outbox.c.follow_interval,
-    outbox.c.final_at,
-    outbox.c.follow_stopped_at,
+    _F.outbox_id,
+    _F.document_id,
+    _F.axis_doc_id,
+    _F.recipients,
+    _F.sent_at,
+    _F.interval_s,
+    _F.finished_at,
+    _F.stopped_at,
 )
 
 
 def _sent_ref(row: Any) -> SentRef:
     return SentRef(
-        id=int(row.id),
+        id=int(row.outbox_id),
         document_id=row.document_id,
         axis_doc_id=row.axis_doc_id,
         recipients=tuple(json.loads(row.recipients)),
-        sent_at=as_utc(row.sent_at or row.created_at),
-        follow_interval=int(row.follow_interval) if row.follow_interval is not None else None,
-        final=row.final_at is not None,
-        follow_stopped=row.follow_stopped_at is not None,
+        sent_at=as_utc(row.sent_at),
+        follow_interval=int(row.interval_s),
+        final=row.finished_at is not None,
+        follow_stopped=row.stopped_at is not None,
     )
 
 
@@ -415,17 +455,12 @@ def find_sent_to(
     conn: Connection, *, office_id: str, document_id: str, recipient: str
 ) -> list[SentRef]:
     """This office's sent documents with that DocumentId addressed to ``recipient``: the
-    rows an incoming status from ``recipient`` answers (found by index, not by reading
-    every sent row; their bytes are not read)."""
+    documents an incoming status from ``recipient`` answers (by index, without reading
+    any outbox row)."""
     rows = conn.execute(
         select(*_SENT_REF)
-        .where(
-            outbox.c.office_id == office_id,
-            outbox.c.document_id == document_id,
-            outbox.c.kind == "edoc",
-            outbox.c.state == OutboxState.SENT,
-        )
-        .order_by(outbox.c.id)
+        .where(_F.office_id == office_id, _F.document_id == document_id)
+        .order_by(_F.outbox_id)
     )
     found = [_sent_ref(row) for row in rows]
     return [row for row in found if recipient in row.recipients]
@@ -435,12 +470,12 @@ def due_for_following(
     conn: Connection, *, office_id: str, now: dt.datetime, limit: int
 ) -> list[SentRef]:
     """At most ``limit`` sent documents whose next poll of the axis is due, the longest
-    due first: a range scan of ``ix_outbox_follow``, so a pass costs what is due, not
-    what was ever sent."""
+    due first: a range scan of ``ix_outbox_following_due``, so a pass costs what is due,
+    not what was ever sent."""
     rows = conn.execute(
         select(*_SENT_REF)
-        .where(outbox.c.office_id == office_id, outbox.c.follow_next_at <= now)
-        .order_by(outbox.c.follow_next_at, outbox.c.id)
+        .where(_F.office_id == office_id, _F.next_at <= now)
+        .order_by(_F.next_at, _F.outbox_id)
         .limit(limit)
     )
     return [_sent_ref(row) for row in rows]
@@ -449,16 +484,12 @@ def due_for_following(
 def follow_again(
     conn: Connection, outbox_id: int, *, at: dt.datetime, interval: dt.timedelta
 ) -> None:
-    """Poll this sent document again at ``at``; ``interval`` is the backoff it stands at.
-    A document no longer followed (final, or stopped at the horizon) stays so."""
+    """Poll this sent document again at ``at``; ``interval`` is the wait it stands at.
+    A document no longer followed (finished, or stopped at the horizon) stays so."""
     conn.execute(
-        update(outbox)
-        .where(
-            outbox.c.id == outbox_id,
-            outbox.c.final_at.is_(None),
-            outbox.c.follow_stopped_at.is_(None),
-        )
-        .values(follow_next_at=at, follow_interval=int(interval.total_seconds()))
+        update(outbox_following)
+        .where(_F.outbox_id == outbox_id, _F.finished_at.is_(None), _F.stopped_at.is_(None))
+        .values(next_at=at, interval_s=int(interval.total_seconds()))
     )
 
 
@@ -466,9 +497,9 @@ def stop_following(conn: Connection, outbox_id: int, now: dt.datetime) -> bool:
     """Stop polling the axis about this document (its horizon passed); True when it was
     still followed. Statuses that arrive are recorded all the same."""
     result = conn.execute(
-        update(outbox)
-        .where(outbox.c.id == outbox_id, outbox.c.follow_stopped_at.is_(None))
-        .values(follow_stopped_at=now, follow_next_at=None)
+        update(outbox_following)
+        .where(_F.outbox_id == outbox_id, _F.stopped_at.is_(None), _F.finished_at.is_(None))
+        .values(stopped_at=now, next_at=None)
     )
     return bool(result.rowcount)
 
@@ -552,18 +583,32 @@ def mark_final_if_done(
     codes = recipient_codes(conn, row.id)
     if not all(codes.get(organ) in final_codes for organ in row.recipients):
         return False
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id == row.id, outbox.c.final_at.is_(None))
-        .values(final_at=now, follow_next_at=None)
+    finished = conn.execute(
+        update(outbox_following)
+        .where(_F.outbox_id == row.id, _F.finished_at.is_(None))
+        .values(finished_at=now, next_at=None)
     )
+    if finished.rowcount or isinstance(row, OutboxRow):
+        # Once per document (on SQLite this rewrites the row with its message): the
+        # reports and older readers look at outbox.final_at.
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id, outbox.c.final_at.is_(None))
+            .values(final_at=now)
+        )
     return True
 
 
 def find_document(conn: Connection, office_id: str, document_id: str) -> OutboxRow | None:
-    """This office's outgoing document with that DocumentId (the latest queued), or None."""
+    """This office's outgoing document with that DocumentId (the latest queued), or None;
+    with how it is followed at the axis."""
     row = conn.execute(
-        select(outbox)
+        select(
+            outbox,
+            _F.next_at.label("follow_next_at"),
+            _F.stopped_at.label("follow_stopped_at"),
+        )
+        .outerjoin(outbox_following, _F.outbox_id == outbox.c.id)
         .where(
             outbox.c.office_id == office_id,
             outbox.c.document_id == document_id,

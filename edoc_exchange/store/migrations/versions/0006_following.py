@@ -1,21 +1,20 @@
-"""following: sent documents are polled by a per-document backoff, found by index
+"""following: sent documents polled by a per-document backoff, from a table of their own
 
 Revision ID: 0006
 Revises: 0003
 
-- outbox.sent_at: when the axis took the message (the horizon of following counts from it).
-- outbox.follow_next_at: when to ask the axis next how a sent document fares
-  (getSentEdocList); NULL when it is not polled: not sent, every recipient reached a final
-  status, or following stopped at the horizon.
-- outbox.follow_interval: the current wait between two polls, in seconds (it doubles up to
-  a cap; a status message from every recipient puts it at the cap).
-- outbox.follow_stopped_at: when following stopped at the horizon; the clerk sees it, and
-  statuses that arrive afterwards are still recorded.
-- ix_outbox_follow (office_id, follow_next_at): a pass reads only the documents due.
+- outbox_following: one row per sent document with what following it needs (DocumentId,
+  axis DocId, recipients, when it was sent), its poll schedule (``next_at``, NULL when it
+  is not polled; ``interval_s``, the current wait, which doubles up to a cap), when every
+  recipient finished (``finished_at``) and when following stopped at the horizon
+  (``stopped_at``: the clerk sees it; statuses that arrive are still recorded).
+- ix_outbox_following_due (office_id, next_at): a pass reads only what is due.
+- ix_outbox_following_document (office_id, document_id): a status finds what it answers.
 
-Plain nullable columns: SQLite adds them with ALTER TABLE ADD COLUMN instead of copying the
-outbox (every message it holds) into a new table. Sent documents still followed are due at
-once, with the first interval; their sending time is their last update.
+Apart from the outbox because, on SQLite, updating a column rewrites the whole row with its
+message, and reading a column stored after the message walks its overflow pages. Sent
+documents still followed are due at once, with a one-minute wait; their sending time is
+their last update.
 """
 
 from __future__ import annotations
@@ -29,25 +28,44 @@ branch_labels = None
 depends_on = None
 
 _TS = sa.DateTime(timezone=True)
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    op.add_column("outbox", sa.Column("sent_at", _TS, nullable=True))
-    op.add_column("outbox", sa.Column("follow_next_at", _TS, nullable=True))
-    op.add_column("outbox", sa.Column("follow_interval", sa.Integer(), nullable=True))
-    op.add_column("outbox", sa.Column("follow_stopped_at", _TS, nullable=True))
-    op.execute("UPDATE outbox SET sent_at = updated_at WHERE state = 'SENT'")
-    op.execute(
-        "UPDATE outbox SET follow_next_at = updated_at "
-        "WHERE state = 'SENT' AND kind = 'edoc' AND final_at IS NULL"
+    op.create_table(
+        "outbox_following",
+        sa.Column("outbox_id", _ID, nullable=False),
+        sa.Column("office_id", sa.String(length=32), nullable=False),
+        sa.Column("document_id", sa.String(length=200), nullable=False),
+        sa.Column("axis_doc_id", sa.String(length=100), nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),
+        sa.Column("sent_at", _TS, nullable=False),
+        sa.Column("next_at", _TS, nullable=True),
+        sa.Column("interval_s", sa.Integer(), nullable=False),
+        sa.Column("finished_at", _TS, nullable=True),
+        sa.Column("stopped_at", _TS, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"],
+            ["outbox.id"],
+            name=op.f("fk_outbox_following_outbox_id_outbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("outbox_id", name=op.f("pk_outbox_following")),
     )
-    op.create_index("ix_outbox_follow", "outbox", ["office_id", "follow_next_at"])
+    op.execute(
+        "INSERT INTO outbox_following (outbox_id, office_id, document_id, axis_doc_id, "
+        "recipients, sent_at, next_at, interval_s, finished_at) "
+        "SELECT id, office_id, document_id, axis_doc_id, recipients, updated_at, "
+        "CASE WHEN final_at IS NULL THEN updated_at END, 60, final_at "
+        "FROM outbox WHERE state = 'SENT' AND kind = 'edoc' AND axis_doc_id IS NOT NULL"
+    )
+    op.create_index("ix_outbox_following_due", "outbox_following", ["office_id", "next_at"])
+    op.create_index(
+        "ix_outbox_following_document", "outbox_following", ["office_id", "document_id"]
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_follow", table_name="outbox")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_column("follow_stopped_at")
-        batch_op.drop_column("follow_interval")
-        batch_op.drop_column("follow_next_at")
-        batch_op.drop_column("sent_at")
+    op.drop_index("ix_outbox_following_document", table_name="outbox_following")
+    op.drop_index("ix_outbox_following_due", table_name="outbox_following")
+    op.drop_table("outbox_following")
