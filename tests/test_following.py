@@ -103,7 +103,7 @@ def test_intervals_grow_doubling_up_to_the_cap(exchange: Exchange) -> None:
         row = _follow_row(ex)
         wait = dt.timedelta(seconds=row["follow_interval"])
         waits.append(wait)
-        # jittered into the second half of the wait, so answers together do not poll together
+        # spread over the second half of the wait, so answers together do not poll together
         assert ex.clock() + wait / 2 <= as_utc(row["follow_next_at"]) <= ex.clock() + wait
     assert [w // MINUTE for w in waits] == [2, 4, 8, 8, 8, 8]
 

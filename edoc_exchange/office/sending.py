@@ -373,14 +373,20 @@ def _next_wait(policy: FollowPolicy, current: int) -> dt.timedelta:
     return max(policy.first, min(doubled, policy.cap))
 
 
+#: The golden ratio's fraction: multiples of it modulo 1 spread as evenly as can be.
+_GOLDEN = (5**0.5 - 1) / 2
+
+
 def _next_poll(
     policy: FollowPolicy, ref: outbox_store.SentRef, now: dt.datetime, wait: dt.timedelta
 ) -> dt.datetime:
-    """When to poll next: ``wait`` from now, less up to half of it at random (documents
-    answered together are not all polled in the same minute again), never after the
-    horizon (so the stop is seen on time)."""
-    jittered = wait * random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not secrecy
-    return min(now + jittered, ref.sent_at + policy.horizon)
+    """When to poll next: between half of ``wait`` and all of it from now, never after the
+    horizon (so the stop is seen on time). Where in that span depends on the document's
+    id, through the golden ratio's sequence: documents sent or answered together (ids in a
+    row) are spread evenly over it, instead of being polled together again, or in the
+    clumps random draws make."""
+    spread = 0.5 + 0.5 * ((ref.id * _GOLDEN) % 1.0)
+    return min(now + wait * spread, ref.sent_at + policy.horizon)
 
 
 def _follow_again(

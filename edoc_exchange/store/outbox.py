@@ -45,7 +45,6 @@ __all__ = [
     "due_for_following",
     "enqueue",
     "find_document",
-    "find_sent",
     "find_sent_to",
     "finished_document_ids",
     "follow_again",
@@ -394,18 +393,6 @@ def queue_depths(conn: Connection, office_id: str | None = None) -> dict[str, in
     for state, count in conn.execute(query):
         depths[str(state)] = int(count)
     return depths
-
-
-def find_sent(
-    conn: Connection, *, office_id: str | None = None, unfinished_only: bool = True
-) -> list[OutboxRow]:
-    """Sent documents, by default those whose recipients have not all reached a final state."""
-    query = select(outbox).where(outbox.c.state == OutboxState.SENT, outbox.c.kind == "edoc")
-    if office_id is not None:
-        query = query.where(outbox.c.office_id == office_id)
-    if unfinished_only:
-        query = query.where(outbox.c.final_at.is_(None))
-    return [OutboxRow.from_row(row) for row in conn.execute(query.order_by(outbox.c.id))]
 
 
 @dataclass(frozen=True, slots=True)
