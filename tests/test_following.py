@@ -382,3 +382,73 @@ def test_upgrading_an_existing_store_follows_what_it_sent(tmp_path: Any) -> None
     assert due[0].recipients == ("x",)
     db.dispose()
 
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_the_store_side_of_following_on_both_databases(
+    store: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    """Sent → followed (the row written with the send), due by time, rescheduled, matched
+    by DocumentId and recipient, finished, stopped: the same on SQLite and PostgreSQL."""
+    if store == "sqlite":
+        url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database("following_store")
+    db = open_database(url)
+    upgrade(db)
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    with db.transaction() as conn:
+        ids = []
+        for n in range(3):
+            row_id, _ = outbox_store.enqueue(
+                conn,
+                office_id=COMMUNE_A,
+                kind="edoc",
+                document_id=f"doc-{n}",
+                message=b"x" * 1000 + bytes([n]),
+                recipients=[DISTRICT, COMMUNE_B] if n == 0 else [DISTRICT],
+                signed=True,
+                now=now,
+            )
+            assert outbox_store.claim_next(conn, worker="w", now=now, row_id=row_id)
+            outbox_store.mark_sent(conn, row_id, "w", f"axis-{n}", now, follow_after=MINUTE)
+            ids.append(row_id)
+    with db.read() as conn:
+        assert outbox_store.due_for_following(conn, office_id=COMMUNE_A, now=now, limit=9) == []
+        due = outbox_store.due_for_following(
+            conn, office_id=COMMUNE_A, now=now + MINUTE, limit=2
+        )
+        assert [(r.id, r.axis_doc_id, r.follow_interval) for r in due] == [
+            (ids[0], "axis-0", 60),
+            (ids[1], "axis-1", 60),
+        ]
+        assert due[0].recipients == (DISTRICT, COMMUNE_B)
+        assert due[0].sent_at == now
+        [match] = outbox_store.find_sent_to(
+            conn, office_id=COMMUNE_A, document_id="doc-0", recipient=COMMUNE_B
+        )
+        assert match.id == ids[0]
+        assert (
+            outbox_store.find_sent_to(
+                conn, office_id=COMMUNE_A, document_id="doc-1", recipient=COMMUNE_B
+            )
+            == []
+        )
+    with db.transaction() as conn:
+        outbox_store.follow_again(conn, ids[0], at=now + 10 * MINUTE, interval=2 * MINUTE)
+        outbox_store.set_recipient_status(conn, ids[1], DISTRICT, now, status_code="06")
+        assert outbox_store.mark_final_if_done(conn, due[1], steps.FINAL_STATUSES, now)
+        assert outbox_store.stop_following(conn, ids[2], now)
+        assert not outbox_store.stop_following(conn, ids[2], now)
+    with db.read() as conn:
+        later = outbox_store.due_for_following(
+            conn, office_id=COMMUNE_A, now=now + 10 * MINUTE, limit=9
+        )
+        assert [(r.id, r.follow_interval) for r in later] == [(ids[0], 120)]
+        finished = outbox_store.find_document(conn, COMMUNE_A, "doc-1")
+        stopped = outbox_store.find_document(conn, COMMUNE_A, "doc-2")
+        assert finished is not None
+        assert stopped is not None
+        assert (finished.following, stopped.following) == ("finished", "stopped")
+        assert outbox_store.finished_document_ids(conn, COMMUNE_A) == {"doc-1"}
+    db.dispose()
