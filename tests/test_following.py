@@ -6,6 +6,7 @@ signatures, real SQLite, a clock moved by hand."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -452,3 +453,50 @@ def test_the_store_side_of_following_on_both_databases(
         assert (finished.following, stopped.following) == ("finished", "stopped")
         assert outbox_store.finished_document_ids(conn, COMMUNE_A) == {"doc-1"}
     db.dispose()
+
+
+def test_the_clerk_sees_following_stopped(tmp_path: Any) -> None:
+    """``edoc status`` of a sent document whose following stopped says so, in both forms."""
+    from typer.testing import CliRunner
+
+    from edoc_exchange.cli import app
+    from edoc_exchange.config import load_settings
+    from edoc_exchange.sandbox import Sandbox
+
+    box = Sandbox.create(tmp_path, [(COMMUNE_A, "UBND xã Nậm Khánh"), (DISTRICT, "UBND huyện")])
+    config = box.offices[COMMUNE_A].config
+    db = steps.open_store(load_settings(config))
+    now = dt.datetime.now(dt.UTC)
+    document_id = f"{COMMUNE_A},2026/03/01,5/KH-UBND"
+    with db.transaction() as conn:
+        row_id, _ = outbox_store.enqueue(
+            conn,
+            office_id=COMMUNE_A,
+            kind="edoc",
+            document_id=document_id,
+            message=b"m",
+            recipients=[DISTRICT],
+            signed=True,
+            now=now,
+        )
+        assert outbox_store.claim_next(conn, worker="w", now=now, row_id=row_id)
+        outbox_store.mark_sent(conn, row_id, "w", "axis-5", now, follow_after=MINUTE)
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", document_id, "--json", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    sent = json.loads(result.output)["sent"]
+    assert (sent["following"], sent["follow_stopped_at"]) == ("following", None)
+    assert sent["follow_next_at"] is not None
+    with db.transaction() as conn:
+        assert outbox_store.stop_following(conn, row_id, now)
+    db.dispose()
+    result = runner.invoke(app, ["status", document_id, "--json", "--config", str(config)])
+    sent = json.loads(result.output)["sent"]
+    assert sent["following"] == "stopped"
+    assert sent["follow_next_at"] is None
+    assert sent["follow_stopped_at"] == now.isoformat()
+    result = runner.invoke(app, ["status", document_id, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    text_out = " ".join(result.output.replace("│", " ").split())  # the table's wrapping undone
+    assert "stopped asking the axis" in text_out
+    assert "đã ngừng hỏi trục" in text_out
