@@ -22,7 +22,7 @@ from edoc_exchange.office import receiving
 from edoc_exchange.store import open_database, upgrade
 from edoc_exchange.store import outbox as outbox_store
 from edoc_exchange.store import workers as workers_store
-from edoc_exchange.store.tables import inbox_claims, outbox, workers
+from edoc_exchange.store.tables import inbox_claims, outbox, outbox_following, workers
 
 
 def _another(office: steps.Office, worker: str) -> steps.Office:
@@ -255,7 +255,9 @@ def test_a_status_finds_its_sent_row_by_index(tmp_path: Path) -> None:
             )
             claimed = outbox_store.claim_next(conn, worker="w", now=now, row_id=row_id)
             assert claimed is not None
-            outbox_store.mark_sent(conn, row_id, "w", f"axis-{n}", now)
+            outbox_store.mark_sent(
+                conn, row_id, "w", f"axis-{n}", now, follow_after=dt.timedelta(minutes=1)
+            )
     wanted = f"{office},2025/03/14,7/KH-UBND"
     with db.read() as conn:
         [row] = outbox_store.find_sent_to(
@@ -265,14 +267,14 @@ def test_a_status_finds_its_sent_row_by_index(tmp_path: Path) -> None:
         assert outbox_store.find_sent_to(
             conn, office_id=office, document_id=wanted, recipient="000.05.99.H17"
         ) == []
-        query = select(outbox.c.id).where(
-            outbox.c.office_id == office, outbox.c.document_id == wanted
+        query = select(outbox_following.c.outbox_id).where(
+            outbox_following.c.office_id == office, outbox_following.c.document_id == wanted
         )
         compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
         plan = " ".join(
             str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
         )
-    assert "ix_outbox_document" in plan, plan
+    assert "ix_outbox_following_document" in plan, plan
     db.dispose()
 
 

@@ -20,6 +20,7 @@ from edoc_exchange.store import (
 
 TABLES = {
     "outbox",
+    "outbox_following",
     "inbox",
     "recipient_statuses",
     "status_history",

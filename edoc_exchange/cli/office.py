@@ -173,6 +173,11 @@ def status_cmd(
             "state": sent.state.value,
             "axis_doc_id": sent.axis_doc_id,
             "last_error": sent.last_error,
+            "following": sent.following,
+            "follow_next_at": sent.follow_next_at.isoformat() if sent.follow_next_at else None,
+            "follow_stopped_at": (
+                sent.follow_stopped_at.isoformat() if sent.follow_stopped_at else None
+            ),
             "recipients": [
                 {
                     "organ_id": r["organ_id"],
@@ -219,6 +224,14 @@ def status_cmd(
         )
     if sent is not None:
         table.add_row("Gửi / sending", f"{sent.state} {sent.axis_doc_id or ''}")
+        if sent.follow_stopped_at is not None:
+            table.add_row(
+                "Theo dõi / following",
+                f"đã ngừng hỏi trục từ {sent.follow_stopped_at:%Y-%m-%d} (quá hạn theo dõi); "
+                "trạng thái gửi đến vẫn được ghi / stopped asking the axis on "
+                f"{sent.follow_stopped_at:%Y-%m-%d} (past the horizon); statuses that "
+                "arrive are still recorded",
+            )
         for r in data["sent"]["recipients"]:
             table.add_row(
                 f"→ {r['organ_id']}",

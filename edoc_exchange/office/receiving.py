@@ -549,7 +549,14 @@ def _short(reason: str | None) -> str | None:
 
 
 def receive_statuses(office: Office) -> StepReport:
-    """One pass over status messages answering what this office sent."""
+    """One pass over status messages answering what this office sent.
+
+    Each one is kept (history, with its bytes) and acknowledged; one that answers no
+    document this office sent to its sender, or whose code is malformed, changes nothing
+    else and says why in its audit event (``problem``).
+    """
+    from .sending import status_problem, unmatched_status  # following lives there
+
     report = StepReport()
     _finish_acknowledgements(office, report, statuses=True)
     if office.stopping:
@@ -584,6 +591,9 @@ def receive_statuses(office: Office) -> StepReport:
             report.rejected += 1
             continue
         document_id = msg.response_for.document_id or ""
+        # A code that is not two digits is kept (history, with the message) and said to be
+        # wrong; it moves nobody's status. Four characters fit the history's column.
+        code = msg.status_code if len(msg.status_code) <= 4 else msg.status_code[:3] + "…"
         with office.db.transaction() as conn:
             new = inbox_store.record_status(
                 conn,
@@ -591,7 +601,7 @@ def receive_statuses(office: Office) -> StepReport:
                 direction="in",
                 document_id=document_id,
                 counterpart=msg.sender.organ_id,
-                status_code=msg.status_code,
+                status_code=code,
                 description=msg.description,
                 status_time=msg.timestamp,
                 axis_doc_id=item.doc_id,
@@ -601,18 +611,18 @@ def receive_statuses(office: Office) -> StepReport:
             if new:
                 # Held until the acknowledgement is recorded (see _ack_claimed).
                 _claim_row(conn, office, item.doc_id, now)
-                _match_sent(conn, office, msg, now)
-                audit.append(
-                    conn,
-                    office.office_id,
-                    audit.AuditEvent.STATUS_RECEIVED,
-                    {
-                        "axis_doc_id": item.doc_id,
-                        "document_id": document_id,
-                        "from": msg.sender.organ_id,
-                        "status_code": msg.status_code,
-                    },
-                )
+                event: dict[str, Any] = {
+                    "axis_doc_id": item.doc_id,
+                    "document_id": document_id,
+                    "from": msg.sender.organ_id,
+                    "status_code": msg.status_code,
+                }
+                problem = status_problem(msg)
+                if problem is None and not _match_sent(conn, office, msg, now):
+                    problem = unmatched_status(msg, document_id)
+                if problem is not None:
+                    event["problem"] = problem
+                audit.append(conn, office.office_id, audit.AuditEvent.STATUS_RECEIVED, event)
         _ack_claimed(office, item.doc_id, AckStatus.DONE, document_id)
         report.done += 1 if new else 0
         report.duplicates += 0 if new else 1
@@ -624,6 +634,8 @@ def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.dat
     recipient that answers among their recipients. Another office's status about a
     document it never received (or about a DocumentId that is not ours) changes nothing;
     the history keeps it all the same. Returns how many sent documents it updated."""
+    from .sending import followed_by_push  # following lives there
+
     document_id = msg.response_for.document_id or ""
     answered_issuer = msg.response_for.organ_id
     if answered_issuer is not None and answered_issuer != office.office_id:
@@ -635,15 +647,20 @@ def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.dat
         )
         return 0
     matched = 0
-    # By index (office, DocumentId): a status never reads every sent row.
+    # By index (office, DocumentId), reading ids and recipients only: a status never reads
+    # every sent row, nor any message's bytes.
     for row in outbox_store.find_sent_to(
         conn, office_id=office.office_id, document_id=document_id, recipient=msg.sender.organ_id
     ):
+        matched += 1
+        current = outbox_store.recipient_codes(conn, row.id).get(msg.sender.organ_id)
+        if current in FINAL_STATUSES or edxml.StatusCode.known(msg.status_code) is None:
+            continue  # that recipient is done with it; a code out of the standard moves nothing
         outbox_store.set_recipient_status(
             conn, row.id, msg.sender.organ_id, now, status_code=msg.status_code
         )
-        outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
-        matched += 1
+        if not outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now):
+            followed_by_push(conn, office, row, now)
     if not matched:
         log.warning(
             "status %s from %s matches no document this office sent to it (%s)",

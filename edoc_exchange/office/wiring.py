@@ -17,7 +17,7 @@ from .. import signing
 from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings
 from ..store import Database, open_database, upgrade
-from ._office import Office, OfficeIdentity
+from ._office import FollowPolicy, Office, OfficeIdentity
 
 __all__ = [
     "build_office",
@@ -132,6 +132,12 @@ def build_office(
         checkpoint_every=d.checkpoint_every,
         checkpoint_file=settings.audit.checkpoint_file,
         blob_dir=settings.store.blob_dir,
+        follow=FollowPolicy(
+            first=dt.timedelta(seconds=d.follow_first),
+            cap=dt.timedelta(seconds=max(d.follow_max, d.follow_first)),
+            horizon=dt.timedelta(days=d.follow_horizon_days),
+            per_pass=d.follow_per_pass,
+        ),
     )
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "metadata",
     "organisations",
     "outbox",
+    "outbox_following",
     "outgoing_register",
     "recipient_statuses",
     "status_history",
@@ -125,6 +126,33 @@ outbox = Table(
     UniqueConstraint("office_id", "sha256"),
     Index("ix_outbox_claim", "state", "next_attempt_at"),
     Index("ix_outbox_document", "office_id", "document_id"),
+)
+
+outbox_following = Table(
+    "outbox_following",
+    metadata,
+    # One row per sent document, written when the axis took it: what following it needs
+    # (its identifiers, recipients and poll schedule), apart from the outbox row. On
+    # SQLite, updating any column of a row rewrites the whole record, message included,
+    # and reading a column stored after the message walks its overflow pages: following
+    # would otherwise read and rewrite every document it polls (measured: a poll of a
+    # 28 MB document took the process from 44 to 100 MB and wrote the message to the WAL).
+    Column("outbox_id", ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("office_id", _ORGAN, nullable=False),
+    Column("document_id", String(200), nullable=False),
+    Column("axis_doc_id", String(100), nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON array of OrganIds
+    Column("sent_at", _TS, nullable=False),
+    # When to ask the axis next how it fares (getSentEdocList); NULL when it is no longer
+    # polled: every recipient reached a final status, or following stopped at the horizon.
+    Column("next_at", _TS),
+    Column("interval_s", Integer, nullable=False),  # the current wait between two polls
+    Column("finished_at", _TS),  # every recipient reached a final status
+    Column("stopped_at", _TS),  # the horizon passed: not polled; statuses still recorded
+    # The documents due for a poll, longest due first, by a range scan (NULL never matches).
+    Index("ix_outbox_following_due", "office_id", "next_at"),
+    # An incoming status finds the documents it answers by DocumentId.
+    Index("ix_outbox_following_document", "office_id", "document_id"),
 )
 
 recipient_statuses = Table(

@@ -1,7 +1,7 @@
 """blobs: large received messages kept in files beside the database, not in the row
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 
 - inbox.message_blob: the SHA-256 (hex) of a message kept as a blob file
   (``store.blobs``: content-addressed, written atomically, beside the database); the row's
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
