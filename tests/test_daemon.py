@@ -430,3 +430,41 @@ def test_a_large_document_is_received_on_files_and_kept_as_a_blob(exchange: Exch
     assert files[0].data == sent_bytes
     assert ex.district.axis.list_received(MessageType.EDOC) == []  # acknowledged
     steps.verify_log(ex.district)
+
+
+def test_a_large_signed_file_is_queued_as_a_blob_and_sent_streamed(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """`edoc send FILE` of a large signed message: kept as a blob (not in the row), sent
+    streamed from it, received whole; queuing it again is the same row."""
+    ex = exchange
+    size = edxml.DEFAULT_LIMITS.large_message_bytes + 512 * 1024
+    plan = ex.plan("78", attachment_size=size)
+    assert ex.commune.signer is not None
+    path = tmp_path / "plan.edxml"
+    path.write_bytes(signing.sign(plan, ex.commune.signer))
+    row_id, new = steps.queue_file(ex.commune, path)
+    assert new
+    assert steps.queue_file(ex.commune, path) == (row_id, False)
+    [row] = [r for r in _rows(ex, "commune", outbox) if r["id"] == row_id]
+    assert row["message"] == b""
+    assert row["message_blob"] is not None
+    assert row["message_size"] == path.stat().st_size
+    assert steps.send_due(ex.commune).done == 1
+    assert steps.receive_documents(ex.district).done == 1
+    files = steps.received_files(ex.district.db, DISTRICT, plan.document_id or "")
+    assert files[0].data == plan.attachments[0].data
+    steps.verify_log(ex.commune)
+
+
+def test_queuing_a_large_file_of_another_office_is_refused_and_stores_nothing(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    ex = exchange
+    plan = ex.plan("79", attachment_size=edxml.DEFAULT_LIMITS.large_message_bytes + 1024)
+    path = tmp_path / "plan.edxml"
+    assert ex.commune.signer is not None
+    path.write_bytes(signing.sign(plan, ex.commune.signer))
+    with pytest.raises(StoreError, match="not this office"):
+        steps.queue_file(ex.district, path)
+    assert _rows(ex, "district", outbox) == []

@@ -73,8 +73,7 @@ def send(
     """
     settings = load_settings(config)
     office = build_office(settings, receiving=False)
-    data = file.read_bytes()
-    size = len(data)
+    size = file.stat().st_size
     if size >= _PROGRESS_FROM:
         with Progress(
             "[progress.description]{task.description}",
@@ -86,10 +85,10 @@ def send(
         ) as bar:
             task = bar.add_task("Đang gửi / sending", total=size)
             result = steps.send_now(
-                office, data, progress=lambda sent, _total: bar.update(task, completed=sent)
+                office, file, progress=lambda sent, _total: bar.update(task, completed=sent)
             )
     else:
-        result = steps.send_now(office, data)
+        result = steps.send_now(office, file)
     targets = ", ".join(result.recipients) or "?"
     if result.state == "sent":
         note = "" if result.new else " (đã gửi trước đó / already sent)"

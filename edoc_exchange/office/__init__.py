@@ -16,7 +16,15 @@ from .figures import Figures, figures
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
-from .sending import FOLLOW_STOPPED, Dispatch, follow_sent, queue_message, send_due, send_now
+from .sending import (
+    FOLLOW_STOPPED,
+    Dispatch,
+    follow_sent,
+    queue_file,
+    queue_message,
+    send_due,
+    send_now,
+)
 from .wiring import (
     build_office,
     load_policy,
@@ -64,6 +72,7 @@ __all__ = [
     "maybe_checkpoint",
     "numbers_used",
     "open_store",
+    "queue_file",
     "queue_message",
     "receive_documents",
     "receive_statuses",

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import logging
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -23,9 +25,12 @@ from ..axis import (
     MessageType,
     Progress,
 )
+from ..edxml.large import read_file_lazily
 from ..store import StoreError
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ..store.blobs import StagedFile
+from . import large
 from ._office import FINAL_STATUSES, FollowPolicy, Office, StepReport
 from .checkpoints import maybe_checkpoint
 from .replies import row_sha
@@ -98,7 +103,7 @@ class Dispatch:
     recipients: tuple[str, ...]
 
 
-def send_now(office: Office, data: bytes, *, progress: Progress | None = None) -> Dispatch:
+def send_now(office: Office, data: bytes | Path, *, progress: Progress | None = None) -> Dispatch:
     """Queue this office's message and send it at once, exactly as the daemon would.
 
     A manual send is a daemon send: registered in the outbox (with its audit events),
@@ -108,7 +113,9 @@ def send_now(office: Office, data: bytes, *, progress: Progress | None = None) -
     when the office has no axis to send to; a failed send is a state, not a raise.
     """
     _ = office.axis  # without an axis "send now" cannot be: refuse before queuing anything
-    row_id, new = queue_message(office, data)
+    row_id, new = (
+        queue_file(office, data) if isinstance(data, Path) else queue_message(office, data)
+    )
     with office.db.transaction() as conn:
         row = outbox_store.claim_next(
             conn,
@@ -139,14 +146,17 @@ def _send_one(
     *,
     progress: Progress | None = None,
 ) -> None:
-    data = row.message
-    if not row.signed:
+    data: bytes | Path = row.message
+    if row.message_blob is not None:  # large: streamed from its blob, signed when queued
+        data = outbox_store.message_source(row, large.blob_store(office))
+    elif not row.signed:
         if office.signer is None:
             data = row.message  # unsigned exchange (a test axis accepts it): send as is
         else:
-            data = signing.sign(row.message, office.signer)
+            signed = signing.sign(row.message, office.signer)
+            data = signed
             with office.db.transaction() as conn:
-                outbox_store.replace_message(conn, row.id, office.worker, data, office.clock())
+                outbox_store.replace_message(conn, row.id, office.worker, signed, office.clock())
                 audit.append(
                     conn,
                     office.office_id,
@@ -193,7 +203,7 @@ def _send_one(
                 counterpart=row.recipients[0] if row.recipients else "",
                 status_code=row.status_code or "",
                 axis_doc_id=result.doc_id,
-                message=data,
+                message=data if isinstance(data, bytes) else None,
                 now=now,
             )
             audit.append(
@@ -219,7 +229,7 @@ def _send_one(
                     "outbox_id": row.id,
                     "axis_doc_id": result.doc_id,
                     "document_id": row.document_id,
-                    "sha256": row_sha(data),
+                    "sha256": row_sha(data) if isinstance(data, bytes) else row.message_blob,
                     "to": list(row.recipients),
                 },
             )
@@ -470,75 +480,130 @@ def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tup
     The message is read strictly: the office never sends what a strict peer could refuse.
     Returns (outbox id, whether it is new); queuing the same bytes again is a no-op.
     """
-    result = edxml.read(data, strict=True)
-    message = result.message
-    if message.sender.organ_id != office.office_id:
-        raise StoreError(
-            f"Văn bản ghi nơi gửi {message.sender.organ_id}, không phải cơ quan này "
-            f"({office.office_id})",
-            f"the message's sender is {message.sender.organ_id}, not this office "
-            f"({office.office_id})",
-            step="queue",
-        )
-    if isinstance(message, edxml.Document):
-        kind, document_id, code = "edoc", message.document_id or "", None
-        recipients = [org.organ_id for org in message.recipients]
-        subject = message.subject
-    else:
-        kind, document_id, code = (
-            "status",
-            message.response_for.document_id or "",
-            message.status_code,
-        )
-        recipients = [message.response_for.organ_id or ""]
-        subject = message.description
-    signed = message.signature is not None
+    queued = _Queued.of(office, edxml.read(data, strict=True).message, row_sha(data))
     with office.db.transaction() as conn:
         row_id, new = outbox_store.enqueue(
             conn,
             office_id=office.office_id,
-            kind=kind,
-            document_id=document_id,
-            status_code=code,
-            subject=subject,
+            kind=queued.kind,
+            document_id=queued.document_id,
+            status_code=queued.code,
+            subject=queued.subject,
             message=data,
-            recipients=recipients,
-            signed=signed,
+            recipients=queued.recipients,
+            signed=queued.signer is not None,
             now=office.clock(),
         )
         if new:
-            if composed:
-                audit.append(
-                    conn,
-                    office.office_id,
-                    audit.AuditEvent.COMPOSED,
-                    {"document_id": document_id, "kind": kind, "sha256": row_sha(data)},
-                )
-            if signed:
-                audit.append(
-                    conn,
-                    office.office_id,
-                    audit.AuditEvent.SIGNED,
-                    {
-                        "document_id": document_id,
-                        "kind": kind,
-                        "sha256": row_sha(data),
-                        "signer": _signature_subject(message),
-                    },
-                )
+            queued.record(conn, office, row_id, composed=composed)
+    return row_id, new
+
+
+def queue_file(office: Office, path: Path) -> tuple[int, bool]:
+    """:func:`queue_message` for a message in a file: a large one (over
+    ``ReadLimits.large_message_bytes``) that is signed already is read lazily, kept as a
+    blob and sent streamed from it, never whole in memory; anything else is read and
+    queued as bytes (an unsigned message is signed in memory when it is sent).
+    """
+    size = path.stat().st_size
+    if size < edxml.DEFAULT_LIMITS.large_message_bytes:
+        return queue_message(office, path.read_bytes())
+    message = read_file_lazily(path, strict=True).message
+    if message.signature is None:
+        return queue_message(office, path.read_bytes())
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    staged = StagedFile(path, size, digest.hexdigest())
+    queued = _Queued.of(office, message, staged.sha256)
+    with office.db.transaction() as conn:
+        row_id, new = outbox_store.enqueue_file(
+            conn,
+            office_id=office.office_id,
+            kind=queued.kind,
+            document_id=queued.document_id,
+            status_code=queued.code,
+            subject=queued.subject,
+            staged=staged,
+            blobs=large.blob_store(office),
+            recipients=queued.recipients,
+            now=office.clock(),
+        )
+        if new:
+            queued.record(conn, office, row_id, composed=False)
+    return row_id, new
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """What the outbox and the audit log say of a message being queued."""
+
+    kind: str
+    document_id: str
+    code: str | None
+    recipients: list[str]
+    subject: str | None
+    signer: str | None  #: the signature's subject, None when not signed yet
+    sha256: str
+
+    @classmethod
+    def of(
+        cls, office: Office, message: edxml.Document | edxml.StatusMessage, sha256: str
+    ) -> _Queued:
+        if message.sender.organ_id != office.office_id:
+            raise StoreError(
+                f"Văn bản ghi nơi gửi {message.sender.organ_id}, không phải cơ quan này "
+                f"({office.office_id})",
+                f"the message's sender is {message.sender.organ_id}, not this office "
+                f"({office.office_id})",
+                step="queue",
+            )
+        signer = (_signature_subject(message) or "") if message.signature is not None else None
+        if isinstance(message, edxml.Document):
+            return cls(
+                "edoc",
+                message.document_id or "",
+                None,
+                [org.organ_id for org in message.recipients],
+                message.subject,
+                signer,
+                sha256,
+            )
+        return cls(
+            "status",
+            message.response_for.document_id or "",
+            message.status_code,
+            [message.response_for.organ_id or ""],
+            message.description,
+            signer,
+            sha256,
+        )
+
+    def record(self, conn: Any, office: Office, row_id: int, *, composed: bool) -> None:
+        """The audit events of a newly queued message, in the queuing transaction."""
+        facts = {"document_id": self.document_id, "kind": self.kind, "sha256": self.sha256}
+        if composed:
+            audit.append(conn, office.office_id, audit.AuditEvent.COMPOSED, facts)
+        if self.signer is not None:
             audit.append(
                 conn,
                 office.office_id,
-                audit.AuditEvent.QUEUED,
-                {
-                    "outbox_id": row_id,
-                    "kind": kind,
-                    "document_id": document_id,
-                    "to": recipients,
-                    "sha256": row_sha(data),
-                },
+                audit.AuditEvent.SIGNED,
+                {**facts, "signer": self.signer or None},
             )
-    return row_id, new
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.QUEUED,
+            {
+                "outbox_id": row_id,
+                "kind": self.kind,
+                "document_id": self.document_id,
+                "to": self.recipients,
+                "sha256": self.sha256,
+            },
+        )
 
 
 def _signature_subject(message: edxml.Message) -> str | None:

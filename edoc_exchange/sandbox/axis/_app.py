@@ -69,6 +69,7 @@ from ...axis.server import (
     match_hash_file,
     verify_headers,
 )
+from ...edxml.large import read_file_lazily
 from ...vntime import as_utc, format_timestamp
 from ._config import LocalAxisConfig, load_directory
 from ._db import (
@@ -409,7 +410,13 @@ class LocalAxis:
         """Check the message and route it; one transaction; the same message gives one DocId."""
         sha256, size = self._kept_file(signed, temp, received)
         try:
-            message = edxml.read_file(temp).message
+            # A large message is read lazily (its attachments stay in the file), as the
+            # real axis must: it routes by the header, never by holding the file.
+            message = (
+                read_file_lazily(temp).message
+                if size >= edxml.DEFAULT_LIMITS.large_message_bytes
+                else edxml.read_file(temp).message
+            )
         except edxml.EdxmlReadError as exc:
             errors = [f for f in exc.findings if f.severity is edxml.Severity.ERROR][:3]
             vi = "; ".join(f"{f.path}: {f.vi}" for f in errors)
