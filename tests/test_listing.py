@@ -54,7 +54,9 @@ def _take(
 
 def _list(db: Database, *doc_ids: str) -> None:
     with db.transaction() as conn:
-        listing.add_listed(conn, OFFICE, [(d, "000.05.01.H17") for d in doc_ids], now=NOW)
+        listing.add_listed(
+            conn, OFFICE, [(d, "000.05.01.H17") for d in doc_ids], now=NOW, stale_before=STALE
+        )
 
 
 def _store(db: Database, doc_id: str) -> None:
@@ -159,3 +161,37 @@ def test_concurrent_takers_on_postgresql_get_disjoint_items(pg_server: PostgresS
     taken = [d for mine in got.values() for d in mine]
     assert sorted(taken) == ids  # every item once, none twice
     assert sum(1 for mine in got.values() if mine) >= 2  # the work was shared
+
+
+def test_one_daemon_of_the_office_lists_per_interval(db: Database) -> None:
+    every = dt.timedelta(seconds=30)
+
+    def may(worker: str, at: dt.datetime, kind: str = "edoc") -> bool:
+        with db.transaction() as conn:
+            return listing.may_poll(conn, OFFICE, kind, worker=worker, now=at, every=every)
+
+    assert may("w1", NOW)
+    assert not may("w2", NOW + dt.timedelta(seconds=5))  # w1 listed a moment ago
+    assert not may("w1", NOW + dt.timedelta(seconds=29))
+    assert may("status-only", NOW, kind="status")  # each kind has its own interval
+    assert may("w2", NOW + dt.timedelta(seconds=30))
+    assert not may("w1", NOW + dt.timedelta(seconds=31))
+
+
+def test_a_listing_leaves_out_what_is_in_hand_or_done(db: Database) -> None:
+    _list(db, "held")
+    assert len(_take(db, "w1")) == 1  # claimed by a live worker
+    _list(db, "done")
+    assert len(_take(db, "w1")) == 1
+    _store(db, "done")
+    with db.transaction() as conn:
+        inbox_store.release_claim(conn, office_id=OFFICE, axis_doc_id="done")  # acknowledged
+        added = listing.add_listed(
+            conn,
+            OFFICE,
+            [("held", None), ("done", None), ("new", None)],
+            now=NOW,
+            stale_before=STALE,
+        )
+    assert added == 1
+    assert [i.axis_doc_id for i in _take(db, "w2")] == ["new"]

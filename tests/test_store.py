@@ -33,6 +33,7 @@ TABLES = {
     "outgoing_register",
     "workers",
     "inbox_work",
+    "office_polls",
 }
 #: The newest migration: what a fresh database is upgraded to.
 HEAD = "0007"

@@ -115,6 +115,9 @@ class Office:
     checkpoint_every: int = 100
     #: Every signed checkpoint is also appended here, outside the database.
     checkpoint_file: Path | None = None
+    #: The office's daemons list the axis once per this interval between them (the
+    #: inbound interval, a little less); zero: every pass lists (one process, tests).
+    list_every: dt.timedelta = dt.timedelta(0)
     #: Where large messages are kept as files (``[store] blob_dir``); None: beside SQLite.
     blob_dir: Path | None = None
     #: How sent documents are followed at the axis (backoff, cap, horizon).

@@ -221,14 +221,20 @@ class _Intake:
                 )
             if taken or self.listed:
                 return taken
+            self.listed = True
+            if not _may_poll(office, "edoc", now):
+                return []  # another daemon of the office listed a moment ago
             items = office.axis.list_received(MessageType.EDOC)
             office.metrics.polled()
-            self.listed = True
             if not items:
                 return []
             with office.db.transaction() as conn:
                 listing.add_listed(
-                    conn, office.office_id, [(i.doc_id, i.sender) for i in items], now=now
+                    conn,
+                    office.office_id,
+                    [(i.doc_id, i.sender) for i in items],
+                    now=now,
+                    stale_before=now - office.stale_after,
                 )
 
     def _fill(self) -> None:
@@ -422,6 +428,17 @@ class _Intake:
             raise failure
 
 
+def _may_poll(office: Office, kind: str, now: dt.datetime) -> bool:
+    """Whether this daemon lists ``kind`` at the axis in this pass (one of the office's
+    daemons per ``office.list_every``)."""
+    if office.list_every <= dt.timedelta(0):
+        return True
+    with office.db.transaction() as conn:
+        return listing.may_poll(
+            conn, office.office_id, kind, worker=office.worker, now=now, every=office.list_every
+        )
+
+
 def receive_documents(office: Office) -> StepReport:
     """One inbound pass: every listed document is stored once, answered and acknowledged.
 
@@ -562,6 +579,8 @@ def receive_statuses(office: Office) -> StepReport:
     if office.stopping:
         report.interrupted = True
         return report
+    if not _may_poll(office, "status", office.clock()):
+        return report  # another daemon of the office takes this interval's statuses
     for item in office.axis.list_received(MessageType.STATUS):
         if office.stopping:  # one item at a time: a stop waits for one, not the list
             report.interrupted = True

@@ -132,6 +132,9 @@ def build_office(
         checkpoint_every=d.checkpoint_every,
         checkpoint_file=settings.audit.checkpoint_file,
         blob_dir=settings.store.blob_dir,
+        # A little under the interval, so that a daemon's pass finds the last listing old
+        # enough even when the passes drift.
+        list_every=dt.timedelta(seconds=d.inbound_interval * 0.8),
         follow=FollowPolicy(
             first=dt.timedelta(seconds=d.follow_first),
             cap=dt.timedelta(seconds=max(d.follow_max, d.follow_first)),

@@ -19,13 +19,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .tables import InboxVerdict, inbox, inbox_claims, inbox_work
+from .tables import InboxVerdict, inbox, inbox_claims, inbox_work, office_polls
 from .workers import dead_claim
 
-__all__ = ["Listed", "Stored", "add_listed", "listed_count", "take_listed"]
+__all__ = ["Listed", "Stored", "add_listed", "listed_count", "may_poll", "take_listed"]
 
 _TS = DateTime(timezone=True)
 
@@ -114,22 +126,70 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
+def may_poll(
+    conn: Connection,
+    office_id: str,
+    kind: str,
+    *,
+    worker: str,
+    now: dt.datetime,
+    every: dt.timedelta,
+) -> bool:
+    """Whether this worker lists the office's ``kind`` at the axis now: True for one of the
+    office's daemons per ``every`` (it is recorded as the one that polled), False for the
+    others, which take from the work list instead. One statement."""
+    make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    row = {"office_id": office_id, "kind": kind, "polled_at": now, "polled_by": worker}
+    statement = make(office_polls).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[office_polls.c.office_id, office_polls.c.kind],
+        set_={"polled_at": statement.excluded.polled_at, "polled_by": statement.excluded.polled_by},
+        where=office_polls.c.polled_at <= now - every,
+    )
+    return conn.execute(statement.returning(office_polls.c.office_id)).first() is not None
+
+
 def add_listed(
     conn: Connection,
     office_id: str,
     items: Sequence[tuple[str, str | None]],
     *,
     now: dt.datetime,
-) -> None:
-    """Add (axis DocId, sender) pairs a listing returned; items already there stay as they
-    are (one statement per 2,000 items)."""
+    stale_before: dt.datetime,
+) -> int:
+    """Add (axis DocId, sender) pairs a listing returned; return how many were added.
+
+    Left out: items a live worker holds (being fetched, stored, acknowledged: the axis
+    lists them until then) and items stored and acknowledged (they will leave the list);
+    items already in the work list stay as they are. Two statements per 2,000 items.
+    """
     add = _statements(conn.dialect.name).add
+    added = 0
     for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        ids = [doc_id for doc_id, _ in chunk]
+        held = select(inbox_claims.c.axis_doc_id).where(
+            inbox_claims.c.office_id == office_id,
+            inbox_claims.c.axis_doc_id.in_(ids),
+            ~dead_claim(inbox_claims, stale_before),
+        )
+        claim_of_row = exists().where(
+            inbox_claims.c.office_id == inbox.c.office_id,
+            inbox_claims.c.axis_doc_id == inbox.c.axis_doc_id,
+        )
+        done = select(inbox.c.axis_doc_id).where(
+            inbox.c.office_id == office_id, inbox.c.axis_doc_id.in_(ids), ~claim_of_row
+        )
+        skip = set(conn.execute(union(held, done)).scalars())
         rows = [
             {"office_id": office_id, "axis_doc_id": doc_id, "sender": sender, "listed_at": now}
-            for doc_id, sender in items[start : start + _CHUNK]
+            for doc_id, sender in chunk
+            if doc_id not in skip
         ]
-        conn.execute(add.values(rows))
+        if rows:
+            conn.execute(add.values(rows))
+            added += len(rows)
+    return added
 
 
 def listed_count(conn: Connection, office_id: str) -> int:

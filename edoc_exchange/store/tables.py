@@ -41,6 +41,7 @@ __all__ = [
     "inbox_claims",
     "inbox_work",
     "metadata",
+    "office_polls",
     "organisations",
     "outbox",
     "outbox_following",
@@ -265,6 +266,17 @@ inbox_work = Table(
     Column("sender", _ORGAN),
     Column("listed_at", _TS, nullable=False),
     Index("ix_inbox_work_listed", "office_id", "listed_at"),
+)
+
+office_polls = Table(
+    "office_polls",
+    metadata,
+    # When the office's list of one kind ("edoc", "status") was last asked of the axis,
+    # and by which worker: the office's daemons list once per interval between them.
+    Column("office_id", _ORGAN, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("polled_at", _TS, nullable=False),
+    Column("polled_by", String(100), nullable=False),
 )
 
 workers = Table(

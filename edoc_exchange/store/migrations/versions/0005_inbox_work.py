@@ -8,6 +8,9 @@ Revises: 0004
   claims (``inbox_claims``), instead of each daemon walking the whole list and racing for
   every item. A row holds only what the listing said; losing one loses nothing (the item
   stays listed at the axis until acknowledged, and the next listing adds it again).
+- office_polls: when an office's list (documents, statuses) was last asked of the axis and
+  by which worker, so that the office's daemons list once per interval between them, not
+  once each.
 """
 
 from __future__ import annotations
@@ -31,8 +34,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("office_id", "axis_doc_id", name=op.f("pk_inbox_work")),
     )
     op.create_index("ix_inbox_work_listed", "inbox_work", ["office_id", "listed_at"])
+    op.create_table(
+        "office_polls",
+        sa.Column("office_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("polled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("polled_by", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("office_id", "kind", name=op.f("pk_office_polls")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("office_polls")
     op.drop_index("ix_inbox_work_listed", table_name="inbox_work")
     op.drop_table("inbox_work")
