@@ -55,7 +55,12 @@ def _take(
 def _list(db: Database, *doc_ids: str) -> None:
     with db.transaction() as conn:
         listing.add_listed(
-            conn, OFFICE, [(d, "000.05.01.H17") for d in doc_ids], now=NOW, stale_before=STALE
+            conn,
+            OFFICE,
+            [(d, "000.05.01.H17") for d in doc_ids],
+            now=NOW,
+            stale_before=STALE,
+            worker="lister",
         )
 
 
@@ -192,6 +197,7 @@ def test_a_listing_leaves_out_what_is_in_hand_or_done(db: Database) -> None:
             [("held", None), ("done", None), ("new", None)],
             now=NOW,
             stale_before=STALE,
+            worker="w2",
         )
     assert added == 1
     assert [i.axis_doc_id for i in _take(db, "w2")] == ["new"]

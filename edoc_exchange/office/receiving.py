@@ -235,6 +235,7 @@ class _Intake:
                     [(i.doc_id, i.sender) for i in items],
                     now=now,
                     stale_before=now - office.stale_after,
+                    worker=office.worker,
                 )
 
     def _fill(self) -> None:

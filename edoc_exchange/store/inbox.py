@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, false, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -452,12 +452,19 @@ def release_claims(conn: Connection, *, office_id: str, axis_doc_ids: Collection
     :func:`release_claim`: only these get their acknowledgement recorded)."""
     if not axis_doc_ids:
         return []
-    result = conn.execute(
-        delete(inbox_claims)
-        .where(inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id.in_(axis_doc_ids))
-        .returning(inbox_claims.c.axis_doc_id)
-    )
+    result = conn.execute(_RELEASE_CLAIMS, {"p_office": office_id, "p_ids": list(axis_doc_ids)})
     return [str(doc_id) for doc_id in result.scalars()]
+
+
+#: Built once: the daemon releases claims in every storing transaction.
+_RELEASE_CLAIMS = (
+    delete(inbox_claims)
+    .where(
+        inbox_claims.c.office_id == bindparam("p_office"),
+        inbox_claims.c.axis_doc_id.in_(bindparam("p_ids", expanding=True)),
+    )
+    .returning(inbox_claims.c.axis_doc_id)
+)
 
 
 def _unfinished_claim(stale_before: dt.datetime, worker_id: int | None) -> Any:

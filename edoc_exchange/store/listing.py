@@ -156,11 +156,14 @@ def add_listed(
     *,
     now: dt.datetime,
     stale_before: dt.datetime,
+    worker: str,
 ) -> int:
     """Add (axis DocId, sender) pairs a listing returned; return how many were added.
 
-    Left out: items a live worker holds (being fetched, stored, acknowledged: the axis
-    lists them until then) and items stored and acknowledged (they will leave the list);
+    Left out: items another live worker holds (being fetched, stored, acknowledged: the
+    axis lists them until then) and items stored and acknowledged (they will leave the
+    list); ``worker``'s own claims are kept in (a leftover of its earlier pass is
+    acknowledged again from the list);
     items already in the work list stay as they are. Two statements per 2,000 items.
     """
     add = _statements(conn.dialect.name).add
@@ -171,6 +174,7 @@ def add_listed(
         held = select(inbox_claims.c.axis_doc_id).where(
             inbox_claims.c.office_id == office_id,
             inbox_claims.c.axis_doc_id.in_(ids),
+            inbox_claims.c.claimed_by != worker,
             ~dead_claim(inbox_claims, stale_before),
         )
         claim_of_row = exists().where(

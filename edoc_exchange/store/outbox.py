@@ -13,6 +13,7 @@ claimed without a worker row (``edoc send``) lives by its own heartbeat, as befo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..vntime import as_utc
 from .blobs import BlobStore, StagedFile
@@ -156,32 +158,45 @@ def enqueue(
     command never sends a document twice.
     """
     digest = hashlib.sha256(message).hexdigest()
+    # One statement when new (every reply the receiving step queues): the unique
+    # (office, sha256) makes a repeat insert nothing, and the existing row is looked up.
+    new_id = conn.execute(
+        _enqueue_statement(conn.dialect.name),
+        {
+            "office_id": office_id,
+            "kind": kind,
+            "document_id": document_id,
+            "status_code": status_code,
+            "subject": subject,
+            "recipients": json.dumps(list(recipients)),
+            "message": message,
+            "sha256": digest,
+            "message_size": len(message),
+            "signed": 1 if signed else 0,
+            "state": OutboxState.QUEUED,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one_or_none()
+    if new_id is not None:
+        return int(new_id), True
     existing = conn.execute(
         select(outbox.c.id).where(outbox.c.office_id == office_id, outbox.c.sha256 == digest)
-    ).scalar_one_or_none()
-    if existing is not None:
-        return int(existing), False
-    new_id = conn.execute(
-        insert(outbox)
-        .values(
-            office_id=office_id,
-            kind=kind,
-            document_id=document_id,
-            status_code=status_code,
-            subject=subject,
-            recipients=json.dumps(list(recipients)),
-            message=message,
-            sha256=digest,
-            signed=1 if signed else 0,
-            state=OutboxState.QUEUED,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(outbox.c.id)
     ).scalar_one()
-    return int(new_id), True
+    return int(existing), False
+
+
+@functools.cache
+def _enqueue_statement(dialect: str) -> Any:
+    """The outbox INSERT, built once per dialect (values bound as parameters)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make(outbox)
+        .on_conflict_do_nothing(index_elements=[outbox.c.office_id, outbox.c.sha256])
+        .returning(outbox.c.id)
+    )
 
 
 def enqueue_file(
