@@ -8,6 +8,7 @@ that those tables do not declare.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,25 @@ def _document_ref_problem(text: str) -> Problem | None:
 
 
 def rule_problem(rule: Rule, value: Any) -> Problem | None:
-    """The problem of a value breaking ``rule``, or None."""
+    """The problem of a value breaking ``rule``, or None.
+
+    A pure function of short values that recur (the same organisations' codes in message
+    after message): answers for values of up to 256 characters are remembered.
+    """
+    if type(value) is str and len(value) <= _MEMO_MAX:
+        return _remembered_problem(rule, value)
+    return _rule_problem(rule, value)
+
+
+_MEMO_MAX = 256
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_problem(rule: Rule, value: str) -> Problem | None:
+    return _rule_problem(rule, value)
+
+
+def _rule_problem(rule: Rule, value: Any) -> Problem | None:
     text = str(value)
     if text == "null":  # what Java writes for a missing value: the reader drops it
         return Problem("null-text", {"name": rule.value})
