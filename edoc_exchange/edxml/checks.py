@@ -8,7 +8,6 @@ that those tables do not declare.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,17 +138,22 @@ def rule_problem(rule: Rule, value: Any) -> Problem | None:
     A pure function of short values that recur (the same organisations' codes in message
     after message): answers for values of up to 256 characters are remembered.
     """
-    if type(value) is str and len(value) <= _MEMO_MAX:
-        return _remembered_problem(rule, value)
-    return _rule_problem(rule, value)
+    if type(value) is not str or len(value) > _MEMO_MAX:
+        return _rule_problem(rule, value)
+    key = (id(rule), value)  # an enum member's hash is computed in Python: its id is not
+    try:
+        return _MEMO[key]
+    except KeyError:
+        pass
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    found = _MEMO[key] = _rule_problem(rule, value)
+    return found
 
 
 _MEMO_MAX = 256
-
-
-@functools.lru_cache(maxsize=4096)
-def _remembered_problem(rule: Rule, value: str) -> Problem | None:
-    return _rule_problem(rule, value)
+_MEMO_SIZE = 4096
+_MEMO: dict[tuple[int, str], Problem | None] = {}
 
 
 def _rule_problem(rule: Rule, value: Any) -> Problem | None:

@@ -424,6 +424,7 @@ class Bussiness(_Element):
 
 _CID_RE = re.compile(r"cid:[^\s<>\"]+")
 _FORBIDDEN_NAMES = {".", ".."}
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
 
 
 def check_attachment_name(name: str) -> str | None:
@@ -438,7 +439,7 @@ def check_attachment_name(name: str) -> str | None:
         return "contains a path separator / chứa dấu phân cách thư mục"
     if name in _FORBIDDEN_NAMES:
         return "is a directory reference / là tham chiếu thư mục"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if _CONTROL_RE.search(name):
         return "contains control characters / chứa ký tự điều khiển"
     if len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
         return "starts with a drive letter / bắt đầu bằng ký hiệu ổ đĩa"

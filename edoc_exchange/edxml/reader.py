@@ -482,6 +482,11 @@ class _Entry:
     child: Child
     local: str
     canonical: bool  #: the standard's spelling (not an alias such as ``Business``)
+    suffix: str  #: the child's path below its parent (not for lists)
+    #: A text child that is not a list: read inline, without ``value``.
+    text: bool
+    #: It has a rule or a length limit to check.
+    checked: bool
 
 
 #: Rule findings waiting for their model to be built: (table position, item, findings).
@@ -500,11 +505,34 @@ def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[str, _
     if index is None:
         by_local: dict[str, _Entry] = {}
         for position, child in enumerate(table):
+            text = child.kind is Kind.TEXT and not child.many
+            checked = child.rule is not None or child.max_len is not None
             for tag in child.tags:
-                by_local[tag] = _Entry(position, child, tag, tag == (child.wrapper or child.tag))
+                by_local[tag] = _Entry(
+                    position,
+                    child,
+                    tag,
+                    tag == (child.wrapper or child.tag),
+                    f"/{child.tag}",
+                    text,
+                    checked,
+                )
         by_clark = {f"{{{NS}}}{tag}": entry for tag, entry in by_local.items()}
         index = _TAG_INDEXES[id(table)] = (by_local, by_clark)
     return index
+
+
+_NS_OPEN = f"{{{NS}}}"
+_NEEDED: dict[int, tuple[Child, ...]] = {}
+_NO_FINDINGS: list[Finding] = []  # shared, never appended to
+
+
+def _needed(table: tuple[Child, ...]) -> tuple[Child, ...]:
+    """The children of a table that must be present (strictly or always)."""
+    needed = _NEEDED.get(id(table))
+    if needed is None:
+        needed = _NEEDED[id(table)] = tuple(c for c in table if c.need is not Need.OPTIONAL)
+    return needed
 
 
 def _flatten(pending: _Pending) -> list[Finding]:
@@ -525,6 +553,9 @@ class _Builder:
 
     def name(self, el: etree._Element, path: str) -> str | None:
         """The local name of an edXML element, or None for an element of another namespace."""
+        tag = el.tag
+        if isinstance(tag, str) and tag.startswith(_NS_OPEN):
+            return tag[len(_NS_OPEN) :]
         ns, local = _split(el)
         if ns == NS:
             return local
@@ -580,13 +611,28 @@ class _Builder:
                 else:
                     self.item(sub, entry.position, child, path, counts, items, pending)
                 continue
-            where = child_path(path, child)
-            if child.field in values or counts.get(child.field):
+            field = child.field
+            if field in values or field in counts:
+                where = path + entry.suffix
                 self.ctx.deviation("duplicate-element", where, sub.sourceline, name=child.tag)
                 _keep(self.ctx, sub, where, extensions)
                 continue
-            counts[child.field] = 1
-            value, found = self.value(sub, child, where)
+            counts[field] = 1
+            if entry.text and not len(sub) and not sub.keys():
+                # Most children are plain text: what ``value`` does, inline.
+                text = (sub.text or "").strip()
+                if not text:
+                    continue
+                if not entry.checked:
+                    values[field] = text
+                    continue
+                if text != "null":
+                    values[field] = text
+                    found = self.rules(child, text, path + entry.suffix, sub.sourceline or 0)
+                    if found:
+                        pending.append((entry.position, 0, found))
+                    continue
+            value, found = self.value(sub, child, path + entry.suffix)
             if value is not None:
                 values[child.field] = value
                 if found:
@@ -626,9 +672,7 @@ class _Builder:
     def presence(
         self, el: etree._Element, table: tuple[Child, ...], path: str, values: dict[str, Any]
     ) -> None:
-        for child in table:
-            if child.need is Need.OPTIONAL:
-                continue
+        for child in _needed(table):
             value = values.get(child.field)
             if value is not None and value != []:
                 continue
@@ -704,19 +748,22 @@ class _Builder:
         """The findings of the standard's value rules, as the strict checker words them."""
         if isinstance(value, str) and not value.isascii():
             value = unicodedata.normalize("NFC", value).strip()  # as the model will hold it
+        problem = rule_problem(child.rule, value) if child.rule is not None else None
+        too_long = child.max_len is not None and len(str(value)) > child.max_len
+        if problem is None and not too_long:
+            return _NO_FINDINGS
         found: list[Finding] = []
-        if child.max_len is not None and len(str(value)) > child.max_len:
+        if too_long:
+            assert child.max_len is not None
             found.append(
                 make_finding(
                     "too-long", self.severity, path, line,
                     length=len(str(value)), limit=child.max_len,
                 )
             )
-        if child.rule is not None:
-            problem = rule_problem(child.rule, value)
-            if problem is not None:
-                severity = Severity.WARNING if problem.warning_only else self.severity
-                found.append(make_finding(problem.code, severity, path, line, **problem.params))
+        if problem is not None:
+            severity = Severity.WARNING if problem.warning_only else self.severity
+            found.append(make_finding(problem.code, severity, path, line, **problem.params))
         return found
 
     def construct(
@@ -860,7 +907,10 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
         if not _is_signature(signature):
             ctx.deviation("legacy-signature", f"{hdr_path}/Signature", signature.sourceline)
     b.attributes(message_header, HEADER_PATH)
-    is_status = any(b.name(sub, HEADER_PATH) == "StatusCode" for sub in message_header)
+    is_status = any(
+        sub.tag == _STATUS_CODE or b.name(sub, HEADER_PATH) == "StatusCode"
+        for sub in message_header
+    )
     cls: type[Document] | type[StatusMessage] = StatusMessage if is_status else Document
     header_values, containers["MessageHeader"], pending = b.children(
         message_header, cls.header_children, HEADER_PATH
@@ -901,6 +951,7 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
     return message
 
 
+_STATUS_CODE = f"{{{NS}}}StatusCode"
 CONTAINER_OF = {"edXML": "/edXML", "edXMLEnvelope": "/edXML/edXMLEnvelope"}
 
 
