@@ -138,9 +138,10 @@ def rule_problem(rule: Rule, value: Any) -> Problem | None:
     A pure function of short values that recur (the same organisations' codes in message
     after message): answers for values of up to 256 characters are remembered.
     """
-    if type(value) is not str or len(value) > _MEMO_MAX:
+    kind = type(value)
+    if not (kind is int or (kind is str and len(value) <= _MEMO_MAX)):
         return _rule_problem(rule, value)
-    key = (id(rule), value)  # an enum member's hash is computed in Python: its id is not
+    key = (id(rule), kind, value)  # an enum member's hash is computed in Python: its id is not
     try:
         return _MEMO[key]
     except KeyError:
@@ -153,7 +154,7 @@ def rule_problem(rule: Rule, value: Any) -> Problem | None:
 
 _MEMO_MAX = 256
 _MEMO_SIZE = 4096
-_MEMO: dict[tuple[int, str], Problem | None] = {}
+_MEMO: dict[tuple[int, type, str | int], Problem | None] = {}
 
 
 def _rule_problem(rule: Rule, value: Any) -> Problem | None:
@@ -180,6 +181,27 @@ def _rule_problem(rule: Rule, value: Any) -> Problem | None:
             return Problem("bad-priority", {"value": value})
         return Problem("bad-code-value", {"value": value, "allowed": ", ".join(map(str, allowed))})
     return None
+
+
+_TO_CHECK: dict[tuple[int, bool], tuple[Child, ...]] = {}
+
+
+def _to_check(table: tuple[Child, ...], structure: bool) -> tuple[Child, ...]:
+    """The children of a table the checker has anything to look at (the others are
+    optional plain values without a rule or a length limit)."""
+    key = (id(table), structure)
+    found = _TO_CHECK.get(key)
+    if found is None:
+        found = _TO_CHECK[key] = tuple(
+            child
+            for child in table
+            if (structure and child.need is not Need.OPTIONAL)
+            or child.kind is Kind.MODEL
+            or child.kind is Kind.RAW
+            or child.max_len is not None
+            or child.rule is not None
+        )
+    return found
 
 
 class _Checker:
@@ -223,8 +245,9 @@ class _Checker:
         if self.structure and isinstance(model, _Element):
             for ext in model.extensions:
                 self.add("unknown-element", path, name=ext.tag)
-        for child in children:
-            value = getattr(model, child.field)
+        values = model.__dict__
+        for child in _to_check(children, self.structure):
+            value = values[child.field]
             if value is None or (child.many and not value):
                 if self.structure and child.need is not Need.OPTIONAL:
                     code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"

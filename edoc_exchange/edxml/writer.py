@@ -109,23 +109,23 @@ def _raw_text(raw: RawXml, level: int, pretty: bool) -> str:
     return text[begin:end]
 
 
+_INDENTS = tuple("  " * level for level in range(16))
+
+
 class _Out:
     """The text of a message being written, with its indentation."""
 
     def __init__(self, pretty: bool) -> None:
         self.pretty = pretty
+        self.nl = "\n" if pretty else ""
+        self.indents = _INDENTS if pretty else ("",) * len(_INDENTS)
         self.parts: list[str | Attachment] = []
-
-    def indent(self, level: int) -> str:
-        return "  " * level if self.pretty else ""
-
-    def newline(self) -> str:
-        return "\n" if self.pretty else ""
 
     def leaf(self, level: int, local: str, text: str | None) -> None:
         if text is not None:
-            nl = "\n" if self.pretty else ""
-            self.parts.append(f"{self.indent(level)}<edXML:{local}>{_escape(text)}</edXML:{local}>{nl}")
+            self.parts.append(
+                f"{self.indents[level]}<edXML:{local}>{_escape(text)}</edXML:{local}>{self.nl}"
+            )
 
     def raw(self, level: int, raw: RawXml) -> None:
         self.parts.append(_raw_text(raw, level, self.pretty))
@@ -133,15 +133,14 @@ class _Out:
     def open(self, level: int, start: str) -> int:
         """Open an element (``start`` is its start tag without ``<``/``>``): return a mark
         for :meth:`close`, which writes ``<.../>`` when nothing was written inside."""
-        self.parts.append(f"{self.indent(level)}<{start}>{self.newline()}")
+        self.parts.append(f"{self.indents[level]}<{start}>{self.nl}")
         return len(self.parts)
 
-    def close(self, level: int, mark: int, start: str) -> None:
+    def close(self, level: int, mark: int, start: str, name: str | None = None) -> None:
         if len(self.parts) == mark:
-            self.parts[-1] = f"{self.indent(level)}<{start}/>{self.newline()}"
-            return
-        name = start.split(" ", 1)[0]
-        self.parts.append(f"{self.indent(level)}</{name}>{self.newline()}")
+            self.parts[-1] = f"{self.indents[level]}<{start}/>{self.nl}"
+        else:
+            self.parts.append(f"{self.indents[level]}</{name or start}>{self.nl}")
 
 
 def _fill(out: _Out, level: int, model: Any, table: tuple[Child, ...]) -> None:
@@ -191,7 +190,7 @@ _ENCODED = f'edXML:AttachmentEncoded xmlns:edXML="{NS}"'
 def _build(message: Message, pretty: bool) -> list[str | Attachment]:
     """The message's text, an attachment standing where its base64 goes."""
     out = _Out(pretty)
-    root = out.open(0, _ROOT)
+    root = out.open(0, _ROOT)  # the start tags with declarations close with their names
     envelope = out.open(1, _ENVELOPE)
     header = out.open(2, "edXML:edXMLHeader")
     message_header = out.open(3, "edXML:MessageHeader")
@@ -223,11 +222,11 @@ def _build(message: Message, pretty: bool) -> list[str | Attachment]:
             out.leaf(5, "AttachmentName", att.name)
             out.close(4, ref, "edXML:Reference")
         _extensions(out, 4, message, "edXMLManifest")
-        out.close(3, manifest, 'edXML:edXMLManifest version="1.0"')
+        out.close(3, manifest, 'edXML:edXMLManifest version="1.0"', "edXML:edXMLManifest")
         _extensions(out, 3, message, "edXMLBody")
         out.close(2, body, "edXML:edXMLBody")
     _extensions(out, 2, message, "edXMLEnvelope")
-    out.close(1, envelope, _ENVELOPE)
+    out.close(1, envelope, _ENVELOPE, "edXML:edXMLEnvelope")
     if isinstance(message, Document) and (
         message.attachments or message.container_extensions.get("AttachmentEncoded")
     ):
@@ -238,14 +237,14 @@ def _build(message: Message, pretty: bool) -> list[str | Attachment]:
             out.leaf(3, "AttachmentName", att.name)
             out.leaf(3, "Description", att.description)
             out.leaf(3, "ContentType", att.content_type)
-            out.parts.append(f"{out.indent(3)}<edXML:ContentTransferEncoded>")
+            out.parts.append(f"{out.indents[3]}<edXML:ContentTransferEncoded>")
             out.parts.append(att)
-            out.parts.append(f"</edXML:ContentTransferEncoded>{out.newline()}")
+            out.parts.append(f"</edXML:ContentTransferEncoded>{out.nl}")
             out.close(2, item, "edXML:Attachment")
         _extensions(out, 2, message, "AttachmentEncoded")
-        out.close(1, encoded, _ENCODED)
+        out.close(1, encoded, _ENCODED, "edXML:AttachmentEncoded")
     _extensions(out, 1, message, "edXML")
-    out.close(0, root, _ROOT)
+    out.close(0, root, _ROOT, "edXML")
     return out.parts
 
 
