@@ -702,13 +702,18 @@ class _Builder:
             assert child.model is not None
             assert issubclass(child.model, _Element)
             self.attributes(el, path)
-            if not any(text.strip() for text in el.itertext()):
+            mark = len(self.ctx.findings)
+            values, extensions, pending = self.children(el, child.model.xml_children, path)
+            if not any(v is not None and v != [] for v in values.values()) and not any(
+                text.strip() for text in el.itertext()
+            ):
                 # An element with nothing in it (peers send an empty ResponseFor) carries no
-                # information: report it once, not once per missing child.
+                # information: report it once, not once per missing child. (Read first: a
+                # value read proves the element is not empty, and most are not.)
+                del self.ctx.findings[mark:]
                 if child.tag == "ResponseFor":
                     self.ctx.deviation("empty-response-for", path, el.sourceline)
                 return None, []
-            values, extensions, pending = self.children(el, child.model.xml_children, path)
             values["extensions"] = extensions
             model = self.construct(child.model, values, path, el)
             return (model, _flatten(pending)) if model is not None else (None, [])
@@ -776,11 +781,11 @@ class _Builder:
         reported again), and the model is built without validating again.
         """
         plan = trusted_plan(cls)
-        missing = [
-            name
-            for name in plan.required
-            if values.get(name) is None or (name in plan.non_empty and not values[name])
-        ]
+        missing: list[str] = []
+        for name in plan.required:
+            value = values.get(name)
+            if value is None or (name in plan.non_empty and not value):
+                missing.append(name)
         if missing:
             line = el.sourceline if el is not None else None
             reported = {f.path for f in self.ctx.findings if f.severity is Severity.ERROR}

@@ -538,9 +538,15 @@ def _load_der(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
+@functools.lru_cache(maxsize=256)
+def _public_key(leaf: x509.Certificate) -> Any:
+    """A certificate's public key, loaded once per certificate."""
+    return leaf.public_key()
+
+
 def _check_key_type(leaf: x509.Certificate, sig_method: str) -> None:
     """The certificate's key must be of the SignatureMethod's kind (RSA or EC)."""
-    key = leaf.public_key()
+    key = _public_key(leaf)
     fits = (
         isinstance(key, rsa.RSAPublicKey)
         if "#rsa-" in sig_method
@@ -552,6 +558,21 @@ def _check_key_type(leaf: x509.Certificate, sig_method: str) -> None:
         raise InvalidSignature(
             Rule.SIGNATURE_VALUE, detail=f"{type(key).__name__} key for {sig_method}"
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _configuration(
+    signature_methods: frozenset[str], digest_methods: frozenset[str], at: dt.datetime
+) -> SignatureConfiguration:
+    """What signxml is told to expect (made once per policy's algorithms and signer)."""
+    return SignatureConfiguration(
+        require_x509=True,
+        location=f"./{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader/",
+        expect_references=1,
+        signature_methods=frozenset(SignatureMethod(u) for u in signature_methods),
+        digest_algorithms=frozenset(DigestAlgorithm(u) for u in digest_methods),
+        verification_time=at,
+    )
 
 
 class _TreeVerifier(XMLVerifier):
@@ -573,15 +594,10 @@ def _crypto_check(root: etree._Element, leaf: x509.Certificate, policy: TrustPol
     signxml ignores the filter transform it does not know: the tree it gets is already the
     filter's output (see ``_trace``), so its digest is the standard one.
     """
-    config = SignatureConfiguration(
-        require_x509=True,
-        location=f"./{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader/",
-        expect_references=1,
-        signature_methods=frozenset(
-            SignatureMethod(u) for u in policy.accepted_signature_algorithms
-        ),
-        digest_algorithms=frozenset(DigestAlgorithm(u) for u in policy.accepted_digest_algorithms),
-        verification_time=leaf.not_valid_before_utc,
+    config = _configuration(
+        frozenset(policy.accepted_signature_algorithms),
+        frozenset(policy.accepted_digest_algorithms),
+        leaf.not_valid_before_utc,
     )
     try:
         # signxml's XML Schema check of the Signature is off: steps 4-6 pinned its shape far
