@@ -889,18 +889,19 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     ``cls.model_validate(values)``; a test holds that for every model.
     """
     plan = trusted_plan(cls)
-    data = plan.defaults.copy()  # every field, in declaration order
+    data = {**plan.defaults, **values}  # every field, in declaration order
     for name, factory in plan.factories:
         if name not in values:
             data[name] = factory()
     texts, text_lists = plan.texts, plan.text_lists
     for name, value in values.items():
-        if value is not None:
-            if name in texts:
-                value = _nfc(value)
-            elif name in text_lists:
-                value = [_nfc(item) for item in value]
-        data[name] = value
+        if value is None:
+            continue
+        if name in texts:
+            if not value.isascii():
+                data[name] = unicodedata.normalize("NFC", value).strip()
+        elif name in text_lists:
+            data[name] = [_nfc(item) for item in value]
     model = cls.__new__(cls)
     # What BaseModel.model_construct sets, without its per-field Python loop.
     object.__setattr__(model, "__dict__", data)

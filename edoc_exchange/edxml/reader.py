@@ -628,7 +628,7 @@ class _Builder:
                     continue
                 if text != "null":
                     values[field] = text
-                    found = self.rules(child, text, path + entry.suffix, sub.sourceline or 0)
+                    found = self.rules(child, text, path + entry.suffix, sub)
                     if found:
                         pending.append((entry.position, 0, found))
                     continue
@@ -701,7 +701,8 @@ class _Builder:
         if child.kind is Kind.MODEL:
             assert child.model is not None
             assert issubclass(child.model, _Element)
-            self.attributes(el, path)
+            if el.keys():
+                self.attributes(el, path)
             mark = len(self.ctx.findings)
             values, extensions, pending = self.children(el, child.model.xml_children, path)
             if not any(v is not None and v != [] for v in values.values()) and not any(
@@ -747,9 +748,9 @@ class _Builder:
                 self.ctx.deviation("date-format", path, el.sourceline, value=text)
         if child.max_len is None and child.rule is None:
             return value, []
-        return value, self.rules(child, value, path, el.sourceline or 0)
+        return value, self.rules(child, value, path, el)
 
-    def rules(self, child: Child, value: Any, path: str, line: int) -> list[Finding]:
+    def rules(self, child: Child, value: Any, path: str, el: etree._Element) -> list[Finding]:
         """The findings of the standard's value rules, as the strict checker words them."""
         if isinstance(value, str) and not value.isascii():
             value = unicodedata.normalize("NFC", value).strip()  # as the model will hold it
@@ -758,6 +759,7 @@ class _Builder:
         if problem is None and not too_long:
             return _NO_FINDINGS
         found: list[Finding] = []
+        line = el.sourceline or 0
         if too_long:
             assert child.max_len is not None
             found.append(
@@ -957,6 +959,7 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
 
 
 _STATUS_CODE = f"{{{NS}}}StatusCode"
+_ENCODED_TAG = f"{{{NS}}}ContentTransferEncoded"
 CONTAINER_OF = {"edXML": "/edXML", "edXMLEnvelope": "/edXML/edXMLEnvelope"}
 
 
@@ -1027,7 +1030,11 @@ def _take_encoded(ctx: _Context, attachment: etree._Element, path: str) -> bytes
     huge) text, and dropping the parser's copy before decoding keeps memory near 2x.
     """
     where = f"{path}/ContentTransferEncoded"
-    found = [sub for sub in attachment if _split(sub)[1] == "ContentTransferEncoded"]
+    found = [
+        sub
+        for sub in attachment
+        if sub.tag == _ENCODED_TAG or _split(sub)[1] == "ContentTransferEncoded"
+    ]
     if not found:
         ctx.error("missing-element", where, attachment.sourceline, name="ContentTransferEncoded")
         return None
