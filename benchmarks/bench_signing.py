@@ -102,7 +102,9 @@ def interleaved(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def xmlsec_contender(data: bytes, identity: TestIdentity) -> tuple[Callable[[], object] | None, str]:
+def xmlsec_contender(
+    data: bytes, identity: TestIdentity
+) -> tuple[Callable[[], object] | None, str]:
     """Sign+verify with python-xmlsec's C path, or None and why it cannot run here."""
     try:
         import xmlsec  # type: ignore[import-not-found,import-untyped,unused-ignore]

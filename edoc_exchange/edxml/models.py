@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from lxml import etree
 from annotated_types import MinLen
+from lxml import etree
 from pydantic import (
     AfterValidator,
     BaseModel,

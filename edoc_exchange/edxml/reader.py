@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lxml import etree
+from pydantic import BaseModel
 
 from . import packing
 from .checks import (
@@ -492,10 +493,10 @@ class _Entry:
 #: Rule findings waiting for their model to be built: (table position, item, findings).
 _Pending = list[tuple[int, int, list[Finding]]]
 
-_TAG_INDEXES: dict[int, tuple[dict[str, _Entry], dict[str, _Entry]]] = {}
+_TAG_INDEXES: dict[int, tuple[dict[str, _Entry], dict[Any, _Entry]]] = {}
 
 
-def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[str, _Entry]]:
+def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[Any, _Entry]]:
     """Every accepted tag of a table's children, by local name and by Clark name.
 
     Keyed by identity: the tables are module constants, and hashing a table of frozen
@@ -517,7 +518,7 @@ def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[str, _
                     text,
                     checked,
                 )
-        by_clark = {f"{{{NS}}}{tag}": entry for tag, entry in by_local.items()}
+        by_clark: dict[Any, _Entry] = {f"{{{NS}}}{tag}": e for tag, e in by_local.items()}
         index = _TAG_INDEXES[id(table)] = (by_local, by_clark)
     return index
 
@@ -570,7 +571,7 @@ class _Builder:
         return None
 
     def attributes(self, el: etree._Element, path: str, allowed: tuple[str, ...] = ()) -> None:
-        for attr in el.keys():
+        for attr in el.attrib:
             if attr not in allowed:
                 self.ctx.deviation("unknown-attribute", path, el.sourceline, name=attr)
 
@@ -588,7 +589,7 @@ class _Builder:
         pending: _Pending = []
         counts: dict[str, int] = {}
         for sub in el:
-            entry = by_clark.get(sub.tag)  # type: ignore[call-overload]
+            entry = by_clark.get(sub.tag)
             if entry is None:  # another spelling of the name, or an unknown element
                 local = self.name(sub, path)
                 entry = by_local.get(local) if local else None
@@ -774,7 +775,7 @@ class _Builder:
         return found
 
     def construct(
-        self, cls: type[Any], values: dict[str, Any], path: str, el: etree._Element | None
+        self, cls: type[BaseModel], values: dict[str, Any], path: str, el: etree._Element | None
     ) -> Any:
         """Build a model from the values read, or report what it lacks and return None.
 
