@@ -491,7 +491,7 @@ class _Entry:
 
 
 #: Rule findings waiting for their model to be built: (table position, item, findings).
-_Pending = list[tuple[int, int, list[Finding]]]
+_Pending = list[tuple[int, int, Sequence[Finding]]]
 
 _TAG_INDEXES: dict[int, tuple[dict[str, _Entry], dict[Any, _Entry]]] = {}
 
@@ -525,7 +525,7 @@ def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[Any, _
 
 _NS_OPEN = f"{{{NS}}}"
 _NEEDED: dict[int, tuple[Child, ...]] = {}
-_NO_FINDINGS: list[Finding] = []  # shared, never appended to
+_NO_FINDINGS: tuple[Finding, ...] = ()
 
 
 def _needed(table: tuple[Child, ...]) -> tuple[Child, ...]:
@@ -536,10 +536,10 @@ def _needed(table: tuple[Child, ...]) -> tuple[Child, ...]:
     return needed
 
 
-def _flatten(pending: _Pending) -> list[Finding]:
+def _flatten(pending: _Pending) -> Sequence[Finding]:
     """Pending findings in the checker's order: by table position, then by list item."""
     if not pending:
-        return []
+        return _NO_FINDINGS
     if len(pending) > 1:
         pending.sort(key=lambda entry: (entry[0], entry[1]))
     return [finding for _, _, found in pending for finding in found]
@@ -685,14 +685,16 @@ class _Builder:
             else:
                 self.ctx.deviation("missing-optional", where, el.sourceline, name=child.tag)
 
-    def value(self, el: etree._Element, child: Child, path: str) -> tuple[Any, list[Finding]]:
+    def value(
+        self, el: etree._Element, child: Child, path: str
+    ) -> tuple[Any, Sequence[Finding]]:
         """Convert one element, with the rule findings of its value; (None, []) with a
         finding when it is empty or malformed."""
         if child.kind is Kind.RAW:
             raw = _keep(self.ctx, el, path, [])
             expected = f"{{{NS}}}{child.tag}"
             if raw is None or el.tag == expected or raw.tag == expected:
-                return raw, []
+                return raw, _NO_FINDINGS
             # Kept verbatim, but written as this child: it must be this child.
             line = el.sourceline or 0
             found = make_finding(
@@ -706,34 +708,37 @@ class _Builder:
                 self.attributes(el, path)
             mark = len(self.ctx.findings)
             values, extensions, pending = self.children(el, child.model.xml_children, path)
-            if not any(v is not None and v != [] for v in values.values()) and not any(
-                text.strip() for text in el.itertext()
-            ):
+            for read in values.values():
+                if read is not None and read != []:
+                    break
+            else:
+                read = None
+            if read is None and not any(text.strip() for text in el.itertext()):
                 # An element with nothing in it (peers send an empty ResponseFor) carries no
                 # information: report it once, not once per missing child. (Read first: a
                 # value read proves the element is not empty, and most are not.)
                 del self.ctx.findings[mark:]
                 if child.tag == "ResponseFor":
                     self.ctx.deviation("empty-response-for", path, el.sourceline)
-                return None, []
+                return None, _NO_FINDINGS
             values["extensions"] = extensions
             model = self.construct(child.model, values, path, el)
-            return (model, _flatten(pending)) if model is not None else (None, [])
+            return (model, _flatten(pending)) if model is not None else (None, _NO_FINDINGS)
         if el.keys():
             self.attributes(el, path)
         if len(el):
             self.ctx.error("not-text", path, el.sourceline, name=child.tag)
-            return None, []
+            return None, _NO_FINDINGS
         # Trimmed here; NFC is applied once, when the model is built.
         text = (el.text or "").strip()
         if not text:
-            return None, []
+            return None, _NO_FINDINGS
         if text == "null" and (child.rule is not None or child.kind is not Kind.TEXT):
             # Java writes a null String as "null" (String.valueOf): an identifier, code,
             # number or date that reads "null" is absent. Free text keeps the word.
             self.ctx.deviation("null-text", path, el.sourceline, name=child.tag)
             self.ctx.nulls.add(path)  # reported once: not again as missing
-            return None, []
+            return None, _NO_FINDINGS
         value: Any = text
         if child.kind is not Kind.TEXT:
             convert, loose, code = _CONVERTERS[child.kind]
@@ -744,14 +749,16 @@ class _Builder:
                     value = loose(text)
                 except ValueError:
                     self.ctx.error(code, path, el.sourceline, value=text)
-                    return None, []
+                    return None, _NO_FINDINGS
                 # Unambiguous, but not the standard's format: a deviation, not a loss.
                 self.ctx.deviation("date-format", path, el.sourceline, value=text)
         if child.max_len is None and child.rule is None:
-            return value, []
+            return value, _NO_FINDINGS
         return value, self.rules(child, value, path, el)
 
-    def rules(self, child: Child, value: Any, path: str, el: etree._Element) -> list[Finding]:
+    def rules(
+        self, child: Child, value: Any, path: str, el: etree._Element
+    ) -> Sequence[Finding]:
         """The findings of the standard's value rules, as the strict checker words them."""
         if isinstance(value, str) and not value.isascii():
             value = unicodedata.normalize("NFC", value).strip()  # as the model will hold it
@@ -924,7 +931,7 @@ def _build(ctx: _Context, root: etree._Element) -> Document | StatusMessage | No
         message_header, cls.header_children, HEADER_PATH
     )
     values.update(header_values)
-    rule_findings = _flatten(pending)
+    rule_findings = list(_flatten(pending))
     name_findings: list[Finding] = []
 
     if cls is Document:
