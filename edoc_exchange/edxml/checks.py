@@ -183,24 +183,45 @@ def _rule_problem(rule: Rule, value: Any) -> Problem | None:
     return None
 
 
-_TO_CHECK: dict[tuple[int, bool], tuple[Child, ...]] = {}
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One child the checker looks at, with what it checks worked out once."""
+
+    child: Child
+    field: str
+    many: bool
+    model: bool  #: a nested element (walked)
+    raw: bool  #: kept verbatim (its tag is checked)
+    #: The finding when it is absent: ("missing-element", error) or ("missing-optional",
+    #: the mode's severity), or None when it may be absent.
+    missing: tuple[str, Severity | None] | None
+    checked: bool  #: a plain value with a rule or a length limit
 
 
-def _to_check(table: tuple[Child, ...], structure: bool) -> tuple[Child, ...]:
+_STEPS: dict[tuple[int, bool], tuple[_Step, ...]] = {}
+
+
+def _steps(table: tuple[Child, ...], structure: bool) -> tuple[_Step, ...]:
     """The children of a table the checker has anything to look at (the others are
-    optional plain values without a rule or a length limit)."""
+    optional plain values without a rule or a length limit), keyed by the table's id:
+    the tables are module constants."""
     key = (id(table), structure)
-    found = _TO_CHECK.get(key)
+    found = _STEPS.get(key)
     if found is None:
-        found = _TO_CHECK[key] = tuple(
-            child
-            for child in table
-            if (structure and child.need is not Need.OPTIONAL)
-            or child.kind is Kind.MODEL
-            or child.kind is Kind.RAW
-            or child.max_len is not None
-            or child.rule is not None
-        )
+        steps = []
+        for child in table:
+            missing: tuple[str, Severity | None] | None = None
+            if structure and child.need is Need.ALWAYS:
+                missing = ("missing-element", Severity.ERROR)
+            elif structure and child.need is Need.STRICT:
+                missing = ("missing-optional", None)
+            model = child.kind is Kind.MODEL
+            raw = child.kind is Kind.RAW
+            limited = child.max_len is not None or child.rule is not None
+            checked = not model and not raw and limited
+            if missing or model or raw or checked:
+                steps.append(_Step(child, child.field, child.many, model, raw, missing, checked))
+        found = _STEPS[key] = tuple(steps)
     return found
 
 
@@ -246,45 +267,45 @@ class _Checker:
             for ext in model.extensions:
                 self.add("unknown-element", path, name=ext.tag)
         values = model.__dict__
-        for child in _to_check(children, self.structure):
-            value = values[child.field]
-            if value is None or (child.many and not value):
-                if self.structure and child.need is not Need.OPTIONAL:
-                    code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
-                    sev = Severity.ERROR if child.need is Need.ALWAYS else None
-                    where = child_path(path, child, 1) if child.many else child_path(path, child)
+        for step in _steps(children, self.structure):
+            child = step.child
+            value = values[step.field]
+            if value is None or (step.many and not value):
+                if step.missing is not None:
+                    code, sev = step.missing
+                    where = child_path(path, child, 1) if step.many else child_path(path, child)
                     self.add(code, where, sev, name=child.tag)
                 continue
-            plain = child.kind is not Kind.MODEL and child.kind is not Kind.RAW
-            if plain and child.max_len is None and child.rule is None:
-                continue  # nothing to check on this child: skip the path building
-            items: list[Any] = value if child.many else [value]
+            items: list[Any] = value if step.many else [value]
             for index, item in enumerate(items, start=1):
                 if item is None:
                     continue
-                where = child_path(path, child, index)
-                if child.kind is Kind.MODEL:
+                if step.model:
                     assert isinstance(item, _Element)
-                    self.walk(item, item.xml_children, where)
-                    continue
-                if child.kind is Kind.RAW:
+                    self.walk(item, item.xml_children, child_path(path, child, index))
+                elif step.raw:
                     # Kept verbatim, but it is written as this child: it must be this child.
                     if item.tag != f"{{{NS}}}{child.tag}":
                         self.add(
                             "wrong-element",
-                            where,
+                            child_path(path, child, index),
                             Severity.ERROR,
                             name=item.tag,
                             expected=child.tag,
                         )
-                    continue
-                if child.max_len is not None and len(str(item)) > child.max_len:
-                    self.add("too-long", where, length=len(str(item)), limit=child.max_len)
-                if child.rule is not None:
-                    problem = rule_problem(child.rule, item)
-                    if problem is not None:
-                        severity = Severity.WARNING if problem.warning_only else None
-                        self.add(problem.code, where, severity, **problem.params)
+                elif step.checked:
+                    self.check_value(child, item, path, index)
+
+    def check_value(self, child: Child, item: Any, path: str, index: int) -> None:
+        """A plain value's length limit and rule."""
+        if child.max_len is not None and len(str(item)) > child.max_len:
+            where = child_path(path, child, index)
+            self.add("too-long", where, length=len(str(item)), limit=child.max_len)
+        if child.rule is not None:
+            problem = rule_problem(child.rule, item)
+            if problem is not None:
+                severity = Severity.WARNING if problem.warning_only else None
+                self.add(problem.code, child_path(path, child, index), severity, **problem.params)
 
     def attachments(self, document: Document) -> None:
         for index, att in enumerate(document.attachments, start=1):
