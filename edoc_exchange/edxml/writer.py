@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from lxml import etree
@@ -42,16 +42,6 @@ _B64_CHUNK = 3 * 1024 * 1024  # a multiple of 3: chunks encode without padding i
 
 def _q(local: str) -> str:
     return f"{{{NS}}}{local}"
-
-
-def _text(child: Child, value: Any) -> str:
-    if child.kind is Kind.DATE:
-        return format_date(value)
-    if child.kind is Kind.TIMESTAMP:
-        return format_timestamp(value)
-    if child.kind is Kind.BOOL:
-        return "true" if value else "false"
-    return str(value)
 
 
 def _escape(text: str) -> str:
@@ -143,38 +133,66 @@ class _Out:
             self.parts.append(f"{self.indents[level]}</{name or start}>{self.nl}")
 
 
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+#: kind -> how a value is written (str for text and numbers)
+_FORMATS: dict[Kind, Callable[[Any], str]] = {
+    Kind.DATE: format_date,
+    Kind.TIMESTAMP: format_timestamp,
+    Kind.BOOL: _bool,
+}
+
+_PLANS: dict[int, tuple[tuple[str, bool, str | None, Kind, str, Callable[[Any], str]], ...]] = {}
+
+
+def _plan(
+    table: tuple[Child, ...],
+) -> tuple[tuple[str, bool, str | None, Kind, str, Callable[[Any], str]], ...]:
+    """(field, many, wrapper, kind, tag, format) of each child, worked out once per table
+    (keyed by its id: the tables are module constants)."""
+    plan = _PLANS.get(id(table))
+    if plan is None:
+        plan = _PLANS[id(table)] = tuple(
+            (c.field, c.many, c.wrapper, c.kind, c.tag, _FORMATS.get(c.kind, str))
+            for c in table
+        )
+    return plan
+
+
 def _fill(out: _Out, level: int, model: Any, table: tuple[Child, ...]) -> None:
     """Write the children of ``model`` listed in ``table`` at ``level``, in order."""
     values = model.__dict__
-    for child in table:
-        value = values[child.field]
+    for field, many, wrapper, kind, tag, fmt in _plan(table):
+        value = values[field]
         if value is None:
             continue
-        if child.many:
+        if many:
             items = [item for item in value if item is not None]
             if not items:
                 continue
         else:
             items = [value]
         item_level, mark = level, 0
-        if child.wrapper:
-            mark = out.open(level, f"edXML:{child.wrapper}")
+        if wrapper:
+            mark = out.open(level, f"edXML:{wrapper}")
             item_level = level + 1
         for item in items:
-            if child.kind is Kind.RAW:
+            if kind is Kind.RAW:
                 out.raw(item_level, item)
-            elif child.kind is Kind.MODEL:
+            elif kind is Kind.MODEL:
                 assert isinstance(item, _Element)
-                start = f"edXML:{child.tag}"
+                start = f"edXML:{tag}"
                 inner = out.open(item_level, start)
                 _fill(out, item_level + 1, item, item.xml_children)
                 for ext in item.extensions:
                     out.raw(item_level + 1, ext)
                 out.close(item_level, inner, start)
             else:
-                out.leaf(item_level, child.tag, _text(child, item))
-        if child.wrapper:
-            out.close(level, mark, f"edXML:{child.wrapper}")
+                out.leaf(item_level, tag, fmt(item))
+        if wrapper:
+            out.close(level, mark, f"edXML:{wrapper}")
 
 
 def _extensions(out: _Out, level: int, message: Message, container: str) -> None:
