@@ -295,7 +295,7 @@ def _finish(ctx: _Context, parse: Callable[[], etree._Element], source: str | No
 
 def _check_prolog(ctx: _Context, size: int, head: bytes) -> int:
     """Check size, stray bytes and DOCTYPE; return the offset where the XML starts."""
-    if size == 0 or not head.strip():
+    if size == 0 or not head or head.isspace():
         raise ctx.fatal("input-empty", "/", None)
     if size > ctx.limits.max_bytes:
         raise ctx.fatal("input-too-large", "/", None, size=size, limit=ctx.limits.max_bytes)
@@ -638,7 +638,10 @@ class _Builder:
                 values[child.field] = value
                 if found:
                     pending.append((entry.position, 0, found))
-        self.presence(el, table, path, values)
+        for needed in _needed(table):
+            value = values.get(needed.field)
+            if value is None or value == []:
+                self.missing(el, needed, path)
         return values, extensions, pending
 
     def item(
@@ -670,16 +673,10 @@ class _Builder:
             self.ctx.deviation("unknown-element", f"{path}/{local}", sub.sourceline, name=local)
         _keep(self.ctx, sub, f"{path}/{local}", extensions)
 
-    def presence(
-        self, el: etree._Element, table: tuple[Child, ...], path: str, values: dict[str, Any]
-    ) -> None:
-        for child in _needed(table):
-            value = values.get(child.field)
-            if value is not None and value != []:
-                continue
-            where = child_path(path, child, 1) if child.many else child_path(path, child)
-            if where in self.ctx.nulls:
-                continue
+    def missing(self, el: etree._Element, child: Child, path: str) -> None:
+        """Report a child the standard expects and ``el`` lacks (once: not after "null")."""
+        where = child_path(path, child, 1) if child.many else child_path(path, child)
+        if where not in self.ctx.nulls:
             if child.need is Need.ALWAYS:
                 self.ctx.error("missing-element", where, el.sourceline, name=child.tag)
             else:
