@@ -12,7 +12,9 @@ shared machine hits all alike):
   then verify the bytes against the certificate object, with signxml's XML Schema check
   off as ours (target: at most 1.2x for 5 KB);
 * python-xmlsec (libxmlsec1's C path: template, sign, serialise, parse, verify with the
-  key loaded once), where it imports; otherwise the line says why it was skipped;
+  key loaded once), where it imports; otherwise the line says why it was skipped. It is
+  not a dependency: run the script with an interpreter where ``import xmlsec`` works (a
+  throwaway venv with ``pip install xmlsec``, whose wheel's libxml2 matches lxml's);
 * raw RSA-2048 sign+verify of those bytes with cryptography (the floor: hashing plus one
   private and one public key operation).
 
