@@ -173,7 +173,12 @@ def read(
 
     def parse() -> etree._Element:
         start = _check_prolog(ctx, len(data), data[:PROLOG_WINDOW])
-        # In memory already: count the tags first, then let libxml2 parse the bytes in one
+        if len(data) - start > _CHUNK:  # counted chunk by chunk while the parser reads
+            view = memoryview(data)
+            return _parse(
+                ctx, (bytes(view[at : at + _CHUNK]) for at in range(start, len(data), _CHUNK))
+            )
+        # A small message: count the tags first, then let libxml2 parse the bytes in one
         # call (no Python callback per chunk).
         if data.count(b"<", start) > ctx.limits.max_tags:
             raise ctx.fatal("too-many-elements", "/", None, limit=ctx.limits.max_tags)
