@@ -198,7 +198,8 @@ class _Step:
     checked: bool  #: a plain value with a rule or a length limit
 
 
-_STEPS: dict[tuple[int, bool], tuple[_Step, ...]] = {}
+#: By the table's id; the table is kept with its steps, so that its id is never reused.
+_STEPS: dict[tuple[int, bool], tuple[tuple[Child, ...], tuple[_Step, ...]]] = {}
 
 
 def _steps(table: tuple[Child, ...], structure: bool) -> tuple[_Step, ...]:
@@ -206,8 +207,8 @@ def _steps(table: tuple[Child, ...], structure: bool) -> tuple[_Step, ...]:
     optional plain values without a rule or a length limit), keyed by the table's id:
     the tables are module constants."""
     key = (id(table), structure)
-    found = _STEPS.get(key)
-    if found is None:
+    hit = _STEPS.get(key)
+    if hit is None or hit[0] is not table:
         steps = []
         for child in table:
             missing: tuple[str, Severity | None] | None = None
@@ -221,8 +222,8 @@ def _steps(table: tuple[Child, ...], structure: bool) -> tuple[_Step, ...]:
             checked = not model and not raw and limited
             if missing or model or raw or checked:
                 steps.append(_Step(child, child.field, child.many, model, raw, missing, checked))
-        found = _STEPS[key] = tuple(steps)
-    return found
+        hit = _STEPS[key] = (table, tuple(steps))
+    return hit[1]
 
 
 class _Checker:

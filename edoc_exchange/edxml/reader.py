@@ -498,7 +498,8 @@ class _Entry:
 #: Rule findings waiting for their model to be built: (table position, item, findings).
 _Pending = list[tuple[int, int, Sequence[Finding]]]
 
-_TAG_INDEXES: dict[int, tuple[dict[str, _Entry], dict[Any, _Entry]]] = {}
+#: By the table's id; the table is kept with its index, so that its id is never reused.
+_TAG_INDEXES: dict[int, tuple[tuple[Child, ...], dict[str, _Entry], dict[Any, _Entry]]] = {}
 
 
 def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[Any, _Entry]]:
@@ -507,8 +508,8 @@ def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[Any, _
     Keyed by identity: the tables are module constants, and hashing a table of frozen
     dataclasses on every element cost a tenth of a small read.
     """
-    index = _TAG_INDEXES.get(id(table))
-    if index is None:
+    hit = _TAG_INDEXES.get(id(table))
+    if hit is None or hit[0] is not table:
         by_local: dict[str, _Entry] = {}
         for position, child in enumerate(table):
             text = child.kind is Kind.TEXT and not child.many
@@ -524,21 +525,22 @@ def _tag_index(table: tuple[Child, ...]) -> tuple[dict[str, _Entry], dict[Any, _
                     checked,
                 )
         by_clark: dict[Any, _Entry] = {f"{{{NS}}}{tag}": e for tag, e in by_local.items()}
-        index = _TAG_INDEXES[id(table)] = (by_local, by_clark)
-    return index
+        hit = _TAG_INDEXES[id(table)] = (table, by_local, by_clark)
+    return hit[1], hit[2]
 
 
 _NS_OPEN = f"{{{NS}}}"
-_NEEDED: dict[int, tuple[Child, ...]] = {}
+_NEEDED: dict[int, tuple[tuple[Child, ...], tuple[Child, ...]]] = {}  # (as _TAG_INDEXES)
 _NO_FINDINGS: tuple[Finding, ...] = ()
 
 
 def _needed(table: tuple[Child, ...]) -> tuple[Child, ...]:
     """The children of a table that must be present (strictly or always)."""
-    needed = _NEEDED.get(id(table))
-    if needed is None:
-        needed = _NEEDED[id(table)] = tuple(c for c in table if c.need is not Need.OPTIONAL)
-    return needed
+    hit = _NEEDED.get(id(table))
+    if hit is None or hit[0] is not table:
+        needed = tuple(c for c in table if c.need is not Need.OPTIONAL)
+        hit = _NEEDED[id(table)] = (table, needed)
+    return hit[1]
 
 
 def _flatten(pending: _Pending) -> Sequence[Finding]:

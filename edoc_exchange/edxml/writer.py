@@ -144,21 +144,21 @@ _FORMATS: dict[Kind, Callable[[Any], str]] = {
     Kind.BOOL: _bool,
 }
 
-_PLANS: dict[int, tuple[tuple[str, bool, str | None, Kind, str, Callable[[Any], str]], ...]] = {}
+_Plan = tuple[tuple[str, bool, str | None, Kind, str, Callable[[Any], str]], ...]
+#: By the table's id; the table is kept with its plan, so that its id is never reused.
+_PLANS: dict[int, tuple[tuple[Child, ...], _Plan]] = {}
 
 
-def _plan(
-    table: tuple[Child, ...],
-) -> tuple[tuple[str, bool, str | None, Kind, str, Callable[[Any], str]], ...]:
-    """(field, many, wrapper, kind, tag, format) of each child, worked out once per table
-    (keyed by its id: the tables are module constants)."""
-    plan = _PLANS.get(id(table))
-    if plan is None:
-        plan = _PLANS[id(table)] = tuple(
+def _plan(table: tuple[Child, ...]) -> _Plan:
+    """(field, many, wrapper, kind, tag, format) of each child, worked out once per table."""
+    hit = _PLANS.get(id(table))
+    if hit is None or hit[0] is not table:
+        plan = tuple(
             (c.field, c.many, c.wrapper, c.kind, c.tag, _FORMATS.get(c.kind, str))
             for c in table
         )
-    return plan
+        hit = _PLANS[id(table)] = (table, plan)
+    return hit[1]
 
 
 def _fill(out: _Out, level: int, model: Any, table: tuple[Child, ...]) -> None:
