@@ -20,7 +20,7 @@ One pass over the tree: each value is converted, checked against the standard's 
 (``checks.rule_problem``, the length limits) and kept as it is read, and the models are
 built from those values without validating them again (``models.trusted``). The result
 equals validating every model and running the strict checker over it afterwards, which
-is what the reader did before at five times the cost (``tests/test_edxml_fastpath.py``).
+is what the reader did before, in two walks at twice the cost (``tests/test_edxml_fastpath.py``).
 """
 
 from __future__ import annotations
