@@ -9,7 +9,7 @@ breaks a rule: we read tolerantly but never send what a strict peer could refuse
 
 The elements the tables name are written as text directly, walking the tables, exactly as
 libxml2 serialises them (its pretty-printing and escaping), without building a tree: a
-tree of lxml elements cost four times the text. Elements kept verbatim (extensions, a
+tree of lxml elements cost three times the text. Elements kept verbatim (extensions, a
 peer's Signature) are serialised by lxml in an equivalent context (the same namespace
 declarations in scope, the same depth), so they come out exactly as if appended to the
 whole message's tree. Attachments never pass through XML at all: their base64 is
