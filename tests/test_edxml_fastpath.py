@@ -22,6 +22,7 @@ import pytest
 from builders import document
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
+from pydantic import PrivateAttr
 from strategies import messages
 
 from edoc_exchange import edxml
@@ -86,6 +87,18 @@ def test_trusted_equals_validated() -> None:
         assert built.model_fields_set == validated.model_fields_set
         assert list(built.__dict__) == list(validated.__dict__)  # field order (repr, dumps)
         assert repr(built) == repr(validated)
+
+
+def test_private_attributes_get_their_defaults() -> None:
+    class WithPrivate(edxml.Attachment):
+        _note: str | None = PrivateAttr(default="unset")
+
+    values = {"content_id": "cid:1", "name": "a.pdf", "data": b"x", "packed": None}
+    built = trusted(WithPrivate, values)
+    assert built == WithPrivate.model_validate(values)
+    assert built._note == "unset"
+    built._note = "set"  # a private attribute stays settable on the frozen model
+    assert built._note == "set"
 
 
 def test_default_lists_are_not_shared() -> None:

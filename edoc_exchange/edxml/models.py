@@ -908,4 +908,6 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     object.__setattr__(model, "__pydantic_fields_set__", set(values))
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
+    if cls.__pydantic_post_init__:  # private attributes (their defaults), as model_construct
+        model.model_post_init(None)
     return model
