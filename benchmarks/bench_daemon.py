@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from postgres import PostgresServer, find_pg_bin, postgres_server
@@ -144,10 +145,64 @@ def _wait_healthy(ports: list[int], procs: list[subprocess.Popen[bytes]]) -> Non
         time.sleep(0.05)
 
 
-def daemons(work: Path, label: str, count: int, processes: int, store_url: str | None) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _statements(store_url: str) -> int | None:
+    """SQL statements the database has run since the last reset (pg_stat_statements,
+    BEGIN and COMMIT included); None on SQLite."""
+    if not store_url.startswith("postgresql"):
+        return None
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        calls = conn.execute(
+            text(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND query NOT LIKE '%pg_stat_statements%'"
+            )
+        ).scalar_one()
+        if os.environ.get("EDOC_BENCH_SQL"):  # which statements: for finding what to cut
+            for row in conn.execute(
+                text(
+                    "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) "
+                    "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) ORDER BY calls DESC LIMIT 25"
+                )
+            ):
+                print(f"    {row[0]:6d}  {row[1]}", file=sys.stderr)
+    engine.dispose()
+    return int(calls)
+
+
+def _reset_statements(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        return
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+        conn.execute(text("SELECT pg_stat_statements_reset()"))
+    engine.dispose()
+
+
+class Run:
+    """One end-to-end run: documents/s, CPU seconds per document (all daemon processes),
+    and SQL statements per document (PostgreSQL)."""
+
+    def __init__(self, rate: float, cpu_per_doc: float, statements: int | None, count: int):
+        self.rate = rate
+        self.cpu_per_doc = cpu_per_doc
+        self.statements_per_doc = statements / count if statements is not None else None
+
+
+def daemons(work: Path, label: str, count: int, processes: int, store_url: str | None) -> Run:
     """Documents/s received end to end by ``processes`` daemons of the district."""
     ex = Exchange(work / label, count, store_url)
     procs: list[subprocess.Popen[bytes]] = []
+    cpu = 0.0
     try:
         upgrade(open_database(ex.store_url))  # migrations are not part of the figure
         ex.axis.send_signal(signal.SIGSTOP)
@@ -157,6 +212,8 @@ def daemons(work: Path, label: str, count: int, processes: int, store_url: str |
             log = work / f"{label}-{n}.log"
             procs.append(ex.sandbox.start_daemon(DISTRICT, log=log, env=env))
         _wait_healthy(ports, procs)
+        _reset_statements(ex.store_url)
+        cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
         started = time.perf_counter()
         ex.axis.send_signal(signal.SIGCONT)
         deadline = time.monotonic() + TIMEOUT
@@ -165,6 +222,8 @@ def daemons(work: Path, label: str, count: int, processes: int, store_url: str |
                 raise SystemExit(f"{label}: not drained after {TIMEOUT:.0f} s")
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before
+        statements = _statements(ex.store_url)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -185,7 +244,7 @@ def daemons(work: Path, label: str, count: int, processes: int, store_url: str |
         or any(r.verdict != InboxVerdict.VERIFIED for r in rows)
     ):
         raise SystemExit(f"{label}: {len(rows)} inbox rows for {count} documents")
-    return count / elapsed
+    return Run(count / elapsed, cpu / count, statements, count)
 
 
 class _CheckpointSigner:
@@ -302,11 +361,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="edoc-bench-") as tmp:
         work = Path(tmp)
         base = baseline(work, count)
-        results: list[tuple[str, float]] = [
+        results: list[tuple[str, Run]] = [
             ("SQLite,     1 process  ", daemons(work, "sqlite-1", count, 1, None)),
         ]
         server: PostgresServer
-        with postgres_server() as server:
+        with postgres_server(preload=("pg_stat_statements",)) as server:
             for processes in (1, 2, 4):
                 url = server.create_database(f"bench_{processes}")
                 label = f"PostgreSQL, {processes} process{'es' if processes > 1 else '  '}"
@@ -319,8 +378,27 @@ def main() -> int:
         "the status replies are sent after the window)"
     )
     print(f"  baseline: bare AxisClient list+fetch+ack, 1 process: {base:8.1f} documents/s")
-    for label, rate in results:
-        print(f"  {label}: {rate:8.1f} documents/s   ratio to baseline {rate / base:5.2f}x")
+    for label, run in results:
+        line = (
+            f"  {label}: {run.rate:8.1f} documents/s   ratio to baseline {run.rate / base:5.2f}x"
+            f"   CPU {run.cpu_per_doc * 1000:5.1f} ms/document"
+        )
+        if run.statements_per_doc is not None:
+            line += f"   {run.statements_per_doc:5.1f} SQL statements/document"
+        print(line)
+    pg = {label.split(",")[1].strip(): run for label, run in results if label.startswith("Postgre")}
+    one, four = pg["1 process"], pg["4 processes"]
+    print(
+        f"  PostgreSQL 4 processes vs 1: throughput {four.rate / one.rate:.2f}x (target >= 1.0x), "
+        f"CPU per document {four.cpu_per_doc / one.cpu_per_doc:.2f}x (target <= 1.15x)"
+    )
+    sqlite_run = results[0][1]
+    print(f"  SQLite ingest vs bare baseline: {sqlite_run.rate / base:.2f}x (target >= 0.8x)")
+    statements = [r.statements_per_doc for _, r in results if r.statements_per_doc is not None]
+    print(
+        "  SQL statements per incoming document on PostgreSQL (pg_stat_statements, "
+        f"BEGIN/COMMIT included): {', '.join(f'{n:.1f}' for n in statements)} (target <= 14)"
+    )
     print(
         f"audit verification, {entries:,} entries on SQLite (1 signed checkpoint): "
         f"{verify_rate:,.0f} entries/s | raw sha256 of the same bodies {raw_rate:,.0f} "

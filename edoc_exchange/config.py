@@ -62,6 +62,12 @@ class StoreSettings(BaseModel):
     #: cut loses the last commits, after the axis was told they were stored (kept for
     #: measurements and throwaway stores only).
     sqlite_synchronous: Literal["full", "extra", "normal"] = "full"
+    #: Where large messages (over ``ReadLimits.large_message_bytes``) are kept as files,
+    #: named by their SHA-256. Default for SQLite: ``<database file>.blobs`` beside it. A
+    #: PostgreSQL store must name one (a folder every daemon and clerk of the office can
+    #: read, on a shared disk when they run on several machines); without it a large
+    #: message is refused storage with an error that names this setting.
+    blob_dir: Path | None = None
 
 
 class OfficeSettings(BaseModel):
@@ -145,6 +151,16 @@ class DaemonSettings(BaseModel):
     #: Outbox backoff after a transient failure: first delay and cap, in seconds.
     retry_initial: float = Field(30.0, gt=0)
     retry_max: float = Field(3600.0, gt=0)
+    #: Following sent documents at the axis (getSentEdocList), per document: the first
+    #: poll this many seconds after sending, then twice as long each time up to
+    #: follow_max (also the wait once every recipient answered with a status message);
+    #: no polls after follow_horizon_days (the clerk sees "following stopped"); at most
+    #: follow_per_pass documents per outbound pass. Status messages that arrive update a
+    #: document at any time.
+    follow_first: float = Field(60.0, gt=0)
+    follow_max: float = Field(6 * 3600.0, gt=0)
+    follow_horizon_days: float = Field(30.0, gt=0)
+    follow_per_pass: int = Field(100, ge=1)
     #: Sign an audit checkpoint after this many new entries.
     checkpoint_every: int = Field(100, ge=1)
     #: This process's name in claims (default: host name and process id).

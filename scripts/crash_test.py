@@ -78,6 +78,8 @@ class Options:
     timeout: float = 600.0
     #: Store both offices in a throwaway PostgreSQL server (a province's setup).
     postgres: bool = False
+    #: Daemon processes per office, sharing its database (one work list, SKIP LOCKED).
+    workers: int = 1
 
 
 @dataclass
@@ -106,6 +108,13 @@ class Outcome:
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+def process_names(opts: Options) -> list[str]:
+    """The daemon processes of a run: one per office, or ``organ#k`` with several."""
+    if opts.workers == 1:
+        return [COMMUNE, DISTRICT]
+    return [f"{organ}#{k}" for organ in (COMMUNE, DISTRICT) for k in range(opts.workers)]
 
 
 def make_document(number: int, today: dt.date) -> bytes:
@@ -147,11 +156,18 @@ class Daemons:
         self.ready_at: dict[str, float] = {}
         self.unexpected: list[str] = []
 
-    def start(self, organ: str) -> None:
-        self.ready_at.pop(organ, None)
-        self.ports[organ] = free_port()
-        self.procs[organ] = self.box.start_daemon(organ, health_port=self.ports[organ])
-        self.started[organ] = time.monotonic()
+    def start(self, name: str) -> None:
+        """Start the daemon process ``name``: an office's OrganId, with ``#k`` for the k-th
+        of several processes of that office (each its own worker name)."""
+        self.ready_at.pop(name, None)
+        self.ports[name] = free_port()
+        organ, _, k = name.partition("#")
+        env = {"EDOC_DAEMON__WORKER": f"{organ}-{k}"} if k else None
+        log = self.box.offices[organ].folder / (f"daemon-{k}.log" if k else "daemon.log")
+        self.procs[name] = self.box.start_daemon(
+            organ, health_port=self.ports[name], env=env, log=log
+        )
+        self.started[name] = time.monotonic()
 
     def ready(self, organ: str) -> float | None:
         """When the daemon's loops were seen running (its /healthz says ready), None if
@@ -303,7 +319,7 @@ def exercise(
         """The next victim and when: mostly at a random moment of its work, now and then
         while it is still starting (migrations, loading keys)."""
         early = rng.random() < 0.1
-        return rng.choice([COMMUNE, DISTRICT]), rng.uniform(0.0, 1.0 if early else 1.5), early
+        return rng.choice(sorted(daemons.procs)), rng.uniform(0.0, 1.0 if early else 1.5), early
 
     victim, delay, early = plan_kill()
     next_report = start
@@ -348,7 +364,8 @@ def exercise(
         time.sleep(0.05)
     say(
         f"settled after {time.monotonic() - start:.1f} s: {kills} kills "
-        f"({victims[COMMUNE]} commune, {victims[DISTRICT]} district)"
+        f"({sum(c for v, c in victims.items() if v.startswith(COMMUNE))} commune, "
+        f"{sum(c for v, c in victims.items() if v.startswith(DISTRICT))} district)"
     )
     return queued, kills
 
@@ -526,8 +543,7 @@ def check_audit(out: Outcome, box: Sandbox, n: int, commune: Office, district: O
 
 def _log_tails(box: Sandbox, lines: int = 15) -> None:
     for organ, office in box.offices.items():
-        log = office.folder / "daemon.log"
-        if log.is_file():
+        for log in sorted(office.folder.glob("daemon*.log")):
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
             say(f"--- last lines of {log} ({organ}) ---")
             for line in tail:
@@ -578,8 +594,8 @@ def _run_in(opts: Options, out: Outcome, root: Path, store_urls: dict[str, str])
     daemons = Daemons(box)
     finished = False
     try:
-        for organ in (COMMUNE, DISTRICT):
-            daemons.start(organ)
+        for name in process_names(opts):
+            daemons.start(name)
         try:
             queued, kills = exercise(opts, box, daemons, commune, district)
         except TimeoutError as exc:
@@ -592,8 +608,8 @@ def _run_in(opts: Options, out: Outcome, root: Path, store_urls: dict[str, str])
             "no daemon exited by itself", not daemons.unexpected, "; ".join(daemons.unexpected)
         )
         try:
-            for organ in (COMMUNE, DISTRICT):
-                daemons.wait_ready(organ)
+            for name in process_names(opts):
+                daemons.wait_ready(name)
         except RuntimeError as exc:
             out.check("both daemons running before the final stop", False, str(exc))
         problems = daemons.stop()
@@ -641,7 +657,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="store both offices in a throwaway PostgreSQL"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="daemon processes per office (one database)"
+    )
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     opts = Options(
         exchanges=args.exchanges,
@@ -650,6 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep=args.keep,
         timeout=args.timeout,
         postgres=args.postgres,
+        workers=args.workers,
     )
     out = run(opts)
     report(out)

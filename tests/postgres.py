@@ -53,8 +53,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a server, yield it, stop it and delete its files."""
+def postgres_server(*, preload: tuple[str, ...] = ()) -> Iterator[PostgresServer]:
+    """Start a server, yield it, stop it and delete its files; ``preload`` names server
+    libraries to load at start (``pg_stat_statements`` for the benchmarks' counts)."""
     pg_bin = find_pg_bin()
     if pg_bin is None:
         raise RuntimeError("PostgreSQL server binaries not found; run scripts/install.sh --dev")
@@ -83,6 +84,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=200"
     )
+    if preload:
+        options += f" -c shared_preload_libraries={','.join(preload)}"
     subprocess.run(
         [
             *prefix,

@@ -63,6 +63,9 @@ def anchor(signer: _Signer) -> audit.OfficeCertificate:
 def db(tmp_path: Path) -> Iterator[Database]:
     database = open_database(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
     upgrade(database)
+    with database.transaction() as conn:
+        for office in (OFFICE, "000.00.05.H38"):
+            audit.create_log(conn, office)
     yield database
     database.dispose()
 

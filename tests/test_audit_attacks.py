@@ -91,6 +91,7 @@ def trust_policy() -> audit.TrustedRoots:
 def db(tmp_path: Path) -> Iterator[Database]:
     database = open_database(f"sqlite:///{tmp_path / 'office.sqlite3'}")
     upgrade(database)
+    audit.ensure_log(database, OFFICE)
     yield database
     database.dispose()
 
@@ -509,7 +510,11 @@ def test_a_wiped_log_is_refused_against_the_checkpoint_file(db: Database, shippe
     assert f"checkpoint 10 ({made[0].time}, checkpoint file) records 10 entries, only 0" in (
         info.value.en
     )
-    # The office will not sign a fresh log over it either.
+    # The office will not sign a fresh log over it either: not without a head row...
+    with pytest.raises(audit.AuditLogMissingError, match=OFFICE):
+        _checkpoint_now(db, shipped)
+    # ...nor once it started again (which makes an empty head row).
+    assert audit.ensure_log(db, OFFICE)
     with pytest.raises(audit.AuditVerificationError, match="in the checkpoint file records 30"):
         _checkpoint_now(db, shipped)
 
@@ -638,6 +643,7 @@ def test_postgres_checkpoints_resume_and_a_rewritten_log_is_refused(
 ) -> None:
     db = open_database(pg_server.create_database("audit_attacks"))
     upgrade(db)
+    audit.ensure_log(db, OFFICE)
     try:
         _honest(db, count=25)
         report = audit.verify_database(db, OFFICE, anchor=office_certificate())

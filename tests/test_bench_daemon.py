@@ -25,13 +25,22 @@ pytestmark = [
 ]
 
 RATE = r"[0-9][0-9,]*\.[0-9]+"
-DAEMON_LINE = rf"{RATE} documents/s   ratio to baseline +(?P<ratio>{RATE})x$"
+DAEMON_LINE = (
+    rf"{RATE} documents/s   ratio to baseline +(?P<ratio>{RATE})x"
+    rf"   CPU +{RATE} ms/document(   +{RATE} SQL statements/document)?$"
+)
 EXPECTED = {
     "baseline": rf"^  baseline: bare AxisClient list\+fetch\+ack, 1 process: +{RATE} documents/s$",
     "sqlite 1": rf"^  SQLite, +1 process +: +{DAEMON_LINE}",
     "postgres 1": rf"^  PostgreSQL, 1 process +: +{DAEMON_LINE}",
     "postgres 2": rf"^  PostgreSQL, 2 processes: +{DAEMON_LINE}",
     "postgres 4": rf"^  PostgreSQL, 4 processes: +{DAEMON_LINE}",
+    "scaling": rf"^  PostgreSQL 4 processes vs 1: throughput (?P<ratio>{RATE})x "
+    rf"\(target >= 1.0x\), CPU per document {RATE}x \(target <= 1.15x\)$",
+    "sqlite vs baseline": rf"^  SQLite ingest vs bare baseline: (?P<ratio>{RATE})x "
+    r"\(target >= 0.8x\)$",
+    "statements": rf"^  SQL statements per incoming document on PostgreSQL .*: "
+    rf"{RATE}, {RATE}, {RATE} \(target <= 14\)$",
     "audit": r"^audit verification, 10,000 entries on SQLite \(1 signed checkpoint\): "
     r"[0-9,]+ entries/s \| raw sha256 of the same bodies [0-9,]+ entries/s \| "
     rf"ratio (?P<ratio>{RATE})x$",

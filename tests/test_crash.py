@@ -175,3 +175,30 @@ def test_sigkilled_daemons_on_postgresql_lose_and_duplicate_nothing(tmp_path: Pa
         str(tmp_path / "sandbox"),
     ]
     assert main(args) == 0
+
+
+@pytest.mark.slow
+def test_four_daemons_per_office_on_postgresql_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """Four daemon processes per office on one PostgreSQL database, sharing the work list
+    (SKIP LOCKED) and the audit head, killed at random: nothing lost, nothing twice."""
+    from postgres import find_pg_bin
+
+    if find_pg_bin() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (scripts/install.sh --dev)")
+    main = _script_main()
+    args = [
+        "--postgres",
+        "--workers",
+        "4",
+        "--exchanges",
+        "20",
+        "--kills",
+        "6",
+        "--seed",
+        "20261201",
+        "--timeout",
+        "150",
+        "--keep",
+        str(tmp_path / "sandbox"),
+    ]
+    assert main(args) == 0

@@ -407,3 +407,26 @@ def test_a_post_2020_sender_gets_its_answer(exchange: Exchange) -> None:
     assert reply.status_code == "02"
     assert (reply.response_for.organ_id, reply.response_for.document_id) == (VENDOR, document_id)
     assert reply.response_for.code == "2440/PLX-HĐQT"
+
+
+def test_a_large_document_is_received_on_files_and_kept_as_a_blob(exchange: Exchange) -> None:
+    """Over ReadLimits.large_message_bytes the daemon's path fetches to a file, verifies on
+    the file, keeps the signed message as a blob (not in the row) and hands its files out."""
+    ex = exchange
+    size = edxml.DEFAULT_LIMITS.large_message_bytes + 1024 * 1024
+    plan = ex.plan("77", attachment_size=size)
+    sent_bytes = plan.attachments[0].data
+    steps.queue_message(ex.commune, edxml.write(plan))
+    assert steps.send_due(ex.commune).done == 1
+    report = steps.receive_documents(ex.district)
+    assert (report.done, report.rejected) == (1, 0)
+    [row] = _rows(ex, "district", inbox)
+    assert row["verdict"] == "verified"
+    assert row["message"] == b""  # outside the row
+    assert row["message_blob"] is not None
+    assert row["message_size"] > size
+    files = steps.received_files(ex.district.db, DISTRICT, plan.document_id or "")
+    assert [f.name for f in files] == ["ke-hoach.pdf"]
+    assert files[0].data == sent_bytes
+    assert ex.district.axis.list_received(MessageType.EDOC) == []  # acknowledged
+    steps.verify_log(ex.district)

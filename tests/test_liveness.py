@@ -18,10 +18,11 @@ from sqlalchemy import select, text
 from edoc_exchange import audit, edxml
 from edoc_exchange import office as steps
 from edoc_exchange.axis import AckStatus, AxisTimeout, MessageType
+from edoc_exchange.office import receiving
 from edoc_exchange.store import open_database, upgrade
 from edoc_exchange.store import outbox as outbox_store
 from edoc_exchange.store import workers as workers_store
-from edoc_exchange.store.tables import inbox_claims, outbox, workers
+from edoc_exchange.store.tables import inbox_claims, outbox, outbox_following, workers
 
 
 def _another(office: steps.Office, worker: str) -> steps.Office:
@@ -194,23 +195,27 @@ def test_a_stop_ends_the_inbound_pass_after_the_item_in_hand(exchange: Exchange)
         steps.queue_message(ex.commune, edxml.write(ex.plan(str(40 + n))))
     assert steps.send_due(ex.commune).done == 5
     district = ex.district
-    original = district.axis.fetch
+    original = district.axis.fetch_to_file
     fetched: list[str] = []
 
-    def fetch_then_stop(doc_id: str) -> bytes:
+    def fetch_then_stop(doc_id: str, *args: Any, **kwargs: Any) -> Any:
         fetched.append(doc_id)
         if len(fetched) == 2:
             district.stop.set()  # SIGTERM arrives while the second item is in hand
-        return original(doc_id)
+        return original(doc_id, *args, **kwargs)
 
-    district.axis.fetch = fetch_then_stop  # type: ignore[method-assign]
+    district.axis.fetch_to_file = fetch_then_stop  # type: ignore[method-assign]
     report = steps.receive_documents(district)
-    assert (report.done, report.interrupted) == (2, True)
-    assert len(district.axis.list_received(MessageType.EDOC)) == 3
+    # The items in hand are finished (the second, and at most PREFETCH fetched ahead of the
+    # one being stored); nothing new is fetched once the stop is seen.
+    assert report.interrupted
+    assert 2 <= report.done <= 1 + receiving.PREFETCH
+    assert len(fetched) == report.done
+    assert len(district.axis.list_received(MessageType.EDOC)) == 5 - report.done
     assert _claims(district) == []
-    district.axis.fetch = original  # type: ignore[method-assign]
+    district.axis.fetch_to_file = original  # type: ignore[method-assign]
     district.stop.clear()
-    assert steps.receive_documents(district).done == 3
+    assert steps.receive_documents(district).done == 5 - report.done
 
 
 def test_a_stop_ends_the_outbound_pass_after_the_message_in_hand(exchange: Exchange) -> None:
@@ -250,7 +255,9 @@ def test_a_status_finds_its_sent_row_by_index(tmp_path: Path) -> None:
             )
             claimed = outbox_store.claim_next(conn, worker="w", now=now, row_id=row_id)
             assert claimed is not None
-            outbox_store.mark_sent(conn, row_id, "w", f"axis-{n}", now)
+            outbox_store.mark_sent(
+                conn, row_id, "w", f"axis-{n}", now, follow_after=dt.timedelta(minutes=1)
+            )
     wanted = f"{office},2025/03/14,7/KH-UBND"
     with db.read() as conn:
         [row] = outbox_store.find_sent_to(
@@ -260,14 +267,14 @@ def test_a_status_finds_its_sent_row_by_index(tmp_path: Path) -> None:
         assert outbox_store.find_sent_to(
             conn, office_id=office, document_id=wanted, recipient="000.05.99.H17"
         ) == []
-        query = select(outbox.c.id).where(
-            outbox.c.office_id == office, outbox.c.document_id == wanted
+        query = select(outbox_following.c.outbox_id).where(
+            outbox_following.c.office_id == office, outbox_following.c.document_id == wanted
         )
         compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
         plan = " ".join(
             str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
         )
-    assert "ix_outbox_document" in plan, plan
+    assert "ix_outbox_following_document" in plan, plan
     db.dispose()
 
 

@@ -20,6 +20,7 @@ from edoc_exchange.store import (
 
 TABLES = {
     "outbox",
+    "outbox_following",
     "inbox",
     "recipient_statuses",
     "status_history",
@@ -31,13 +32,16 @@ TABLES = {
     "inbox_claims",
     "outgoing_register",
     "workers",
+    "inbox_work",
 }
+#: The newest migration: what a fresh database is upgraded to.
+HEAD = "0007"
 
 
 def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'sub' / 'edoc.sqlite3'}")
-    assert upgrade(db) == "0003"
-    assert upgrade(db) == "0003"
+    assert upgrade(db) == HEAD
+    assert upgrade(db) == HEAD
     assert set(inspect(db.engine).get_table_names()) == TABLES
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -47,9 +51,10 @@ def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:
 
 def test_postgres_upgrade(pg_server: PostgresServer) -> None:
     db = open_database(pg_server.create_database("store_upgrade"))
-    assert upgrade(db) == "0003"
+    assert upgrade(db) == HEAD
     assert set(inspect(db.engine).get_table_names()) == TABLES
     with db.transaction() as conn:
+        audit.create_log(conn, "000.12.05.H38")
         audit.append(conn, "000.12.05.H38", "sent", {"document_id": "x"})
     assert audit.verify_database(db, "000.12.05.H38", anchor=audit.UnsafeNoAnchor()).entries == 1
     db.dispose()
@@ -59,11 +64,15 @@ def test_read_only_database_is_a_clear_error(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         # root ignores file modes; a read-only SQLite URI gives the same error.
         path = tmp_path / "ro.sqlite3"
-        upgrade(open_database(f"sqlite:///{path}"))
+        writable = open_database(f"sqlite:///{path}")
+        upgrade(writable)
+        audit.ensure_log(writable, "000.12.05.H38")
         db = open_database(f"sqlite:///file:{path}?mode=ro&uri=true")
     else:
         path = tmp_path / "ro.sqlite3"
-        upgrade(open_database(f"sqlite:///{path}"))
+        writable = open_database(f"sqlite:///{path}")
+        upgrade(writable)
+        audit.ensure_log(writable, "000.12.05.H38")
         path.chmod(stat.S_IRUSR)
         db = open_database(f"sqlite:///{path}")
     with pytest.raises(DatabaseReadOnlyError) as info, db.transaction() as conn:
@@ -76,6 +85,7 @@ def test_locked_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "locked.sqlite3"
     db = open_database(f"sqlite:///{path}")
     upgrade(db)
+    audit.ensure_log(db, "000.12.05.H38")
     holder = open_database(f"sqlite:///{path}")
     impatient = open_database(f"sqlite:///{path}", busy_timeout_ms=100)
     with holder.transaction() as conn:
@@ -101,6 +111,7 @@ def test_postgres_checkpoint_after_reading_entries_in_one_transaction(
     upgrade(db)
     office = "000.00.01.H17"
     with db.transaction() as conn:
+        audit.create_log(conn, office)
         for n in range(3):
             audit.append(conn, office, "received", {"n": n})
         checkpoint = audit.make_checkpoint(conn, office, None)

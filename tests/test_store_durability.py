@@ -53,6 +53,7 @@ def test_a_read_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{path}")
     upgrade(db)
     with db.transaction() as conn:
+        audit.create_log(conn, OFFICE)
         audit.append(conn, OFFICE, "sent", {"n": 1})
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
@@ -106,7 +107,9 @@ def test_receiving_a_large_document_leaves_no_large_wal(
     assert steps.send_due(ex.commune).done == 1
     assert _wal(tmp_path / "commune.sqlite3") == 0  # the signed copy was stored: cut back
     assert steps.receive_documents(ex.district).done == 1
-    assert _wal(tmp_path / "district.sqlite3") == 0
+    # Cut back after the document was stored; what is left is the acknowledgement's
+    # record, written after it (a few pages, far under the limit).
+    assert _wal(tmp_path / "district.sqlite3") < 128 * 1024
 
 
 def test_postgres_commits_synchronously_whatever_the_server_default(

@@ -1,11 +1,15 @@
-"""The tamper-evident audit log: append (one function, used by every step), verify under a
-trust anchor, export, prove. See :mod:`.log` for the entry format, :mod:`.verify` for what
-is checked, :mod:`.anchor` for who may sign checkpoints and :mod:`.checkpoint_file` for the
-copy of every checkpoint kept outside the database."""
+"""The tamper-evident audit log: append (a step's events in one flush, under the office's
+head row), verify under a trust anchor, export, prove. See :mod:`.entry` for the entry
+format, :mod:`.appending` for how events are written, :mod:`.verify` for what is checked,
+:mod:`.anchor` for who may sign checkpoints and :mod:`.checkpoint_file` for the copy of
+every checkpoint kept outside the database."""
 
 from ._errors import (
     AuditAnchorError,
+    AuditAppendError,
+    AuditDataError,
     AuditExportError,
+    AuditLogMissingError,
     AuditVerificationError,
     CheckpointFileError,
     CheckpointRefusedError,
@@ -13,6 +17,7 @@ from ._errors import (
     UncoveredEntriesError,
 )
 from .anchor import CheckpointAnchor, OfficeCertificate, TrustedRoots, UnsafeNoAnchor, load_anchor
+from .appending import Pending, append, batch, create_log, ensure_log, flush
 from .archive import (
     EXPORT_FORMAT,
     InclusionProof,
@@ -32,7 +37,6 @@ from .log import (
     AuditEvent,
     Checkpoint,
     CheckpointSigner,
-    append,
     canonical_json,
     checkpoints,
     entries,
@@ -47,9 +51,12 @@ __all__ = [
     "DEFAULT_MAX_UNCOVERED",
     "EXPORT_FORMAT",
     "AuditAnchorError",
+    "AuditAppendError",
+    "AuditDataError",
     "AuditEntry",
     "AuditEvent",
     "AuditExportError",
+    "AuditLogMissingError",
     "AuditReport",
     "AuditVerificationError",
     "Checkpoint",
@@ -60,6 +67,7 @@ __all__ = [
     "FiledCheckpoints",
     "InclusionProof",
     "OfficeCertificate",
+    "Pending",
     "Source",
     "TrustedRoots",
     "UnanchoredAuditWarning",
@@ -67,10 +75,14 @@ __all__ = [
     "UnsafeNoAnchor",
     "append",
     "append_checkpoint",
+    "batch",
     "canonical_json",
     "checkpoints",
+    "create_log",
+    "ensure_log",
     "entries",
     "export_log",
+    "flush",
     "last_event",
     "last_filed_checkpoint",
     "latest_checkpoint",

@@ -2,6 +2,10 @@
 
 Exception tree (all derive from :class:`~edoc_exchange.errors.EdocError`)::
 
+    AuditAppendError           an event cannot be appended
+    ├── AuditLogMissingError        the office has no log (no head row): not an office here
+    └── AuditDataError              the event's data cannot be recorded (a float, say); also
+                               a TypeError, as it always was
     AuditVerificationError     the log is not intact; ``seq`` names the first bad entry
     ├── CheckpointRefusedError      a checkpoint that is unsigned, signed by someone the trust
     │                          anchor does not accept, or whose signature does not verify;
@@ -20,7 +24,10 @@ from ..errors import EdocError
 
 __all__ = [
     "AuditAnchorError",
+    "AuditAppendError",
+    "AuditDataError",
     "AuditExportError",
+    "AuditLogMissingError",
     "AuditVerificationError",
     "CheckpointFileError",
     "CheckpointRefusedError",
@@ -45,6 +52,45 @@ class Source(enum.Enum):
     def en(self) -> str:
         """The place, in English."""
         return self.value[1]
+
+
+class AuditAppendError(EdocError):
+    """An event could not be appended; nothing of the caller's transaction should commit."""
+
+
+class AuditLogMissingError(AuditAppendError):
+    """The office has no audit log here: no head row, so it was never set up in this store.
+
+    The head row is made when the office is (:func:`~edoc_exchange.audit.create_log`, called
+    by :class:`~edoc_exchange.office.Office`); migration 0004 made it for offices that
+    already had data. Appending never creates it, so a mistyped office id is an error
+    rather than the start of a second log.
+    """
+
+    def __init__(self, office_id: str) -> None:
+        self.office_id = office_id
+        super().__init__(
+            f"Cơ quan {office_id} chưa có nhật ký kiểm toán trong cơ sở dữ liệu này (thiếu dòng "
+            "đầu nhật ký): kiểm tra mã cơ quan, hoặc chạy `edoc db upgrade` rồi khởi động cơ "
+            "quan một lần",
+            f"office {office_id} has no audit log in this database (no head row): check the "
+            "office id, or run `edoc db upgrade` and start the office once",
+            step=f"audit append ({office_id})",
+        )
+
+
+class AuditDataError(AuditAppendError, TypeError):
+    """An event's data holds something an entry cannot keep (a float, an object): the
+    message names the event and the place in its data."""
+
+    def __init__(self, where: str, found: str) -> None:
+        self.where = where
+        super().__init__(
+            f"Không ghi được {where} vào nhật ký kiểm toán: {found} không được phép (dùng số "
+            "nguyên hoặc chuỗi)",
+            f"cannot record {where} in the audit log: {found} is not allowed (use int or str)",
+            step="audit append",
+        )
 
 
 class AuditVerificationError(EdocError):

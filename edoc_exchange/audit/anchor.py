@@ -20,6 +20,7 @@ An anchor raises :class:`CheckpointRefusedError` naming the checkpoint and the r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ from ..signing import (
     TrustPolicy,
     UntrustedSigner,
     check_chain,
-    spki_sha256,
 )
+from ..signing import spki_sha256 as _spki_sha256
 from ._errors import AuditAnchorError, CheckpointRefusedError, Source
 from .checkpoint import Checkpoint, signature_verifies
 
@@ -62,6 +63,13 @@ class CheckpointAnchor(Protocol):
         Only :class:`UnsafeNoAnchor` returns None (an unsigned checkpoint it let through).
         """
         ...
+
+
+@functools.lru_cache(maxsize=64)
+def spki_sha256(cert: x509.Certificate) -> str:
+    """The key's SHA-256 (:func:`~edoc_exchange.signing.spki_sha256`), once per certificate:
+    the same few certificates sign every checkpoint of a log."""
+    return _spki_sha256(cert)
 
 
 def _refuse(cp: Checkpoint, source: Source, vi: str, en: str) -> CheckpointRefusedError:

@@ -11,16 +11,17 @@ checkpoint) is still read, with a statement of what it cannot prove.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
-from ..store.db import Database
+from ..store.db import Database, translate_error
 from ..store.tables import audit_heads, inbox, outbox
 from . import merkle
 from ._errors import AuditExportError, AuditVerificationError, CheckpointRefusedError, Source
@@ -36,7 +37,7 @@ from .log import (
     latest_checkpoint,
     make_checkpoint,
 )
-from .verify import DEFAULT_MAX_UNCOVERED, AuditReport, LeafRecord, verify_records
+from .verify import DEFAULT_MAX_UNCOVERED, AuditReport, LeafRecord, Row, verify_records, verify_rows
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -88,6 +89,11 @@ def _filed_notes(filed: FiledCheckpoints | None, report: AuditReport) -> None:
         )
 
 
+_HEAD = select(audit_heads.c.size, audit_heads.c.last_hash).where(
+    audit_heads.c.office_id == bindparam("office_id")
+)
+
+
 def _count_documents(conn: Connection, office_id: str) -> int:
     total = 0
     for table in (inbox, outbox):
@@ -95,6 +101,43 @@ def _count_documents(conn: Connection, office_id: str) -> int:
             select(func.count()).select_from(table).where(table.c.office_id == office_id)
         ).scalar_one()
     return int(total)
+
+
+#: The entries as :func:`~.verify.verify_rows` takes them, bodies as bytes (SQLite hands
+#: back whatever bytes the column holds, so a body that is not UTF-8 is reported, not a
+#: driver error; PostgreSQL's text is UTF-8 by construction).
+_ROWS_SQL = {
+    "sqlite": "SELECT seq, prev_hash, entry_hash, CAST(body AS BLOB) FROM audit_entries "
+    "WHERE office_id = ? ORDER BY seq",
+    "postgresql": "SELECT seq, prev_hash, entry_hash, convert_to(body, 'UTF8') "
+    "FROM audit_entries WHERE office_id = %s ORDER BY seq",
+}
+#: Rows fetched at once: large enough that the fetch costs nothing per row, small enough
+#: that a log of millions stays a few megabytes in memory.
+VERIFY_CHUNK = 4096
+
+
+def _entry_chunks(conn: Connection, office_id: str, url: str) -> Generator[list[Row]]:
+    """The office's entries in sequence order through the driver's own cursor, as plain
+    tuples in chunks (a server-side cursor on PostgreSQL): no rows are built on the way."""
+    raw: Any = conn.connection.dbapi_connection
+    dialect = conn.dialect.name
+    try:
+        if dialect == "postgresql":
+            cursor = raw.cursor(name="edoc_audit_verify")
+            cursor.itersize = VERIFY_CHUNK
+        else:
+            cursor = raw.cursor()
+        try:
+            cursor.execute(_ROWS_SQL[dialect], (office_id,))
+            while chunk := cursor.fetchmany(VERIFY_CHUNK):
+                yield chunk
+        finally:
+            # Not over an error already on its way out (a transaction the server aborted).
+            with contextlib.suppress(conn.dialect.loaded_dbapi.Error):
+                cursor.close()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise translate_error(exc, url) from exc
 
 
 def verify_database(
@@ -116,31 +159,38 @@ def verify_database(
     since each was recorded in the transaction that stored it (so a wiped log beside a
     store full of documents is refused). ``anchor=None`` is the legacy call, see
     :func:`~.verify.verify_records`.
+
+    The head, the entries, the checkpoints and the documents are read in one snapshot (a
+    read transaction; REPEATABLE READ on PostgreSQL), so appends running meanwhile are not
+    mistaken for damage. The entries stream through the driver's cursor into
+    :func:`~.verify.verify_rows`.
     """
     filed = read_checkpoints(checkpoint_file, office_id) if checkpoint_file else None
     with db.engine.connect() as conn:
-        head_row = conn.execute(
-            select(audit_heads.c.size, audit_heads.c.last_hash).where(
-                audit_heads.c.office_id == office_id
-            )
-        ).one_or_none()
-        # A missing head row counts as an empty log: entries without one were not appended.
-        head = (int(head_row.size), str(head_row.last_hash)) if head_row else (0, GENESIS)
-        report = verify_records(
-            office_id,
-            entries(conn, office_id),
-            checkpoints(conn, office_id),
-            head=head,
-            anchor=anchor,
-            filed=filed.checkpoints if filed else (),
-            source=Source.DATABASE,
-            max_uncovered=max_uncovered,
-            max_uncovered_age=max_uncovered_age,
-            now=now,
-        )
-        if anchor is None:
-            return report
-        documents = _count_documents(conn, office_id)
+        if db.is_postgres:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            head_row = conn.execute(_HEAD, {"office_id": office_id}).one_or_none()
+            # A missing head row counts as an empty log: entries without one were not appended.
+            head = (int(head_row.size), str(head_row.last_hash)) if head_row else (0, GENESIS)
+            # Closed before the transaction ends, even when verification stops early.
+            rows = contextlib.closing(_entry_chunks(conn, office_id, db.url))
+            with rows as chunks:
+                report = verify_rows(
+                    office_id,
+                    chunks,
+                    checkpoints(conn, office_id),
+                    head=head,
+                    anchor=anchor,
+                    filed=filed.checkpoints if filed else (),
+                    source=Source.DATABASE,
+                    max_uncovered=max_uncovered,
+                    max_uncovered_age=max_uncovered_age,
+                    now=now,
+                )
+            if anchor is None:
+                return report
+            documents = _count_documents(conn, office_id)
     if report.entries < documents:
         raise AuditVerificationError(
             report.entries,

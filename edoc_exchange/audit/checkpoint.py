@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ class Checkpoint:
         """The signer's certificate, then any chain it carries; ValueError when unreadable."""
         if not self.certificate:
             return []
-        return x509.load_pem_x509_certificates(self.certificate)
+        return list(_load_certificates(self.certificate))
 
     def to_record(self) -> dict[str, Any]:
         """The JSON line that carries this checkpoint in an export or the checkpoint file."""
@@ -116,6 +117,13 @@ class Checkpoint:
             base64.b64decode(signature, validate=True) if signature else None,
             str(certificate).encode() if certificate else None,
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _load_certificates(pem: bytes) -> tuple[x509.Certificate, ...]:
+    """Parsed once per distinct PEM: every checkpoint of a key carries the same one, and a
+    log of a million entries has ten thousand checkpoints. Certificates are immutable."""
+    return tuple(x509.load_pem_x509_certificates(pem))
 
 
 def signature_verifies(key: Any, signature: bytes, data: bytes) -> bool:

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_NODE_PREFIX = hashlib.sha256(b"\x01")  # copied, never updated
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -40,42 +41,58 @@ class MerkleAccumulator:
     The state is the *frontier*: one hash per complete subtree, sizes strictly decreasing
     (the set bits of ``size``), so at most log2(n) hashes. Saved with a checkpoint, it lets
     the next checkpoint fold only the entries added since, instead of the whole log.
+
+    The subtree sizes are not stored: they are the set bits of ``size``, so appending leaf
+    number n merges one subtree per trailing one bit of n (a binary counter's carry).
     """
 
+    __slots__ = ("_stack", "size")
+
     def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []
+        self._stack: list[bytes] = []
         self.size = 0
 
     @classmethod
     def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> MerkleAccumulator:
         """Resume from a saved frontier; ValueError when it cannot belong to ``size`` leaves."""
-        sizes = [1 << bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
-        if size < 0 or len(sizes) != len(frontier) or any(len(h) != 32 for h in frontier):
+        if size < 0 or size.bit_count() != len(frontier) or any(len(h) != 32 for h in frontier):
             raise ValueError(f"a frontier of {len(frontier)} hashes does not fit {size} leaves")
         acc = cls()
-        acc._stack = list(zip(sizes, frontier, strict=True))
+        acc._stack = list(frontier)
         acc.size = size
         return acc
 
     def append(self, leaf: bytes) -> None:
         """Add one leaf hash (already hashed with :func:`leaf_hash`)."""
-        size, digest = 1, leaf
-        while self._stack and self._stack[-1][0] == size:
-            left_size, left = self._stack.pop()
-            size, digest = left_size + size, node_hash(left, digest)
-        self._stack.append((size, digest))
-        self.size += 1
+        self.extend((leaf,))
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Add leaf hashes in order: the verifier's inner loop, so kept to the bone."""
+        stack = self._stack
+        push, pop, node = stack.append, stack.pop, _NODE_PREFIX.copy
+        n = self.size
+        for leaf in leaves:
+            digest, carry = leaf, n
+            while carry & 1:
+                hashing = node()
+                hashing.update(pop())
+                hashing.update(digest)
+                digest = hashing.digest()
+                carry >>= 1
+            push(digest)
+            n += 1
+        self.size = n
 
     def frontier(self) -> list[bytes]:
         """The right-edge subtree hashes, largest subtree first."""
-        return [digest for _, digest in self._stack]
+        return list(self._stack)
 
     def root(self) -> bytes:
         """MTH of everything appended: the subtrees folded right to left (the RFC's split)."""
         if not self._stack:
             return EMPTY_ROOT
-        digest = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
+        digest = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             digest = node_hash(left, digest)
         return digest
 

@@ -16,6 +16,12 @@ The verifier reads records in order, from the database or from an export file, a
    follow the last valid checkpoint (they are protected by nothing but the database).
 
 It needs O(log n) memory: Merkle roots are folded as entries stream by.
+
+A live log is read as plain tuples through the driver's cursor (:func:`verify_rows`) and
+checked in one tight loop: the C JSON scanner, two SHA-256 per entry and the Merkle fold,
+no object per entry. Any entry that is not plainly right there is handed to the reference
+checks (:meth:`_Verifier.entry`, which :func:`verify_records` uses for exports), so both
+paths accept and refuse exactly the same logs, with the same message (a test holds it).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import hashlib
 import json
 import logging
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +44,7 @@ from ._errors import (
 )
 from .anchor import CheckpointAnchor, UnsafeNoAnchor
 from .checkpoint import Checkpoint
-from .log import GENESIS, AuditEntry
+from .entry import GENESIS, AuditEntry
 from .merkle import MerkleAccumulator
 
 __all__ = [
@@ -47,8 +53,10 @@ __all__ = [
     "AuditVerificationError",
     "LeafRecord",
     "MerkleAccumulator",
+    "Row",
     "UnanchoredAuditWarning",
     "verify_records",
+    "verify_rows",
 ]
 
 log = logging.getLogger("edoc.audit")
@@ -173,12 +181,237 @@ def _resolve_anchor(anchor: CheckpointAnchor | None) -> tuple[CheckpointAnchor, 
                 "audit log verified without a trust anchor: pass anchor=OfficeCertificate(...) "
                 "or TrustedRoots(...); the result proves internal consistency only"
             ),
-            stacklevel=4,
+            stacklevel=5,
         )
         return UnsafeNoAnchor(), False
     if isinstance(anchor, UnsafeNoAnchor):
         log.warning("audit log verified with UnsafeNoAnchor: internal consistency only")
     return anchor, True
+
+
+#: One stored entry as the database's cursor gives it: (seq, prev_hash, entry_hash, body).
+Row = tuple[int, str, str, bytes]
+
+_LEAF_PREFIX = hashlib.sha256(b"\x00")  # copied, never updated: RFC 6962's leaf prefix
+
+
+class _Verifier:
+    """The state of one verification: what the next entry must be, the Merkle frontier of
+    the entries so far and the checkpoints still due, and the report being filled."""
+
+    def __init__(
+        self,
+        office_id: str,
+        anchor: CheckpointAnchor,
+        checkpoints: Sequence[Checkpoint],
+        filed: Sequence[Checkpoint],
+        source: Source,
+    ) -> None:
+        self.office_id = office_id
+        self.anchor = anchor
+        self.report = AuditReport(office_id=office_id, anchor=anchor.describe())
+        tagged = [(cp, source) for cp in checkpoints] + [(cp, Source.FILE) for cp in filed]
+        self.due: Iterator[tuple[Checkpoint, Source]] = iter(
+            sorted(tagged, key=lambda item: item[0].tree_size)
+        )
+        self.next_cp = next(self.due, None)
+        self.acc = MerkleAccumulator()
+        self.prev = GENESIS
+        self.expected = 0
+        self.first_uncovered: dt.datetime | None = None
+        self.settle()
+
+    @property
+    def next_size(self) -> int:
+        """The size at which the next checkpoint is due (-1: none is)."""
+        return self.next_cp[0].tree_size if self.next_cp is not None else -1
+
+    def settle(self) -> None:
+        """Check every checkpoint of the current size (step 5)."""
+        report = self.report
+        while self.next_cp is not None and self.next_cp[0].tree_size == self.acc.size:
+            cp, where = self.next_cp
+            _check_checkpoint(cp, self.acc, self.prev, self.office_id, where)
+            subject = self.anchor.accept(self.office_id, cp, where)
+            if where is Source.FILE:
+                report.filed_checkpoints += 1
+            else:
+                report.checkpoints += 1
+                if cp.signature is not None:
+                    report.signed_checkpoints += 1
+            if subject is not None and subject not in report.signers:
+                report.signers.append(subject)
+            report.last_checkpoint_size, report.last_checkpoint_time = cp.tree_size, cp.time
+            self.first_uncovered = None
+            self.next_cp = next(self.due, None)
+
+    def _in_order(self, seq: int) -> None:
+        """Step 1: the record is the next one."""
+        expected = self.expected
+        if seq > expected:
+            raise _bad(
+                expected,
+                f"Thiếu mục {expected}..{seq - 1} (đã bị xóa)",
+                f"entries {expected}..{seq - 1} are missing (deleted)",
+            )
+        if seq < expected:
+            raise _bad(
+                seq,
+                f"Mục {seq} xuất hiện lại (bị chèn hoặc đảo thứ tự)",
+                f"entry {seq} appears again (inserted or reordered)",
+            )
+
+    def _follows(self, seq: int, prev_hash: str, entry_hash: str, leaf: bytes) -> None:
+        """Step 4, then the record joins the chain and the tree."""
+        if prev_hash != self.prev:
+            raise _bad(
+                seq,
+                f"Mục {seq} không nối tiếp mục {seq - 1}: có mục bị chèn, xóa hoặc sửa trước nó",
+                f"entry {seq} does not follow entry {seq - 1}: an entry was inserted, "
+                "removed or edited before it",
+            )
+        self.prev = entry_hash
+        self.acc.append(leaf)
+        self.expected += 1
+        self.settle()
+
+    def entry(self, seq: int, prev_hash: str, entry_hash: str, body: bytes) -> None:
+        """One whole entry, every check in the order stated at the top of this module.
+
+        The reference: :meth:`rows` does the same work faster and comes here for any entry
+        that is not plainly right, so the two cannot differ in what they accept or report.
+        """
+        self._in_order(seq)
+        if hashlib.sha256(body).hexdigest() != entry_hash:
+            raise _bad(
+                seq,
+                f"Mục {seq} bị sửa: nội dung không khớp mã băm đã lưu",
+                f"entry {seq} was edited: its content does not match its hash",
+            )
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            raise _bad(seq, f"Mục {seq} không phải JSON", f"entry {seq} is not JSON") from None
+        if not isinstance(fields, dict):
+            raise _bad(
+                seq, f"Mục {seq} không phải đối tượng JSON", f"entry {seq} is not a JSON object"
+            )
+        if fields.get("seq") != seq or fields.get("office") != self.office_id:
+            raise _bad(
+                seq,
+                f"Mục {seq} nằm sai chỗ: nội dung ghi số {fields.get('seq')} "
+                f"của {fields.get('office')} (bị đảo thứ tự hoặc chèn)",
+                f"entry {seq} is out of place: its content says entry {fields.get('seq')} "
+                f"of {fields.get('office')} (reordered or inserted)",
+            )
+        if fields.get("prev") != prev_hash:
+            raise _bad(
+                seq,
+                f"Mục {seq} bị sửa: mã băm trước không khớp",
+                f"entry {seq} was edited: its previous-hash field differs",
+            )
+        self.report.full_entries += 1
+        if self.first_uncovered is None:
+            self.first_uncovered = _entry_time(fields)
+        self._follows(seq, prev_hash, entry_hash, merkle.leaf_hash(body))
+
+    def leaf(self, record: LeafRecord) -> None:
+        """An entry known by its hashes only (an export's entry outside its period)."""
+        self._in_order(record.seq)
+        self._follows(record.seq, record.prev_hash, record.entry_hash, record.leaf_hash)
+
+    def rows(self, rows: Iterable[Row]) -> None:
+        """Whole entries as the cursor gives them, checked in one tight loop.
+
+        An entry passes here only if every check of :meth:`entry` would pass it, with the
+        same effect: it is the next one, its body hashes to its hash and is one JSON object
+        (the scanner read all of it) naming this sequence number, office and previous hash,
+        and that hash is the previous entry's. Anything else goes to :meth:`entry`, which
+        names the problem (or accepts what merely looked unusual, such as trailing blanks).
+        """
+        office = self.office_id
+        sha256 = hashlib.sha256
+        copy_leaf_prefix = _LEAF_PREFIX.copy
+        # The C scanner json.loads runs, without its wrapping (an instance attribute that
+        # typeshed does not list): (value, end) of the JSON value starting at an index.
+        scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
+        leaves: list[bytes] = []
+        add_leaf = leaves.append
+        n, prev, due = self.expected, self.prev, self.next_size
+        need_time = self.first_uncovered is None
+        whole = 0
+        for seq, prev_hash, entry_hash, body in rows:
+            try:
+                text = body.decode()
+                fields, end = scan(text, 0)
+            except (ValueError, StopIteration):
+                text, fields, end = "", None, -1
+            if (
+                seq != n
+                or prev_hash != prev
+                or end != len(text)
+                or type(fields) is not dict
+                or sha256(body).hexdigest() != entry_hash
+                or fields.get("seq") != seq
+                or fields.get("office") != office
+                or fields.get("prev") != prev_hash
+            ):
+                self.acc.extend(leaves)
+                leaves.clear()
+                self.expected, self.prev, self.report.full_entries = (
+                    n,
+                    prev,
+                    self.report.full_entries + whole,
+                )
+                whole = 0
+                self.entry(seq, prev_hash, entry_hash, body)  # raises, or accepts it
+                n, prev, due = self.expected, self.prev, self.next_size
+                need_time = self.first_uncovered is None
+                continue
+            digest = copy_leaf_prefix()
+            digest.update(body)
+            add_leaf(digest.digest())
+            whole += 1
+            if need_time:
+                self.first_uncovered = _entry_time(fields)
+                need_time = self.first_uncovered is None
+            prev = entry_hash
+            n += 1
+            if n == due:
+                self.acc.extend(leaves)
+                leaves.clear()
+                self.expected, self.prev = n, prev
+                self.settle()
+                due = self.next_size
+                need_time = self.first_uncovered is None
+        self.acc.extend(leaves)
+        self.expected, self.prev = n, prev
+        self.report.full_entries += whole
+
+    def finish(self, head: tuple[int, str] | None) -> AuditReport:
+        """Steps 6 and 7; the report, coverage not yet checked."""
+        expected, prev, report = self.expected, self.prev, self.report
+        if self.next_cp is not None:
+            cp, where = self.next_cp
+            raise _bad(
+                expected,
+                f"Nhật ký bị cắt: điểm kiểm tra {cp.tree_size} ({cp.time}, {where.vi}) ghi "
+                f"{cp.tree_size} mục, chỉ còn {expected}",
+                f"the log was truncated: checkpoint {cp.tree_size} ({cp.time}, {where.en}) "
+                f"records {cp.tree_size} entries, only {expected} remain",
+            )
+        if head is not None and (head[0] != expected or head[1] != prev):
+            raise _bad(
+                expected,
+                f"Đầu nhật ký ghi {head[0]} mục nhưng có {expected}: mục cuối bị xóa hoặc sửa",
+                f"the log head records {head[0]} entries but {expected} exist: "
+                "entries at the end were deleted or edited",
+            )
+        report.entries = expected
+        report.root_hash = self.acc.root().hex()
+        report.last_entry_hash = prev
+        report.uncovered = expected - (report.last_checkpoint_size or 0)
+        return report
 
 
 def verify_records(
@@ -209,116 +442,92 @@ def verify_records(
     believed, unsigned checkpoints and any coverage pass, and an
     :class:`UnanchoredAuditWarning` is issued. It will become a required argument.
     """
-    anchor, enforce = _resolve_anchor(anchor)
-    report = AuditReport(office_id=office_id, anchor=anchor.describe())
-    tagged = [(cp, source) for cp in checkpoints] + [(cp, Source.FILE) for cp in filed]
-    pending: Iterator[tuple[Checkpoint, Source]] = iter(
-        sorted(tagged, key=lambda item: item[0].tree_size)
-    )
-    next_cp = next(pending, None)
-    acc = MerkleAccumulator()
-    prev = GENESIS
-    expected = 0
-    first_uncovered: dt.datetime | None = None
 
-    def settle() -> None:
-        nonlocal next_cp, first_uncovered
-        while next_cp is not None and next_cp[0].tree_size == acc.size:
-            cp, where = next_cp
-            _check_checkpoint(cp, acc, prev, office_id, where)
-            subject = anchor.accept(office_id, cp, where)
-            if where is Source.FILE:
-                report.filed_checkpoints += 1
+    def feed(verifier: _Verifier) -> None:
+        for record in records:
+            if isinstance(record, AuditEntry):
+                verifier.entry(record.seq, record.prev_hash, record.entry_hash, record.body)
             else:
-                report.checkpoints += 1
-                if cp.signature is not None:
-                    report.signed_checkpoints += 1
-            if subject is not None and subject not in report.signers:
-                report.signers.append(subject)
-            report.last_checkpoint_size, report.last_checkpoint_time = cp.tree_size, cp.time
-            first_uncovered = None
-            next_cp = next(pending, None)
+                verifier.leaf(record)
 
-    settle()
-    for record in records:
-        seq = record.seq
-        if seq > expected:
-            raise _bad(
-                expected,
-                f"Thiếu mục {expected}..{seq - 1} (đã bị xóa)",
-                f"entries {expected}..{seq - 1} are missing (deleted)",
-            )
-        if seq < expected:
-            raise _bad(
-                seq,
-                f"Mục {seq} xuất hiện lại (bị chèn hoặc đảo thứ tự)",
-                f"entry {seq} appears again (inserted or reordered)",
-            )
-        if isinstance(record, AuditEntry):
-            if hashlib.sha256(record.body).hexdigest() != record.entry_hash:
-                raise _bad(
-                    seq,
-                    f"Mục {seq} bị sửa: nội dung không khớp mã băm đã lưu",
-                    f"entry {seq} was edited: its content does not match its hash",
-                )
-            try:
-                body = json.loads(record.body)
-            except ValueError:
-                raise _bad(seq, f"Mục {seq} không phải JSON", f"entry {seq} is not JSON") from None
-            if body.get("seq") != seq or body.get("office") != office_id:
-                raise _bad(
-                    seq,
-                    f"Mục {seq} nằm sai chỗ: nội dung ghi số {body.get('seq')} "
-                    f"của {body.get('office')} (bị đảo thứ tự hoặc chèn)",
-                    f"entry {seq} is out of place: its content says entry {body.get('seq')} "
-                    f"of {body.get('office')} (reordered or inserted)",
-                )
-            if body.get("prev") != record.prev_hash:
-                raise _bad(
-                    seq,
-                    f"Mục {seq} bị sửa: mã băm trước không khớp",
-                    f"entry {seq} was edited: its previous-hash field differs",
-                )
-            leaf = merkle.leaf_hash(record.body)
-            report.full_entries += 1
-            if first_uncovered is None:
-                first_uncovered = _entry_time(body)
-        else:
-            leaf = record.leaf_hash
-        if record.prev_hash != prev:
-            raise _bad(
-                seq,
-                f"Mục {seq} không nối tiếp mục {seq - 1}: có mục bị chèn, xóa hoặc sửa trước nó",
-                f"entry {seq} does not follow entry {seq - 1}: an entry was inserted, "
-                "removed or edited before it",
-            )
-        prev = record.entry_hash
-        acc.append(leaf)
-        expected += 1
-        settle()
-    if next_cp is not None:
-        cp, where = next_cp
-        raise _bad(
-            expected,
-            f"Nhật ký bị cắt: điểm kiểm tra {cp.tree_size} ({cp.time}, {where.vi}) ghi "
-            f"{cp.tree_size} mục, chỉ còn {expected}",
-            f"the log was truncated: checkpoint {cp.tree_size} ({cp.time}, {where.en}) "
-            f"records {cp.tree_size} entries, only {expected} remain",
-        )
-    if head is not None and (head[0] != expected or head[1] != prev):
-        raise _bad(
-            expected,
-            f"Đầu nhật ký ghi {head[0]} mục nhưng có {expected}: mục cuối bị xóa hoặc sửa",
-            f"the log head records {head[0]} entries but {expected} exist: "
-            "entries at the end were deleted or edited",
-        )
-    report.entries = expected
-    report.root_hash = acc.root().hex()
-    report.last_entry_hash = prev
-    covered = report.last_checkpoint_size or 0
-    report.uncovered = expected - covered
+    return _verify(
+        office_id,
+        feed,
+        checkpoints,
+        head=head,
+        anchor=anchor,
+        filed=filed,
+        source=source,
+        max_uncovered=max_uncovered,
+        max_uncovered_age=max_uncovered_age,
+        now=now,
+    )
+
+
+def verify_rows(
+    office_id: str,
+    chunks: Iterable[Iterable[Row]],
+    checkpoints: Sequence[Checkpoint],
+    *,
+    head: tuple[int, str] | None = None,
+    anchor: CheckpointAnchor | None = None,
+    filed: Sequence[Checkpoint] = (),
+    source: Source = Source.DATABASE,
+    max_uncovered: int | None = DEFAULT_MAX_UNCOVERED,
+    max_uncovered_age: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> AuditReport:
+    """:func:`verify_records` over whole entries given as plain tuples, in chunks.
+
+    ``chunks`` yields sequences of ``(seq, prev_hash, entry_hash, body)`` in sequence order,
+    as a database cursor's ``fetchmany`` gives them (``body``: the canonical JSON's bytes).
+    The same checks and the same errors; the fast path for a live log.
+    """
+
+    def feed(verifier: _Verifier) -> None:
+        for chunk in chunks:
+            verifier.rows(chunk)
+
+    return _verify(
+        office_id,
+        feed,
+        checkpoints,
+        head=head,
+        anchor=anchor,
+        filed=filed,
+        source=source,
+        max_uncovered=max_uncovered,
+        max_uncovered_age=max_uncovered_age,
+        now=now,
+    )
+
+
+def _verify(
+    office_id: str,
+    feed: Callable[[_Verifier], None],
+    checkpoints: Sequence[Checkpoint],
+    *,
+    head: tuple[int, str] | None,
+    anchor: CheckpointAnchor | None,
+    filed: Sequence[Checkpoint],
+    source: Source,
+    max_uncovered: int | None,
+    max_uncovered_age: dt.timedelta | None,
+    now: dt.datetime | None,
+) -> AuditReport:
+    resolved, enforce = _resolve_anchor(anchor)
+    verifier = _Verifier(office_id, resolved, checkpoints, filed, source)
+    feed(verifier)
+    report = verifier.finish(head)
     if enforce:
-        _check_coverage(report, covered, max_uncovered, max_uncovered_age, first_uncovered, now)
+        _check_coverage(
+            report,
+            report.last_checkpoint_size or 0,
+            max_uncovered,
+            max_uncovered_age,
+            verifier.first_uncovered,
+            now,
+        )
     return report
 
 

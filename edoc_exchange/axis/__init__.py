@@ -37,7 +37,7 @@ from ._models import (
     SendResult,
     TraceRecord,
 )
-from ._protocol import Progress, Upload
+from ._protocol import FetchedFile, Progress, Upload
 from ._settings import AxisSettings
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "AxisTimeout",
     "AxisTransientError",
     "AxisValidationError",
+    "FetchedFile",
     "MessageType",
     "Progress",
     "ReceivedItem",

@@ -20,6 +20,7 @@ import os
 import ssl
 import time
 import urllib.parse
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -30,7 +31,19 @@ from ._auth import TimestampStyle
 from ._deadline import deadline, deadline_transport
 from ._errors import AxisSettingsError
 from ._models import AckStatus, Agency, MessageType, ReceivedItem, RecipientStatus, SendResult
-from ._protocol import Call, Framing, Progress, Protocol, RetryPolicy, Upload, calls
+from ._protocol import (
+    AnswerScanner,
+    Base64File,
+    Call,
+    FetchedFile,
+    Framing,
+    Progress,
+    Protocol,
+    RetryPolicy,
+    StreamError,
+    Upload,
+    calls,
+)
 from ._settings import AxisSettings
 from ._wire import HashStyle
 
@@ -219,6 +232,64 @@ class AxisClient(_Base):
         """The .edxml bytes of a received item (base64-decoded)."""
         return self._call(calls.fetch(doc_id, file_path=self._protocol.file_path))
 
+    def fetch_to_file(
+        self,
+        doc_id: str,
+        target: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        size: int = 0,
+    ) -> FetchedFile:
+        """Fetch a received item's .edxml straight into ``target``, never whole in memory.
+
+        The answer streams through :class:`~._protocol.AnswerScanner`, which decodes the
+        base64 in batches into a temporary file beside ``target``, renamed to ``target``
+        only when the whole answer was read and found good. ``max_bytes`` bounds the
+        decoded size (the reader's ``ReadLimits.max_bytes``); ``size`` (the listed item's)
+        lengthens the deadline by ``deadline_per_mib`` per MiB. Raises
+        :class:`~.AxisProtocolError` for a cut-off answer, invalid base64 or a message over
+        ``max_bytes`` (the temporary file removed, ``target`` untouched), other
+        :class:`~.AxisError` subclasses as :meth:`fetch`, and ``OSError`` when the folder
+        cannot be written.
+        """
+        call = calls.fetch_streamed(doc_id, file_path=self._protocol.file_path, size=size)
+        path = Path(target)
+        proto = self._protocol
+        for attempt in proto.retrying():
+            with attempt:
+                started = time.monotonic()
+                seconds = proto.deadline_for(call)
+                request = proto.build_request(call, remaining=seconds)
+                part = proto.part_file(path)
+                failure: StreamError | None = None
+                try:
+                    with deadline(started + seconds), part.open("wb") as out:
+                        sink = Base64File(out, max_bytes=max_bytes)
+                        scanner = AnswerScanner(sink)
+                        response = self._http.send(request, stream=True)
+                        try:
+                            for chunk in response.iter_bytes():
+                                scanner.feed(chunk)
+                            scanner.finish()
+                        except StreamError as exc:
+                            failure = exc
+                        finally:
+                            response.close()
+                    proto.log(call, response, started)
+                    proto.finish_streamed(call, response, scanner, failure)
+                except httpx.HTTPError as exc:
+                    part.unlink(missing_ok=True)
+                    proto.log(call, None, started)
+                    if _past(exc, started + seconds):
+                        raise proto.deadline_error(call, seconds, exc) from exc
+                    raise proto.transport_error(call, exc) from exc
+                except BaseException:
+                    part.unlink(missing_ok=True)
+                    raise
+                part.replace(path)
+                return FetchedFile(path, sink.size, sink.sha256)
+        raise AssertionError("unreachable: stamina re-raises the last failure")
+
     def acknowledge(self, doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         """Tell the axis the item was taken in (done) or refused (fail)."""
         self._call(calls.acknowledge(doc_id, status))
@@ -316,6 +387,57 @@ class AsyncAxisClient(_Base):
     async def fetch(self, doc_id: str) -> bytes:
         """See :meth:`AxisClient.fetch`."""
         return await self._call(calls.fetch(doc_id, file_path=self._protocol.file_path))
+
+    async def fetch_to_file(
+        self,
+        doc_id: str,
+        target: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        size: int = 0,
+    ) -> FetchedFile:
+        """See :meth:`AxisClient.fetch_to_file` (file writes are blocking, 1 MiB at most)."""
+        call = calls.fetch_streamed(doc_id, file_path=self._protocol.file_path, size=size)
+        path = Path(target)
+        proto = self._protocol
+        async for attempt in proto.retrying():
+            with attempt:
+                started = time.monotonic()
+                seconds = proto.deadline_for(call)
+                request = proto.build_request(call, remaining=seconds)
+                part = proto.part_file(path)
+                failure: StreamError | None = None
+                try:
+                    with anyio.fail_after(seconds), part.open("wb") as out:
+                        sink = Base64File(out, max_bytes=max_bytes)
+                        scanner = AnswerScanner(sink)
+                        response = await self._http.send(request, stream=True)
+                        try:
+                            async for chunk in response.aiter_bytes():
+                                scanner.feed(chunk)
+                            scanner.finish()
+                        except StreamError as exc:
+                            failure = exc
+                        finally:
+                            await response.aclose()
+                    proto.log(call, response, started)
+                    proto.finish_streamed(call, response, scanner, failure)
+                except TimeoutError as exc:
+                    part.unlink(missing_ok=True)
+                    proto.log(call, None, started)
+                    raise proto.deadline_error(call, seconds, exc) from exc
+                except httpx.HTTPError as exc:
+                    part.unlink(missing_ok=True)
+                    proto.log(call, None, started)
+                    if _past(exc, started + seconds):
+                        raise proto.deadline_error(call, seconds, exc) from exc
+                    raise proto.transport_error(call, exc) from exc
+                except BaseException:
+                    part.unlink(missing_ok=True)
+                    raise
+                part.replace(path)
+                return FetchedFile(path, sink.size, sink.sha256)
+        raise AssertionError("unreachable: stamina re-raises the last failure")
 
     async def acknowledge(self, doc_id: str, status: AckStatus = AckStatus.DONE) -> None:
         """See :meth:`AxisClient.acknowledge`."""

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import httpx
 import stamina
@@ -58,7 +58,10 @@ from ._wire import (
 )
 
 __all__ = [
+    "AnswerScanner",
+    "Base64File",
     "Call",
+    "FetchedFile",
     "Framing",
     "MultipartUpload",
     "Progress",
@@ -224,6 +227,9 @@ class Call(Generic[T]):
     body: bytes = b""
     late_params: Mapping[str, str] = field(default_factory=dict)
     method: str = "POST"
+    #: Bytes the answer is expected to carry (a fetch of a listed item's size): each MiB
+    #: adds ``deadline_per_mib`` to the attempt's deadline, as an upload's does.
+    download_size: int = 0
 
 
 def _items(body: dict[str, Any]) -> list[Any]:
@@ -241,6 +247,11 @@ def _decode_edoc(body: dict[str, Any]) -> bytes:
         raise TypeError("'data' is not a base64 string")
     # Non-strict: peers wrap base64 in lines; padding errors (truncation) still raise.
     return binascii.a2b_base64(data)
+
+
+def _streamed_edoc(body: dict[str, Any]) -> None:
+    if not isinstance(body.get("data"), str):
+        raise TypeError("'data' is not a base64 string")
 
 
 def _count(body: dict[str, Any]) -> int:
@@ -289,6 +300,18 @@ class calls:  # noqa: N801  (a namespace of constructors, read as calls.send(...
         # The SDK signs its download folder too; the axis does not use it.
         return Call(
             "getEdoc", {"docId": doc_id, "filePath": file_path}, _decode_edoc, body=JSON_BODY
+        )
+
+    @staticmethod
+    def fetch_streamed(doc_id: str, *, file_path: str, size: int = 0) -> Call[None]:
+        """getEdoc whose answer is streamed to a file (:class:`AnswerScanner`): its parse
+        sees the answer with ``data`` emptied, and only checks that it was a string."""
+        return Call(
+            "getEdoc",
+            {"docId": doc_id, "filePath": file_path},
+            _streamed_edoc,
+            body=JSON_BODY,
+            download_size=max(0, size),
         )
 
     @staticmethod
@@ -372,6 +395,7 @@ class Protocol:
         """Seconds one attempt of ``call`` may take in all: :attr:`deadline`, plus
         :attr:`deadline_per_mib` for each MiB the call uploads."""
         size = call.upload.size if call.upload is not None else 0
+        size += call.download_size
         return self.deadline + self.deadline_per_mib * size / (1024 * 1024)
 
     def deadline_error(self, call: Call[Any], seconds: float, exc: Exception | None) -> AxisTimeout:
@@ -539,6 +563,34 @@ class Protocol:
                 http_status=status,
             ) from exc
 
+    def part_file(self, target: Path) -> Path:
+        """The temporary name a streamed fetch writes under, beside ``target``."""
+        return target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+
+    def finish_streamed(
+        self,
+        call: Call[T],
+        response: httpx.Response,
+        scanner: AnswerScanner,
+        failure: StreamError | None,
+    ) -> T:
+        """The result of a streamed answer, or the AxisError it stands for.
+
+        An answer that is not 200 is mapped from what was kept of it, as usual; a 200
+        answer that could not be scanned (cut off, invalid base64, over the size bound) is
+        an :class:`AxisProtocolError` naming what was wrong.
+        """
+        if failure is not None and response.status_code == 200:
+            raise AxisProtocolError(
+                f"Câu trả lời của trục cho {call.operation} không dùng được: {failure}",
+                f"the axis's answer to {call.operation} is unusable: {failure}",
+                operation=call.operation,
+                http_status=response.status_code,
+            )
+        headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+        kept = httpx.Response(response.status_code, headers=headers, content=scanner.skeleton)
+        return self.parse_response(call, kept)
+
     def log(self, call: Call[Any], response: httpx.Response | None, started: float) -> None:
         """One debug line per attempt; never headers (they carry the HMAC)."""
         _log.debug(
@@ -605,3 +657,256 @@ def _rejection(op: str, status: int, code: str | None, desc: str | None) -> Axis
         error_desc=desc,
         http_status=status,
     )
+
+
+# --------------------------------------------------------------------------- streamed fetch
+
+
+class StreamError(ValueError):
+    """A streamed answer that cannot be the one the protocol describes (English text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """A message fetched to a file: where, its size and SHA-256 (hex) of the decoded bytes."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_B64_SPACE = b" \t\r\n"
+_B64_BATCH = 1024 * 1024  # base64 characters decoded at once (a multiple of 4)
+
+
+class Base64File:
+    """Decodes base64 fed in pieces of any size into a binary file, strictly.
+
+    Whitespace (line breaks peers wrap base64 in) is skipped; any other character outside
+    the alphabet, data after the padding, or a length that is not a multiple of four at
+    the end raises :class:`StreamError` naming the offset. At most ``max_bytes`` decoded
+    bytes are written (StreamError past them). Memory: one batch of about 1 MiB.
+    """
+
+    def __init__(self, out: BinaryIO, *, max_bytes: int | None = None) -> None:
+        self._out = out
+        self._max = max_bytes
+        self._pending = bytearray()
+        self._seen = 0  # base64 characters consumed before _pending
+        self._padded = False
+        self.size = 0
+        self._digest = hashlib.sha256()
+
+    def feed(self, text: bytes) -> None:
+        compact = text.translate(None, _B64_SPACE)
+        if not compact:
+            return
+        if self._padded:
+            raise StreamError(f"base64 goes on after its padding (offset {self._seen})")
+        self._pending += compact
+        if len(self._pending) >= _B64_BATCH:
+            cut = len(self._pending) // 4 * 4
+            self._decode(cut)
+
+    def _decode(self, cut: int) -> None:
+        piece = bytes(self._pending[:cut])
+        try:
+            data = binascii.a2b_base64(piece, strict_mode=True)
+        except (binascii.Error, ValueError) as exc:
+            bad = next((i for i, b in enumerate(piece) if b not in _B64_ALPHABET), None)
+            where = self._seen + (bad if bad is not None else 0)
+            raise StreamError(f"invalid base64 near offset {where}: {exc}") from None
+        if piece.endswith(b"="):
+            self._padded = True
+        del self._pending[:cut]
+        self._seen += cut
+        self.size += len(data)
+        if self._max is not None and self.size > self._max:
+            raise StreamError(f"the message is larger than the limit of {self._max} bytes")
+        self._digest.update(data)
+        self._out.write(data)
+
+    def finish(self) -> None:
+        """Decode what is left; raises StreamError for a cut-off (truncated) base64 text."""
+        if len(self._pending) % 4:
+            raise StreamError(
+                f"base64 ends after {self._seen + len(self._pending)} characters, not a "
+                "multiple of 4: the answer was cut off"
+            )
+        if self._pending:
+            self._decode(len(self._pending))
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+_SPECIAL = re.compile(rb'["\\]')
+_SKELETON_MAX = 1024 * 1024  # bytes of the answer outside ``data`` kept to be parsed
+_WS = b" \t\r\n"
+
+
+class AnswerScanner:
+    """An incremental scanner of getEdoc's answer: a JSON object whose ``data`` member is
+    the base64 of the .edxml.
+
+    Every byte but ``data``'s string content is kept (the *skeleton*, bounded by 1 MiB,
+    parsed afterwards with :mod:`json` for ``status``/``ErrorCode``); that content goes
+    through JSON's escapes (``\\/``, ``\\n``, ``\\uXXXX``) into a :class:`Base64File`.
+    The answer is never held whole: memory is one network chunk and one base64 batch.
+    An answer that does not begin with ``{`` is kept raw (bounded), for the error mapping.
+    """
+
+    def __init__(self, sink: Base64File) -> None:
+        self._sink = sink
+        self._skeleton = bytearray()
+        self._state = "start"  # start, raw, value, data, end
+        self._depth = 0
+        self._in_string = False
+        self._escape = False
+        self._key: bytearray | None = None  # a key string at depth 1 being read
+        self._last_key = b""
+        self._want_value = False  # after "key": at depth 1
+        self._carry = b""  # an escape cut at a chunk's end, inside data
+        self.saw_data = False
+
+    @property
+    def skeleton(self) -> bytes:
+        return bytes(self._skeleton)
+
+    def _keep(self, data: bytes) -> None:
+        self._skeleton += data
+        if len(self._skeleton) > _SKELETON_MAX:
+            raise StreamError(f"more than {_SKELETON_MAX} bytes of the answer outside 'data'")
+
+    def feed(self, chunk: bytes) -> None:
+        pos = 0
+        n = len(chunk)
+        while pos < n:
+            if self._state == "data":
+                pos = self._feed_data(chunk, pos)
+                continue
+            if self._state == "raw":
+                self._keep(chunk[pos:])
+                return
+            if self._state == "end":
+                rest = chunk[pos:]
+                if rest.strip(_WS):
+                    raise StreamError("text after the answer's closing brace")
+                return
+            pos = self._feed_json(chunk, pos)
+
+    def _feed_json(self, chunk: bytes, pos: int) -> int:
+        start = pos
+        n = len(chunk)
+        while pos < n:
+            b = chunk[pos]
+            pos += 1
+            if self._state == "start":
+                if b in _WS:
+                    continue
+                self._state = "value" if b == 0x7B else "raw"
+                if self._state == "raw":
+                    self._keep(chunk[start:])
+                    return n
+                self._depth = 1
+                continue
+            if self._in_string:
+                if self._escape:
+                    self._escape = False
+                elif b == 0x5C:
+                    self._escape = True
+                elif b == 0x22:
+                    self._in_string = False
+                    if self._key is not None:
+                        self._last_key = bytes(self._key)
+                        self._key = None
+                    continue
+                if self._key is not None and len(self._key) < 64:
+                    self._key.append(b)
+                continue
+            if b in _WS:
+                continue
+            if b == 0x22:  # a string begins
+                if self._depth == 1 and self._want_value and self._last_key == b"data":
+                    if self.saw_data:
+                        raise StreamError("the answer has 'data' twice")
+                    self.saw_data = True
+                    self._want_value = False
+                    self._keep(chunk[start:pos])
+                    self._state = "data"
+                    return pos
+                self._in_string = True
+                if self._depth == 1 and not self._want_value:
+                    self._key = bytearray()
+                self._want_value = False
+                continue
+            if b == 0x3A and self._depth == 1:  # ':'
+                self._want_value = True
+                continue
+            self._want_value = False
+            if b in b"{[":
+                self._depth += 1
+            elif b in b"}]":
+                self._depth -= 1
+                if self._depth == 0:
+                    self._state = "end"
+                    self._keep(chunk[start:pos])
+                    rest = chunk[pos:]
+                    if rest.strip(_WS):
+                        raise StreamError("text after the answer's closing brace")
+                    return n
+        self._keep(chunk[start:pos])
+        return pos
+
+    def _feed_data(self, chunk: bytes, pos: int) -> int:
+        if self._carry:
+            chunk = self._carry + chunk[pos:]
+            pos = 0
+            self._carry = b""
+        n = len(chunk)
+        while pos < n:
+            found = _SPECIAL.search(chunk, pos)
+            end = found.start() if found else n
+            if end > pos:
+                self._sink.feed(chunk[pos:end])
+            if found is None:
+                return n
+            if chunk[end] == 0x22:  # the closing quote
+                self._state = "value"
+                self._keep(b'"')
+                return end + 1
+            # an escape: \/ \n \r \t or \uXXXX
+            if end + 1 >= n or (chunk[end + 1] == 0x75 and end + 6 > n):
+                self._carry = chunk[end:]
+                return n
+            kind = chunk[end + 1]
+            if kind == 0x2F:
+                self._sink.feed(b"/")
+                pos = end + 2
+            elif kind in b"nrt":
+                pos = end + 2
+            elif kind == 0x75:
+                try:
+                    char = bytes([int(chunk[end + 2 : end + 6], 16)])
+                except ValueError:
+                    raise StreamError("a malformed \\u escape in 'data'") from None
+                if char not in _B64_ALPHABET and char not in _WS:
+                    raise StreamError(f"invalid base64 character {char!r} in 'data'")
+                self._sink.feed(char)
+                pos = end + 6
+            else:
+                raise StreamError(f"invalid base64 character '\\{chr(kind)}' in 'data'")
+        return n
+
+    def finish(self) -> bytes:
+        """The skeleton, once the whole answer went by; StreamError if it was cut off."""
+        if self._state == "raw":
+            return self.skeleton
+        if self._state != "end":
+            where = "inside 'data'" if self._state == "data" else "before its end"
+            raise StreamError(f"the answer was cut off {where}")
+        if self.saw_data:
+            self._sink.finish()
+        return self.skeleton

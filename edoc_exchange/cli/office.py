@@ -45,6 +45,7 @@ def _status_text(code: str | None) -> str:
     known = edxml.StatusCode.known(code)
     return known.description if known is not None else ""
 
+
 db_app = typer.Typer(help="Cơ sở dữ liệu. The database.", no_args_is_help=True)
 daemon_app = typer.Typer(help="Tiến trình nền. The background daemon.", no_args_is_help=True)
 audit_app = typer.Typer(
@@ -142,9 +143,7 @@ def status_cmd(
     """Tình trạng văn bản. A document's state: received (clerk state) or sent (recipients)."""
     settings = load_settings(config)
     office_id = settings.require_office().organ_id
-    details = steps.document_details(
-        open_store(settings), office_id, document_id, sender=sender
-    )
+    details = steps.document_details(open_store(settings), office_id, document_id, sender=sender)
     received, sent = details.received, details.sent
     recipients, history = details.recipients, details.history
     if received is None and sent is None:
@@ -174,6 +173,11 @@ def status_cmd(
             "state": sent.state.value,
             "axis_doc_id": sent.axis_doc_id,
             "last_error": sent.last_error,
+            "following": sent.following,
+            "follow_next_at": sent.follow_next_at.isoformat() if sent.follow_next_at else None,
+            "follow_stopped_at": (
+                sent.follow_stopped_at.isoformat() if sent.follow_stopped_at else None
+            ),
             "recipients": [
                 {
                     "organ_id": r["organ_id"],
@@ -220,6 +224,14 @@ def status_cmd(
         )
     if sent is not None:
         table.add_row("Gửi / sending", f"{sent.state} {sent.axis_doc_id or ''}")
+        if sent.follow_stopped_at is not None:
+            table.add_row(
+                "Theo dõi / following",
+                f"đã ngừng hỏi trục từ {sent.follow_stopped_at:%Y-%m-%d} (quá hạn theo dõi); "
+                "trạng thái gửi đến vẫn được ghi / stopped asking the axis on "
+                f"{sent.follow_stopped_at:%Y-%m-%d} (past the horizon); statuses that "
+                "arrive are still recorded",
+            )
         for r in data["sent"]["recipients"]:
             table.add_row(
                 f"→ {r['organ_id']}",
@@ -243,7 +255,13 @@ def files_cmd(
     """Lấy tệp của văn bản đến. Write a received document's files (unzipped) into a folder."""
     settings = load_settings(config)
     office_id = settings.require_office().organ_id
-    handed = steps.received_files(open_store(settings), office_id, document_id, sender=sender)
+    handed = steps.received_files(
+        open_store(settings),
+        office_id,
+        document_id,
+        sender=sender,
+        blob_dir=settings.store.blob_dir,
+    )
     if not handed:
         out.print("Không có tệp đính kèm / no attachments")
         return

@@ -15,11 +15,14 @@ class ReadLimits:
     """Bounds on untrusted input, checked before or while parsing.
 
     The defaults fit any real document exchange (the largest messages seen carry tens of
-    megabytes of scans) while keeping a hostile input from exhausting memory.
+    megabytes of scans; a 100 MiB file is admitted end to end) while keeping a hostile
+    input from exhausting memory: a message of ``large_message_bytes`` or more is read and
+    verified on its file (``signing.verify_file``), never whole in memory.
     """
 
-    #: Largest accepted message in bytes (base64 attachments included).
-    max_bytes: int = 128 * 1024 * 1024
+    #: Largest accepted message in bytes (base64 attachments included). A 100 MiB file is
+    #: 133.4 MiB of base64, more with line breaks (76-character lines add 1.3-2.6%).
+    max_bytes: int = 192 * 1024 * 1024
     #: Most attachments in one message.
     max_attachments: int = 200
     #: Most XML tags (start, end and empty) in one message.
@@ -37,6 +40,10 @@ class ReadLimits:
     #: Unzipped size below which the ratio is not checked (a page of blanks compresses
     #: far, and a small file cannot exhaust anything).
     zip_ratio_floor: int = 1024 * 1024
+    #: From this size on a message is verified and stored on its file, with attachments
+    #: decoded chunk by chunk (``signing.verify_file``, ``edxml.large``): memory then stays
+    #: a small multiple of a chunk instead of about ten times the message.
+    large_message_bytes: int = 8 * 1024 * 1024
 
 
 DEFAULT_LIMITS = ReadLimits()

@@ -7,7 +7,7 @@ function of an :class:`Office` (the wired parts: store, axis client, signer, tru
 clock), built from the settings by :func:`build_office` with only the parts a door needs.
 """
 
-from ._office import FINAL_STATUSES, Office, OfficeIdentity, StepReport
+from ._office import FINAL_STATUSES, FollowPolicy, Office, OfficeIdentity, StepReport
 from .checkpoints import checkpoint_now, maybe_checkpoint, verify_log
 from .clerk import DocumentDetails, document_details, mark
 from .composing import Composed, Queued, compose_and_queue, compose_file, numbers_used
@@ -16,7 +16,7 @@ from .figures import Figures, figures
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
-from .sending import Dispatch, follow_sent, queue_message, send_due, send_now
+from .sending import FOLLOW_STOPPED, Dispatch, follow_sent, queue_message, send_due, send_now
 from .wiring import (
     build_office,
     load_policy,
@@ -37,10 +37,12 @@ from .worker import (
 
 __all__ = [
     "FINAL_STATUSES",
+    "FOLLOW_STOPPED",
     "Composed",
     "Dispatch",
     "DocumentDetails",
     "Figures",
+    "FollowPolicy",
     "Metrics",
     "Office",
     "OfficeIdentity",

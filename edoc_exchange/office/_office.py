@@ -20,10 +20,10 @@ from ..axis import (
     AxisClient,
 )
 from ..config import ConfigError
-from ..store import Database
+from ..store import Database, StoreError
 from .metrics import Metrics
 
-__all__ = ["FINAL_STATUSES", "Office", "OfficeIdentity", "StepReport"]
+__all__ = ["FINAL_STATUSES", "FollowPolicy", "Office", "OfficeIdentity", "StepReport"]
 
 log = logging.getLogger("edoc.office")
 
@@ -31,6 +31,26 @@ log = logging.getLogger("edoc.office")
 #: Recipient statuses after which a sent document is no longer followed (the vocabulary
 #: is ``edxml.StatusCode``'s; this is its final codes as the outbox compares them).
 FINAL_STATUSES = frozenset(code.value for code in edxml.StatusCode if code.final)
+
+
+@dataclass(frozen=True)
+class FollowPolicy:
+    """How often the axis is asked how a sent document fares (``getSentEdocList``).
+
+    Status messages are the protocol's push: each one that arrives updates its document at
+    once. Polling is the safety net, per document: first ``first`` after sending, then
+    twice as long each time up to ``cap``; once every recipient has answered with a status
+    message the wait goes straight to ``cap``. A recipient that answered a final status
+    (02, 06) is not asked about again, a document all of whose recipients did is not polled
+    at all, and after ``horizon`` from sending polling stops (the clerk sees it, the audit
+    log says so; statuses that arrive later are still recorded). At most ``per_pass``
+    documents are polled in one pass, the longest due first.
+    """
+
+    first: dt.timedelta = dt.timedelta(minutes=1)
+    cap: dt.timedelta = dt.timedelta(hours=6)
+    horizon: dt.timedelta = dt.timedelta(days=30)
+    per_pass: int = 100
 
 
 def _utcnow() -> dt.datetime:
@@ -95,6 +115,19 @@ class Office:
     checkpoint_every: int = 100
     #: Every signed checkpoint is also appended here, outside the database.
     checkpoint_file: Path | None = None
+    #: Where large messages are kept as files (``[store] blob_dir``); None: beside SQLite.
+    blob_dir: Path | None = None
+    #: How sent documents are followed at the axis (backoff, cap, horizon).
+    follow: FollowPolicy = field(default_factory=FollowPolicy)
+
+    def __post_init__(self) -> None:
+        # The office's audit log exists from the moment the office does: appending never
+        # makes it (an unknown office id is an error, not a second log). One read when it
+        # exists; if it cannot be written here (a read-only copy), appends say so later.
+        try:
+            audit.ensure_log(self.db, self.office_id)
+        except StoreError as exc:
+            log.warning("audit log of %s not set up: %s", self.office_id, exc)
 
     @property
     def office_id(self) -> str:

@@ -10,23 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
+import re
+import shutil
+import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import audit, edxml, signing
 from ..axis import (
     AckStatus,
     AxisError,
+    FetchedFile,
     MessageType,
     ReceivedItem,
 )
-from ..store import Database, InboxVerdict, StoreError
+from ..edxml.large import read_file_lazily
+from ..store import Database, InboxVerdict, StoreError, listing
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
-from ._inbound import Judgement, judge
+from ..store.blobs import BlobStore
+from ..store.listing import Listed
+from . import large
+from ._inbound import Judgement
 from ._office import FINAL_STATUSES, Office, StepReport
 from .clerk import received_document
-from .replies import queue_status, row_sha
+from .replies import queue_status
 from .worker import keep_wal_small
 
 __all__ = ["receive_documents", "receive_statuses", "received_files"]
@@ -69,8 +80,12 @@ def _ack_claimed(office: Office, item_id: str, status: AckStatus, document_id: s
             )
 
 
+def _ack_status(verdict: InboxVerdict) -> AckStatus:
+    return AckStatus.DONE if verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
+
+
 def _ack_status_of(row: inbox_store.InboxRow) -> AckStatus:
-    return AckStatus.DONE if row.verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
+    return _ack_status(row.verdict)
 
 
 def _finish_acknowledgements(office: Office, report: StepReport, *, statuses: bool) -> None:
@@ -151,94 +166,333 @@ def _release(office: Office, item_id: str) -> None:
             inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item_id)
 
 
+#: Claimed items a daemon takes from the work list at once: fewer statements per document,
+#: while the rest of the list stays free for the other daemons.
+TAKE = 8
+#: Documents fetched ahead of the one being verified and stored.
+PREFETCH = 2
+
+
+@dataclass
+class _Acked:
+    """An acknowledgement sent (or being sent) to the axis, to be recorded with its claim."""
+
+    item: Listed
+    status: AckStatus
+    document_id: str
+    future: Future[None]
+
+
+class _Intake:
+    """One inbound pass as a pipeline: fetching the next documents and acknowledging the
+    previous ones (at the axis, in two threads) overlap with verifying and storing the
+    current one; the acknowledgements the axis took are recorded in the next storing
+    transaction, so the audit log keeps each document's order (received, verified,
+    queued, then acknowledged) and a document costs one transaction, not two.
+    """
+
+    def __init__(self, office: Office, report: StepReport) -> None:
+        self.office = office
+        self.report = report
+        self.claimed: deque[Listed] = deque()
+        self.fetching: deque[tuple[Listed, Future[FetchedFile]]] = deque()
+        self.acks: deque[_Acked] = deque()
+        self.listed = False
+        self.fetcher = ThreadPoolExecutor(1, thread_name_prefix="edoc-fetch")
+        # Fetched messages stream into files here (a large one never whole in memory).
+        self.folder = Path(tempfile.mkdtemp(prefix="edoc-in-"))
+        self.acker = ThreadPoolExecutor(1, thread_name_prefix="edoc-ack")
+
+    def _take(self) -> list[Listed]:
+        """Claimed items from the office's work list; list the axis (once a pass) when the
+        work list is empty."""
+        office = self.office
+        while True:
+            now = office.clock()
+            with office.db.transaction() as conn:
+                taken = listing.take_listed(
+                    conn,
+                    office_id=office.office_id,
+                    worker=office.worker,
+                    worker_id=office.worker_id,
+                    now=now,
+                    stale_before=now - office.stale_after,
+                    limit=TAKE,
+                )
+            if taken or self.listed:
+                return taken
+            items = office.axis.list_received(MessageType.EDOC)
+            office.metrics.polled()
+            self.listed = True
+            if not items:
+                return []
+            with office.db.transaction() as conn:
+                listing.add_listed(
+                    conn, office.office_id, [(i.doc_id, i.sender) for i in items], now=now
+                )
+
+    def _fill(self) -> None:
+        while len(self.fetching) < PREFETCH:
+            if not self.claimed:
+                self.claimed.extend(self._take())
+            if not self.claimed:
+                return
+            item = self.claimed.popleft()
+            if self._in_hand(item.axis_doc_id):
+                continue  # listed again while this worker still holds it
+            if item.stored is not None:
+                # Stored before (a crash before acknowledging, or another daemon): just
+                # acknowledge; recorded only if its claim is still there.
+                self._acknowledge(item, _ack_status(item.stored.verdict), item.stored.document_id)
+                self.report.duplicates += 1
+                continue
+            self.fetching.append((item, self.fetcher.submit(self._fetch, item)))
+
+    def _fetch(self, item: Listed) -> FetchedFile:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", item.axis_doc_id)[:100] or "item"
+        return self.office.axis.fetch_to_file(
+            item.axis_doc_id,
+            self.folder / f"{name}.edxml",
+            max_bytes=edxml.DEFAULT_LIMITS.max_bytes,
+        )
+
+    def run(self) -> None:
+        office, report = self.office, self.report
+        while True:
+            if office.stopping:
+                # The items in hand (fetched or being fetched: downloaded over a weak link
+                # perhaps) are still stored and acknowledged; nothing new is started.
+                report.interrupted = True
+            else:
+                self._fill()
+            if not self.fetching:
+                return
+            item, fetched = self.fetching.popleft()
+            try:
+                got = fetched.result()
+            except BaseException:
+                self._release([item])  # nothing was stored: another pass may try
+                raise
+            document_id, verdict, new = self._store(item, got)
+            # Stored, reply queued: only now tell the axis (the claim is kept until recorded).
+            self._acknowledge(item, _ack_status(verdict), document_id)
+            outcome = verdict.value if new else "duplicate"
+            if outcome == "rejected":
+                report.rejected += 1
+            elif new:
+                report.done += 1
+            else:
+                report.duplicates += 1
+            report.details.append(f"{item.axis_doc_id}: {outcome}")
+            keep_wal_small(office)  # a large message leaves a large WAL behind
+
+    def _in_hand(self, axis_doc_id: str) -> bool:
+        return any(i.axis_doc_id == axis_doc_id for i, _ in self.fetching) or any(
+            a.item.axis_doc_id == axis_doc_id for a in self.acks
+        )
+
+    def _acknowledge(self, item: Listed, status: AckStatus, document_id: str) -> None:
+        future = self.acker.submit(self.office.axis.acknowledge, item.axis_doc_id, status)
+        self.acks.append(_Acked(item, status, document_id, future))
+
+    def _answered(self, *, wait: bool) -> list[_Acked]:
+        """Acknowledgements the axis took, oldest first (all of them, with ``wait``); the
+        first one that failed is raised after those before it are handed back."""
+        done: list[_Acked] = []
+        while self.acks and (wait or self.acks[0].future.done()):
+            acked = self.acks[0]
+            exc = acked.future.exception()
+            if exc is not None:
+                if done:
+                    return done  # record these first; the failure is raised next time
+                self.acks.popleft()
+                raise exc
+            done.append(self.acks.popleft())
+        return done
+
+    def _record_acks(self, conn: Any, acked: list[_Acked]) -> None:
+        """Release the claims of acknowledged items and record each acknowledgement once
+        (only the worker that removes a claim records it; see ``_ack_claimed``)."""
+        released = set(
+            inbox_store.release_claims(
+                conn,
+                office_id=self.office.office_id,
+                axis_doc_ids=[a.item.axis_doc_id for a in acked],
+            )
+        )
+        for a in acked:
+            if a.item.axis_doc_id in released:
+                released.discard(a.item.axis_doc_id)  # one claim, one record
+                audit.append(
+                    conn,
+                    self.office.office_id,
+                    audit.AuditEvent.ACKNOWLEDGED,
+                    {
+                        "axis_doc_id": a.item.axis_doc_id,
+                        "status": a.status.value,
+                        "document_id": a.document_id,
+                    },
+                )
+
+    def _store(self, item: Listed, fetched: FetchedFile) -> tuple[str, InboxVerdict, bool]:
+        """Verify and store one fetched item with its reply queued, recording in the same
+        transaction the acknowledgements the axis took meanwhile."""
+        office = self.office
+        now = office.clock()
+        judged: Judgement | None = None
+        try:
+            # In memory when small; on its file when large (kept as a blob, see .large).
+            judged = large.judge_fetched(
+                fetched, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
+            )
+            acked = self._answered(wait=False)
+            record = judged
+
+            def store(conn: Any) -> tuple[inbox_store.InboxRow, bool]:
+                # One audit flush (head locked just before commit) for the step's events.
+                with audit.batch(conn, office.office_id):
+                    self._record_acks(conn, acked)
+                    return _store_judged(conn, office, item, record, fetched.sha256, now)
+
+            try:
+                row, new = office.db.run(store)  # again on a new connection if it died
+            except BaseException:
+                # Not recorded: put them back, to be recorded with the next item or at the end.
+                self.acks.extendleft(reversed(acked))
+                raise
+        except BaseException:
+            self._release([item])
+            raise
+        finally:
+            large.discard(fetched, judged)  # the store keeps its own copy
+        if new and row.identity_finding:
+            log.warning("%s: %s", item.axis_doc_id, row.identity_finding)
+        office.metrics.received(row.verdict.value)
+        return judged.fields.document_id, row.verdict, new
+
+    def _release(self, items: list[Listed]) -> None:
+        """Give up claims of items not stored (a failure, or a stop): they stay listed at the
+        axis, and the next listing adds them to the work list again."""
+        if not items:
+            return
+        with self.office.db.transaction() as conn:
+            for item in items:
+                if (
+                    inbox_store.find_incoming(
+                        conn, self.office.office_id, axis_doc_id=item.axis_doc_id
+                    )
+                    is None
+                ):
+                    inbox_store.release_claim(
+                        conn, office_id=self.office.office_id, axis_doc_id=item.axis_doc_id
+                    )
+
+    def close(self) -> None:
+        """Stop fetching, give back what was claimed but not stored, and record every
+        acknowledgement still in flight (an acknowledgement that failed keeps its claim:
+        the next pass acknowledges it again)."""
+        for _item, fetched in self.fetching:
+            fetched.cancel()
+        self.fetcher.shutdown(wait=True)
+        shutil.rmtree(self.folder, ignore_errors=True)  # fetched, not stored: listed still
+        pending = list(self.claimed) + [item for item, _ in self.fetching]
+        self.claimed.clear()
+        self.fetching.clear()
+        self.acker.shutdown(wait=True)
+        failure: BaseException | None = None
+        try:
+            self._release(pending)
+            while self.acks:
+                try:
+                    acked = self._answered(wait=True)
+                except AxisError as exc:
+                    self.report.failed += 1
+                    failure = failure or exc
+                    log.warning("cannot acknowledge: %s", exc.diagnostics())
+                    continue
+                if acked:
+                    with (
+                        self.office.db.transaction() as conn,
+                        audit.batch(conn, self.office.office_id),
+                    ):
+                        self._record_acks(conn, acked)
+        finally:
+            self.acks.clear()
+        if failure is not None:
+            raise failure
+
+
 def receive_documents(office: Office) -> StepReport:
     """One inbound pass: every listed document is stored once, answered and acknowledged.
 
-    Items are taken one by one; when the daemon is asked to stop, the pass ends after the
-    item in hand (``report.interrupted``) and the rest stays listed at the axis.
+    The office's daemons share one work list (:mod:`..store.listing`), fed by one listing
+    of the axis, and take a few items at a time. When the daemon is asked to stop, the pass
+    ends after the items in hand (the one being stored and those being fetched ahead, at
+    most ``PREFETCH``; ``report.interrupted``); the rest stays listed at the axis.
     """
     report = StepReport()
     _finish_acknowledgements(office, report, statuses=False)
     if office.stopping:
         report.interrupted = True
         return report
-    items = office.axis.list_received(MessageType.EDOC)
-    office.metrics.polled()
-    # Daemons sharing a database walk the list in different orders, so that they mostly
-    # claim different items instead of queueing behind each other's claims.
-    random.shuffle(items)
-    for item in items:
-        if office.stopping:
-            report.interrupted = True
-            break
-        claimed, existing = _claim(office, item)
-        if existing is not None:
-            # Stored before (a crash before acknowledging, or another daemon): just ack;
-            # recorded only if its claim is still there (see _ack_claimed).
-            _ack_claimed(office, item.doc_id, _ack_status_of(existing), existing.document_id)
-            report.duplicates += 1
-            continue
-        if not claimed:
-            report.skipped += 1
-            continue
+    intake = _Intake(office, report)
+    try:
+        intake.run()
+    except BaseException:
         try:
-            document_id, verdict, new = _receive_one(office, item)
-        except BaseException:
-            _release(office, item.doc_id)  # nothing was stored: another pass may try
-            raise
-        # Stored, reply queued: only now tell the axis (the claim is kept until recorded).
-        ack = AckStatus.DONE if verdict is InboxVerdict.VERIFIED else AckStatus.FAIL
-        _ack_claimed(office, item.doc_id, ack, document_id)
-        outcome = verdict.value if new else "duplicate"
-        if outcome == "rejected":
-            report.rejected += 1
-        else:
-            report.done += 1
-        report.details.append(f"{item.doc_id}: {outcome}")
-        keep_wal_small(office)  # a large message leaves a large WAL behind
+            intake.close()
+        except Exception as exc:  # the first failure is the one to report
+            log.warning("while stopping the inbound pass: %s", exc)
+        raise
+    intake.close()
     return report
 
 
-def _receive_one(office: Office, item: ReceivedItem) -> tuple[str, InboxVerdict, bool]:
-    """Fetch, verify and store one claimed item with its reply queued; do not acknowledge.
+def _store_judged(
+    conn: Any,
+    office: Office,
+    item: Listed,
+    judged: Judgement,
+    sha256: str,
+    now: dt.datetime,
+) -> tuple[inbox_store.InboxRow, bool]:
+    """Store a judged item (verified record or rejection evidence), with its audit events
+    and reply, in the caller's transaction; (row, whether it is new)."""
+    # The blob folder only for a large message (a PostgreSQL store names it in settings).
+    blobs = large.blob_store(office) if _staged(judged.record) else None
+    if isinstance(judged.record, inbox_store.VerifiedRecord):
+        row, new = inbox_store.store_incoming_verified(
+            conn,
+            judged.record,
+            blobs=blobs,
+            office_id=office.office_id,
+            axis_doc_id=item.axis_doc_id,
+            state=edxml.StatusCode.ARRIVED,
+            now=now,
+        )
+    else:
+        row, new = inbox_store.store_incoming_rejected(
+            conn,
+            judged.record,
+            blobs=blobs,
+            office_id=office.office_id,
+            axis_doc_id=item.axis_doc_id,
+            state=edxml.StatusCode.REJECTED,
+            now=now,
+        )
+    if new:
+        _record_arrival(conn, office, item.axis_doc_id, judged, sha256)
+    return row, new
 
-    The inbox gets a verified record (made from the VerifiedMessage, under the sender's
-    identity) or a rejection with the raw bytes as evidence; never bytes and a verdict.
-    Returns (DocumentId, verdict, whether it was new).
-    """
-    data = office.axis.fetch(item.doc_id)
-    now = office.clock()
-    judged = judge(data, office.trust(), axis_doc_id=item.doc_id, listed_sender=item.sender)
-    fields = judged.fields
-    with office.db.transaction() as conn:
-        if isinstance(judged.record, inbox_store.VerifiedRecord):
-            row, new = inbox_store.store_incoming_verified(
-                conn,
-                judged.record,
-                office_id=office.office_id,
-                axis_doc_id=item.doc_id,
-                state=edxml.StatusCode.ARRIVED,
-                now=now,
-            )
-        else:
-            row, new = inbox_store.store_incoming_rejected(
-                conn,
-                judged.record,
-                office_id=office.office_id,
-                axis_doc_id=item.doc_id,
-                state=edxml.StatusCode.REJECTED,
-                now=now,
-            )
-        if new:
-            _record_arrival(conn, office, item, judged, data)
-    if new and row.identity_finding:
-        log.warning("%s: %s", item.doc_id, row.identity_finding)
-    office.metrics.received(row.verdict.value)
-    return fields.document_id, row.verdict, new
+
+def _staged(record: inbox_store.VerifiedRecord | inbox_store.RejectedRecord) -> bool:
+    if isinstance(record, inbox_store.VerifiedRecord):
+        return record.signed_file is not None
+    return record.evidence_file is not None
 
 
 def _record_arrival(
-    conn: Any, office: Office, item: ReceivedItem, judged: Judgement, data: bytes
+    conn: Any, office: Office, axis_doc_id: str, judged: Judgement, sha256: str
 ) -> None:
     """The audit events of a new arrival, and its 01/02 reply, in the storing transaction."""
     fields = judged.fields
@@ -247,11 +501,11 @@ def _record_arrival(
         office.office_id,
         audit.AuditEvent.RECEIVED,
         {
-            "axis_doc_id": item.doc_id,
+            "axis_doc_id": axis_doc_id,
             "document_id": fields.document_id,
             "from": fields.sender,
             # Of the bytes as delivered (hops and all); the inbox keeps the signed message.
-            "sha256": row_sha(data),
+            "sha256": sha256,
         },
     )
     verified, record = judged.verified, judged.record
@@ -295,7 +549,14 @@ def _short(reason: str | None) -> str | None:
 
 
 def receive_statuses(office: Office) -> StepReport:
-    """One pass over status messages answering what this office sent."""
+    """One pass over status messages answering what this office sent.
+
+    Each one is kept (history, with its bytes) and acknowledged; one that answers no
+    document this office sent to its sender, or whose code is malformed, changes nothing
+    else and says why in its audit event (``problem``).
+    """
+    from .sending import status_problem, unmatched_status  # following lives there
+
     report = StepReport()
     _finish_acknowledgements(office, report, statuses=True)
     if office.stopping:
@@ -330,6 +591,9 @@ def receive_statuses(office: Office) -> StepReport:
             report.rejected += 1
             continue
         document_id = msg.response_for.document_id or ""
+        # A code that is not two digits is kept (history, with the message) and said to be
+        # wrong; it moves nobody's status. Four characters fit the history's column.
+        code = msg.status_code if len(msg.status_code) <= 4 else msg.status_code[:3] + "…"
         with office.db.transaction() as conn:
             new = inbox_store.record_status(
                 conn,
@@ -337,7 +601,7 @@ def receive_statuses(office: Office) -> StepReport:
                 direction="in",
                 document_id=document_id,
                 counterpart=msg.sender.organ_id,
-                status_code=msg.status_code,
+                status_code=code,
                 description=msg.description,
                 status_time=msg.timestamp,
                 axis_doc_id=item.doc_id,
@@ -347,18 +611,18 @@ def receive_statuses(office: Office) -> StepReport:
             if new:
                 # Held until the acknowledgement is recorded (see _ack_claimed).
                 _claim_row(conn, office, item.doc_id, now)
-                _match_sent(conn, office, msg, now)
-                audit.append(
-                    conn,
-                    office.office_id,
-                    audit.AuditEvent.STATUS_RECEIVED,
-                    {
-                        "axis_doc_id": item.doc_id,
-                        "document_id": document_id,
-                        "from": msg.sender.organ_id,
-                        "status_code": msg.status_code,
-                    },
-                )
+                event: dict[str, Any] = {
+                    "axis_doc_id": item.doc_id,
+                    "document_id": document_id,
+                    "from": msg.sender.organ_id,
+                    "status_code": msg.status_code,
+                }
+                problem = status_problem(msg)
+                if problem is None and not _match_sent(conn, office, msg, now):
+                    problem = unmatched_status(msg, document_id)
+                if problem is not None:
+                    event["problem"] = problem
+                audit.append(conn, office.office_id, audit.AuditEvent.STATUS_RECEIVED, event)
         _ack_claimed(office, item.doc_id, AckStatus.DONE, document_id)
         report.done += 1 if new else 0
         report.duplicates += 0 if new else 1
@@ -370,6 +634,8 @@ def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.dat
     recipient that answers among their recipients. Another office's status about a
     document it never received (or about a DocumentId that is not ours) changes nothing;
     the history keeps it all the same. Returns how many sent documents it updated."""
+    from .sending import followed_by_push  # following lives there
+
     document_id = msg.response_for.document_id or ""
     answered_issuer = msg.response_for.organ_id
     if answered_issuer is not None and answered_issuer != office.office_id:
@@ -381,15 +647,20 @@ def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.dat
         )
         return 0
     matched = 0
-    # By index (office, DocumentId): a status never reads every sent row.
+    # By index (office, DocumentId), reading ids and recipients only: a status never reads
+    # every sent row, nor any message's bytes.
     for row in outbox_store.find_sent_to(
         conn, office_id=office.office_id, document_id=document_id, recipient=msg.sender.organ_id
     ):
+        matched += 1
+        current = outbox_store.recipient_codes(conn, row.id).get(msg.sender.organ_id)
+        if current in FINAL_STATUSES or edxml.StatusCode.known(msg.status_code) is None:
+            continue  # that recipient is done with it; a code out of the standard moves nothing
         outbox_store.set_recipient_status(
             conn, row.id, msg.sender.organ_id, now, status_code=msg.status_code
         )
-        outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
-        matched += 1
+        if not outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now):
+            followed_by_push(conn, office, row, now)
     if not matched:
         log.warning(
             "status %s from %s matches no document this office sent to it (%s)",
@@ -401,15 +672,20 @@ def _match_sent(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.dat
 
 
 def received_files(
-    db: Database, office_id: str, document_id: str, *, sender: str | None = None
+    db: Database,
+    office_id: str,
+    document_id: str,
+    *,
+    sender: str | None = None,
+    blob_dir: Path | None = None,
 ) -> list[edxml.AttachedFile]:
     """The files of a received, verified document, as a clerk gets them.
 
     They are read from the verified projection: the signed message the inbox kept (what
     the signature covers, nothing an axis appended), with the SDK's zip unpacked. A
     rejected item's files are not handed out: nothing vouches for them. ``sender`` picks
-    one sender's document when several used this DocumentId. Raises StoreError saying why
-    not.
+    one sender's document when several used this DocumentId; ``blob_dir`` is ``[store]
+    blob_dir`` (where a large message is kept). Raises StoreError saying why not.
     """
     with db.engine.connect() as conn:
         row = received_document(conn, office_id, document_id, sender=sender, step="files")
@@ -421,8 +697,15 @@ def received_files(
                 "files of an unverified message are not handed out",
                 step="files",
             )
-        verified = inbox_store.verified_document(conn, row)
-    message = edxml.read(verified.content).message
+        blobs = None
+        if row.message_blob is not None:
+            blobs = BlobStore(blob_dir) if blob_dir is not None else BlobStore.beside(db.engine)
+        verified = inbox_store.verified_document(conn, row, blobs=blobs)
+    if verified.content_file is not None:
+        # Kept as a blob: read lazily (the attachments' bytes stay in the file until asked).
+        message = read_file_lazily(verified.content_file).message
+    else:
+        message = edxml.read(verified.content).message
     if not isinstance(message, edxml.Document):
         return []
     return [att.file for att in message.attachments]

@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 
@@ -25,12 +26,22 @@ from ..axis import (
 from ..store import StoreError
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
-from ._office import FINAL_STATUSES, Office, StepReport
+from ._office import FINAL_STATUSES, FollowPolicy, Office, StepReport
 from .checkpoints import maybe_checkpoint
 from .replies import row_sha
 from .worker import keep_wal_small
 
-__all__ = ["Dispatch", "follow_sent", "queue_message", "send_due", "send_now"]
+__all__ = [
+    "FOLLOW_STOPPED",
+    "Dispatch",
+    "follow_sent",
+    "followed_by_push",
+    "queue_message",
+    "send_due",
+    "send_now",
+    "status_problem",
+    "unmatched_status",
+]
 
 log = logging.getLogger("edoc.office")
 
@@ -165,7 +176,14 @@ def _send_one(
         return
     now = office.clock()
     with office.db.transaction() as conn:
-        outbox_store.mark_sent(conn, row.id, office.worker, result.doc_id, now)
+        outbox_store.mark_sent(
+            conn,
+            row.id,
+            office.worker,
+            result.doc_id,
+            now,
+            follow_after=office.follow.first if row.kind == "edoc" else None,
+        )
         if row.kind == "status":
             inbox_store.record_status(
                 conn,
@@ -274,28 +292,67 @@ def _failed(
     log.warning("send failed (%s): %s", "permanent" if permanent else "will retry", error)
 
 
+#: The audit event of a document whose following stopped at the horizon (a name of its
+#: own: the audit log's names are read by inspectors and reports).
+FOLLOW_STOPPED = "follow_stopped"
+
+
 def follow_sent(office: Office) -> StepReport:
-    """Ask the axis how each unfinished sent document fares with each recipient."""
+    """Ask the axis how the sent documents that are due fare with their recipients.
+
+    Only documents whose next poll is due are read (by index, never their bytes), at most
+    ``office.follow.per_pass`` of them, so a pass costs what is due, not what was ever
+    sent. Each poll doubles the document's wait up to the cap (see :class:`FollowPolicy`);
+    a recipient that answered a final status keeps it; a document every recipient finished
+    is no longer polled; past the horizon polling stops, recorded in the audit log. When the
+    axis does not answer, the pass ends and the rest stays due; an answer refusing one
+    document is logged and that document waits longer (an authentication refusal, which
+    every call would get, fails the pass).
+    """
     report = StepReport()
+    policy = office.follow
     with office.db.read() as conn:
-        rows = outbox_store.find_sent(conn, office_id=office.office_id)
-    for row in rows:
+        due = outbox_store.due_for_following(
+            conn, office_id=office.office_id, now=office.clock(), limit=policy.per_pass
+        )
+    for ref in due:
         if office.stopping:
             report.interrupted = True
             break
-        if row.axis_doc_id is None:
-            continue
-        try:
-            statuses = office.axis.sent_status(row.axis_doc_id)
-        except AxisTransientError:
-            report.skipped += 1
-            continue
         now = office.clock()
+        if now >= ref.sent_at + policy.horizon:
+            _stop_following(office, ref, now)
+            report.details.append(f"{ref.document_id}: following stopped (horizon)")
+            continue
+        wait = _next_wait(policy, ref.follow_interval)
+        try:
+            statuses = office.axis.sent_status(ref.axis_doc_id)
+        except AxisTransientError as exc:
+            # The axis does not answer: the others would not fare better this pass.
+            report.skipped += 1
+            log.warning("following %s: %s", ref.document_id, exc.diagnostics())
+            break
+        except AxisAuthError:
+            raise
+        except AxisError as exc:
+            report.failed += 1
+            log.warning(
+                "following %s (axis DocId %s): %s; asked again in %s",
+                ref.document_id,
+                ref.axis_doc_id,
+                exc.diagnostics(),
+                wait,
+            )
+            _follow_again(office, ref, now, wait)
+            continue
         with office.db.transaction() as conn:
+            codes = outbox_store.recipient_codes(conn, ref.id)
             for st in statuses:
+                if codes.get(st.to_code) in FINAL_STATUSES:
+                    continue  # that recipient is done with it: nothing the axis says changes it
                 if outbox_store.set_recipient_status(
                     conn,
-                    row.id,
+                    ref.id,
                     st.to_code,
                     now,
                     send_status=st.send_status,
@@ -303,8 +360,108 @@ def follow_sent(office: Office) -> StepReport:
                     status_code=st.last_status_code,
                 ):
                     report.done += 1
-            outbox_store.mark_final_if_done(conn, row, FINAL_STATUSES, now)
+            if not outbox_store.mark_final_if_done(conn, ref, FINAL_STATUSES, now):
+                outbox_store.follow_again(
+                    conn, ref.id, at=_next_poll(policy, ref, now, wait), interval=wait
+                )
     return report
+
+
+def _next_wait(policy: FollowPolicy, current: int) -> dt.timedelta:
+    """The wait after this poll: twice the current one, between ``first`` and ``cap``."""
+    doubled = dt.timedelta(seconds=2 * current)
+    return max(policy.first, min(doubled, policy.cap))
+
+
+#: The golden ratio's fraction: multiples of it modulo 1 spread as evenly as can be.
+_GOLDEN = (5**0.5 - 1) / 2
+
+
+def _next_poll(
+    policy: FollowPolicy, ref: outbox_store.SentRef, now: dt.datetime, wait: dt.timedelta
+) -> dt.datetime:
+    """When to poll next: between half of ``wait`` and all of it from now, never after the
+    horizon (so the stop is seen on time). Where in that span depends on the document's
+    id, through the golden ratio's sequence: documents sent or answered together (ids in a
+    row) are spread evenly over it, instead of being polled together again, or in the
+    clumps random draws make."""
+    spread = 0.5 + 0.5 * ((ref.id * _GOLDEN) % 1.0)
+    return min(now + wait * spread, ref.sent_at + policy.horizon)
+
+
+def _follow_again(
+    office: Office, ref: outbox_store.SentRef, now: dt.datetime, wait: dt.timedelta
+) -> None:
+    with office.db.transaction() as conn:
+        outbox_store.follow_again(
+            conn, ref.id, at=_next_poll(office.follow, ref, now, wait), interval=wait
+        )
+
+
+def followed_by_push(
+    conn: Any, office: Office, ref: outbox_store.SentRef, now: dt.datetime
+) -> None:
+    """A status message from a recipient of ``ref`` was recorded: once every recipient
+    has answered by status message, the push works for this document, and polling it
+    becomes the rare safety net (the cap) rather than the way to learn."""
+    codes = outbox_store.recipient_codes(conn, ref.id)
+    if all(codes.get(organ) is not None for organ in ref.recipients):
+        policy = office.follow
+        outbox_store.follow_again(
+            conn, ref.id, at=_next_poll(policy, ref, now, policy.cap), interval=policy.cap
+        )
+
+
+def _stop_following(office: Office, ref: outbox_store.SentRef, now: dt.datetime) -> None:
+    """The horizon passed: stop polling, and say so (audit log, log, the clerk's view)."""
+    horizon = office.follow.horizon
+    with office.db.transaction() as conn:
+        if not outbox_store.stop_following(conn, ref.id, now):
+            return
+        codes = outbox_store.recipient_codes(conn, ref.id)
+        unfinished = sorted(o for o in ref.recipients if codes.get(o) not in FINAL_STATUSES)
+        audit.append(
+            conn,
+            office.office_id,
+            FOLLOW_STOPPED,
+            {
+                "outbox_id": ref.id,
+                "document_id": ref.document_id,
+                "axis_doc_id": ref.axis_doc_id,
+                "sent_at": ref.sent_at.isoformat(),
+                "horizon_seconds": int(horizon.total_seconds()),
+                "unfinished": [{"organ_id": o, "status_code": codes.get(o)} for o in unfinished],
+            },
+        )
+    log.warning(
+        "stopped following %s: sent %s, more than %s ago, and %s not finished with it; "
+        "statuses that arrive are still recorded",
+        ref.document_id,
+        ref.sent_at.isoformat(),
+        horizon,
+        ", ".join(unfinished) or "no recipient",
+    )
+
+
+def status_problem(msg: edxml.StatusMessage) -> str | None:
+    """Why a verified status message's code cannot be applied, in both languages."""
+    if len(msg.status_code) == 2 and msg.status_code.isdigit():
+        return None
+    return (
+        f"Mã trạng thái '{msg.status_code}' không hợp lệ (phải là hai chữ số): đã lưu, "
+        f"không cập nhật trạng thái nơi nhận / status code '{msg.status_code}' is malformed "
+        "(two digits expected): kept, no recipient's status changed"
+    )
+
+
+def unmatched_status(msg: edxml.StatusMessage, document_id: str) -> str:
+    """What to say of a status that answers no document this office sent to its sender."""
+    return (
+        f"Trạng thái từ {msg.sender.organ_id} cho văn bản {document_id or '(không có mã)'} "
+        "không khớp văn bản nào cơ quan đã gửi cho nơi đó: đã lưu vào lịch sử / status from "
+        f"{msg.sender.organ_id} about {document_id or '(no DocumentId)'} matches no document "
+        "this office sent to it: kept in the history"
+    )
 
 
 def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tuple[int, bool]:

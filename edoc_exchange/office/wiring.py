@@ -17,7 +17,7 @@ from .. import signing
 from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings
 from ..store import Database, open_database, upgrade
-from ._office import Office, OfficeIdentity
+from ._office import FollowPolicy, Office, OfficeIdentity
 
 __all__ = [
     "build_office",
@@ -131,6 +131,13 @@ def build_office(
         retry_max=dt.timedelta(seconds=d.retry_max),
         checkpoint_every=d.checkpoint_every,
         checkpoint_file=settings.audit.checkpoint_file,
+        blob_dir=settings.store.blob_dir,
+        follow=FollowPolicy(
+            first=dt.timedelta(seconds=d.follow_first),
+            cap=dt.timedelta(seconds=max(d.follow_max, d.follow_first)),
+            horizon=dt.timedelta(days=d.follow_horizon_days),
+            per_pass=d.follow_per_pass,
+        ),
     )
 
 

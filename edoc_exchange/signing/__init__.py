@@ -42,6 +42,7 @@ from ._signers import (
     read_certificates,
     sign_data,
 )
+from ._stream import LargeVerifiedMessage, verify_file
 from ._verify import VerifiedMessage, signing_time, verify
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "KeyPairSigner",
     "KeySource",
     "KeyUsage",
+    "LargeVerifiedMessage",
     "LegacySignature",
     "Pkcs11Signer",
     "Rule",
@@ -80,4 +82,5 @@ __all__ = [
     "signing_time",
     "spki_sha256",
     "verify",
+    "verify_file",
 ]

@@ -29,6 +29,7 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import os
 from typing import Any
 
 from cryptography import x509
@@ -265,7 +266,7 @@ def signing_time(message: Document | StatusMessage) -> dt.datetime | None:
 
 
 def verify(
-    data: bytes,
+    data: bytes | str | os.PathLike[str],
     policy: TrustPolicy,
     *,
     limits: ReadLimits = DEFAULT_LIMITS,
@@ -279,6 +280,10 @@ def verify(
     :class:`~edoc_exchange.edxml.EdxmlReadError` when a correctly signed content is not an
     acceptable edXML message. ``now`` replaces the clock (tests, re-verifying archives).
     """
+    if not isinstance(data, bytes | bytearray | memoryview):  # a path: a large message,
+        from ._stream import verify_file  # verified on its file (see _stream)
+
+        return verify_file(data, policy, limits=limits, now=now)
     now = now or dt.datetime.now(dt.UTC)
     # 1. Parse untrusted bytes safely.
     data = _xml.skip_stray_bytes(bytes(data))

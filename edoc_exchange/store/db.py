@@ -12,23 +12,37 @@ after it grew large (:meth:`Database.trim_wal`), so one large message does not l
 file of hundreds of megabytes behind. Driver errors leave as :class:`StoreError`
 subclasses with a message a person can act on, never as tracebacks. Migrations are
 alembic revisions shipped in the package, applied by :func:`upgrade`.
+
+PostgreSQL connections are not pinged before use (a round trip per transaction): a pooled
+connection is replaced once it is :data:`PG_POOL_RECYCLE` seconds old, one the server has
+already closed (a restart, an idle timeout) is recognised at checkout without a round trip
+(its socket has something to read while idle), and :meth:`Database.run` runs a transaction
+again on a new connection when the connection turns out dead before the commit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import select
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from ..errors import EdocError
@@ -58,6 +72,15 @@ WAL_TRIM_BYTES = 64 * 1024 * 1024
 CHECKPOINT_BUSY_MS = 2_000
 #: Seconds to wait for a PostgreSQL server to accept a connection.
 PG_CONNECT_TIMEOUT = 10
+#: A pooled PostgreSQL connection older than this (seconds) is replaced at checkout rather
+#: than used: firewalls and poolers drop long-lived connections silently.
+PG_POOL_RECYCLE = 600
+#: How many times :meth:`Database.run` runs a transaction whose connection died before
+#: its commit (the first run included).
+RUN_ATTEMPTS = 2
+
+log = logging.getLogger("edoc.store")
+_T = TypeVar("_T")
 
 Synchronous = Literal["full", "extra", "normal"]
 _WRITE = "edoc_write"  # execution option: this connection's transaction will write
@@ -155,13 +178,44 @@ def _errors_are_store_errors(engine: Engine, url: str) -> None:
         if context.is_pre_ping:
             return  # the pool reconnects
         error = context.sqlalchemy_exception
+        if error is not None and _server_ended_session(error):
+            # psycopg reports a terminated session as an error while its socket still
+            # looks open: tell SQLAlchemy the connection is gone, so that it is thrown
+            # away (not returned to the pool) and Database.run may run the work again.
+            context.is_disconnect = True
         if isinstance(error, OperationalError | InterfaceError | InternalError):
             translated = translate_error(error, url)
             translated.__cause__ = error
             raise translated
 
 
+def _closed_by_server(dbapi_conn: Any) -> bool:
+    """Whether the server already closed this idle psycopg connection, without asking it.
+
+    An idle connection has nothing to read: after a restart, ``pg_terminate_backend`` or
+    ``idle_session_timeout`` the server writes its FATAL notice and closes, so the socket
+    is readable (or gone). One ``poll`` with no wait; no round trip.
+    """
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return True
+    try:
+        fd = dbapi_conn.pgconn.socket
+    except Exception:  # psycopg raises its OperationalError for a closed connection
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
 def _postgres_setup(engine: Engine) -> None:
+    if hasattr(select, "poll"):
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            # The pool throws this connection away and takes (or makes) another.
+            if _closed_by_server(dbapi_conn):
+                raise DisconnectionError("the server closed this connection")
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # A server (or role) configured with synchronous_commit=off would acknowledge
@@ -214,6 +268,36 @@ class Database:
         """
         with self._connection(write=True) as conn:
             yield conn
+
+    def run(self, work: Callable[[Connection], _T], *, attempts: int = RUN_ATTEMPTS) -> _T:
+        """Run ``work(conn)`` in a write transaction, commit, and return what it returned.
+
+        If the connection turns out to be dead (the server restarted, the network dropped
+        it) before the commit began, nothing was committed: the transaction is rolled back
+        and ``work`` runs again on a new connection, up to ``attempts`` runs in all. A
+        connection lost *during* the commit is not retried (the commit may have happened)
+        and raises :class:`DatabaseUnavailableError`. So ``work`` must do nothing outside
+        the transaction that cannot be done twice, and build its state (an audit batch)
+        inside. Other errors are raised as by :meth:`transaction`.
+        """
+        for attempt in range(1, attempts + 1):
+            committing = False
+            try:
+                with self._connection(write=True) as conn:
+                    result = work(conn)
+                    committing = True
+                return result
+            except StoreError as exc:
+                if committing or attempt == attempts or not _disconnected(exc):
+                    raise
+                log.warning(
+                    "database connection lost before commit; running the transaction again "
+                    "on a new connection (%s of %s): %s",
+                    attempt + 1,
+                    attempts,
+                    exc.en,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -287,8 +371,29 @@ class Database:
         self.engine.dispose()
 
 
+def _disconnected(exc: BaseException) -> bool:
+    """Whether the connection was found dead: SQLAlchemy invalidated it, or the driver's
+    error (the cause of the store's error) says the server ended the session."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if _server_ended_session(seen):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _server_ended_session(exc: BaseException) -> bool:
+    """The server ended this session (shut down, crashed, terminated it: SQLSTATE 57P01-3)
+    or the connection failed (class 08)."""
+    state = _sqlstate(exc)
+    return state in ("57P01", "57P02", "57P03") or state.startswith("08")
+
+
 def _sqlstate(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
+    """The SQLSTATE of a driver error, bare or wrapped by SQLAlchemy ("" if none)."""
+    orig = getattr(exc, "orig", exc)
     return str(getattr(orig, "sqlstate", None) or "")
 
 
@@ -375,7 +480,9 @@ def open_database(
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs.update(
-            pool_pre_ping=True,
+            # No ping before every transaction: see the module's docstring.
+            pool_pre_ping=False,
+            pool_recycle=PG_POOL_RECYCLE,
             pool_size=5,
             max_overflow=5,
             pool_timeout=30,

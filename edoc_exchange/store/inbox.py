@@ -14,15 +14,19 @@ the DocumentId). Storing an item that is already there is a no-op that says so.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import weakref
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, false, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from .blobs import BlobStore, StagedFile
 from .db import StoreError
 from .tables import InboxVerdict, MessageForm, inbox, inbox_claims, status_history
 from .workers import dead_claim
@@ -44,6 +48,7 @@ __all__ = [
     "received_between",
     "record_status",
     "release_claim",
+    "release_claims",
     "set_clerk_state",
     "status_history_of",
     "store_incoming_rejected",
@@ -54,6 +59,7 @@ __all__ = [
     "verified_document",
     "waiting_count",
 ]
+
 
 class UnverifiedRecordError(StoreError, TypeError):
     """A record offered to the inbox as verified that the verified path did not make."""
@@ -142,6 +148,7 @@ class VerifiedRecord:
         "_fields",
         "_identity_finding",
         "_signature_xml",
+        "_signed_file",
         "_signed_message",
         "_signer",
         "_signing_time",
@@ -153,6 +160,7 @@ class VerifiedRecord:
     _signer: SignerFacts
     _signing_time: dt.datetime | None
     _identity_finding: str | None
+    _signed_file: StagedFile | None
 
     def __init__(
         self,
@@ -164,10 +172,12 @@ class VerifiedRecord:
         signer: SignerFacts,
         signing_time: dt.datetime | None,
         identity_finding: str | None = None,
+        signed_file: StagedFile | None = None,
     ) -> None:
         if not _seal or seal is not _seal[0]:
             raise _unverified("VerifiedRecord()")
         values = {
+            "_signed_file": signed_file,
             "_fields": fields,
             "_signed_message": bytes(signed_message),
             "_signature_xml": bytes(signature_xml),
@@ -203,6 +213,12 @@ class VerifiedRecord:
     def signed_message(self) -> bytes:
         """The signed content with its signature: verifies again on its own."""
         return self._signed_message
+
+    @property
+    def signed_file(self) -> StagedFile | None:
+        """A large message's signed content with its signature, in a file (its
+        ``signed_message`` is then empty): kept as a blob by the store."""
+        return self._signed_file
 
     @property
     def signature_xml(self) -> bytes:
@@ -248,6 +264,9 @@ class RejectedRecord:
     evidence: bytes
     reason: str
     fields: DocumentFields
+    #: A large item's bytes as they arrived, in a file (``evidence`` is then empty): kept
+    #: as a blob, flagged raw like any evidence.
+    evidence_file: StagedFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +290,9 @@ class InboxRow:
     code: str | None
     promulgation_date: str | None
     identity_finding: str | None
+    #: SHA-256 of the blob holding the message, when it is kept outside the row.
+    message_blob: str | None = None
+    message_size: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:
@@ -292,6 +314,8 @@ class InboxRow:
             code=row.code,
             promulgation_date=row.promulgation_date,
             identity_finding=row.identity_finding,
+            message_blob=row._mapping.get("message_blob"),
+            message_size=row._mapping.get("message_size"),
         )
 
     @property
@@ -306,7 +330,10 @@ class VerifiedDocument:
 
     Only a verified row has one (:func:`verified_document`). ``content`` is the signed
     message (``content_form`` SIGNED), or, for a row stored before revision 0003, the bytes
-    as they arrived and were verified then (RAW).
+    as they arrived and were verified then (RAW). For a large message kept as a blob,
+    ``content`` is empty, ``content_blob`` its SHA-256 and ``content_file`` the blob's path
+    when a :class:`BlobStore` was given (read it in chunks, or with
+    ``edxml.large.extract_file``).
     """
 
     row: InboxRow
@@ -314,6 +341,8 @@ class VerifiedDocument:
     content_form: MessageForm
     signer: SignerFacts | None
     signing_time: dt.datetime | None
+    content_file: Path | None = None
+    content_blob: str | None = None
 
     @property
     def fields(self) -> DocumentFields:
@@ -328,6 +357,11 @@ class VerifiedDocument:
             code=r.code,
             promulgation_date=r.promulgation_date,
         )
+
+
+#: An inbox row without its bytes: what :class:`InboxRow` holds. Listing or finding rows
+#: never reads the messages (a large one would be read whole for nothing).
+_ROW = tuple(c for c in inbox.c if c.name not in ("message", "signature_xml"))
 
 
 def claim_incoming(
@@ -413,6 +447,19 @@ def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool
     return result.rowcount == 1
 
 
+def release_claims(conn: Connection, *, office_id: str, axis_doc_ids: Collection[str]) -> list[str]:
+    """Forget several claims in one statement; return the axis DocIds that had one (see
+    :func:`release_claim`: only these get their acknowledgement recorded)."""
+    if not axis_doc_ids:
+        return []
+    result = conn.execute(
+        delete(inbox_claims)
+        .where(inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id.in_(axis_doc_ids))
+        .returning(inbox_claims.c.axis_doc_id)
+    )
+    return [str(doc_id) for doc_id in result.scalars()]
+
+
 def _unfinished_claim(stale_before: dt.datetime, worker_id: int | None) -> Any:
     """A claim whose acknowledgement is to be recorded now: its holder is gone, or it is
     this worker's own from an earlier pass (a worker handles its items one at a time, so
@@ -437,7 +484,7 @@ def unacknowledged(
     whose answer was lost).
     """
     rows = conn.execute(
-        select(inbox)
+        select(*_ROW)
         .join(
             inbox_claims,
             (inbox_claims.c.office_id == inbox.c.office_id)
@@ -491,7 +538,7 @@ def find_incoming(
     A DocumentId alone may match the documents of several senders: the clerk's actions
     choose among them with :func:`incoming_with_document_id`.
     """
-    query = select(inbox).where(inbox.c.office_id == office_id)
+    query = select(*_ROW).where(inbox.c.office_id == office_id)
     if axis_doc_id is not None:
         query = query.where(inbox.c.axis_doc_id == axis_doc_id)
     if document_id is not None:
@@ -524,8 +571,12 @@ def store_incoming_verified(
     axis_doc_id: str,
     state: str,
     now: dt.datetime,
+    blobs: BlobStore | None = None,
 ) -> tuple[InboxRow, bool]:
     """Store a verified document in clerk state ``state``; return (row, whether it is new).
+
+    A large record (``record.signed_file``) is kept as a blob in ``blobs`` (required then),
+    written before the row; the row keeps its hash and size.
 
     The document is identified by its axis DocId and by (sender, DocumentId, business
     type): either already stored makes this a no-op returning the stored row, so the
@@ -554,6 +605,7 @@ def store_incoming_verified(
         axis_doc_id=axis_doc_id,
         fields=fields,
         message=record.signed_message,
+        staged=(record.signed_file, blobs),
         message_form=MessageForm.SIGNED,
         verdict=InboxVerdict.VERIFIED,
         state=state,
@@ -576,8 +628,11 @@ def store_incoming_rejected(
     axis_doc_id: str,
     state: str,
     now: dt.datetime,
+    blobs: BlobStore | None = None,
 ) -> tuple[InboxRow, bool]:
     """Store a rejected item as evidence, flagged raw; return (row, whether it is new).
+
+    A large item (``record.evidence_file``) is kept as a blob in ``blobs`` (required then).
 
     Only its axis DocId identifies it: what a rejected item claims to be (its sender, its
     DocumentId) is unproven, so it never takes a document's identity, and the real document
@@ -596,12 +651,21 @@ def store_incoming_rejected(
         axis_doc_id=axis_doc_id,
         fields=record.fields,
         message=record.evidence,
+        staged=(record.evidence_file, blobs),
         message_form=MessageForm.RAW,
         verdict=InboxVerdict.REJECTED,
         state=state,
         now=now,
         reason=record.reason,
     )
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """The inbox INSERT, built once per dialect (values come as parameters, so SQLAlchemy
+    compiles it once and only binds after that)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(inbox).on_conflict_do_nothing().returning(*_ROW)
 
 
 def _insert(
@@ -612,52 +676,76 @@ def _insert(
     axis_doc_id: str,
     fields: DocumentFields,
     message: bytes,
+    staged: tuple[StagedFile | None, BlobStore | None],
     message_form: MessageForm,
     verdict: InboxVerdict,
     state: str,
     now: dt.datetime,
     **extra: Any,
 ) -> tuple[InboxRow, bool]:
+    file, blobs = staged
+    if file is not None:
+        # A large message: its file is made durable before the row that names it, so look
+        # for the stored one first (no orphan file for a duplicate).
+        found = existing()
+        if found is not None:
+            return found, False
+        if blobs is None:
+            raise StoreError(
+                "Văn bản lớn cần thư mục lưu trữ (BlobStore)",
+                "a large message needs a blob store to be kept (blobs=...)",
+                step="inbox.store",
+            )
+        blobs.put(file)
+        message, sha256 = b"", file.sha256
+        extra.update(message_blob=sha256, message_size=file.size)
+    else:
+        sha256 = hashlib.sha256(message).hexdigest()
+        extra.update(message_size=len(message))
+    # One statement when new (the common case): the insert gives the row back; a conflict
+    # (the axis DocId, or a verified document's identity, already stored) inserts nothing.
+    inserted = conn.execute(
+        _insert_statement(conn.dialect.name),
+        {
+            "office_id": office_id,
+            "axis_doc_id": axis_doc_id,
+            "document_id": fields.document_id,
+            "business_doc_type": fields.business_doc_type,
+            "sender": fields.sender,
+            "subject": fields.subject,
+            "due_date": fields.due_date,
+            "code": fields.code,
+            "promulgation_date": fields.promulgation_date,
+            "message": message,
+            "message_form": message_form,
+            "sha256": sha256,
+            "verdict": verdict,
+            "clerk_state": str(state),  # the code's text, never an enum's name
+            "received_at": now,
+            "state_changed_at": now,
+            **extra,
+        },
+    ).one_or_none()
+    if inserted is not None:
+        return InboxRow.from_row(inserted), True
     found = existing()
-    if found is not None:
-        return found, False
-    try:
-        with conn.begin_nested():
-            new_id = conn.execute(
-                insert(inbox)
-                .values(
-                    office_id=office_id,
-                    axis_doc_id=axis_doc_id,
-                    document_id=fields.document_id,
-                    business_doc_type=fields.business_doc_type,
-                    sender=fields.sender,
-                    subject=fields.subject,
-                    due_date=fields.due_date,
-                    code=fields.code,
-                    promulgation_date=fields.promulgation_date,
-                    message=message,
-                    message_form=message_form,
-                    sha256=hashlib.sha256(message).hexdigest(),
-                    verdict=verdict,
-                    clerk_state=str(state),  # the code's text, never an enum's name
-                    received_at=now,
-                    state_changed_at=now,
-                    **extra,
-                )
-                .returning(inbox.c.id)
-            ).scalar_one()
-    except IntegrityError:
-        # Another worker stored it between our look and our insert.
-        again = existing()
-        if again is None:
-            raise
-        return again, False
-    row = conn.execute(select(inbox).where(inbox.c.id == new_id)).one()
-    return InboxRow.from_row(row), True
+    if found is None:
+        raise StoreError(
+            f"Không lưu được văn bản {axis_doc_id} mà cũng không thấy bản đã lưu",
+            f"item {axis_doc_id} was neither stored nor found stored (a uniqueness conflict "
+            "with no matching row)",
+            step="store",
+        )
+    return found, False
 
 
-def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
-    """The verified projection of a stored row; StoreError for a row that is not verified."""
+def verified_document(
+    conn: Connection, row: InboxRow, *, blobs: BlobStore | None = None
+) -> VerifiedDocument:
+    """The verified projection of a stored row; StoreError for a row that is not verified.
+
+    A large row (kept as a blob) has empty ``content``; with ``blobs`` its
+    ``content_file`` is checked to be there, whole (StoreError otherwise)."""
     if row.verdict is not InboxVerdict.VERIFIED:
         raise StoreError(
             f"Văn bản {row.document_id} không qua kiểm tra chữ ký số "
@@ -674,8 +762,14 @@ def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
             inbox.c.signer_serial,
             inbox.c.signer_fingerprint,
             inbox.c.signing_time,
+            inbox.c.message_blob,
+            inbox.c.message_size,
         ).where(inbox.c.id == row.id)
     ).one()
+    content_file = None
+    if found.message_blob is not None and blobs is not None:
+        blobs.open(found.message_blob, found.message_size).close()  # there, and whole
+        content_file = blobs.path(found.message_blob)
     signer = None
     if found.signer_subject is not None:
         signer = SignerFacts(
@@ -690,6 +784,8 @@ def verified_document(conn: Connection, row: InboxRow) -> VerifiedDocument:
         content_form=MessageForm(found.message_form),
         signer=signer,
         signing_time=found.signing_time,
+        content_file=content_file,
+        content_blob=found.message_blob,
     )
 
 
@@ -729,7 +825,7 @@ def set_clerk_state(
             "someone else changed the document's state just now; look again and retry",
             step="mark",
         )
-    updated = conn.execute(select(inbox).where(inbox.c.id == row.id)).one()
+    updated = conn.execute(select(*_ROW).where(inbox.c.id == row.id)).one()
     return InboxRow.from_row(updated)
 
 
@@ -798,8 +894,7 @@ def status_history_of(
         mine = []
         if replies_to is not None:
             mine.append(
-                (status_history.c.direction == "out")
-                & (status_history.c.counterpart == replies_to)
+                (status_history.c.direction == "out") & (status_history.c.counterpart == replies_to)
             )
         if answers_from:
             mine.append(

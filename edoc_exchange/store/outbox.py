@@ -17,34 +17,54 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
+from ..vntime import as_utc
+from .blobs import BlobStore, StagedFile
 from .db import StoreError
-from .tables import OutboxState, outbox, recipient_statuses
+from .tables import OutboxState, outbox, outbox_following, recipient_statuses
 from .workers import dead_claim
 
 __all__ = [
     "OutboxRow",
+    "SentRef",
     "claim_next",
     "document_ids",
+    "due_for_following",
     "enqueue",
+    "enqueue_file",
     "find_document",
-    "find_sent",
     "find_sent_to",
     "finished_document_ids",
+    "follow_again",
     "get",
     "heartbeat",
     "mark_failed",
     "mark_final_if_done",
     "mark_retry",
     "mark_sent",
+    "message_source",
     "queue_depths",
+    "recipient_codes",
     "recipients_of",
     "reclaim_stalled",
     "replace_message",
     "set_recipient_status",
+    "stop_following",
 ]
 
 
@@ -65,6 +85,28 @@ class OutboxRow:
     attempts: int
     axis_doc_id: str | None
     last_error: str | None
+    #: SHA-256 of the blob holding a large message (``message`` is then empty).
+    message_blob: str | None = None
+    message_size: int | None = None
+    #: When every recipient reached a final status (the document is no longer followed).
+    final_at: dt.datetime | None = None
+    #: When the next poll of the axis about it is due (None: not polled).
+    follow_next_at: dt.datetime | None = None
+    #: When following stopped at the horizon (statuses that arrive are still recorded).
+    follow_stopped_at: dt.datetime | None = None
+
+    @property
+    def following(self) -> str | None:
+        """How the axis is followed about this sent document: ``finished`` (every recipient
+        answered a final status), ``stopped`` (the horizon passed), ``following``; None
+        for what is not a sent document."""
+        if self.kind != "edoc" or self.state is not OutboxState.SENT:
+            return None
+        if self.final_at is not None:
+            return "finished"
+        if self.follow_stopped_at is not None:
+            return "stopped"
+        return "following"
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxRow:
@@ -82,7 +124,17 @@ class OutboxRow:
             attempts=int(row.attempts),
             axis_doc_id=row.axis_doc_id,
             last_error=row.last_error,
+            message_blob=row._mapping.get("message_blob"),
+            message_size=row._mapping.get("message_size"),
+            final_at=_utc_or_none(row.final_at),
+            # Only where the query joined outbox_following (find_document).
+            follow_next_at=_utc_or_none(row._mapping.get("follow_next_at")),
+            follow_stopped_at=_utc_or_none(row._mapping.get("follow_stopped_at")),
         )
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return as_utc(value) if value is not None else None
 
 
 def enqueue(
@@ -130,6 +182,73 @@ def enqueue(
         .returning(outbox.c.id)
     ).scalar_one()
     return int(new_id), True
+
+
+def enqueue_file(
+    conn: Connection,
+    *,
+    office_id: str,
+    kind: str,
+    document_id: str,
+    staged: StagedFile,
+    blobs: BlobStore,
+    recipients: Sequence[str],
+    now: dt.datetime,
+    status_code: str | None = None,
+    subject: str | None = None,
+) -> tuple[int, bool]:
+    """Queue a large, already signed message kept in a file; return (row id, whether new).
+
+    The file is kept as a blob (written and fsynced before the row: a resend sends the very
+    same bytes, streamed from the blob, see :func:`message_source`); the row keeps its
+    hash and size. The same bytes queued twice return the existing row, as
+    :func:`enqueue`. Raises StoreError when the file does not match ``staged``.
+    """
+    existing = conn.execute(
+        select(outbox.c.id).where(outbox.c.office_id == office_id, outbox.c.sha256 == staged.sha256)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return int(existing), False
+    blobs.put(staged, move=False)
+    new_id = conn.execute(
+        insert(outbox)
+        .values(
+            office_id=office_id,
+            kind=kind,
+            document_id=document_id,
+            status_code=status_code,
+            subject=subject,
+            recipients=json.dumps(list(recipients)),
+            message=b"",
+            sha256=staged.sha256,
+            message_blob=staged.sha256,
+            message_size=staged.size,
+            signed=1,
+            state=OutboxState.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(outbox.c.id)
+    ).scalar_one()
+    return int(new_id), True
+
+
+def message_source(row: OutboxRow, blobs: BlobStore | None = None) -> bytes | Path:
+    """What to hand ``AxisClient.send``: the bytes of the row, or the path of a large
+    message's blob (streamed from disk). StoreError when a blob row has no ``blobs`` or
+    its blob is missing or of another size."""
+    if row.message_blob is None:
+        return row.message
+    if blobs is None:
+        raise StoreError(
+            f"Thư đi {row.id} được lưu ngoài cơ sở dữ liệu: cần thư mục lưu trữ",
+            f"outbox row {row.id} is kept as a blob: a blob store is needed",
+            step="outbox",
+        )
+    blobs.open(row.message_blob, row.message_size).close()
+    return blobs.path(row.message_blob)
 
 
 def claim_next(
@@ -191,9 +310,7 @@ def get(conn: Connection, row_id: int) -> OutboxRow:
     """One outbox row by id; raises StoreError when there is none."""
     row = conn.execute(select(outbox).where(outbox.c.id == row_id)).one_or_none()
     if row is None:
-        raise StoreError(
-            f"Không có thư đi số {row_id}", f"no outbox row {row_id}", step="outbox"
-        )
+        raise StoreError(f"Không có thư đi số {row_id}", f"no outbox row {row_id}", step="outbox")
     return OutboxRow.from_row(row)
 
 
@@ -238,9 +355,17 @@ def replace_message(
 
 
 def mark_sent(
-    conn: Connection, row_id: int, worker: str, axis_doc_id: str, now: dt.datetime
+    conn: Connection,
+    row_id: int,
+    worker: str,
+    axis_doc_id: str,
+    now: dt.datetime,
+    *,
+    follow_after: dt.timedelta | None = None,
 ) -> None:
-    """The axis accepted the message and gave it ``axis_doc_id``."""
+    """The axis accepted the message and gave it ``axis_doc_id``. With ``follow_after`` (a
+    document), it is followed from now on: its first poll of the axis is due that long
+    from now (see ``outbox_following``)."""
     _guarded(
         conn,
         row_id,
@@ -253,6 +378,32 @@ def mark_sent(
             "worker_id": None,
             "updated_at": now,
         },
+    )
+    if follow_after is None:
+        return
+    conn.execute(
+        insert(outbox_following).from_select(
+            [
+                "outbox_id",
+                "office_id",
+                "document_id",
+                "axis_doc_id",
+                "recipients",
+                "sent_at",
+                "next_at",
+                "interval_s",
+            ],
+            select(
+                outbox.c.id,
+                outbox.c.office_id,
+                outbox.c.document_id,
+                literal(axis_doc_id, String()),
+                outbox.c.recipients,
+                literal(now, DateTime(timezone=True)),
+                literal(now + follow_after, DateTime(timezone=True)),
+                literal(int(follow_after.total_seconds()), Integer()),
+            ).where(outbox.c.id == row_id),
+        )
     )
 
 
@@ -320,36 +471,112 @@ def queue_depths(conn: Connection, office_id: str | None = None) -> dict[str, in
     return depths
 
 
-def find_sent(
-    conn: Connection, *, office_id: str | None = None, unfinished_only: bool = True
-) -> list[OutboxRow]:
-    """Sent documents, by default those whose recipients have not all reached a final state."""
-    query = select(outbox).where(outbox.c.state == OutboxState.SENT, outbox.c.kind == "edoc")
-    if office_id is not None:
-        query = query.where(outbox.c.office_id == office_id)
-    if unfinished_only:
-        query = query.where(outbox.c.final_at.is_(None))
-    return [OutboxRow.from_row(row) for row in conn.execute(query.order_by(outbox.c.id))]
+@dataclass(frozen=True, slots=True)
+class SentRef:
+    """What following a sent document needs, from ``outbox_following`` (never the outbox
+    row: not its message, nor a column stored after it)."""
+
+    id: int
+    document_id: str
+    axis_doc_id: str
+    recipients: tuple[str, ...]
+    #: When the axis took it (its last update, for a row sent before revision 0006).
+    sent_at: dt.datetime
+    #: The current wait between two polls of the axis, in seconds.
+    follow_interval: int
+    final: bool
+    follow_stopped: bool
+
+
+_F = outbox_following.c
+_SENT_REF = (
+    _F.outbox_id,
+    _F.document_id,
+    _F.axis_doc_id,
+    _F.recipients,
+    _F.sent_at,
+    _F.interval_s,
+    _F.finished_at,
+    _F.stopped_at,
+)
+
+
+def _sent_ref(row: Any) -> SentRef:
+    return SentRef(
+        id=int(row.outbox_id),
+        document_id=row.document_id,
+        axis_doc_id=row.axis_doc_id,
+        recipients=tuple(json.loads(row.recipients)),
+        sent_at=as_utc(row.sent_at),
+        follow_interval=int(row.interval_s),
+        final=row.finished_at is not None,
+        follow_stopped=row.stopped_at is not None,
+    )
 
 
 def find_sent_to(
     conn: Connection, *, office_id: str, document_id: str, recipient: str
-) -> list[OutboxRow]:
+) -> list[SentRef]:
     """This office's sent documents with that DocumentId addressed to ``recipient``: the
-    rows an incoming status from ``recipient`` answers (found by index, not by reading
-    every sent row)."""
+    documents an incoming status from ``recipient`` answers (by index, without reading
+    any outbox row)."""
     rows = conn.execute(
-        select(outbox)
-        .where(
-            outbox.c.office_id == office_id,
-            outbox.c.document_id == document_id,
-            outbox.c.kind == "edoc",
-            outbox.c.state == OutboxState.SENT,
-        )
-        .order_by(outbox.c.id)
+        select(*_SENT_REF)
+        .where(_F.office_id == office_id, _F.document_id == document_id)
+        .order_by(_F.outbox_id)
     )
-    found = [OutboxRow.from_row(row) for row in rows]
+    found = [_sent_ref(row) for row in rows]
     return [row for row in found if recipient in row.recipients]
+
+
+def due_for_following(
+    conn: Connection, *, office_id: str, now: dt.datetime, limit: int
+) -> list[SentRef]:
+    """At most ``limit`` sent documents whose next poll of the axis is due, the longest
+    due first: a range scan of ``ix_outbox_following_due``, so a pass costs what is due,
+    not what was ever sent."""
+    rows = conn.execute(
+        select(*_SENT_REF)
+        .where(_F.office_id == office_id, _F.next_at <= now)
+        .order_by(_F.next_at, _F.outbox_id)
+        .limit(limit)
+    )
+    return [_sent_ref(row) for row in rows]
+
+
+def follow_again(
+    conn: Connection, outbox_id: int, *, at: dt.datetime, interval: dt.timedelta
+) -> None:
+    """Poll this sent document again at ``at``; ``interval`` is the wait it stands at.
+    A document no longer followed (finished, or stopped at the horizon) stays so."""
+    conn.execute(
+        update(outbox_following)
+        .where(_F.outbox_id == outbox_id, _F.finished_at.is_(None), _F.stopped_at.is_(None))
+        .values(next_at=at, interval_s=int(interval.total_seconds()))
+    )
+
+
+def stop_following(conn: Connection, outbox_id: int, now: dt.datetime) -> bool:
+    """Stop polling the axis about this document (its horizon passed); True when it was
+    still followed. Statuses that arrive are recorded all the same."""
+    result = conn.execute(
+        update(outbox_following)
+        .where(_F.outbox_id == outbox_id, _F.stopped_at.is_(None), _F.finished_at.is_(None))
+        .values(stopped_at=now, next_at=None)
+    )
+    return bool(result.rowcount)
+
+
+def recipient_codes(conn: Connection, outbox_id: int) -> dict[str, str | None]:
+    """Each recipient's latest status code for a sent document (by primary key)."""
+    return {
+        str(organ): code
+        for organ, code in conn.execute(
+            select(recipient_statuses.c.organ_id, recipient_statuses.c.status_code).where(
+                recipient_statuses.c.outbox_id == outbox_id
+            )
+        ).all()
+    }
 
 
 def _status_rank(code: str | None) -> int:
@@ -413,26 +640,38 @@ def set_recipient_status(
 
 
 def mark_final_if_done(
-    conn: Connection, row: OutboxRow, final_codes: frozenset[str], now: dt.datetime
+    conn: Connection, row: OutboxRow | SentRef, final_codes: frozenset[str], now: dt.datetime
 ) -> bool:
     """Stop following a sent document once every recipient reached a final status."""
-    codes = dict(
-        conn.execute(
-            select(recipient_statuses.c.organ_id, recipient_statuses.c.status_code).where(
-                recipient_statuses.c.outbox_id == row.id
-            )
-        ).all()
-    )
+    codes = recipient_codes(conn, row.id)
     if not all(codes.get(organ) in final_codes for organ in row.recipients):
         return False
-    conn.execute(update(outbox).where(outbox.c.id == row.id).values(final_at=now))
+    finished = conn.execute(
+        update(outbox_following)
+        .where(_F.outbox_id == row.id, _F.finished_at.is_(None))
+        .values(finished_at=now, next_at=None)
+    )
+    if finished.rowcount or isinstance(row, OutboxRow):
+        # Once per document (on SQLite this rewrites the row with its message): the
+        # reports and older readers look at outbox.final_at.
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id, outbox.c.final_at.is_(None))
+            .values(final_at=now)
+        )
     return True
 
 
 def find_document(conn: Connection, office_id: str, document_id: str) -> OutboxRow | None:
-    """This office's outgoing document with that DocumentId (the latest queued), or None."""
+    """This office's outgoing document with that DocumentId (the latest queued), or None;
+    with how it is followed at the axis."""
     row = conn.execute(
-        select(outbox)
+        select(
+            outbox,
+            _F.next_at.label("follow_next_at"),
+            _F.stopped_at.label("follow_stopped_at"),
+        )
+        .outerjoin(outbox_following, _F.outbox_id == outbox.c.id)
         .where(
             outbox.c.office_id == office_id,
             outbox.c.document_id == document_id,

@@ -67,7 +67,7 @@ class Stuck:
     count: int  #: how many are held that long, of both kinds
 
 
-def dead_claim(table: Table, stale_before: dt.datetime) -> ColumnElement[bool]:
+def dead_claim(table: Table, stale_before: dt.datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """True for a row of ``table`` (outbox or inbox_claims) whose holder is gone.
 
     Gone: no worker row and its own heartbeat older than ``stale_before``; or its worker
@@ -147,9 +147,7 @@ def stop(conn: Connection, worker_id: int, now: dt.datetime, *, release: bool) -
     many rows and claims were released.
     """
     conn.execute(
-        update(workers)
-        .where(workers.c.id == worker_id)
-        .values(stopped_at=now, heartbeat_at=now)
+        update(workers).where(workers.c.id == worker_id).values(stopped_at=now, heartbeat_at=now)
     )
     if not release:
         return 0
@@ -179,9 +177,7 @@ def stop(conn: Connection, worker_id: int, now: dt.datetime, *, release: bool) -
     return int(rows) + int(claims)
 
 
-def oldest_stuck(
-    conn: Connection, office_id: str, *, held_before: dt.datetime
-) -> Stuck | None:
+def oldest_stuck(conn: Connection, office_id: str, *, held_before: dt.datetime) -> Stuck | None:
     """The oldest ``sending`` row or inbox claim of the office held since before
     ``held_before`` (whoever holds it, alive or not), with how many there are."""
     rows = conn.execute(

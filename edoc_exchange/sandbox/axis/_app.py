@@ -37,9 +37,18 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -64,11 +73,11 @@ from ...vntime import as_utc, format_timestamp
 from ._config import LocalAxisConfig, load_directory
 from ._db import (
     OPEN_STATES,
-    AgencyRow,
     BlobStore,
-    DeliveryRow,
     DeliveryState,
-    MessageRow,
+    agencies,
+    deliveries,
+    messages,
     open_engine,
 )
 from ._trace import Hop, crlf_line_ends, traced
@@ -144,7 +153,6 @@ class LocalAxis:
     def __init__(self, config: LocalAxisConfig) -> None:
         self.config = config
         self.engine = open_engine(config.database)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.blobs = BlobStore(config.blobs)
         self.systems = {s.systemid: s for s in config.systems}
         self._served: dict[str, set[str]] = {}
@@ -152,28 +160,29 @@ class LocalAxis:
             for organ in system.organ_ids:
                 self._served.setdefault(system.systemid, set()).add(organ)
         self._load_directory()
-        with self.sessions() as session:
-            directory = set(session.scalars(select(AgencyRow.organ_id)))
+        with self.engine.connect() as conn:
+            directory = set(conn.scalars(select(agencies.c.organ_id)))
         self.known_organs = directory | {o for organs in self._served.values() for o in organs}
         self.app = self._build_app()
 
     def _load_directory(self) -> None:
         if self.config.directory is None:
             return
-        agencies = load_directory(self.config.directory)
-        with self.sessions.begin() as session:
-            session.query(AgencyRow).delete()
-            for agency in agencies:
-                session.merge(
-                    AgencyRow(
-                        organ_id=agency.organ_id,
-                        name=agency.name,
-                        parent_id=agency.parent_id,
-                        email=agency.email,
-                        telephone=agency.telephone,
-                        address=agency.address,
-                    )
-                )
+        rows = {
+            agency.organ_id: {
+                "organ_id": agency.organ_id,
+                "name": agency.name,
+                "parent_id": agency.parent_id,
+                "email": agency.email,
+                "telephone": agency.telephone,
+                "address": agency.address,
+            }
+            for agency in load_directory(self.config.directory)  # a later line wins
+        }
+        with self.engine.begin() as conn:
+            conn.execute(delete(agencies))
+            if rows:
+                conn.execute(insert(agencies), list(rows.values()))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -439,96 +448,119 @@ class LocalAxis:
         else:
             key_doc = f"{message.response_for.document_id}|{message.status_code}"
         dedup_key = hashlib.sha256(f"{sender}|{kind}|{key_doc}|{sha256}".encode()).hexdigest()
-        with self.sessions() as session:
-            existing = session.scalar(select(MessageRow).where(MessageRow.dedup_key == dedup_key))
-            if existing is not None:
-                return _Accepted(existing.doc_id, True)
-            now = _now()
-            if isinstance(message, edxml.Document):
-                recipients = list(dict.fromkeys(r.organ_id for r in message.recipients))
-                unknown = [r for r in recipients if r not in self.known_organs]
-                if unknown:
-                    raise _Fail(
-                        400,
-                        "UNKNOWN_RECIPIENT",
-                        f"Nơi nhận không có trong danh bạ của trục: {', '.join(unknown)}",
-                        f"recipient not known to the axis: {', '.join(unknown)}",
-                    )
-                original: DeliveryRow | None = None
-            else:
-                recipients, original = self._route_status(session, message)
-            delivered_sha, delivered_size = self._delivered(temp, sha256, size, now)
-            row = MessageRow(
-                doc_id=secrets.token_hex(16),
-                kind=kind,
-                sender_organ=sender,
-                sender_system=signed.systemid,
-                document_id=message.document_id if isinstance(message, edxml.Document) else None,
-                dedup_key=dedup_key,
-                sha256=sha256,
-                size=size,
-                delivered_sha256=delivered_sha,
-                delivered_size=delivered_size,
-                title=_title(message),
-                notation=_notation(message),
-                response_for=(
-                    message.response_for.document_id
-                    if isinstance(message, edxml.StatusMessage)
-                    else None
-                ),
-                status_code=(
-                    message.status_code if isinstance(message, edxml.StatusMessage) else None
-                ),
-                trace_organ=self.config.organ_id,
-                created_at=now,
-            )
-            session.add(row)
-            for organ in recipients:
-                session.add(
-                    DeliveryRow(
-                        doc_id=secrets.token_hex(16),
-                        message_id=row.doc_id,
-                        to_organ=organ,
+        try:
+            with self.engine.begin() as conn:
+                existing = conn.scalar(
+                    select(messages.c.doc_id).where(messages.c.dedup_key == dedup_key)
+                )
+                if existing is not None:
+                    return _Accepted(existing, True)
+                now = _now()
+                if isinstance(message, edxml.Document):
+                    recipients = list(dict.fromkeys(r.organ_id for r in message.recipients))
+                    unknown = [r for r in recipients if r not in self.known_organs]
+                    if unknown:
+                        raise _Fail(
+                            400,
+                            "UNKNOWN_RECIPIENT",
+                            f"Nơi nhận không có trong danh bạ của trục: {', '.join(unknown)}",
+                            f"recipient not known to the axis: {', '.join(unknown)}",
+                        )
+                    original: str | None = None
+                else:
+                    recipients, original = self._route_status(conn, message)
+                delivered_sha, delivered_size = self._delivered(temp, sha256, size, now)
+                doc_id = secrets.token_hex(16)
+                conn.execute(
+                    insert(messages).values(
+                        doc_id=doc_id,
                         kind=kind,
-                        state=DeliveryState.PENDING.value,
+                        sender_organ=sender,
+                        sender_system=signed.systemid,
+                        document_id=(
+                            message.document_id if isinstance(message, edxml.Document) else None
+                        ),
+                        dedup_key=dedup_key,
+                        sha256=sha256,
+                        size=size,
+                        delivered_sha256=delivered_sha,
+                        delivered_size=delivered_size,
+                        title=_title(message),
+                        notation=_notation(message),
+                        response_for=(
+                            message.response_for.document_id
+                            if isinstance(message, edxml.StatusMessage)
+                            else None
+                        ),
+                        status_code=(
+                            message.status_code
+                            if isinstance(message, edxml.StatusMessage)
+                            else None
+                        ),
+                        trace_organ=self.config.organ_id,
                         created_at=now,
-                        updated_at=now,
                     )
                 )
-            if original is not None and isinstance(message, edxml.StatusMessage):
-                original.last_status_code = message.status_code
-                original.updated_at = now
-            try:
-                session.commit()
-            except IntegrityError:
-                # The same message arrived twice at once: the other request won; answer its id.
-                session.rollback()
-                winner = session.scalar(select(MessageRow).where(MessageRow.dedup_key == dedup_key))
-                if winner is None:
-                    raise
-                return _Accepted(winner.doc_id, True)
-            return _Accepted(row.doc_id, False)
+                if recipients:
+                    conn.execute(
+                        insert(deliveries),
+                        [
+                            {
+                                "doc_id": secrets.token_hex(16),
+                                "message_id": doc_id,
+                                "to_organ": organ,
+                                "kind": kind,
+                                "state": DeliveryState.PENDING.value,
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for organ in recipients
+                        ],
+                    )
+                if original is not None and isinstance(message, edxml.StatusMessage):
+                    conn.execute(
+                        update(deliveries)
+                        .where(deliveries.c.doc_id == original)
+                        .values(last_status_code=message.status_code, updated_at=now)
+                    )
+        except IntegrityError:
+            # The same message arrived twice at once: the other request won; answer its id.
+            with self.engine.connect() as conn:
+                winner = conn.scalar(
+                    select(messages.c.doc_id).where(messages.c.dedup_key == dedup_key)
+                )
+            if winner is None:
+                raise
+            return _Accepted(winner, True)
+        return _Accepted(doc_id, False)
 
     def _route_status(
-        self, session: Session, message: edxml.StatusMessage
-    ) -> tuple[list[str], DeliveryRow | None]:
-        """The original sender of the answered document, and the status sender's delivery."""
+        self, conn: Connection, message: edxml.StatusMessage
+    ) -> tuple[list[str], str | None]:
+        """The original sender of the answered document, and the status sender's delivery
+        (its DocId): one indexed statement (DocumentId, then the delivery by message)."""
         answered = message.response_for.document_id
         status_sender = message.sender.organ_id
         if answered:
-            candidates = session.scalars(
-                select(MessageRow)
-                .where(MessageRow.kind == "edoc", MessageRow.document_id == answered)
-                .order_by(MessageRow.created_at.desc())
-            ).all()
             # Two senders may have used one DocumentId: the answered sender (ResponseFor's
             # OrganId) is preferred, so that a reply never reaches the other one.
             issuer = message.response_for.organ_id
-            candidates = sorted(candidates, key=lambda row: row.sender_organ != issuer)
-            for original in candidates:
-                for delivery in original.deliveries:
-                    if delivery.to_organ == status_sender:
-                        return [original.sender_organ], delivery
+            order: list[ColumnElement[Any]] = [messages.c.created_at.desc()]
+            if issuer is not None:
+                order.insert(0, case((messages.c.sender_organ == issuer, 0), else_=1))
+            found = conn.execute(
+                select(messages.c.sender_organ, deliveries.c.doc_id)
+                .join(deliveries, deliveries.c.message_id == messages.c.doc_id)
+                .where(
+                    messages.c.kind == "edoc",
+                    messages.c.document_id == answered,
+                    deliveries.c.to_organ == status_sender,
+                )
+                .order_by(*order)
+                .limit(1)
+            ).first()
+            if found is not None:
+                return [found.sender_organ], found.doc_id
         fallback = message.response_for.organ_id
         if fallback and fallback in self.known_organs:
             return [fallback], None
@@ -556,58 +588,74 @@ class LocalAxis:
 
     # ------------------------------------------------------------------ receiving
 
-    def _visible(self, session: Session, signed: SignedCall, doc_id: str) -> DeliveryRow:
-        delivery = session.get(DeliveryRow, doc_id)
-        if delivery is None or delivery.to_organ not in self._organs(signed):
+    def _refuse_unseen(self, signed: SignedCall, doc_id: str, to_organ: str | None) -> None:
+        if to_organ is None or to_organ not in self._organs(signed):
             raise _Fail(
                 404,
                 "NOT_FOUND",
                 f"Không có văn bản docId={doc_id} cho hệ thống {signed.systemid}",
                 f"no item docId={doc_id} for system {signed.systemid}",
             )
-        return delivery
 
     async def _list(self, request: Request, signed: SignedCall) -> Response:
         kind = signed.param("messagetype")
         return _ok(data=await anyio.to_thread.run_sync(self._list_sync, signed, kind))
 
     def _list_sync(self, signed: SignedCall, kind: str) -> list[dict[str, Any]]:
-        with self.sessions() as session:
-            rows = session.scalars(
-                select(DeliveryRow)
-                .where(
-                    DeliveryRow.to_organ.in_(self._organs(signed)),
-                    DeliveryRow.kind == kind,
-                    DeliveryRow.state.in_([s.value for s in OPEN_STATES]),
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    deliveries.c.doc_id,
+                    deliveries.c.to_organ,
+                    deliveries.c.state,
+                    deliveries.c.created_at,
+                    deliveries.c.updated_at,
+                    messages.c.sender_organ,
+                    messages.c.kind,
+                    messages.c.delivered_size,
+                    messages.c.title,
+                    messages.c.notation,
+                    messages.c.trace_organ,
+                    messages.c.created_at.label("message_created_at"),
+                    messages.c.document_id,
+                    messages.c.response_for,
+                    messages.c.status_code,
                 )
-                .order_by(DeliveryRow.created_at, DeliveryRow.doc_id)
-            ).all()
-            return [self._item(d) for d in rows]
+                .join(messages, messages.c.doc_id == deliveries.c.message_id)
+                .where(
+                    deliveries.c.to_organ.in_(self._organs(signed)),
+                    deliveries.c.kind == kind,
+                    deliveries.c.state.in_([s.value for s in OPEN_STATES]),
+                )
+                .order_by(deliveries.c.created_at, deliveries.c.doc_id)
+            ).mappings()
+            return [self._item(row) for row in rows]
 
-    def _item(self, delivery: DeliveryRow) -> dict[str, Any]:
-        message = delivery.message
+    def _item(self, row: RowMapping) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "docId": delivery.doc_id,
-            "from": message.sender_organ,
-            "to": delivery.to_organ,
-            "status": delivery.state,
-            "status_desc": _STATE_DESC[DeliveryState(delivery.state)],
-            "created_time": _vn_text(delivery.created_at),
-            "updated_time": _vn_text(delivery.updated_at),
-            "messagetype": message.kind,
-            "messageType": message.kind,
+            "docId": row["doc_id"],
+            "from": row["sender_organ"],
+            "to": row["to_organ"],
+            "status": row["state"],
+            "status_desc": _STATE_DESC[DeliveryState(row["state"])],
+            "created_time": _vn_text(row["created_at"]),
+            "updated_time": _vn_text(row["updated_at"]),
+            "messagetype": row["kind"],
+            "messageType": row["kind"],
             "servicetype": "eDoc",
             "serviceType": "eDoc",
-            "size": message.delivered_size,
-            "title": message.title or "",
-            "notation": message.notation or "",
-            "trace": [{"OrganId": message.trace_organ, "Timestamp": _vn_text(message.created_at)}],
+            "size": row["delivered_size"],
+            "title": row["title"] or "",
+            "notation": row["notation"] or "",
+            "trace": [
+                {"OrganId": row["trace_organ"], "Timestamp": _vn_text(row["message_created_at"])}
+            ],
         }
         # Keys of our own are left out when there is nothing to say (never null).
-        if document_id := message.document_id or message.response_for:
+        if document_id := row["document_id"] or row["response_for"]:
             item["documentId"] = document_id
-        if message.status_code:
-            item["statusCode"] = message.status_code
+        if row["status_code"]:
+            item["statusCode"] = row["status_code"]
         return item
 
     async def _get(self, request: Request, signed: SignedCall) -> Response:
@@ -630,13 +678,27 @@ class LocalAxis:
         )
 
     def _mark_fetched(self, signed: SignedCall, doc_id: str) -> tuple[Path, int]:
-        with self.sessions.begin() as session:
-            delivery = self._visible(session, signed, doc_id)
-            if delivery.state == DeliveryState.PENDING:
-                delivery.state = DeliveryState.FETCHED.value
-                delivery.fetched_at = delivery.updated_at = _now()
-            message = delivery.message
-            return self.blobs.path(message.delivered_sha256), message.delivered_size
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(
+                    deliveries.c.to_organ,
+                    deliveries.c.state,
+                    messages.c.delivered_sha256,
+                    messages.c.delivered_size,
+                )
+                .join(messages, messages.c.doc_id == deliveries.c.message_id)
+                .where(deliveries.c.doc_id == doc_id)
+            ).first()
+            self._refuse_unseen(signed, doc_id, found.to_organ if found else None)
+            assert found is not None
+            if found.state == DeliveryState.PENDING:
+                now = _now()
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.doc_id == doc_id)
+                    .values(state=DeliveryState.FETCHED.value, fetched_at=now, updated_at=now)
+                )
+            return self.blobs.path(found.delivered_sha256), found.delivered_size
 
     async def _update(self, request: Request, signed: SignedCall) -> Response:
         # docid or docId (one header, any case); variants that disagree are refused.
@@ -656,9 +718,15 @@ class LocalAxis:
                 f"status '{status}' không hợp lệ (done, fail, processing)",
                 f"status '{status}' is invalid (done, fail or processing)",
             )
-        with self.sessions.begin() as session:
-            delivery = self._visible(session, signed, doc_id)
-            current = DeliveryState(delivery.state)
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(deliveries.c.to_organ, deliveries.c.state, deliveries.c.fetched_at).where(
+                    deliveries.c.doc_id == doc_id
+                )
+            ).first()
+            self._refuse_unseen(signed, doc_id, found.to_organ if found else None)
+            assert found is not None
+            current = DeliveryState(found.state)
             if current in (DeliveryState.DONE, DeliveryState.FAIL):
                 if current == new:
                     return  # a retried acknowledgement: already done
@@ -668,44 +736,62 @@ class LocalAxis:
                     f"Văn bản {doc_id} đã được xác nhận '{current}'",
                     f"item {doc_id} was already acknowledged as '{current}'",
                 )
-            delivery.state = new.value
-            delivery.updated_at = _now()
-            if delivery.fetched_at is None:
-                delivery.fetched_at = delivery.updated_at
+            now = _now()
+            values: dict[str, Any] = {"state": new.value, "updated_at": now}
+            if found.fetched_at is None:
+                values["fetched_at"] = now
+            conn.execute(update(deliveries).where(deliveries.c.doc_id == doc_id).values(**values))
 
     async def _sent(self, request: Request, signed: SignedCall) -> Response:
         doc_id = signed.param("docId")
         return _ok(data=await anyio.to_thread.run_sync(self._sent_sync, signed, doc_id))
 
     def _sent_sync(self, signed: SignedCall, doc_id: str) -> list[dict[str, Any]]:
-        with self.sessions() as session:
-            message = session.get(MessageRow, doc_id)
-            if message is None or message.sender_organ not in self._organs(signed):
-                raise _Fail(
-                    404,
-                    "NOT_FOUND",
-                    f"Không có văn bản đã gửi DocId={doc_id} của hệ thống {signed.systemid}",
-                    f"no sent message DocId={doc_id} for system {signed.systemid}",
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(
+                    messages.c.sender_organ,
+                    messages.c.created_at,
+                    messages.c.title,
+                    messages.c.notation,
+                    deliveries.c.doc_id.label("receiver_doc_id"),
+                    deliveries.c.to_organ,
+                    deliveries.c.state,
+                    deliveries.c.fetched_at,
+                    deliveries.c.last_status_code,
                 )
-            rows = []
-            for d in sorted(message.deliveries, key=lambda d: d.to_organ):
-                row = {
-                    "toCode": d.to_organ,
-                    "sendStatus": "sent",
-                    "sendStatusDesc": "Đã chuyển tới hộp thư nơi nhận / delivered to the inbox",
-                    "receiveStatus": d.state,
-                    "receiveStatusDesc": _STATE_DESC[DeliveryState(d.state)],
-                    "sentTime": _vn_text(message.created_at),
-                    "receivedTime": _vn_text(d.fetched_at),
-                    "senderDocId": message.doc_id,
-                    "receiverDocId": d.doc_id,
-                    "title": message.title or "",
-                    "notation": message.notation or "",
-                }
-                if d.last_status_code:
-                    row["lastStatusCode"] = d.last_status_code
-                rows.append(row)
-            return rows
+                .outerjoin(deliveries, deliveries.c.message_id == messages.c.doc_id)
+                .where(messages.c.doc_id == doc_id)
+                .order_by(deliveries.c.to_organ)
+            ).all()
+        if not found or found[0].sender_organ not in self._organs(signed):
+            raise _Fail(
+                404,
+                "NOT_FOUND",
+                f"Không có văn bản đã gửi DocId={doc_id} của hệ thống {signed.systemid}",
+                f"no sent message DocId={doc_id} for system {signed.systemid}",
+            )
+        rows = []
+        for d in found:
+            if d.receiver_doc_id is None:
+                continue  # a message without recipients: the outer join's empty side
+            row = {
+                "toCode": d.to_organ,
+                "sendStatus": "sent",
+                "sendStatusDesc": "Đã chuyển tới hộp thư nơi nhận / delivered to the inbox",
+                "receiveStatus": d.state,
+                "receiveStatusDesc": _STATE_DESC[DeliveryState(d.state)],
+                "sentTime": _vn_text(d.created_at),
+                "receivedTime": _vn_text(d.fetched_at),
+                "senderDocId": doc_id,
+                "receiverDocId": d.receiver_doc_id,
+                "title": d.title or "",
+                "notation": d.notation or "",
+            }
+            if d.last_status_code:
+                row["lastStatusCode"] = d.last_status_code
+            rows.append(row)
+        return rows
 
     async def _count_edoc(self, request: Request, signed: SignedCall) -> Response:
         return _ok(count=await anyio.to_thread.run_sync(self._count_sync, signed, "edoc"))
@@ -714,15 +800,15 @@ class LocalAxis:
         return _ok(count=await anyio.to_thread.run_sync(self._count_sync, signed, "status"))
 
     def _count_sync(self, signed: SignedCall, kind: str) -> int:
-        with self.sessions() as session:
+        with self.engine.connect() as conn:
             return (
-                session.scalar(
+                conn.scalar(
                     select(func.count())
-                    .select_from(DeliveryRow)
+                    .select_from(deliveries)
                     .where(
-                        DeliveryRow.to_organ.in_(self._organs(signed)),
-                        DeliveryRow.kind == kind,
-                        DeliveryRow.state.in_([s.value for s in OPEN_STATES]),
+                        deliveries.c.to_organ.in_(self._organs(signed)),
+                        deliveries.c.kind == kind,
+                        deliveries.c.state.in_([s.value for s in OPEN_STATES]),
                     )
                 )
                 or 0
@@ -732,7 +818,7 @@ class LocalAxis:
         return _ok(data=await anyio.to_thread.run_sync(self._agencies_sync))
 
     def _agencies_sync(self) -> list[dict[str, Any]]:
-        with self.sessions() as session:
+        with self.engine.connect() as conn:
             # The SDK reads code, id, mail, name, pid and oldCode, every one a string.
             return [
                 {
@@ -746,7 +832,16 @@ class LocalAxis:
                     "mobile": a.telephone or "",
                     "address": a.address or "",
                 }
-                for a in session.scalars(select(AgencyRow).order_by(AgencyRow.organ_id))
+                for a in conn.execute(
+                    select(
+                        agencies.c.organ_id,
+                        agencies.c.name,
+                        agencies.c.parent_id,
+                        agencies.c.email,
+                        agencies.c.telephone,
+                        agencies.c.address,
+                    ).order_by(agencies.c.organ_id)
+                )
             ]
 
 

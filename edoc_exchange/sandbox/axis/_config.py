@@ -5,7 +5,7 @@ Example ``local-axis.toml``::
     organ_id = "000.00.00.G22"          # the axis's own OrganId, written in traces
     database = "local-axis.db"          # SQLite file (relative to this file)
     directory = "agencies.csv"          # organ_id,name,parent_id[,email,telephone,address]
-    max_upload_bytes = 134217728
+    max_upload_bytes = 201326592        # 192 MiB: a 100 MiB file as base64, and more
     max_clock_skew_seconds = 300        # or "off"
     trace = true                        # append the axis's TraceHeader to every document
     # trace_organ_id = ""               # OrganId of that hop: unset = organ_id above,
@@ -82,7 +82,9 @@ class LocalAxisConfig(BaseModel):
     #: Where message files are kept; default: ``<database>.blobs`` beside the database.
     blob_dir: Path | None = None
     directory: Path | None = None
-    max_upload_bytes: int = Field(128 * 1024 * 1024, gt=0)
+    #: Largest upload (the .edxml); the reader's default ReadLimits.max_bytes, so that a
+    #: 100 MiB attachment (133.4 MiB of base64) goes through.
+    max_upload_bytes: int = Field(192 * 1024 * 1024, gt=0)
     #: Default freshness window of timestamps (a system may override it), or "off".
     max_clock_skew_seconds: Skew = 300.0
     #: Append the axis's TraceHeader to every delivered document, as the national axis does.

@@ -1,4 +1,4 @@
-"""The local axis's SQLite database (SQLAlchemy 2) and its content-addressed file store.
+"""The local axis's SQLite database (SQLAlchemy Core) and its content-addressed file store.
 
 Tables: ``messages`` (one per accepted send, unique by its de-duplication key),
 ``deliveries`` (one per recipient: the receiver's DocId and its state) and ``agencies``
@@ -9,7 +9,6 @@ system sends does not block.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import hashlib
 import os
@@ -19,27 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     DateTime,
     Engine,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
     create_engine,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ...store import sqlite_pragmas
-from ...vntime import as_utc
 
 __all__ = [
-    "AgencyRow",
-    "Base",
+    "OPEN_STATES",
     "BlobStore",
-    "DeliveryRow",
     "DeliveryState",
-    "MessageRow",
+    "agencies",
+    "deliveries",
+    "messages",
+    "metadata",
     "open_engine",
 ]
 
@@ -57,72 +58,62 @@ class DeliveryState(enum.StrEnum):
 OPEN_STATES = (DeliveryState.PENDING, DeliveryState.FETCHED, DeliveryState.PROCESSING)
 
 
-class Base(DeclarativeBase):
-    pass
+metadata = MetaData()
 
-
-class MessageRow(Base):
-    """A message the axis accepted, as the sender sent it."""
-
-    __tablename__ = "messages"
-
-    doc_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
-    sender_organ: Mapped[str] = mapped_column(String(64))
-    sender_system: Mapped[str] = mapped_column(String(128))
-    document_id: Mapped[str | None] = mapped_column(String(256))
+#: A message the axis accepted, as the sender sent it.
+messages = Table(
+    "messages",
+    metadata,
+    Column("doc_id", String(40), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("sender_organ", String(64), nullable=False),
+    Column("sender_system", String(128), nullable=False),
+    Column("document_id", String(256)),
     #: sender | kind | DocumentId | file SHA-256: the same message sent again has the same key
-    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
+    Column("dedup_key", String(64), nullable=False, unique=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
     #: SHA-256 (file name in the blob store) of the bytes delivered to recipients
-    delivered_sha256: Mapped[str] = mapped_column(String(64))
-    delivered_size: Mapped[int] = mapped_column(Integer)
-    title: Mapped[str | None] = mapped_column(String(600))
-    notation: Mapped[str | None] = mapped_column(String(64))
-    response_for: Mapped[str | None] = mapped_column(String(256))
-    status_code: Mapped[str | None] = mapped_column(String(8))
-    trace_organ: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    Column("delivered_sha256", String(64), nullable=False),
+    Column("delivered_size", Integer, nullable=False),
+    Column("title", String(600)),
+    Column("notation", String(64)),
+    Column("response_for", String(256)),
+    Column("status_code", String(8)),
+    Column("trace_organ", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    # A status message finds the document it answers by DocumentId.
+    Index("ix_messages_document", "document_id", "kind"),
+)
 
-    deliveries: Mapped[list[DeliveryRow]] = relationship(back_populates="message")
-
-    @property
-    def created(self) -> dt.datetime:
-        return as_utc(self.created_at)
-
-
-class DeliveryRow(Base):
-    """One recipient's copy of a message: the receiver's DocId and its state."""
-
-    __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_inbox", "to_organ", "kind", "state"),)
-
-    doc_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.doc_id"), index=True)
-    to_organ: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(12), default=DeliveryState.PENDING.value)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+#: One recipient's copy of a message: the receiver's DocId and its state.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("doc_id", String(40), primary_key=True),
+    Column("message_id", ForeignKey("messages.doc_id"), nullable=False, index=True),
+    Column("to_organ", String(64), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("state", String(12), nullable=False, default=DeliveryState.PENDING.value),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("fetched_at", DateTime),
     #: the last StatusCode this recipient sent back about the message (documents only)
-    last_status_code: Mapped[str | None] = mapped_column(String(8))
+    Column("last_status_code", String(8)),
+    Index("ix_deliveries_inbox", "to_organ", "kind", "state"),
+)
 
-    message: Mapped[MessageRow] = relationship(back_populates="deliveries")
-
-
-class AgencyRow(Base):
-    """An organisation of the directory."""
-
-    __tablename__ = "agencies"
-
-    organ_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(300), default="")
-    parent_id: Mapped[str | None] = mapped_column(String(64))
-    email: Mapped[str | None] = mapped_column(String(200))
-    telephone: Mapped[str | None] = mapped_column(String(50))
-    address: Mapped[str | None] = mapped_column(String(300))
+#: An organisation of the directory.
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("organ_id", String(64), primary_key=True),
+    Column("name", String(300), nullable=False, default=""),
+    Column("parent_id", String(64)),
+    Column("email", String(200)),
+    Column("telephone", String(50)),
+    Column("address", String(300)),
+)
 
 
 def open_engine(path: Path) -> Engine:
@@ -136,7 +127,11 @@ def open_engine(path: Path) -> Engine:
         # answered DocIds for.
         sqlite_pragmas(dbapi_connection)
 
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
+    # Indexes added after a database was made (create_all makes only missing tables).
+    for table in metadata.tables.values():
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     return engine
 
 
