@@ -33,6 +33,7 @@ import os
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
@@ -539,8 +540,22 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x50
 
 @functools.lru_cache(maxsize=256)
 def _load_der(der: bytes) -> x509.Certificate:
-    """Parse a certificate; the same few signers send thousands of messages."""
-    return x509.load_der_x509_certificate(der)
+    """Parse a certificate; the same few signers send thousands of messages.
+
+    cryptography parses names, validity and extensions only when they are read: they are
+    read here, so that a certificate altered in KeyInfo (which no signature covers) is
+    refused as unreadable, instead of failing later in the path check (raises ValueError).
+    """
+    cert = x509.load_der_x509_certificate(der)
+    cert.subject.rfc4514_string()
+    cert.issuer.rfc4514_string()
+    _ = cert.not_valid_before_utc, cert.not_valid_after_utc, cert.serial_number
+    _ = list(cert.extensions)
+    try:
+        cert.public_key()
+    except UnsupportedAlgorithm as exc:
+        raise ValueError(f"unsupported public key: {exc}") from None
+    return cert
 
 
 @functools.lru_cache(maxsize=256)
