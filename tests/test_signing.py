@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -317,6 +318,31 @@ def test_signature_value_or_certificate_swapped(signed_doc: bytes) -> None:
     assert cert_el is not None
     cert_el.text = base64.b64encode(pki().ec_leaf.cert.public_bytes(Encoding.DER)).decode()
     reject(dump(root), InvalidSignature, Rule.SIGNATURE_VALUE)
+
+
+def test_certificate_altered_in_key_info_is_unreadable(signed_doc: bytes) -> None:
+    # KeyInfo is outside what the signature covers: a certificate whose subject no longer
+    # parses (found by the fuzz test) keeps its key, so the signature still verifies; it
+    # must be refused as unreadable, not crash the path check with a ValueError.
+    root = tree(signed_doc)
+    cert_el = signature(root).find(f"{ds('KeyInfo')}/{ds('X509Data')}/{ds('X509Certificate')}")
+    assert cert_el is not None
+    bad = _with_unreadable_subject(base64.b64decode(cert_el.text or ""))
+    cert_el.text = base64.b64encode(bad).decode()
+    error = reject(dump(root), InvalidSignature, Rule.KEY_INFO)
+    assert "unreadable certificate" in error.en
+
+
+def _with_unreadable_subject(der: bytes) -> bytes:
+    """The certificate with a UTF8String of its subject made invalid UTF-8: it still loads
+    (cryptography reads names when asked), but its subject does not parse."""
+    subject = x509.load_der_x509_certificate(der).subject.public_bytes()
+    at = der.index(subject) + subject.index(b"\x0c")  # the subject's first UTF8String
+    bad = der[: at + 2] + b"\xff" + der[at + 3 :]
+    cert = x509.load_der_x509_certificate(bad)
+    with pytest.raises(ValueError, match="subject"):
+        cert.subject  # noqa: B018
+    return bad
 
 
 # --- the signature's place and number -------------------------------------------------------

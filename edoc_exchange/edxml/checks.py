@@ -133,7 +133,31 @@ def _document_ref_problem(text: str) -> Problem | None:
 
 
 def rule_problem(rule: Rule, value: Any) -> Problem | None:
-    """The problem of a value breaking ``rule``, or None."""
+    """The problem of a value breaking ``rule``, or None.
+
+    A pure function of short values that recur (the same organisations' codes in message
+    after message): answers for values of up to 256 characters are remembered.
+    """
+    kind = type(value)
+    if not (kind is int or (kind is str and len(value) <= _MEMO_MAX)):
+        return _rule_problem(rule, value)
+    key = (id(rule), kind, value)  # an enum member's hash is computed in Python: its id is not
+    try:
+        return _MEMO[key]
+    except KeyError:
+        pass
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    found = _MEMO[key] = _rule_problem(rule, value)
+    return found
+
+
+_MEMO_MAX = 256
+_MEMO_SIZE = 4096
+_MEMO: dict[tuple[int, type, str | int], Problem | None] = {}
+
+
+def _rule_problem(rule: Rule, value: Any) -> Problem | None:
     text = str(value)
     if text == "null":  # what Java writes for a missing value: the reader drops it
         return Problem("null-text", {"name": rule.value})
@@ -157,6 +181,49 @@ def rule_problem(rule: Rule, value: Any) -> Problem | None:
             return Problem("bad-priority", {"value": value})
         return Problem("bad-code-value", {"value": value, "allowed": ", ".join(map(str, allowed))})
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One child the checker looks at, with what it checks worked out once."""
+
+    child: Child
+    field: str
+    many: bool
+    model: bool  #: a nested element (walked)
+    raw: bool  #: kept verbatim (its tag is checked)
+    #: The finding when it is absent: ("missing-element", error) or ("missing-optional",
+    #: the mode's severity), or None when it may be absent.
+    missing: tuple[str, Severity | None] | None
+    checked: bool  #: a plain value with a rule or a length limit
+
+
+#: By the table's id; the table is kept with its steps, so that its id is never reused.
+_STEPS: dict[tuple[int, bool], tuple[tuple[Child, ...], tuple[_Step, ...]]] = {}
+
+
+def _steps(table: tuple[Child, ...], structure: bool) -> tuple[_Step, ...]:
+    """The children of a table the checker has anything to look at (the others are
+    optional plain values without a rule or a length limit), keyed by the table's id:
+    the tables are module constants."""
+    key = (id(table), structure)
+    hit = _STEPS.get(key)
+    if hit is None or hit[0] is not table:
+        steps = []
+        for child in table:
+            missing: tuple[str, Severity | None] | None = None
+            if structure and child.need is Need.ALWAYS:
+                missing = ("missing-element", Severity.ERROR)
+            elif structure and child.need is Need.STRICT:
+                missing = ("missing-optional", None)
+            model = child.kind is Kind.MODEL
+            raw = child.kind is Kind.RAW
+            limited = child.max_len is not None or child.rule is not None
+            checked = not model and not raw and limited
+            if missing or model or raw or checked:
+                steps.append(_Step(child, child.field, child.many, model, raw, missing, checked))
+        hit = _STEPS[key] = (table, tuple(steps))
+    return hit[1]
 
 
 class _Checker:
@@ -200,45 +267,46 @@ class _Checker:
         if self.structure and isinstance(model, _Element):
             for ext in model.extensions:
                 self.add("unknown-element", path, name=ext.tag)
-        for child in children:
-            value = getattr(model, child.field)
-            if value is None or (child.many and not value):
-                if self.structure and child.need is not Need.OPTIONAL:
-                    code = "missing-element" if child.need is Need.ALWAYS else "missing-optional"
-                    sev = Severity.ERROR if child.need is Need.ALWAYS else None
-                    where = child_path(path, child, 1) if child.many else child_path(path, child)
+        values = model.__dict__
+        for step in _steps(children, self.structure):
+            child = step.child
+            value = values[step.field]
+            if value is None or (step.many and not value):
+                if step.missing is not None:
+                    code, sev = step.missing
+                    where = child_path(path, child, 1) if step.many else child_path(path, child)
                     self.add(code, where, sev, name=child.tag)
                 continue
-            plain = child.kind is not Kind.MODEL and child.kind is not Kind.RAW
-            if plain and child.max_len is None and child.rule is None:
-                continue  # nothing to check on this child: skip the path building
-            items: list[Any] = value if child.many else [value]
+            items: list[Any] = value if step.many else [value]
             for index, item in enumerate(items, start=1):
                 if item is None:
                     continue
-                where = child_path(path, child, index)
-                if child.kind is Kind.MODEL:
+                if step.model:
                     assert isinstance(item, _Element)
-                    self.walk(item, item.xml_children, where)
-                    continue
-                if child.kind is Kind.RAW:
+                    self.walk(item, item.xml_children, child_path(path, child, index))
+                elif step.raw:
                     # Kept verbatim, but it is written as this child: it must be this child.
                     if item.tag != f"{{{NS}}}{child.tag}":
                         self.add(
                             "wrong-element",
-                            where,
+                            child_path(path, child, index),
                             Severity.ERROR,
                             name=item.tag,
                             expected=child.tag,
                         )
-                    continue
-                if child.max_len is not None and len(str(item)) > child.max_len:
-                    self.add("too-long", where, length=len(str(item)), limit=child.max_len)
-                if child.rule is not None:
-                    problem = rule_problem(child.rule, item)
-                    if problem is not None:
-                        severity = Severity.WARNING if problem.warning_only else None
-                        self.add(problem.code, where, severity, **problem.params)
+                elif step.checked:
+                    self.check_value(child, item, path, index)
+
+    def check_value(self, child: Child, item: Any, path: str, index: int) -> None:
+        """A plain value's length limit and rule."""
+        if child.max_len is not None and len(str(item)) > child.max_len:
+            where = child_path(path, child, index)
+            self.add("too-long", where, length=len(str(item)), limit=child.max_len)
+        if child.rule is not None:
+            problem = rule_problem(child.rule, item)
+            if problem is not None:
+                severity = Severity.WARNING if problem.warning_only else None
+                self.add(problem.code, child_path(path, child, index), severity, **problem.params)
 
     def attachments(self, document: Document) -> None:
         for index, att in enumerate(document.attachments, start=1):

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import re
+import typing
+import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
+from annotated_types import MinLen
 from lxml import etree
 from pydantic import (
     AfterValidator,
@@ -28,6 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticUndefined
 
 from . import packing
 from .formats import clean_text, to_vn_time
@@ -418,6 +424,7 @@ class Bussiness(_Element):
 
 _CID_RE = re.compile(r"cid:[^\s<>\"]+")
 _FORBIDDEN_NAMES = {".", ".."}
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
 
 
 def check_attachment_name(name: str) -> str | None:
@@ -432,11 +439,18 @@ def check_attachment_name(name: str) -> str | None:
         return "contains a path separator / chứa dấu phân cách thư mục"
     if name in _FORBIDDEN_NAMES:
         return "is a directory reference / là tham chiếu thư mục"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if _CONTROL_RE.search(name):
         return "contains control characters / chứa ký tự điều khiển"
     if len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
         return "starts with a drive letter / bắt đầu bằng ký hiệu ổ đĩa"
     return None
+
+
+def content_id_problem(value: str) -> str | None:
+    """Why a (trimmed) ContentId is not of the form ``cid:<id>``, or None."""
+    if _CID_RE.fullmatch(value):
+        return None
+    return f"ContentId '{value}' is not of the form cid:<id>"
 
 
 class PackedFile(_Model):
@@ -522,8 +536,9 @@ class Attachment(_Model):
     @classmethod
     def _cid(cls, value: str) -> str:
         value = value.strip()
-        if not _CID_RE.fullmatch(value):
-            raise ValueError(f"ContentId '{value}' is not of the form cid:<id>")
+        problem = content_id_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("name")
@@ -792,3 +807,107 @@ class StatusMessage(Message):
             return StatusCode(self.status_code)
         except ValueError:
             return None
+
+
+# --- building models from values the reader already checked ------------------------------
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedPlan:
+    """What :func:`trusted` needs to know of a model class, worked out once per class."""
+
+    #: Every field with its default (None for a default made by a factory), in order.
+    defaults: dict[str, Any]
+    #: Fields whose default a factory makes (a fresh list or dict per model).
+    factories: tuple[tuple[str, Callable[[], Any]], ...]
+    #: Fields of type Text (NFC-normalised and trimmed by validation).
+    texts: frozenset[str]
+    #: Fields holding a list of Text.
+    text_lists: frozenset[str]
+    #: Fields validation refuses when absent (or, for a list with a minimum, empty), in order.
+    required: tuple[str, ...]
+    #: Of those, the lists that must not be empty.
+    non_empty: frozenset[str]
+
+
+def _holds_text(annotation: Any) -> bool:
+    if annotation == Text:
+        return True
+    return any(_holds_text(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+@functools.cache
+def trusted_plan(cls: type[BaseModel]) -> TrustedPlan:
+    """The field defaults, Text fields and required fields of ``cls``."""
+    defaults: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    texts: set[str] = set()
+    text_lists: set[str] = set()
+    required: list[str] = []
+    non_empty: set[str] = set()
+    for name, info in cls.model_fields.items():
+        defaults[name] = None if info.default is PydanticUndefined else info.default
+        if info.default_factory is not None:
+            factories.append((name, info.default_factory))  # type: ignore[arg-type]
+        annotation = info.annotation
+        if typing.get_origin(annotation) is list:
+            if _holds_text(typing.get_args(annotation)[0]):
+                text_lists.add(name)
+        elif _holds_text(annotation) or any(
+            isinstance(m, AfterValidator) and m.func is clean_text for m in info.metadata
+        ):
+            texts.add(name)
+        if info.is_required():
+            required.append(name)
+            if any(isinstance(m, MinLen) and m.min_length > 0 for m in info.metadata):
+                non_empty.add(name)
+    return TrustedPlan(
+        defaults,
+        tuple(factories),
+        frozenset(texts),
+        frozenset(text_lists),
+        tuple(required),
+        frozenset(non_empty),
+    )
+
+
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text).strip()
+
+
+def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+    """Build ``cls`` from values the reader produced, without validating them again.
+
+    For the reader only: it has converted every value already (numbers, dates, timestamps
+    in Vietnam time at whole seconds), never passes blank or untrimmed text or unknown
+    fields, parsed the text from XML (so it holds only characters XML carries) and refused
+    what validation would refuse (a missing required element, a bad ContentId or
+    attachment name, a duplicate ContentId) before calling this. What is left of
+    validation is the one normalisation a model applies to Text: NFC. The result equals
+    ``cls.model_validate(values)``; a test holds that for every model.
+    """
+    plan = trusted_plan(cls)
+    data = {**plan.defaults, **values}  # every field, in declaration order
+    for name, factory in plan.factories:
+        if name not in values:
+            data[name] = factory()
+    texts, text_lists = plan.texts, plan.text_lists
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in texts:
+            if not value.isascii():
+                data[name] = unicodedata.normalize("NFC", value).strip()
+        elif name in text_lists:
+            data[name] = [_nfc(item) for item in value]
+    model = cls.__new__(cls)
+    # What BaseModel.model_construct sets, without its per-field Python loop.
+    object.__setattr__(model, "__dict__", data)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    if cls.__pydantic_post_init__:  # private attributes (their defaults), as model_construct
+        model.model_post_init(None)
+    return model

@@ -53,8 +53,10 @@ class _XMLSigner(XMLSigner):
 
 def _strip(root: etree._Element) -> None:
     """Remove old signatures, comments and PIs: the result carries exactly our signature."""
-    doomed: list[Any] = list(root.iter(etree.Comment, etree.ProcessingInstruction))
-    doomed += root.iter(_xml.dsig("Signature"))
+    # One walk over the tree (libxml2's) for comments, PIs and XML-DSig signatures.
+    doomed: list[Any] = list(
+        root.iter(etree.Comment, etree.ProcessingInstruction, _xml.dsig("Signature"))
+    )
     for header in root.iterfind(f"{_xml.edxml('edXMLEnvelope')}/{_xml.edxml('edXMLHeader')}"):
         doomed += [el for el in header if _xml.local(el) == "Signature"]
     for node in doomed:

@@ -9,6 +9,8 @@ them, signing strips them.
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 from ..edxml import DEFAULT_LIMITS, DSIG_NS, NS, ReadLimits
@@ -42,9 +44,19 @@ class UnsafeXmlError(Exception):
         self.reason = reason
 
 
+_LOCAL = threading.local()
+
+
 def parser() -> etree.XMLParser:
-    """The shared parser for untrusted input, keeping comments and PIs (to refuse them)."""
-    return untrusted_parser(keep_comments=True)
+    """The parser for untrusted input, keeping comments and PIs (to refuse them).
+
+    One per thread, made once: signxml asks for its parser on every parse (a sign and a
+    verify parse four to six times), and a parser must not be used by two threads at once.
+    """
+    found: etree.XMLParser | None = getattr(_LOCAL, "parser", None)
+    if found is None:
+        found = _LOCAL.parser = untrusted_parser(keep_comments=True)
+    return found
 
 
 def skip_stray_bytes(data: bytes) -> bytes:
@@ -61,7 +73,7 @@ def parse(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> etree._Element:
 
     Checks size, DOCTYPE and tag count before parsing (as the edxml reader does).
     """
-    if not data.strip():
+    if not data or data.isspace():  # (strip() would copy a 100 MB message)
         raise UnsafeXmlError("empty input")
     if len(data) > limits.max_bytes:
         raise UnsafeXmlError(f"{len(data)} bytes, more than the limit of {limits.max_bytes}")
