@@ -170,7 +170,9 @@ def _release(office: Office, item_id: str) -> None:
 #: while the rest of the list stays free for the other daemons.
 TAKE = 8
 #: Documents fetched ahead of the one being verified and stored.
-PREFETCH = 2
+PREFETCH = 4
+#: Documents already fetched that are stored in one transaction (one commit, one flush).
+GROUP = 4
 
 
 @dataclass
@@ -191,16 +193,17 @@ class _Intake:
     queued, then acknowledged) and a document costs one transaction, not two.
     """
 
-    def __init__(self, office: Office, report: StepReport) -> None:
+    def __init__(self, office: Office, report: StepReport, *, polls: bool) -> None:
         self.office = office
         self.report = report
         self.claimed: deque[Listed] = deque()
         self.fetching: deque[tuple[Listed, Future[FetchedFile]]] = deque()
         self.acks: deque[_Acked] = deque()
-        self.listed = False
+        self.listed = not polls  # only the daemon that polls this interval lists
         self.fetcher = ThreadPoolExecutor(1, thread_name_prefix="edoc-fetch")
-        # Fetched messages stream into files here (a large one never whole in memory).
-        self.folder = Path(tempfile.mkdtemp(prefix="edoc-in-"))
+        # Fetched messages stream into files here (a large one never whole in memory);
+        # made with the first fetch.
+        self._folder: Path | None = None
         self.acker = ThreadPoolExecutor(1, thread_name_prefix="edoc-ack")
 
     def _take(self) -> list[Listed]:
@@ -222,8 +225,6 @@ class _Intake:
             if taken or self.listed:
                 return taken
             self.listed = True
-            if not _may_poll(office, "edoc", now):
-                return []  # another daemon of the office listed a moment ago
             items = office.axis.list_received(MessageType.EDOC)
             office.metrics.polled()
             if not items:
@@ -255,6 +256,12 @@ class _Intake:
                 continue
             self.fetching.append((item, self.fetcher.submit(self._fetch, item)))
 
+    @property
+    def folder(self) -> Path:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="edoc-in-"))
+        return self._folder
+
     def _fetch(self, item: Listed) -> FetchedFile:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", item.axis_doc_id)[:100] or "item"
         return self.office.axis.fetch_to_file(
@@ -274,23 +281,35 @@ class _Intake:
                 self._fill()
             if not self.fetching:
                 return
-            item, fetched = self.fetching.popleft()
+            # The next item, and with it those already fetched (up to GROUP): stored in
+            # one transaction, so a burst of documents costs one commit, not one each.
+            group = [self.fetching.popleft()]
+            while self.fetching and self.fetching[0][1].done() and len(group) < GROUP:
+                group.append(self.fetching.popleft())
+            fetched: list[tuple[Listed, FetchedFile]] = []
             try:
-                got = fetched.result()
+                for item, future in group:
+                    fetched.append((item, future.result()))
             except BaseException:
-                self._release([item])  # nothing was stored: another pass may try
+                # Nothing of the group was stored: another pass may try.
+                self._release([item for item, _ in group])
+                for _item, got in fetched:
+                    large.discard(got)
                 raise
-            document_id, verdict, new = self._store(item, got)
-            # Stored, reply queued: only now tell the axis (the claim is kept until recorded).
-            self._acknowledge(item, _ack_status(verdict), document_id)
-            outcome = verdict.value if new else "duplicate"
-            if outcome == "rejected":
-                report.rejected += 1
-            elif new:
-                report.done += 1
-            else:
-                report.duplicates += 1
-            report.details.append(f"{item.axis_doc_id}: {outcome}")
+            for item, (document_id, verdict, new) in zip(
+                [i for i, _ in fetched], self._store(fetched), strict=True
+            ):
+                # Stored, reply queued: only now tell the axis (the claim is kept until
+                # recorded).
+                self._acknowledge(item, _ack_status(verdict), document_id)
+                outcome = verdict.value if new else "duplicate"
+                if outcome == "rejected":
+                    report.rejected += 1
+                elif new:
+                    report.done += 1
+                else:
+                    report.duplicates += 1
+                report.details.append(f"{item.axis_doc_id}: {outcome}")
             keep_wal_small(office)  # a large message leaves a large WAL behind
 
     def _in_hand(self, axis_doc_id: str) -> bool:
@@ -341,41 +360,53 @@ class _Intake:
                     },
                 )
 
-    def _store(self, item: Listed, fetched: FetchedFile) -> tuple[str, InboxVerdict, bool]:
-        """Verify and store one fetched item with its reply queued, recording in the same
-        transaction the acknowledgements the axis took meanwhile."""
+    def _store(
+        self, fetched: list[tuple[Listed, FetchedFile]]
+    ) -> list[tuple[str, InboxVerdict, bool]]:
+        """Verify fetched items and store them, each with its reply queued, in one
+        transaction that also records the acknowledgements the axis took meanwhile; (the
+        DocumentId, the verdict, whether it was new) of each, in order."""
         office = self.office
         now = office.clock()
-        judged: Judgement | None = None
+        judged: list[Judgement] = []
         try:
-            # In memory when small; on its file when large (kept as a blob, see .large).
-            judged = large.judge_fetched(
-                fetched, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
-            )
+            for item, got in fetched:
+                # In memory when small; on its file when large (kept as a blob, see .large).
+                judged.append(
+                    large.judge_fetched(
+                        got, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
+                    )
+                )
             acked = self._answered(wait=False)
-            record = judged
 
-            def store(conn: Any) -> tuple[inbox_store.InboxRow, bool]:
+            def store(conn: Any) -> list[tuple[inbox_store.InboxRow, bool]]:
                 # One audit flush (head locked just before commit) for the step's events.
                 with audit.batch(conn, office.office_id):
                     self._record_acks(conn, acked)
-                    return _store_judged(conn, office, item, record, fetched.sha256, now)
+                    return [
+                        _store_judged(conn, office, item, judgement, got.sha256, now)
+                        for (item, got), judgement in zip(fetched, judged, strict=True)
+                    ]
 
             try:
-                row, new = office.db.run(store)  # again on a new connection if it died
+                rows = office.db.run(store)  # again on a new connection if it died
             except BaseException:
                 # Not recorded: put them back, to be recorded with the next item or at the end.
                 self.acks.extendleft(reversed(acked))
                 raise
         except BaseException:
-            self._release([item])
+            self._release([item for item, _ in fetched])
             raise
         finally:
-            large.discard(fetched, judged)  # the store keeps its own copy
-        if new and row.identity_finding:
-            log.warning("%s: %s", item.axis_doc_id, row.identity_finding)
-        office.metrics.received(row.verdict.value)
-        return judged.fields.document_id, row.verdict, new
+            for index, (_item, got) in enumerate(fetched):
+                large.discard(got, judged[index] if index < len(judged) else None)
+        results: list[tuple[str, InboxVerdict, bool]] = []
+        for (item, _got), judgement, (row, new) in zip(fetched, judged, rows, strict=True):
+            if new and row.identity_finding:
+                log.warning("%s: %s", item.axis_doc_id, row.identity_finding)
+            office.metrics.received(row.verdict.value)
+            results.append((judgement.fields.document_id, row.verdict, new))
+        return results
 
     def _release(self, items: list[Listed]) -> None:
         """Give up claims of items not stored (a failure, or a stop): they stay listed at the
@@ -401,7 +432,8 @@ class _Intake:
         for _item, fetched in self.fetching:
             fetched.cancel()
         self.fetcher.shutdown(wait=True)
-        shutil.rmtree(self.folder, ignore_errors=True)  # fetched, not stored: listed still
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)  # fetched, not stored: listed still
         pending = list(self.claimed) + [item for item, _ in self.fetching]
         self.claimed.clear()
         self.fetching.clear()
@@ -449,11 +481,16 @@ def receive_documents(office: Office) -> StepReport:
     most ``PREFETCH``; ``report.interrupted``); the rest stays listed at the axis.
     """
     report = StepReport()
-    _finish_acknowledgements(office, report, statuses=False)
+    # The daemon that lists the axis this interval also finishes what dead workers (and
+    # its own earlier passes) left unrecorded; the others only take from the work list,
+    # so an idle pass of many daemons costs little.
+    polls = _may_poll(office, "edoc", office.clock())
+    if polls:
+        _finish_acknowledgements(office, report, statuses=False)
     if office.stopping:
         report.interrupted = True
         return report
-    intake = _Intake(office, report)
+    intake = _Intake(office, report, polls=polls)
     try:
         intake.run()
     except BaseException:
@@ -576,12 +613,12 @@ def receive_statuses(office: Office) -> StepReport:
     from .sending import status_problem, unmatched_status  # following lives there
 
     report = StepReport()
+    if not _may_poll(office, "status", office.clock()):
+        return report  # another daemon of the office takes this interval's statuses
     _finish_acknowledgements(office, report, statuses=True)
     if office.stopping:
         report.interrupted = True
         return report
-    if not _may_poll(office, "status", office.clock()):
-        return report  # another daemon of the office takes this interval's statuses
     for item in office.axis.list_received(MessageType.STATUS):
         if office.stopping:  # one item at a time: a stop waits for one, not the list
             report.interrupted = True
