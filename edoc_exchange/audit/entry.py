@@ -57,6 +57,8 @@ class AuditEvent(enum.StrEnum):
     CLERK_ACTION = "clerk_action"
     KEY_CHANGED = "key_changed"
     CONFIG_CHANGED = "config_changed"
+    #: A sent document's following reached its horizon: the axis is no longer asked.
+    FOLLOW_STOPPED = "follow_stopped"
 
 
 def _nfc(value: Any, what: str) -> Any:

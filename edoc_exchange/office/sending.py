@@ -304,7 +304,7 @@ def _failed(
 
 #: The audit event of a document whose following stopped at the horizon (a name of its
 #: own: the audit log's names are read by inspectors and reports).
-FOLLOW_STOPPED = "follow_stopped"
+FOLLOW_STOPPED = audit.AuditEvent.FOLLOW_STOPPED
 
 
 def follow_sent(office: Office) -> StepReport:
