@@ -212,6 +212,10 @@ class _Intake:
         office = self.office
         while True:
             now = office.clock()
+            with office.db.read() as conn:
+                waiting = listing.has_listed(conn, office.office_id)
+            if not waiting and self.listed:
+                return []  # nothing to take, and no listing this pass: no write
             with office.db.transaction() as conn:
                 taken = listing.take_listed(
                     conn,
@@ -466,6 +470,9 @@ def _may_poll(office: Office, kind: str, now: dt.datetime) -> bool:
     daemons per ``office.list_every``)."""
     if office.list_every <= dt.timedelta(0):
         return True
+    with office.db.read() as conn:
+        if listing.polled_recently(conn, office.office_id, kind, now=now, every=office.list_every):
+            return False  # a read: idle daemons stay off the write lock
     with office.db.transaction() as conn:
         return listing.may_poll(
             conn, office.office_id, kind, worker=office.worker, now=now, every=office.list_every

@@ -34,10 +34,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..vntime import as_utc
 from .tables import InboxVerdict, inbox, inbox_claims, inbox_work, office_polls
 from .workers import dead_claim
 
-__all__ = ["Listed", "Stored", "add_listed", "listed_count", "may_poll", "take_listed"]
+__all__ = [
+    "Listed",
+    "Stored",
+    "add_listed",
+    "has_listed",
+    "listed_count",
+    "may_poll",
+    "polled_recently",
+    "take_listed",
+]
 
 _TS = DateTime(timezone=True)
 
@@ -138,6 +148,8 @@ def may_poll(
     """Whether this worker lists the office's ``kind`` at the axis now: True for one of the
     office's daemons per ``every`` (it is recorded as the one that polled), False for the
     others, which take from the work list instead. One statement."""
+    if polled_recently(conn, office_id, kind, now=now, every=every):
+        return False  # no write: idle daemons stay off the write lock
     make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     row = {"office_id": office_id, "kind": kind, "polled_at": now, "polled_by": worker}
     statement = make(office_polls).values(row)
@@ -147,6 +159,29 @@ def may_poll(
         where=office_polls.c.polled_at <= now - every,
     )
     return conn.execute(statement.returning(office_polls.c.office_id)).first() is not None
+
+
+def polled_recently(
+    conn: Connection, office_id: str, kind: str, *, now: dt.datetime, every: dt.timedelta
+) -> bool:
+    """Whether one of the office's daemons listed ``kind`` less than ``every`` ago (a read:
+    what an idle daemon asks before it tries :func:`may_poll`)."""
+    last = conn.execute(
+        select(office_polls.c.polled_at).where(
+            office_polls.c.office_id == office_id, office_polls.c.kind == kind
+        )
+    ).scalar_one_or_none()
+    return last is not None and as_utc(last) > now - every
+
+
+def has_listed(conn: Connection, office_id: str) -> bool:
+    """Whether the office's work list has anything to take (a read, before taking)."""
+    return (
+        conn.execute(
+            select(inbox_work.c.axis_doc_id).where(inbox_work.c.office_id == office_id).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def add_listed(
