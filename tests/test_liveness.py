@@ -315,3 +315,40 @@ def test_a_worker_frozen_past_stale_after_works_on_under_a_new_row(exchange: Exc
         (sleeper.worker_id, True),
         (first, False),
     ]
+
+
+def test_a_fetch_that_fails_mid_pass_loses_and_duplicates_nothing(exchange: Exchange) -> None:
+    """The pipeline fetches ahead: when one fetch fails, what was stored stays stored (and
+    is acknowledged and recorded), the failed item and those fetched after it are given
+    back, no temporary file is left, and the next pass takes them."""
+    ex = exchange
+    for n in range(6):
+        steps.queue_message(ex.commune, edxml.write(ex.plan(str(60 + n))))
+    assert steps.send_due(ex.commune).done == 6
+    district = ex.district
+    original = district.axis.fetch_to_file
+    seen: list[str] = []
+    folders: set[Path] = set()
+
+    def flaky(doc_id: str, target: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(doc_id)
+        folders.add(Path(target).parent)
+        if len(seen) == 3:
+            raise AxisTimeout("hết giờ", "timed out", operation="getEdoc")
+        return original(doc_id, target, *args, **kwargs)
+
+    district.axis.fetch_to_file = flaky  # type: ignore[method-assign]
+    with pytest.raises(AxisTimeout):
+        steps.receive_documents(district)
+    district.axis.fetch_to_file = original  # type: ignore[method-assign]
+    stored = _events(district, "received")
+    assert 0 <= stored <= 2
+    assert _events(district, "acknowledged") == stored
+    assert _claims(district) == []
+    assert all(not folder.exists() for folder in folders)  # temporary files removed
+    again = steps.receive_documents(district)
+    assert again.done == 6 - stored
+    assert _events(district, "received") == 6
+    assert _events(district, "acknowledged") == 6
+    assert district.axis.list_received(MessageType.EDOC) == []
+    steps.verify_log(district)
