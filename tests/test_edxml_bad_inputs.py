@@ -284,6 +284,23 @@ def test_tag_flood_is_bounded_while_parsing() -> None:
     assert time.monotonic() - started < 1.0
 
 
+def test_tag_limit_holds_exactly_for_a_small_message() -> None:
+    """A small message is counted before parsing unless it is shorter than the limit
+    (each tag takes one "<"): a limit one below its count refuses it, its count reads it."""
+    from edoc_exchange.signing._xml import UnsafeXmlError, parse
+
+    tags = GOOD.count(b"<")
+    assert len(GOOD) > tags
+    with pytest.raises(EdxmlReadError) as info:
+        edxml.read(GOOD, limits=ReadLimits(max_tags=tags - 1))
+    assert info.value.errors[0].code == "too-many-elements"
+    assert edxml.read(GOOD, limits=ReadLimits(max_tags=tags)).message
+    with pytest.raises(UnsafeXmlError, match="tags"):
+        parse(GOOD, ReadLimits(max_tags=tags - 1))
+    assert parse(GOOD, ReadLimits(max_tags=tags)) is not None
+    assert parse(GOOD, ReadLimits(max_tags=len(GOOD))) is not None  # not counted
+
+
 def test_undeclared_prefix_is_a_warning_only_in_lenient_mode() -> None:
     data = _replace(b"<edXML:Reference>", b'<edXML:Reference xlink:href="">')
     result = edxml.read(data)

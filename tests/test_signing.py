@@ -10,6 +10,7 @@ import base64
 import copy
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -41,6 +42,7 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from edoc_exchange import edxml
 from edoc_exchange.signing import (
     InvalidSignature,
+    KeyUsage,
     LegacySignature,
     Rule,
     SignatureError,
@@ -49,6 +51,7 @@ from edoc_exchange.signing import (
     Unsigned,
     UntrustedSigner,
     VerifiedMessage,
+    check_chain,
     load_pem_signer,
     load_pkcs12_signer,
     sign,
@@ -558,6 +561,35 @@ def test_certificate_expired_at_signing_time() -> None:
     reject(earlier, UntrustedSigner, Rule.CERT_EXPIRED, p.policy(at="now"))
 
 
+def test_a_remembered_path_is_checked_again_at_each_time_and_usage() -> None:
+    """check_chain remembers the paths it found valid (the same signers come back), never
+    the time nor the usages asked for: outside a certificate's window, or for a usage it
+    lacks, a path found valid before is refused with the same rule as the first time."""
+    p = pki()
+    short = issue("Short-lived", issuer=p.intermediate, usages=("digital_signature",),
+                  not_before=NOW - dt.timedelta(days=2), not_after=NOW + dt.timedelta(days=2))
+    roots, chain = (p.root.cert,), (p.intermediate.cert,)
+    usages = frozenset({KeyUsage.DIGITAL_SIGNATURE})
+    found = check_chain(short.cert, chain, roots=roots, at=NOW, key_usage=usages)
+    assert found == [short.cert, p.intermediate.cert, p.root.cert]
+    again = check_chain(short.cert, chain, roots=roots, at=NOW, key_usage=usages)
+    assert again == found
+    assert again is not found  # a list of its own each time
+    for at, rule in ((NOW + dt.timedelta(days=3), Rule.CERT_EXPIRED),
+                     (NOW - dt.timedelta(days=3), Rule.CERT_NOT_YET_VALID)):
+        with pytest.raises(UntrustedSigner) as info:
+            check_chain(short.cert, chain, roots=roots, at=at, key_usage=usages)
+        assert info.value.rule is rule
+    with pytest.raises(UntrustedSigner) as info:
+        check_chain(short.cert, chain, roots=roots, at=NOW,
+                    key_usage=frozenset({KeyUsage.NON_REPUDIATION}))
+    assert info.value.rule is Rule.KEY_USAGE
+    with pytest.raises(UntrustedSigner) as info:  # the same leaf, another trust store
+        check_chain(short.cert, chain, roots=(p.other_root.cert,), at=NOW, key_usage=usages)
+    assert info.value.rule is Rule.UNTRUSTED_ROOT
+    assert check_chain(short.cert, chain, roots=roots, at=NOW, key_usage=usages) == found
+
+
 def test_certificate_not_yet_valid_at_signing_time() -> None:
     p = pki()
     future = issue("Future", issuer=p.intermediate, not_before=NOW + dt.timedelta(days=1),
@@ -621,3 +653,41 @@ def test_certificate_not_allowed_for_the_sender_organ_id() -> None:
            p.policy(organ_ids={spki_sha256(p.ec_leaf.cert): frozenset({SENDER})}))
     vm = verify(signed, p.policy(organ_ids={fp: frozenset({SENDER})}))
     assert vm.spki_sha256 == fp
+
+
+def test_signxml_lookups_find_what_signxml_finds() -> None:
+    """The verifier resolves signxml's ``prefix:name`` lookups once per query; they must
+    find exactly what signxml's own lookups find, and fail with signxml's own error."""
+    from signxml.exceptions import InvalidInput
+    from signxml.verifier import XMLVerifier
+
+    from edoc_exchange.signing._verify import _clark_path, _TreeVerifier
+
+    root = tree(sign(make_document(), pki().signer()))
+    sig = signature(root)
+    ours: Any = _TreeVerifier()
+    theirs: Any = XMLVerifier()
+    ns = edxml.NS
+    location = f"./{{{ns}}}edXMLEnvelope/{{{ns}}}edXMLHeader/"
+    assert ours._find(root, "Signature", xpath=location) is sig
+    assert theirs._find(root, "Signature", xpath=location) is sig
+    info = sig.find(ds("SignedInfo"))
+    reference = info.find(ds("Reference"))
+    for element, query in ((sig, "SignedInfo"), (sig, "SignatureValue"), (sig, "KeyInfo"),
+                           (info, "CanonicalizationMethod"), (info, "SignatureMethod"),
+                           (reference, "Transforms"), (reference, "DigestValue")):
+        assert ours._find(element, query) is theirs._find(element, query) is not None
+    for element, query in ((info, "Reference"), (reference.find(ds("Transforms")), "Transform"),
+                           (sig, "ds:KeyInfo")):
+        assert ours._findall(element, query) == theirs._findall(element, query)
+    assert ours._find(sig, "Nothing", require=False) is None
+    assert ours._find(sig, "dsig11:ECKeyValue", require=False) is None
+    with pytest.raises(InvalidInput) as mine:
+        ours._find(sig, "Object")
+    with pytest.raises(InvalidInput) as signxmls:
+        theirs._find(sig, "Object")
+    assert str(mine.value) == str(signxmls.value)
+    # What is not a plain signxml prefix is left to signxml's own lookup.
+    assert _clark_path("./ds:SignedInfo/", "Reference") is None
+    assert _clark_path("", "unknown:Thing") is None
+    assert _clark_path("", "dsig11:X509Digest") == "{http://www.w3.org/2009/xmldsig11#}X509Digest"

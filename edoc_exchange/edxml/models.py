@@ -877,6 +877,12 @@ def _nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text).strip()
 
 
+_new_object = object.__new__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     """Build ``cls`` from values the reader produced, without validating them again.
 
@@ -902,12 +908,13 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
                 data[name] = unicodedata.normalize("NFC", value).strip()
         elif name in text_lists:
             data[name] = [_nfc(item) for item in value]
-    model = cls.__new__(cls)
-    # What BaseModel.model_construct sets, without its per-field Python loop.
+    model = _new_object(cls)  # (no model defines __new__)
+    # What BaseModel.model_construct sets, without its per-field Python loop; the slots
+    # through their descriptors (object.__setattr__ looks each name up again).
     object.__setattr__(model, "__dict__", data)
-    object.__setattr__(model, "__pydantic_fields_set__", set(values))
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
+    _set_fields_set(model, set(values))
+    _set_extra(model, None)
+    _set_private(model, None)
     if cls.__pydantic_post_init__:  # private attributes (their defaults), as model_construct
         model.model_post_init(None)
     return model

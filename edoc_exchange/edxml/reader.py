@@ -190,8 +190,10 @@ def read(
             )
         # A small message: count the tags first, then let libxml2 parse the bytes in one
         # call (no Python callback per chunk).
-        if data.count(b"<", start) > ctx.limits.max_tags:
-            raise ctx.fatal("too-many-elements", "/", None, limit=ctx.limits.max_tags)
+        # (Each tag takes one "<": a text no longer than the limit cannot exceed it.)
+        limit = ctx.limits.max_tags
+        if len(data) - start > limit and data.count(b"<", start) > limit:
+            raise ctx.fatal("too-many-elements", "/", None, limit=limit)
         return _parse(ctx, data[start:] if start else data)
 
     return _finish(ctx, parse, source)

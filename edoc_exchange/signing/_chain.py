@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
@@ -76,6 +77,42 @@ def check_chain(
     every certificate on it is valid at ``at``; every issuer is a CA allowed to sign
     certificates, within its path length; the leaf allows one of ``key_usage``.
     """
+    key = (id(leaf), tuple(map(id, intermediates)), tuple(map(id, roots)), key_usage)
+    hit = _CHECKED.get(key)
+    if hit is not None and all(start <= at <= end for start, end in hit[2]):
+        return list(hit[1])  # the same path, valid at ``at`` too (else checked in full)
+    path = _check_chain(leaf, intermediates, roots=roots, at=at, key_usage=key_usage)
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.clear()
+    windows = tuple((c.not_valid_before_utc, c.not_valid_after_utc) for c in path)
+    _CHECKED[key] = ((leaf, *intermediates, *roots), tuple(path), windows)
+    return path
+
+
+#: Paths found valid, by the identities of the certificates given and the usages asked
+#: for, with each certificate's validity window: what :func:`check_chain` decides apart
+#: from the time (the path, the issuers' constraints, the leaf's usage) depends on these
+#: alone, and the same few signers are checked thousands of times. An entry holds its
+#: certificates, so that their ids are not reused while it lives.
+_CHECKED: dict[
+    tuple[Any, ...],
+    tuple[
+        tuple[x509.Certificate, ...],
+        tuple[x509.Certificate, ...],
+        tuple[tuple[dt.datetime, dt.datetime], ...],
+    ],
+] = {}
+_CHECKED_MAX = 256
+
+
+def _check_chain(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    *,
+    roots: Sequence[x509.Certificate],
+    at: dt.datetime,
+    key_usage: frozenset[KeyUsage],
+) -> list[x509.Certificate]:
     # 1. Path: KeyInfo certificates are only candidates; trust comes from the roots.
     path = _build(leaf, intermediates, roots, [])
     if path is None:

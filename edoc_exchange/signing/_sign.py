@@ -58,11 +58,17 @@ def _strip(root: etree._Element) -> None:
         root.iter(etree.Comment, etree.ProcessingInstruction, _xml.dsig("Signature"))
     )
     for header in root.iterfind(f"{_xml.edxml('edXMLEnvelope')}/{_xml.edxml('edXMLHeader')}"):
-        doomed += [el for el in header if _xml.local(el) == "Signature"]
+        doomed += [el for el in header if _is_signature_name(el.tag)]
     for node in doomed:
         parent = node.getparent()
         if parent is not None:
             parent.remove(node)
+
+
+def _is_signature_name(tag: object) -> bool:
+    """Whether an element's local name is Signature, whatever its namespace (what
+    ``_xml.local(el) == "Signature"`` says, without building a QName per element)."""
+    return isinstance(tag, str) and tag.rpartition("}")[2] == "Signature"
 
 
 def _header(root: etree._Element) -> etree._Element:

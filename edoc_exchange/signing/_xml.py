@@ -80,7 +80,8 @@ def parse(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> etree._Element:
     data = skip_stray_bytes(data)
     if prolog_has_doctype(data[:PROLOG_WINDOW], len(BOM) if data.startswith(BOM) else 0):
         raise UnsafeXmlError("a DOCTYPE is not allowed")
-    if data.count(b"<") > limits.max_tags:  # over-counts, as the reader does
+    # Over-counts, as the reader does; a text shorter than the limit cannot exceed it.
+    if len(data) > limits.max_tags and data.count(b"<") > limits.max_tags:
         raise UnsafeXmlError(f"more than {limits.max_tags} tags")
     try:
         root = etree.fromstring(data, parser())
