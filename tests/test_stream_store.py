@@ -237,3 +237,32 @@ def test_a_large_outgoing_message_is_queued_as_a_blob_and_sent_streamed(
     body, hashed = seen[0]
     assert body == signed + SEND_TRAILER
     assert hashed == hash_file(bytes.fromhex(sha), HashStyle.SDK)
+
+
+def test_a_postgresql_office_keeps_large_messages_only_in_a_named_blob_folder(
+    pg_server: object, tmp_path: Path
+) -> None:
+    """Beside PostgreSQL there is no database file to put blobs next to: without ``[store]
+    blob_dir`` a large message is refused storage with an error naming that setting (the
+    item stays listed at the axis); with it, blobs go there."""
+    from postgres import PostgresServer
+
+    from edoc_exchange.office import Office, OfficeIdentity
+    from edoc_exchange.store import StoreError, open_database, upgrade
+
+    assert isinstance(pg_server, PostgresServer)
+    db = open_database(pg_server.create_database("blob_dir"))
+    upgrade(db)
+    office = Office(
+        identity=OfficeIdentity(organ_id=RECEIVER, organ_name="UBND huyện"),
+        db=db,
+        client=None,
+        signer=None,
+        policy=None,
+        worker="t",
+    )
+    with pytest.raises(StoreError, match=r"\[store\] blob_dir"):
+        office_large.blob_store(office)
+    office.blob_dir = tmp_path / "blobs"
+    assert office_large.blob_store(office).folder == tmp_path / "blobs"
+    db.dispose()
