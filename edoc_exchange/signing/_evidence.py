@@ -28,14 +28,21 @@ def signed_message(verified: VerifiedMessage) -> bytes:
     """
     if not isinstance(verified, VerifiedMessage):
         raise TypeError("signed_message() takes a VerifiedMessage (from signing.verify)")
-    root = etree.fromstring(verified.signed_bytes, parser())
+    return with_signature(verified.signed_bytes, verified.signature_xml)
+
+
+def with_signature(signed: bytes, signature_xml: bytes) -> bytes:
+    """``signed`` (what a verification digested) with the Signature element put back in
+    its place; for a large message, ``signed`` is its skeleton (placeholders for the
+    attachments' base64, expanded afterwards from the file)."""
+    root = etree.fromstring(signed, parser())
     header = root.find(f"{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader")
     assert header is not None  # verify pinned the structure before digesting it
     anchor = header.find(f"{{{NS}}}TraceHeaderList")
     if anchor is None:
         anchor = header.find(f"{{{NS}}}MessageHeader")
     assert anchor is not None
-    signature = etree.fromstring(verified.signature_xml, parser())
+    signature = etree.fromstring(signature_xml, parser())
     signature.tail = None
     anchor.addnext(signature)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

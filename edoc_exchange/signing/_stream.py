@@ -41,40 +41,21 @@ from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.hashes import Hash
 from lxml import etree
-from signxml.algorithms import DigestAlgorithm, SignatureMethod, digest_algorithm_implementations
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, SignXMLException
-from signxml.exceptions import InvalidSignature as _SignxmlInvalidSignature
-from signxml.verifier import SignatureConfiguration
+from signxml.algorithms import DigestAlgorithm, digest_algorithm_implementations
 
 from ..atomicfile import write_atomically
 from ..edxml import (
     DEFAULT_LIMITS,
-    NS,
     EdxmlReadError,
-    Finding,
     ReadLimits,
-    TraceHeader,
     large,
     read_tree,
 )
 from . import _xml
-from ._chain import check_chain
-from ._errors import InvalidSignature, LegacySignature, Rule, Unsigned, UntrustedSigner
-from ._policy import TrustPolicy, spki_sha256
-from ._verify import (
-    _PRIVATE,
-    _SIGNATURE_PATH,
-    VerifiedMessage,
-    _certificates,
-    _check_algorithms,
-    _check_key_type,
-    _check_place,
-    _check_reference,
-    _check_signature_children,
-    _subtract_trace,
-    _TreeVerifier,
-    signing_time,
-)
+from ._errors import InvalidSignature, Rule
+from ._evidence import with_signature
+from ._policy import TrustPolicy
+from ._verify import _PRIVATE, VerifiedMessage, _crypto_check, _inspect, _TreeVerifier, _trust
 
 __all__ = ["LargeVerifiedMessage", "verify_file"]
 
@@ -193,42 +174,12 @@ def verify_file(
         raise InvalidSignature(Rule.MALFORMED, detail=exc.reason) from None
     large.check_placeholders(skeleton, root, etree.tostring(root))
 
-    # 2. Find the signature; tell unsigned and legacy apart.
-    signatures = list(root.iter(_xml.dsig("Signature")))
-    if not signatures:
-        if any(_xml.local(el) == "Signature" for el in root.iter()):
-            raise LegacySignature(Rule.LEGACY, step=_SIGNATURE_PATH)
-        raise Unsigned(Rule.UNSIGNED)
-    # 3. No comments or processing instructions anywhere.
-    outside = [*root.itersiblings(preceding=True), *root.itersiblings()]
-    for node in [*outside, *root.iter(etree.Comment, etree.ProcessingInstruction)]:
-        raise InvalidSignature(Rule.COMMENT, detail=f"line {node.sourceline}")
-    # 4. Exactly one signature, in its place.
-    if len(signatures) != 1:
-        raise InvalidSignature(Rule.SIGNATURE_COUNT, detail=str(len(signatures)))
-    signature = signatures[0]
-    _check_place(root, signature)
-    # 5. Algorithms.
-    signed_info = signature.find(_xml.dsig("SignedInfo"))
-    if signed_info is None:
-        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="no SignedInfo")
-    sig_method, digest_method = _check_algorithms(signed_info, policy)
-    # 6. What is signed, and the shape of the Signature.
-    trace_filter = _check_reference(signed_info)
-    _check_signature_children(signature, signed_info)
-    leaf, extra = _certificates(signature)
-    _check_key_type(leaf, sig_method)
-    signature_xml = etree.tostring(signature)
-    # 7. The hops appended after signing: bare hops only, read apart, then subtracted.
-    unsigned: tuple[TraceHeader, ...] = ()
-    hop_findings: tuple[Finding, ...] = ()
-    if trace_filter is not None:
-        unsigned, hop_findings = _subtract_trace(root, trace_filter)
-    del signature, signed_info
+    # 2-7. The Signature, where and what it must be: the very checks of :func:`verify`.
+    seen = _inspect(root, policy)
 
     # 8. Cryptography (signxml), the digest streamed over the file.
     with source.open("rb") as handle:
-        result = _crypto_check(root, leaf, policy, _FileDigestVerifier(skeleton, handle))
+        result = _crypto_check(root, seen.leaf, policy, _FileDigestVerifier(skeleton, handle))
     del root
     signed_skeleton: bytes = result.signed_data
     signed_xml = result.signed_xml
@@ -241,31 +192,13 @@ def verify_file(
     del signed_xml
     message = read_result.message
 
-    # 10. Certificate path at the signing time carried in the (now verified) message.
-    carried = signing_time(message)
-    if isinstance(policy.at, dt.datetime):
-        at = policy.at
-    elif policy.at == "signing-time" and carried is not None:
-        if carried > now + policy.max_clock_skew:
-            raise UntrustedSigner(Rule.SIGNING_TIME_FUTURE, detail=carried.isoformat())
-        at = carried
-    else:
-        at = now
-    chain = check_chain(leaf, extra, roots=policy.roots, at=at, key_usage=policy.key_usage)
-
-    # 11. Who may sign for the sender.
-    if policy.organ_ids is not None:
-        allowed = policy.organ_ids.get(spki_sha256(leaf), frozenset())
-        if message.sender.organ_id not in allowed:
-            raise UntrustedSigner(
-                Rule.ORGAN_NOT_ALLOWED,
-                detail=f"{message.sender.organ_id} / {leaf.subject.rfc4514_string()}",
-            )
+    # 10-11. Certificate path at the signing time, and who may sign for the sender.
+    carried, at, chain = _trust(message, seen, policy, now)
 
     # The signed message, Signature put back, to a file beside the input.
     folder = Path(workdir) if workdir is not None else source.parent
     target = folder / f".{source.name}.{skeleton.token[-12:]}.signed.edxml"
-    counted = _Counted(_signed_chunks(skeleton, signed_skeleton, signature_xml))
+    counted = _Counted(_signed_chunks(skeleton, signed_skeleton, seen.signature_xml))
     write_atomically(target, counted)
 
     return LargeVerifiedMessage(
@@ -275,56 +208,16 @@ def verify_file(
         signed_sha256=counted.digest.hexdigest(),
         message=message,
         signed_bytes=b"",
-        signature_xml=signature_xml,
-        certificate=leaf,
-        chain=tuple(chain),
-        signature_algorithm=sig_method,
-        digest_algorithm=digest_method,
+        signature_xml=seen.signature_xml,
+        certificate=seen.leaf,
+        chain=chain,
+        signature_algorithm=seen.signature_algorithm,
+        digest_algorithm=seen.digest_algorithm,
         signing_time=carried,
         checked_at=at,
-        unsigned_trace=unsigned,
-        warnings=(*skeleton.findings, *read_result.warnings, *hop_findings),
+        unsigned_trace=seen.unsigned,
+        warnings=(*skeleton.findings, *read_result.warnings, *seen.hop_findings),
     )
-
-
-def _crypto_check(
-    root: etree._Element, leaf: Any, policy: TrustPolicy, verifier: _FileDigestVerifier
-) -> Any:
-    """:func:`._verify._crypto_check` with the file-digest verifier: the same configuration
-    (x509 required, location, one reference, the policy's algorithms, validity decided by
-    ``check_chain``) and the same mapping of signxml's errors."""
-    config = SignatureConfiguration(
-        require_x509=True,
-        location=f"./{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader/",
-        expect_references=1,
-        signature_methods=frozenset(
-            SignatureMethod(u) for u in policy.accepted_signature_algorithms
-        ),
-        digest_algorithms=frozenset(DigestAlgorithm(u) for u in policy.accepted_digest_algorithms),
-        verification_time=leaf.not_valid_before_utc,
-    )
-    try:
-        return verifier.verify(
-            root,
-            x509_cert=leaf,
-            parser=_xml.parser(),
-            expect_config=config,
-            validate_schema=False,
-        )
-    except InvalidDigest as exc:
-        raise InvalidSignature(Rule.DIGEST, detail=str(exc)) from None
-    except InvalidCertificate as exc:  # pragma: no cover - signxml is given the leaf itself
-        raise UntrustedSigner(Rule.UNTRUSTED_ROOT, detail=str(exc)) from None
-    except _SignxmlInvalidSignature as exc:
-        raise InvalidSignature(Rule.SIGNATURE_VALUE, detail=str(exc)) from None
-    except (
-        InvalidInput,
-        SignXMLException,
-        etree.DocumentInvalid,
-        etree.XMLSyntaxError,
-        ValueError,
-    ) as exc:
-        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=str(exc)) from None
 
 
 def _signed_chunks(
@@ -332,17 +225,7 @@ def _signed_chunks(
 ) -> Iterator[bytes]:
     """The signed message with its Signature back (as :func:`signed_message` builds it for
     a small one), placeholders expanded from the input file."""
-    root = etree.fromstring(signed_skeleton, _xml.parser())
-    header = root.find(f"{{{NS}}}edXMLEnvelope/{{{NS}}}edXMLHeader")
-    assert header is not None  # verification pinned the structure before digesting it
-    anchor = header.find(f"{{{NS}}}TraceHeaderList")
-    if anchor is None:
-        anchor = header.find(f"{{{NS}}}MessageHeader")
-    assert anchor is not None
-    signature = etree.fromstring(signature_xml, _xml.parser())
-    signature.tail = None
-    anchor.addnext(signature)
-    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    data = with_signature(signed_skeleton, signature_xml)
     with skeleton.path.open("rb") as handle:
         yield from large.expand(skeleton, data, handle)
 

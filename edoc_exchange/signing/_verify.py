@@ -31,6 +31,7 @@ import datetime as dt
 import functools
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -295,6 +296,61 @@ def verify(
     except _xml.UnsafeXmlError as exc:
         raise InvalidSignature(Rule.MALFORMED, detail=exc.reason) from None
 
+    # 2-7. The Signature, where and what it must be; the hops appended after it.
+    seen = _inspect(root, policy)
+
+    # 8. Cryptography (signxml) on that tree, against the leaf given explicitly.
+    result = _crypto_check(root, seen.leaf, policy)
+    del root
+    signed_bytes: bytes = result.signed_data
+
+    # 9. The model comes from the signed XML only.
+    signed_xml = result.signed_xml
+    del result
+    if signed_xml is None:  # pragma: no cover - URI="" always yields XML
+        raise InvalidSignature(Rule.DIGEST, detail="signed data is not XML")
+    # Read straight from signxml's tree of the signed bytes (no re-serialisation).
+    read_result = read_tree(signed_xml, limits=limits)
+    del signed_xml
+    message = read_result.message
+
+    # 10-11. Certificate path at the signing time, and who may sign for the sender.
+    carried, at, chain = _trust(message, seen, policy, now)
+
+    return VerifiedMessage(
+        _PRIVATE,
+        message=message,
+        signed_bytes=signed_bytes,
+        signature_xml=seen.signature_xml,
+        certificate=seen.leaf,
+        chain=chain,
+        signature_algorithm=seen.signature_algorithm,
+        digest_algorithm=seen.digest_algorithm,
+        signing_time=carried,
+        checked_at=at,
+        unsigned_trace=seen.unsigned,
+        warnings=(*read_result.warnings, *seen.hop_findings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Inspected:
+    """What steps 2-7 found in a signed tree (the same for a message in memory and one
+    verified on its file)."""
+
+    signature_xml: bytes
+    leaf: x509.Certificate
+    extra: list[x509.Certificate]
+    signature_algorithm: str
+    digest_algorithm: str
+    unsigned: tuple[TraceHeader, ...]
+    hop_findings: tuple[Finding, ...]
+
+
+def _inspect(root: etree._Element, policy: TrustPolicy) -> _Inspected:
+    """Steps 2-7 of :func:`verify` on a parsed tree: the one Signature in its place, its
+    algorithms, reference, shape and certificates; the hops appended after signing read
+    apart and subtracted from ``root`` (which is then what signxml digests)."""
     # 2. Find the signature; tell unsigned and legacy apart.
     signatures = list(root.iter(_xml.dsig("Signature")))
     if not signatures:
@@ -331,23 +387,18 @@ def verify(
     hop_findings: tuple[Finding, ...] = ()
     if trace_filter is not None:
         unsigned, hop_findings = _subtract_trace(root, trace_filter)
-    del signature, signed_info
+    return _Inspected(
+        signature_xml, leaf, list(extra), sig_method, digest_method, unsigned, hop_findings
+    )
 
-    # 8. Cryptography (signxml) on that tree, against the leaf given explicitly.
-    result = _crypto_check(root, leaf, policy)
-    del root
-    signed_bytes: bytes = result.signed_data
 
-    # 9. The model comes from the signed XML only.
-    signed_xml = result.signed_xml
-    del result
-    if signed_xml is None:  # pragma: no cover - URI="" always yields XML
-        raise InvalidSignature(Rule.DIGEST, detail="signed data is not XML")
-    # Read straight from signxml's tree of the signed bytes (no re-serialisation).
-    read_result = read_tree(signed_xml, limits=limits)
-    del signed_xml
-    message = read_result.message
-
+def _trust(
+    message: Document | StatusMessage, seen: _Inspected, policy: TrustPolicy, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime, tuple[x509.Certificate, ...]]:
+    """Steps 10-11: the certificate path at the signing time the verified message carries
+    (or the policy's moment), and whether its signer may sign for its sender; (the carried
+    signing time, the moment checked, the chain)."""
+    leaf = seen.leaf
     # 10. Certificate path at the signing time carried in the (now verified) message.
     carried = signing_time(message)
     if isinstance(policy.at, dt.datetime):
@@ -358,7 +409,7 @@ def verify(
         at = carried
     else:
         at = now
-    chain = check_chain(leaf, extra, roots=policy.roots, at=at, key_usage=policy.key_usage)
+    chain = check_chain(leaf, seen.extra, roots=policy.roots, at=at, key_usage=policy.key_usage)
 
     # 11. Who may sign for the sender.
     if policy.organ_ids is not None:
@@ -369,20 +420,7 @@ def verify(
                 detail=f"{message.sender.organ_id} / {leaf.subject.rfc4514_string()}",
             )
 
-    return VerifiedMessage(
-        _PRIVATE,
-        message=message,
-        signed_bytes=signed_bytes,
-        signature_xml=signature_xml,
-        certificate=leaf,
-        chain=tuple(chain),
-        signature_algorithm=sig_method,
-        digest_algorithm=digest_method,
-        signing_time=carried,
-        checked_at=at,
-        unsigned_trace=unsigned,
-        warnings=(*read_result.warnings, *hop_findings),
-    )
+    return carried, at, tuple(chain)
 
 
 def _check_place(root: etree._Element, signature: etree._Element) -> None:
@@ -646,14 +684,20 @@ def _clark_path(xpath: str, query: str) -> str | None:
     return f"{xpath}{{{uri}}}{name}"
 
 
-def _crypto_check(root: etree._Element, leaf: x509.Certificate, policy: TrustPolicy) -> Any:
+def _crypto_check(
+    root: etree._Element,
+    leaf: x509.Certificate,
+    policy: TrustPolicy,
+    verifier: XMLVerifier | None = None,
+) -> Any:
     """signxml checks digest and signature value with the leaf's key, nothing else.
 
     Validity and trust are checked by :func:`check_chain` at the signing time, which is only
     known once the content is verified; signxml's own validity check is therefore run at a
     moment the leaf is valid by construction (its notBefore), so it cannot decide anything.
     signxml ignores the filter transform it does not know: the tree it gets is already the
-    filter's output (see ``_trace``), so its digest is the standard one.
+    filter's output (see ``_trace``), so its digest is the standard one. ``verifier`` is a
+    :class:`_TreeVerifier` that digests otherwise (a large message's, from its file).
     """
     config = _configuration(
         frozenset(policy.accepted_signature_algorithms),
@@ -663,7 +707,7 @@ def _crypto_check(root: etree._Element, leaf: x509.Certificate, policy: TrustPol
     try:
         # signxml's XML Schema check of the Signature is off: steps 4-6 pinned its shape far
         # more narrowly (children, algorithms, one Reference, the transforms, KeyInfo).
-        return _TreeVerifier().verify(
+        return (verifier or _TreeVerifier()).verify(
             root,
             x509_cert=leaf,
             parser=_xml.parser(),
