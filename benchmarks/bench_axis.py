@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,30 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from _bench import COMMUNE, DISTRICT, SECRETS, start_axis
 
 from edoc_exchange import edxml
 from edoc_exchange.axis import AxisClient, MessageType, sign_headers
 from edoc_exchange.config import AxisSettings
-
-COMMUNE = "000.05.01.H17"
-DISTRICT = "000.00.01.H17"
-SECRETS = {"xa": "bench-secret-commune", "huyen": "bench-secret-district"}
-
-CONFIG = """
-organ_id = "000.00.00.G22"
-database = "axis.db"
-trace = true
-
-[[systems]]
-systemid = "xa"
-secret = "{xa}"
-organ_ids = ["{commune}"]
-
-[[systems]]
-systemid = "huyen"
-secret = "{huyen}"
-organ_ids = ["{district}"]
-"""
 
 
 def document(n: int) -> bytes:
@@ -75,27 +55,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def start_axis(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    config = folder / "local-axis.toml"
-    config.write_text(CONFIG.format(commune=COMMUNE, district=DISTRICT, **SECRETS),
-                      encoding="utf-8")
-    code = (
-        "import sys; from edoc_exchange.sandbox.axis import LocalAxisConfig, serve; "
-        "serve(LocalAxisConfig.load(sys.argv[1]), port=int(sys.argv[2]), log_level='warning')"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(config), str(port)])
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise SystemExit("local axis did not start") from None
-            time.sleep(0.05)
 
 
 def per_call(func: Callable[[], object], repeat: int) -> float:

@@ -40,9 +40,10 @@ import httpx
 from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _bench import COMMUNE, DISTRICT, document
 from postgres import PostgresServer, find_pg_bin, postgres_server
 
-from edoc_exchange import audit, edxml, signing
+from edoc_exchange import audit, signing
 from edoc_exchange.axis import AxisClient, MessageType
 from edoc_exchange.config import load_settings
 from edoc_exchange.office import load_signer
@@ -50,34 +51,13 @@ from edoc_exchange.sandbox import Sandbox, TestIdentity, free_port, new_test_ide
 from edoc_exchange.store import InboxVerdict, open_database, upgrade
 from edoc_exchange.store.tables import audit_entries, audit_heads, inbox
 
-COMMUNE = "000.05.01.H17"
-DISTRICT = "000.00.01.H17"
 OFFICES = [(COMMUNE, "UBND xã Nậm Khánh"), (DISTRICT, "UBND huyện Bắc Hà")]
 #: Fast inbound polling; the outbound loop runs once at start and then stays idle.
 DAEMON = {"inbound_interval": 0.1, "outbound_interval": 3600.0, "directory_interval": 3600.0}
 TIMEOUT = 600.0
 
 
-def document(n: int) -> edxml.Document:
-    """A valid document of about 6 KB once signed (a 2 KB attachment)."""
-    date = dt.date(2025, 1, 1)
-    org = edxml.OrganizationInfo
-    return edxml.Document(
-        sender=org(organ_id=COMMUNE, organ_name="UBND xã Nậm Khánh"),
-        recipients=[org(organ_id=DISTRICT, organ_name="UBND huyện Bắc Hà")],
-        document_id=str(edxml.DocumentId(edxml.OrganId.parse(COMMUNE), date, str(n), "BC-UBND")),
-        code=edxml.Code(number=str(n), notation="BC-UBND"),
-        promulgation=edxml.PromulgationInfo(place="Nậm Khánh", date=date),
-        document_type=edxml.DocumentType(type="1", type_name="Báo cáo"),
-        subject=f"Báo cáo số {n}",
-        signer=edxml.SignerInfo(position="CHỦ TỊCH", full_name="Nguyễn Văn An"),
-        trace=[edxml.TraceHeader(organ_id=COMMUNE, timestamp=dt.datetime.now(edxml.VN_TZ))],
-        attachments=[
-            edxml.Attachment(
-                name="bao-cao.pdf", content_type="application/pdf", data=bytes(range(256)) * 8
-            )
-        ],
-    )
+
 
 
 class Exchange:

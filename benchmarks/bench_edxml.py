@@ -24,7 +24,7 @@ cannot be measured here). The small message's read+write ratio has a target of 5
 Peak memory is measured in fresh subprocesses (``--child``) that import the library, warm
 up on a tiny message, note the peak RSS, then ``read_file`` + ``write`` the 10 MB message
 the parent prepared on disk; the multiple is (peak RSS - baseline RSS) / file size. The
-peak RSS is ``VmHWM`` where /proc has it, else ``ru_maxrss`` (see ``_peak_rss_bytes``).
+peak RSS is ``VmHWM`` where /proc has it, else ``ru_maxrss`` (see ``_bench.peak_rss``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import datetime as dt
 import json
 import platform
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from _bench import peak_rss
 from lxml import etree
 
 from edoc_exchange import edxml
@@ -237,26 +237,6 @@ def _check_round_trip(data: bytes) -> None:
 # --- memory (child process) ----------------------------------------------------------------
 
 
-def _peak_rss_bytes() -> tuple[int, str]:
-    """This process's peak resident set size, in bytes.
-
-    ``ru_maxrss`` (KiB on Linux, bytes on macOS) is what is asked for, but on Linux it
-    survives fork + exec: a child started by a parent that once held 300 MB starts with a
-    300 MB ``ru_maxrss``, which would hide the child's own peak. ``VmHWM`` is the same
-    high-water mark for this process image only, so it is used where /proc has it.
-    Returns the bytes and the name of the source.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024, "VmHWM"
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (peak if sys.platform == "darwin" else peak * 1024), "ru_maxrss"
-
-
 def child(mode: str, path: Path) -> None:
     """Measure one case in this (fresh) process and print a JSON line of results."""
     tiny = tiny_message()
@@ -269,16 +249,16 @@ def child(mode: str, path: Path) -> None:
             edxml.write(edxml.read(tiny).message)
         else:
             etree.tostring(etree.parse(str(tiny_path), parser).getroot())
-    baseline, source = _peak_rss_bytes()
+    baseline, source = peak_rss()
     if mode == "project":
         message = edxml.read_file(path).message
-        after_read = _peak_rss_bytes()[0]
+        after_read = peak_rss()[0]
         out = edxml.write(message)
     else:
         root = etree.parse(str(path), parser).getroot()
-        after_read = _peak_rss_bytes()[0]
+        after_read = peak_rss()[0]
         out = etree.tostring(root)
-    peak = _peak_rss_bytes()[0]
+    peak = peak_rss()[0]
     result = {
         "mode": mode,
         "source": source,

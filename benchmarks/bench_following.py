@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bench import COMMUNE, DISTRICT, document
+
 from edoc_exchange import edxml
 from edoc_exchange.config import load_settings
 from edoc_exchange.office import (
@@ -52,8 +54,6 @@ from edoc_exchange.office import (
 )
 from edoc_exchange.sandbox import Sandbox
 
-COMMUNE = "000.05.01.H17"
-DISTRICT = "000.00.01.H17"
 OFFICES = [(COMMUNE, "UBND xã Nậm Khánh"), (DISTRICT, "UBND huyện Bắc Hà")]
 STEP = dt.timedelta(seconds=15)  # the daemon's outbound interval
 WATCH = dt.timedelta(hours=12)  # two cycles of the 6 h cap
@@ -77,30 +77,6 @@ class SimClock:
     def advance(self, by: dt.timedelta) -> None:
         assert self.frozen is not None
         self.frozen += by
-
-
-def document(n: int, attachment: int = 2048) -> edxml.Document:
-    """A valid document; about 6 KB once signed with the default attachment."""
-    date = dt.date(2026, 1, 1)
-    org = edxml.OrganizationInfo
-    return edxml.Document(
-        sender=org(organ_id=COMMUNE, organ_name="UBND xã Nậm Khánh"),
-        recipients=[org(organ_id=DISTRICT, organ_name="UBND huyện Bắc Hà")],
-        document_id=str(edxml.DocumentId(edxml.OrganId.parse(COMMUNE), date, str(n), "BC-UBND")),
-        code=edxml.Code(number=str(n), notation="BC-UBND"),
-        promulgation=edxml.PromulgationInfo(place="Nậm Khánh", date=date),
-        document_type=edxml.DocumentType(type="1", type_name="Báo cáo"),
-        subject=f"Báo cáo số {n}",
-        signer=edxml.SignerInfo(position="CHỦ TỊCH", full_name="Nguyễn Văn An"),
-        trace=[edxml.TraceHeader(organ_id=COMMUNE, timestamp=dt.datetime.now(edxml.VN_TZ))],
-        attachments=[
-            edxml.Attachment(
-                name="bao-cao.pdf",
-                content_type="application/pdf",
-                data=(bytes(range(256)) * (attachment // 256 + 1))[:attachment],
-            )
-        ],
-    )
 
 
 class AxisLog:

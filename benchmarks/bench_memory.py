@@ -22,7 +22,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -31,41 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-COMMUNE = "000.05.01.H17"
-DISTRICT = "000.00.01.H17"
-SECRETS = {"xa": "bench-secret-commune", "huyen": "bench-secret-district"}
+from _bench import COMMUNE, DISTRICT, SECRETS, peak_rss, start_axis
+
 BUDGETS = {"send": 1.2, "fetch": 1.2, "receive": 2.5}
 PHASES = ("send", "fetch", "receive", "extract")
 MIB = 1024 * 1024
 
-CONFIG = """
-organ_id = "000.00.00.G22"
-database = "axis.db"
-trace = true
-
-[[systems]]
-systemid = "xa"
-secret = "{xa}"
-organ_ids = ["{commune}"]
-
-[[systems]]
-systemid = "huyen"
-secret = "{huyen}"
-organ_ids = ["{district}"]
-"""
-
-
-def peak_rss() -> tuple[int, str]:
-    """This process's peak resident set size in bytes, and where it was read."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024, "VmHWM"
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (peak if sys.platform == "darwin" else peak * 1024), "ru_maxrss"
 
 
 def process_peak(pid: int) -> int | None:
@@ -302,28 +272,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def start_axis(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    config = folder / "local-axis.toml"
-    config.write_text(
-        CONFIG.format(commune=COMMUNE, district=DISTRICT, **SECRETS), encoding="utf-8"
-    )
-    code = (
-        "import sys; from edoc_exchange.sandbox.axis import LocalAxisConfig, serve; "
-        "serve(LocalAxisConfig.load(sys.argv[1]), port=int(sys.argv[2]), log_level='warning')"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(config), str(port)])
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise SystemExit("local axis did not start") from None
-            time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:
