@@ -17,15 +17,18 @@ kept under its sender's identity, where it cannot shadow the other office's docu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import edxml, signing
 from ..store import inbox as inbox_store
+from ..store.blobs import StagedFile
 from .replies import response_for
 
 __all__ = [
     "IdentityFinding",
     "Judgement",
+    "decide",
     "identity_finding",
     "issuer_of",
     "judge",
@@ -93,8 +96,7 @@ def identity_finding(doc: edxml.Document) -> IdentityFinding | None:
         return IdentityFinding(
             f"mã văn bản {doc.document_id} ghi cơ quan ban hành {issuer}, không phải nơi "
             f"gửi {sender}",
-            f"DocumentId {doc.document_id} names {issuer} as its issuer, not its sender "
-            f"{sender}",
+            f"DocumentId {doc.document_id} names {issuer} as its issuer, not its sender {sender}",
         )
     return None
 
@@ -132,10 +134,19 @@ def verified_record(
             f"not a {type(verified).__name__}",
             step="inbox.verified",
         )
+    if isinstance(verified, signing.LargeVerifiedMessage):
+        # Verified on its file: the signed message is a file too, kept as a blob.
+        signed_message = b""
+        signed_file: StagedFile | None = StagedFile(
+            verified.signed_file, verified.signed_size, verified.signed_sha256
+        )
+    else:
+        signed_message, signed_file = signing.signed_message(verified), None
     return inbox_store.VerifiedRecord(
         _SEAL,
         fields=_fields(verified.message, fallback_id),
-        signed_message=signing.signed_message(verified),
+        signed_message=signed_message,
+        signed_file=signed_file,
         signature_xml=verified.signature_xml,
         signer=inbox_store.SignerFacts(
             subject=verified.subject,
@@ -156,21 +167,27 @@ def _claimed(data: bytes) -> edxml.Document | edxml.StatusMessage | None:
         return exc.partial.message if exc.partial is not None else None
 
 
-def _rejection(
-    data: bytes,
+def rejection(
+    evidence: bytes | StagedFile,
     reason: str,
     message: edxml.Document | edxml.StatusMessage | None,
     *,
     fallback_id: str,
     listed_sender: str | None,
 ) -> Judgement:
+    """A rejection of what arrived (the bytes, or the file of a large message), answered
+    from what it claims to be: its fields when it reads as a document."""
     doc = message if isinstance(message, edxml.Document) else None
     if doc is not None:
         fields = _fields(doc, fallback_id)
     else:
         sender = message.sender.organ_id if message is not None else (listed_sender or "unknown")
         fields = inbox_store.DocumentFields(document_id=fallback_id, sender=sender)
-    return Judgement(inbox_store.RejectedRecord(data, reason, fields), answering=doc)
+    if isinstance(evidence, StagedFile):
+        record = inbox_store.RejectedRecord(b"", reason, fields, evidence_file=evidence)
+    else:
+        record = inbox_store.RejectedRecord(evidence, reason, fields)
+    return Judgement(record, answering=doc)
 
 
 def judge(
@@ -185,18 +202,38 @@ def judge(
     try:
         verified = signing.verify(data, policy)
     except (signing.SignatureError, edxml.EdxmlError) as exc:
-        return _rejection(
+        return rejection(
             data,
             exc.diagnostics(),
             _claimed(data),
             fallback_id=fallback_id,
             listed_sender=listed_sender,
         )
+    return decide(
+        verified,
+        policy,
+        fallback_id=fallback_id,
+        reject=lambda reason, message: rejection(
+            data, reason, message, fallback_id=fallback_id, listed_sender=None
+        ),
+    )
+
+
+def decide(
+    verified: signing.VerifiedMessage,
+    policy: signing.TrustPolicy,
+    *,
+    fallback_id: str,
+    reject: Callable[[str, edxml.Document | edxml.StatusMessage], Judgement],
+) -> Judgement:
+    """What a verified message becomes: a status message in the document list, or a
+    DocumentId naming another issuer under a strict policy, is refused through ``reject``
+    (with the reason and the message); anything else is a verified record, its identity
+    finding attached. The same for a message verified in memory and one verified on its
+    file."""
     message = verified.message
     if not isinstance(message, edxml.Document):
-        return _rejection(
-            data, _STATUS_IN_DOCUMENTS, message, fallback_id=fallback_id, listed_sender=None
-        )
+        return reject(_STATUS_IN_DOCUMENTS, message)
     finding = identity_finding(message)
     if finding is not None and policy.strict_identity:
         reason = (
@@ -204,7 +241,7 @@ def judge(
             f"nhận (the signature is valid but {finding.en}; the strict trust policy "
             "refuses it)"
         )
-        return _rejection(data, reason, message, fallback_id=fallback_id, listed_sender=None)
+        return reject(reason, message)
     record = verified_record(
         verified, fallback_id=fallback_id, finding=None if finding is None else str(finding)
     )

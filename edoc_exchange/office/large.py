@@ -29,7 +29,7 @@ from ..axis import AxisClient, FetchedFile, ReceivedItem
 from ..edxml import large
 from ..store import inbox as inbox_store
 from ..store.blobs import BlobStore, StagedFile
-from ._inbound import _SEAL, _STATUS_IN_DOCUMENTS, Judgement, _fields, identity_finding, judge
+from ._inbound import Judgement, decide, judge, rejection
 from ._office import Office
 
 __all__ = ["Judgement", "blob_store", "discard", "fetch_item", "judge_fetched", "judge_file"]
@@ -94,35 +94,12 @@ def judge_file(
         verified = signing.verify_file(fetched.path, policy, limits=limits)
     except (signing.SignatureError, edxml.EdxmlError) as exc:
         return _rejection(evidence, exc.diagnostics(), fallback_id, listed_sender, limits)
-    message = verified.message
-    if not isinstance(message, edxml.Document):
-        _remove(verified.signed_file)
-        return _rejection(evidence, _STATUS_IN_DOCUMENTS, fallback_id, None, limits, message)
-    finding = identity_finding(message)
-    if finding is not None and policy.strict_identity:
-        _remove(verified.signed_file)
-        reason = (
-            f"DocumentId: chữ ký hợp lệ nhưng {finding.vi}; chính sách tin cậy chặt không "
-            f"nhận (the signature is valid but {finding.en}; the strict trust policy "
-            "refuses it)"
-        )
+
+    def reject(reason: str, message: edxml.Document | edxml.StatusMessage) -> Judgement:
+        _remove(verified.signed_file)  # refused: its signed copy is not kept
         return _rejection(evidence, reason, fallback_id, None, limits, message)
-    record = inbox_store.VerifiedRecord(
-        _SEAL,
-        fields=_fields(message, fallback_id),
-        signed_message=b"",
-        signed_file=StagedFile(verified.signed_file, verified.signed_size, verified.signed_sha256),
-        signature_xml=verified.signature_xml,
-        signer=inbox_store.SignerFacts(
-            subject=verified.subject,
-            issuer=verified.issuer,
-            serial=verified.serial,
-            fingerprint=verified.fingerprint,
-        ),
-        signing_time=verified.signing_time,
-        identity_finding=None if finding is None else str(finding),
-    )
-    return Judgement(record, answering=message, verified=verified)
+
+    return decide(verified, policy, fallback_id=fallback_id, reject=reject)
 
 
 def _rejection(
@@ -135,14 +112,9 @@ def _rejection(
 ) -> Judgement:
     if message is None:
         message = _claimed_file(evidence.path, limits)
-    doc = message if isinstance(message, edxml.Document) else None
-    if doc is not None:
-        fields = _fields(doc, fallback_id)
-    else:
-        sender = message.sender.organ_id if message is not None else (listed_sender or "unknown")
-        fields = inbox_store.DocumentFields(document_id=fallback_id, sender=sender)
-    record = inbox_store.RejectedRecord(b"", reason, fields, evidence_file=evidence)
-    return Judgement(record, answering=doc)
+    return rejection(
+        evidence, reason, message, fallback_id=fallback_id, listed_sender=listed_sender
+    )
 
 
 def _claimed_file(
