@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ from ..axis import (
     AxisTransientError,
     MessageType,
     Progress,
+    Upload,
 )
 from ..edxml.large import read_file_lazily
 from ..store import StoreError
@@ -511,11 +511,8 @@ def queue_file(office: Office, path: Path) -> tuple[int, bool]:
     message = read_file_lazily(path, strict=True).message
     if message.signature is None:
         return queue_message(office, path.read_bytes())
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    staged = StagedFile(path, size, digest.hexdigest())
+    hashed = Upload.from_path(path)  # what the send will stream, hashed the same way
+    staged = StagedFile(path, hashed.size, hashed.sha256)
     queued = _Queued.of(office, message, staged.sha256)
     with office.db.transaction() as conn:
         row_id, new = outbox_store.enqueue_file(

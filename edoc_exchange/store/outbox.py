@@ -158,21 +158,30 @@ def enqueue(
     command never sends a document twice.
     """
     digest = hashlib.sha256(message).hexdigest()
-    # One statement when new (every reply the receiving step queues): the unique
-    # (office, sha256) makes a repeat insert nothing, and the existing row is looked up.
+    return _enqueue_row(
+        conn,
+        office_id=office_id,
+        kind=kind,
+        document_id=document_id,
+        status_code=status_code,
+        subject=subject,
+        recipients=json.dumps(list(recipients)),
+        message=message,
+        sha256=digest,
+        message_size=len(message),
+        signed=1 if signed else 0,
+        now=now,
+    )
+
+
+def _enqueue_row(conn: Connection, *, now: dt.datetime, **values: Any) -> tuple[int, bool]:
+    """Insert a queued outbox row; (its id, True), or (the id of the row already holding
+    the same sha256, False). One statement when new (every reply the receiving step
+    queues): the unique (office, sha256) makes a repeat insert nothing."""
     new_id = conn.execute(
         _enqueue_statement(conn.dialect.name),
         {
-            "office_id": office_id,
-            "kind": kind,
-            "document_id": document_id,
-            "status_code": status_code,
-            "subject": subject,
-            "recipients": json.dumps(list(recipients)),
-            "message": message,
-            "sha256": digest,
-            "message_size": len(message),
-            "signed": 1 if signed else 0,
+            **values,
             "state": OutboxState.QUEUED,
             "attempts": 0,
             "next_attempt_at": now,
@@ -183,7 +192,9 @@ def enqueue(
     if new_id is not None:
         return int(new_id), True
     existing = conn.execute(
-        select(outbox.c.id).where(outbox.c.office_id == office_id, outbox.c.sha256 == digest)
+        select(outbox.c.id).where(
+            outbox.c.office_id == values["office_id"], outbox.c.sha256 == values["sha256"]
+        )
     ).scalar_one()
     return int(existing), False
 
@@ -225,29 +236,21 @@ def enqueue_file(
     if existing is not None:
         return int(existing), False
     blobs.put(staged, move=False)
-    new_id = conn.execute(
-        insert(outbox)
-        .values(
-            office_id=office_id,
-            kind=kind,
-            document_id=document_id,
-            status_code=status_code,
-            subject=subject,
-            recipients=json.dumps(list(recipients)),
-            message=b"",
-            sha256=staged.sha256,
-            message_blob=staged.sha256,
-            message_size=staged.size,
-            signed=1,
-            state=OutboxState.QUEUED,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(outbox.c.id)
-    ).scalar_one()
-    return int(new_id), True
+    return _enqueue_row(
+        conn,
+        office_id=office_id,
+        kind=kind,
+        document_id=document_id,
+        status_code=status_code,
+        subject=subject,
+        recipients=json.dumps(list(recipients)),
+        message=b"",
+        sha256=staged.sha256,
+        message_blob=staged.sha256,
+        message_size=staged.size,
+        signed=1,
+        now=now,
+    )
 
 
 def message_source(row: OutboxRow, blobs: BlobStore | None = None) -> bytes | Path:
