@@ -1,7 +1,7 @@
 """The house rules of ../shared/ARCHITECTURE.md, checked on the code's own imports.
 
 Each package may import only the packages below it; a neutral module (``errors``,
-``vntime``, ``atomicfile``, ``stopping``) may be imported by every layer and imports
+``vntime``, ``atomicfile``, ``stopping``, ``b64stream``) may be imported by every layer and imports
 nothing of the package; no package reaches into another's private modules (``_name``); SQL stays in
 ``store`` (and the audit log's own tables in ``audit``). An arrow that points backwards
 fails here, naming the file, the line and the rule, so that it cannot creep in unnoticed.
@@ -18,12 +18,13 @@ import pytest
 PACKAGE = "edoc_exchange"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
-NEUTRAL = frozenset({"errors", "vntime", "atomicfile", "stopping"})
+NEUTRAL = frozenset({"errors", "vntime", "atomicfile", "stopping", "b64stream"})
 #: What each part of the package may import (besides itself and the neutral modules).
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "vntime": frozenset(),
     "atomicfile": frozenset(),
+    "b64stream": frozenset(),
     "stopping": frozenset(),
     "edxml": frozenset(),
     "signing": frozenset({"edxml"}),

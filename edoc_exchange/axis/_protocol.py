@@ -27,12 +27,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 import stamina
 from pydantic import SecretStr, ValidationError
 
+from ..b64stream import Base64Stream, Base64StreamError
 from ._auth import TimestampStyle, sign_headers
 from ._errors import (
     AxisAuthError,
@@ -676,70 +677,23 @@ class FetchedFile:
 
 
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-_B64_SPACE = b" \t\r\n"
-_B64_BATCH = 1024 * 1024  # base64 characters decoded at once (a multiple of 4)
 
 
-class Base64File:
-    """Decodes base64 fed in pieces of any size into a binary file, strictly.
-
-    Whitespace (line breaks peers wrap base64 in) is skipped; any other character outside
-    the alphabet, data after the padding, or a length that is not a multiple of four at
-    the end raises :class:`StreamError` naming the offset. At most ``max_bytes`` decoded
-    bytes are written (StreamError past them). Memory: one batch of about 1 MiB.
-    """
-
-    def __init__(self, out: BinaryIO, *, max_bytes: int | None = None) -> None:
-        self._out = out
-        self._max = max_bytes
-        self._pending = bytearray()
-        self._seen = 0  # base64 characters consumed before _pending
-        self._padded = False
-        self.size = 0
-        self._digest = hashlib.sha256()
+class Base64File(Base64Stream):
+    """:class:`~edoc_exchange.b64stream.Base64Stream` into a binary file, its errors the
+    fetch's :class:`StreamError` (a refused answer, its temporary file removed)."""
 
     def feed(self, text: bytes) -> None:
-        compact = text.translate(None, _B64_SPACE)
-        if not compact:
-            return
-        if self._padded:
-            raise StreamError(f"base64 goes on after its padding (offset {self._seen})")
-        self._pending += compact
-        if len(self._pending) >= _B64_BATCH:
-            cut = len(self._pending) // 4 * 4
-            self._decode(cut)
-
-    def _decode(self, cut: int) -> None:
-        piece = bytes(self._pending[:cut])
         try:
-            data = binascii.a2b_base64(piece, strict_mode=True)
-        except (binascii.Error, ValueError) as exc:
-            bad = next((i for i, b in enumerate(piece) if b not in _B64_ALPHABET), None)
-            where = self._seen + (bad if bad is not None else 0)
-            raise StreamError(f"invalid base64 near offset {where}: {exc}") from None
-        if piece.endswith(b"="):
-            self._padded = True
-        del self._pending[:cut]
-        self._seen += cut
-        self.size += len(data)
-        if self._max is not None and self.size > self._max:
-            raise StreamError(f"the message is larger than the limit of {self._max} bytes")
-        self._digest.update(data)
-        self._out.write(data)
+            super().feed(text)
+        except Base64StreamError as exc:
+            raise StreamError(str(exc)) from None
 
     def finish(self) -> None:
-        """Decode what is left; raises StreamError for a cut-off (truncated) base64 text."""
-        if len(self._pending) % 4:
-            raise StreamError(
-                f"base64 ends after {self._seen + len(self._pending)} characters, not a "
-                "multiple of 4: the answer was cut off"
-            )
-        if self._pending:
-            self._decode(len(self._pending))
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+        try:
+            super().finish()
+        except Base64StreamError as exc:
+            raise StreamError(str(exc)) from None
 
 
 _SPECIAL = re.compile(rb'["\\]')

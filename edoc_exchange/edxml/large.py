@@ -27,8 +27,6 @@ chunks.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
 import os
 import re
 import secrets
@@ -40,6 +38,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from pydantic import PrivateAttr
 
 from ..atomicfile import write_atomically
+from ..b64stream import Base64Stream
 from .errors import EdxmlReadError
 from .findings import Finding, Severity, make_finding
 from .limits import DEFAULT_LIMITS, ReadLimits
@@ -331,55 +330,10 @@ def region_text(path: Path, region: Region, handle: BinaryIO | None = None) -> I
             handle.close()
 
 
-_SPACE = b" \t\r\n"
 
 
-class Base64Decoder:
-    """Strict base64 decoding of text fed in pieces (whitespace skipped); raises
-    ValueError for a character outside the alphabet, data after padding, or a cut-off
-    end. Decoded bytes go to ``out`` (if any) and are counted and hashed."""
-
-    def __init__(self, out: BinaryIO | None = None) -> None:
-        self._out = out
-        self._pending = bytearray()
-        self._seen = 0
-        self._padded = False
-        self.size = 0
-        self._digest = hashlib.sha256()
-
-    def feed(self, text: bytes) -> None:
-        compact = text.translate(None, _SPACE)
-        if not compact:
-            return
-        if self._padded:
-            raise ValueError(f"data after the padding (offset {self._seen})")
-        self._pending += compact
-        if len(self._pending) >= _CHUNK:
-            self._decode(len(self._pending) // 4 * 4)
-
-    def _decode(self, cut: int) -> None:
-        piece = bytes(self._pending[:cut])
-        try:
-            data = binascii.a2b_base64(piece, strict_mode=True)
-        except binascii.Error as exc:
-            raise ValueError(f"{exc} (near offset {self._seen})") from None
-        self._padded = piece.endswith(b"=")
-        del self._pending[:cut]
-        self._seen += cut
-        self.size += len(data)
-        self._digest.update(data)
-        if self._out is not None:
-            self._out.write(data)
-
-    def finish(self) -> None:
-        if len(self._pending) % 4:
-            raise ValueError("the base64 text is cut off (its length is not a multiple of 4)")
-        if self._pending:
-            self._decode(len(self._pending))
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+#: Strict base64 of text fed in pieces (errors are ValueErrors naming where).
+Base64Decoder = Base64Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +350,7 @@ class LazyFile:
     def chunks(self) -> Iterator[bytes]:
         """The decoded bytes, in chunks (the file is read again)."""
         sink = _Chunks()
-        decoder = Base64Decoder(sink)  # type: ignore[arg-type]
+        decoder = Base64Decoder(sink)
         for text in region_text(self.path, self.region):
             decoder.feed(text)
             yield from sink.take()
