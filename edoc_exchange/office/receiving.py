@@ -214,20 +214,21 @@ class _Intake:
             now = office.clock()
             with office.db.read() as conn:
                 waiting = listing.has_listed(conn, office.office_id)
-            if not waiting and self.listed:
+            if waiting:
+                with office.db.transaction() as conn:
+                    taken = listing.take_listed(
+                        conn,
+                        office_id=office.office_id,
+                        worker=office.worker,
+                        worker_id=office.worker_id,
+                        now=now,
+                        stale_before=now - office.stale_after,
+                        limit=TAKE,
+                    )
+                if taken:
+                    return taken
+            if self.listed:
                 return []  # nothing to take, and no listing this pass: no write
-            with office.db.transaction() as conn:
-                taken = listing.take_listed(
-                    conn,
-                    office_id=office.office_id,
-                    worker=office.worker,
-                    worker_id=office.worker_id,
-                    now=now,
-                    stale_before=now - office.stale_after,
-                    limit=TAKE,
-                )
-            if taken or self.listed:
-                return taken
             self.listed = True
             items = office.axis.list_received(MessageType.EDOC)
             office.metrics.polled()

@@ -147,9 +147,8 @@ def may_poll(
 ) -> bool:
     """Whether this worker lists the office's ``kind`` at the axis now: True for one of the
     office's daemons per ``every`` (it is recorded as the one that polled), False for the
-    others, which take from the work list instead. One statement."""
-    if polled_recently(conn, office_id, kind, now=now, every=every):
-        return False  # no write: idle daemons stay off the write lock
+    others, which take from the work list instead. One statement (a caller that wants to
+    stay off the write lock asks :func:`polled_recently` first, in a read)."""
     make = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     row = {"office_id": office_id, "kind": kind, "polled_at": now, "polled_by": worker}
     statement = make(office_polls).values(row)
