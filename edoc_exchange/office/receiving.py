@@ -25,7 +25,6 @@ from ..axis import (
     AxisError,
     FetchedFile,
     MessageType,
-    ReceivedItem,
 )
 from ..edxml.large import read_file_lazily
 from ..store import Database, InboxVerdict, StoreError, listing
@@ -122,29 +121,6 @@ def _finish_acknowledgements(office: Office, report: StepReport, *, statuses: bo
             report.details.append(f"{axis_doc_id}: acknowledged after a restart")
 
 
-def _claim(office: Office, item: ReceivedItem) -> tuple[bool, inbox_store.InboxRow | None]:
-    """Claim a listed item: (True, None) to process it, (False, row) to acknowledge a
-    stored one again, (False, None) to leave it (another live worker has it, or its
-    acknowledgement is already recorded and the list we hold is older than that)."""
-    now = office.clock()
-    with office.db.transaction() as conn:
-        existing = inbox_store.find_incoming(conn, office.office_id, axis_doc_id=item.doc_id)
-        if existing is not None:
-            holder = inbox_store.claim_holder(
-                conn,
-                office_id=office.office_id,
-                axis_doc_id=item.doc_id,
-                stale_before=now - office.stale_after,
-            )
-            if holder is None:
-                return False, None  # acknowledged and recorded: it will leave the list
-            if holder.worker != office.worker and holder.live:
-                return False, None  # a live worker is acknowledging it right now
-            return False, existing
-        claimed = _claim_row(conn, office, item.doc_id, now)
-    return claimed, None
-
-
 def _claim_row(conn: Any, office: Office, item_id: str, now: dt.datetime) -> bool:
     """Claim an incoming item for this worker (taking over one whose holder is gone)."""
     return inbox_store.claim_incoming(
@@ -156,14 +132,6 @@ def _claim_row(conn: Any, office: Office, item_id: str, now: dt.datetime) -> boo
         now=now,
         stale_before=now - office.stale_after,
     )
-
-
-def _release(office: Office, item_id: str) -> None:
-    """Give up a claim after a failure, unless the item was stored: then the claim marks
-    its acknowledgement as still to be recorded."""
-    with office.db.transaction() as conn:
-        if inbox_store.find_incoming(conn, office.office_id, axis_doc_id=item_id) is None:
-            inbox_store.release_claim(conn, office_id=office.office_id, axis_doc_id=item_id)
 
 
 #: Claimed items a daemon takes from the work list at once: fewer statements per document,

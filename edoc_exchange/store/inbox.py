@@ -32,7 +32,6 @@ from .tables import InboxVerdict, MessageForm, inbox, inbox_claims, status_histo
 from .workers import dead_claim
 
 __all__ = [
-    "ClaimHolder",
     "DocumentFields",
     "InboxRow",
     "RecordSeal",
@@ -41,7 +40,6 @@ __all__ = [
     "UnverifiedRecordError",
     "VerifiedDocument",
     "VerifiedRecord",
-    "claim_holder",
     "claim_incoming",
     "find_incoming",
     "incoming_with_document_id",
@@ -404,33 +402,6 @@ def claim_incoming(
         .values(claimed_by=worker, heartbeat_at=now, worker_id=worker_id)
     )
     return taken.rowcount == 1
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimHolder:
-    """Who holds the claim on an incoming item, and whether that holder is alive."""
-
-    worker: str
-    worker_id: int | None
-    live: bool
-
-
-def claim_holder(
-    conn: Connection, *, office_id: str, axis_doc_id: str, stale_before: dt.datetime
-) -> ClaimHolder | None:
-    """Who holds the claim on an item and whether they are alive (by the rule of
-    :func:`.workers.dead_claim`); None when unclaimed."""
-    row = conn.execute(
-        select(
-            inbox_claims.c.claimed_by,
-            inbox_claims.c.worker_id,
-            dead_claim(inbox_claims, stale_before).label("dead"),
-        ).where(inbox_claims.c.office_id == office_id, inbox_claims.c.axis_doc_id == axis_doc_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    worker_id = int(row.worker_id) if row.worker_id is not None else None
-    return ClaimHolder(str(row.claimed_by), worker_id, not bool(row.dead))
 
 
 def release_claim(conn: Connection, *, office_id: str, axis_doc_id: str) -> bool:
