@@ -39,6 +39,7 @@ __all__ = [
     "SigningSettings",
     "StoreSettings",
     "TrustSettings",
+    "WebSettings",
     "load_settings",
 ]
 
@@ -167,6 +168,33 @@ class DaemonSettings(BaseModel):
     worker: str | None = None
 
 
+class WebSettings(BaseModel):
+    """The office's web pages (``edoc web``, or the daemon when ``enabled``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Whether ``edoc daemon run`` serves the pages too.
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    #: Cookies marked Secure. None: when the request came over TLS (behind a TLS proxy,
+    #: set it to true).
+    secure_cookies: bool | None = None
+    #: The largest file (main document or attachment) a form accepts, in MiB.
+    upload_max_mb: float = Field(50.0, gt=0)
+    #: Rows per page in the lists.
+    page_size: int = Field(50, ge=5, le=500)
+    #: The address the pages are reached at, for links in e-mails (default: none).
+    base_url: str | None = None
+    #: Notifications by e-mail through this SMTP server (no e-mail when host is None);
+    #: its password comes from EDOC_SMTP_PASSWORD, never from this file.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str | None = None
+
+
 class AuditSettings(BaseModel):
     """Where the office's signed audit checkpoints also go, outside the database."""
 
@@ -195,6 +223,7 @@ class Settings(BaseSettings):
     trust: TrustSettings | None = None
     daemon: DaemonSettings = DaemonSettings()
     audit: AuditSettings = AuditSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

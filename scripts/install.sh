@@ -2,8 +2,8 @@
 # Install edoc-exchange into ./.venv on a fresh Debian machine.
 #   scripts/install.sh         the product (enough for `edoc demo`): Liberation fonts, [pdf]
 #   scripts/install.sh --dev   also what the tests need: SoftHSM2, xmlsec1, PostgreSQL 15
-#                              server binaries (Debian packages) and the dev/pkcs11/postgres
-#                              extras
+#                              server binaries, Chromium (Debian packages) and the
+#                              dev/pkcs11/postgres extras
 # Debian packages are installed with apt-get when running as root; otherwise it says which
 # are missing. Safe to run again.
 set -euo pipefail
@@ -23,6 +23,9 @@ if [[ $dev -eq 1 ]]; then
     # An independent XML-DSig verifier: the tests check that what we sign verifies there too.
     command -v xmlsec1 >/dev/null 2>&1 || apt_packages+=(xmlsec1)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+    # The browser tests drive Debian's Chromium with Playwright (its own download cannot
+    # work on these machines).
+    [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
 fi
 if [[ ${#apt_packages[@]} -gt 0 ]]; then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

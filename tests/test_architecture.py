@@ -35,8 +35,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "compose": frozenset({"edxml", "signing"}),
     "office": frozenset({"edxml", "signing", "axis", "store", "audit", "compose", "config"}),
     "reports": frozenset({"audit", "store", "edxml"}),
-    "daemon": frozenset({"office", "config"}),
-    "sandbox": frozenset({"office", "edxml", "signing", "axis", "config", "audit", "store"}),
+    "web": frozenset({"office", "config", "reports", "edxml"}),
+    "daemon": frozenset({"office", "config", "web"}),
+    "sandbox": frozenset(
+        {"office", "edxml", "signing", "axis", "config", "audit", "store", "web"}
+    ),
     "cli": frozenset(
         {
             "office",
@@ -49,6 +52,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "audit",
             "reports",
             "sandbox",
+            "web",
         }
     ),
     "__init__": frozenset({"edxml", "signing", "axis"}),

@@ -34,9 +34,16 @@ TABLES = {
     "workers",
     "inbox_work",
     "office_polls",
+    "users",
+    "web_sessions",
+    "login_failures",
+    "incoming_register",
+    "inbox_handling",
+    "drafts",
+    "draft_files",
 }
 #: The newest migration: what a fresh database is upgraded to.
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:

@@ -59,6 +59,22 @@ class AuditEvent(enum.StrEnum):
     CONFIG_CHANGED = "config_changed"
     #: A sent document's following reached its horizon: the axis is no longer asked.
     FOLLOW_STOPPED = "follow_stopped"
+    #: A member of staff signed in to the web pages, or was refused (the reason said).
+    SIGNED_IN = "signed_in"
+    SIGN_IN_REFUSED = "sign_in_refused"
+    SIGNED_OUT = "signed_out"
+    #: An account was added, disabled, given a new password or a new role.
+    ACCOUNT_CHANGED = "account_changed"
+    #: A received document took its number in the incoming register (vào sổ).
+    REGISTERED = "registered"
+    #: A received document was given to an officer to handle, with a deadline.
+    ASSIGNED = "assigned"
+    #: An outgoing draft was written, changed, submitted, approved or sent back.
+    DRAFT_CHANGED = "draft_changed"
+    #: An approved draft was numbered, signed and queued (its DocumentId is now fixed).
+    ISSUED = "issued"
+    #: A failed outgoing message was queued again by a person.
+    RESENT = "resent"
 
 
 def _nfc(value: Any, what: str) -> Any:

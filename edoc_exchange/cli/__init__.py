@@ -14,6 +14,7 @@ from . import compose as _compose  # noqa: F401  (compose, demo)
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
 from . import office as _office  # noqa: F401  (db, daemon, status, mark, audit, report)
 from . import signing as _signing  # noqa: F401  (registers keys new, sign, verify)
+from . import web as _web  # noqa: F401  (web, users)
 from ._app import app
 
 __all__ = ["app", "main"]

@@ -175,3 +175,53 @@ def new_test_identity(
         .sign(ca_key, hashes.SHA256())
     )
     return TestIdentity(ca_key, ca_cert, key, cert)
+
+
+def new_tls_pair(
+    out_dir: str | os.PathLike[str], host: str = "127.0.0.1"
+) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``host`` (an IP address or a name), for
+    serving the pages over TLS on one machine (tests, the demo). Returns the certificate,
+    key and CA files written in ``out_dir``: (cert.pem, key.pem, ca.pem)."""
+    import ipaddress
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"edoc TLS CA ({_TEST_MARK})")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = (out / "cert.pem", out / "key.pem", out / "ca.pem")
+    paths[0].write_bytes(cert.public_bytes(Encoding.PEM))
+    fd = os.open(paths[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    paths[2].write_bytes(ca_cert.public_bytes(Encoding.PEM))
+    return paths

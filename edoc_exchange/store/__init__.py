@@ -14,7 +14,7 @@ from .db import (
     sqlite_pragmas,
     upgrade,
 )
-from .tables import InboxVerdict, MessageForm, OutboxState
+from .tables import DraftState, InboxVerdict, MessageForm, OutboxState, Role
 
 __all__ = [
     "Database",
@@ -22,9 +22,11 @@ __all__ = [
     "DatabaseLockedError",
     "DatabaseReadOnlyError",
     "DatabaseUnavailableError",
+    "DraftState",
     "InboxVerdict",
     "MessageForm",
     "OutboxState",
+    "Role",
     "StoreError",
     "StoreSpace",
     "as_utc",

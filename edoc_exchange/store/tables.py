@@ -31,15 +31,22 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "DraftState",
     "InboxVerdict",
     "MessageForm",
     "OutboxState",
+    "Role",
     "audit_checkpoints",
     "audit_entries",
     "audit_heads",
+    "draft_files",
+    "drafts",
     "inbox",
     "inbox_claims",
+    "inbox_handling",
     "inbox_work",
+    "incoming_register",
+    "login_failures",
     "metadata",
     "office_polls",
     "organisations",
@@ -48,6 +55,8 @@ __all__ = [
     "outgoing_register",
     "recipient_statuses",
     "status_history",
+    "users",
+    "web_sessions",
     "workers",
 ]
 
@@ -81,6 +90,24 @@ class InboxVerdict(enum.StrEnum):
 
     VERIFIED = "verified"  #: signature valid under the trust policy: handed to the clerk
     REJECTED = "rejected"  #: kept as evidence with its reason, answered with status 02
+
+
+class Role(enum.StrEnum):
+    """What a member of an office's staff may do (the web pages and the CLI check it)."""
+
+    CLERK = "van_thu"  #: văn thư: registers, assigns, issues, sends
+    LEADER = "lanh_dao"  #: lãnh đạo: approves drafts, assigns, sees everything
+    OFFICER = "chuyen_vien"  #: chuyên viên: handles what was assigned, writes drafts
+    ADMIN = "quan_tri"  #: quản trị: accounts, the audit log, the configuration
+
+
+class DraftState(enum.StrEnum):
+    """Where an outgoing document is before it leaves (a queued one is in the outbox)."""
+
+    DRAFT = "draft"  #: being written; anyone of the office may edit it
+    SUBMITTED = "submitted"  #: waiting for a leader's approval
+    APPROVED = "approved"  #: approved; the văn thư issues it (number, sign, queue)
+    ISSUED = "issued"  #: numbered, signed and queued: the outbox row tells the rest
 
 
 class MessageForm(enum.StrEnum):
@@ -355,4 +382,109 @@ audit_checkpoints = Table(
     Column("body", Text, nullable=False),  # the canonical JSON that was signed
     Column("signature", LargeBinary),
     Column("certificate", LargeBinary),  # PEM of the office certificate that signed
+)
+
+users = Table(
+    "users",
+    metadata,
+    # The staff of an office who sign in to the web pages. A user belongs to one office:
+    # a province serving many offices from one database shows each office's data only to
+    # its own accounts. Names are unique in the database (sign-in asks no office).
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("office_id", _ORGAN, nullable=False),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("full_name", Text, nullable=False),
+    Column("role", Enum(Role, native_enum=False, length=16), nullable=False),
+    Column("email", String(255)),
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string
+    Column("disabled_at", _TS),
+    Column("created_at", _TS, nullable=False),
+    Column("password_changed_at", _TS, nullable=False),
+    Column("seen_at", _TS),  # what arrived before this was seen (the notification badge)
+    Index("ix_users_office", "office_id"),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # A signed-in browser: the cookie holds a random token, the row its SHA-256 only, so a
+    # copy of the database opens no session. Disabling a user or changing a password ends
+    # the user's sessions (their rows are deleted).
+    Column("token_hash", _SHA256, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", _TS, nullable=False),
+    Column("seen_at", _TS, nullable=False),
+    Column("expires_at", _TS, nullable=False),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    # Failed sign-ins, by user name and by client address, for rate limiting that holds
+    # across every process serving the pages; old rows are deleted as new ones come.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("key", String(300), nullable=False),  # "user:<name>" or "ip:<address>"
+    Column("at", _TS, nullable=False),
+    Index("ix_login_failures_key", "key", "at"),
+)
+
+incoming_register = Table(
+    "incoming_register",
+    metadata,
+    # The incoming register (sổ văn bản đến): each registered document takes the next
+    # number of its office and year, once; the key makes two clerks take different ones.
+    Column("office_id", _ORGAN, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("registered_at", _TS, nullable=False),
+    Column("registered_by", BigInteger().with_variant(Integer, "sqlite")),  # users.id
+)
+
+inbox_handling = Table(
+    "inbox_handling",
+    metadata,
+    # Who handles a received document and by when (phân công): the latest assignment.
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("office_id", _ORGAN, nullable=False),
+    Column("assignee_id", ForeignKey("users.id"), nullable=False),
+    Column("deadline", String(10)),  # ISO date
+    Column("assigned_by", BigInteger().with_variant(Integer, "sqlite")),  # users.id
+    Column("assigned_at", _TS, nullable=False),
+    Column("note", Text),
+    Index("ix_inbox_handling_assignee", "office_id", "assignee_id"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    # An outgoing document before it leaves: written, approved by a leader, then issued by
+    # the văn thư (a number from the outgoing register, signed, queued: outbox_id).
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("office_id", _ORGAN, nullable=False),
+    Column("state", Enum(DraftState, native_enum=False, length=16), nullable=False),
+    Column("fields", Text, nullable=False),  # JSON: type, notation, subject, recipients...
+    Column("created_by", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("approved_by", BigInteger().with_variant(Integer, "sqlite")),
+    Column("approved_at", _TS),
+    Column("document_id", String(200)),  # once issued
+    Column("outbox_id", BigInteger().with_variant(Integer, "sqlite")),  # once issued
+    Column("created_at", _TS, nullable=False),
+    Column("updated_at", _TS, nullable=False),
+    Index("ix_drafts_office_state", "office_id", "state"),
+)
+
+draft_files = Table(
+    "draft_files",
+    metadata,
+    # The files of a draft: its main document (position 0) and its attachments, in order.
+    Column("draft_id", ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", _SHA256, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
