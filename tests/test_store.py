@@ -41,6 +41,7 @@ TABLES = {
     "inbox_handling",
     "drafts",
     "draft_files",
+    "notifications_sent",
 }
 #: The newest migration: what a fresh database is upgraded to.
 HEAD = "0008"

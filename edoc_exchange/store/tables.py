@@ -48,6 +48,7 @@ __all__ = [
     "incoming_register",
     "login_failures",
     "metadata",
+    "notifications_sent",
     "office_polls",
     "organisations",
     "outbox",
@@ -231,6 +232,14 @@ inbox = Table(
     Column("received_at", _TS, nullable=False),
     Column("state_changed_at", _TS, nullable=False),
     Column("accepted_at", _TS),  # first status 03
+    # For the lists and the search (revision 0008): the sender's name and the document's
+    # type and urgency as the verified message gave them, and ``search_text``: subject,
+    # sender name, số/ký hiệu and DocumentId folded (lower case, no accents, đ as d), so
+    # that "ke hoach" finds "Kế hoạch".
+    Column("sender_name", Text),
+    Column("doc_type", Text),
+    Column("priority", Integer),
+    Column("search_text", Text),
     UniqueConstraint("office_id", "axis_doc_id"),
     # A verified document is identified by who sent it and what it calls itself (an update
     # re-uses the DocumentId with another business type). Rejected rows take no identity:
@@ -487,4 +496,15 @@ draft_files = Table(
     Column("size", BigInteger, nullable=False),
     Column("sha256", _SHA256, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    # What each member of staff was told by e-mail (a new document, one past its due
+    # date), so that a notice is sent once however many passes see it.
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # "new" | "overdue"
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("sent_at", _TS, nullable=False),
 )

@@ -2,7 +2,8 @@
 
 A page asks ``t("key")`` in its template; the language is the visitor's choice (a cookie),
 Vietnamese by default. A key missing here shows as itself, so a forgotten word is visible
-on the page and caught by the test that renders every page in both languages.
+on the page and caught by the test that renders every page in both languages. Each page
+module adds its own words with :func:`add`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ WORDS: Final[dict[str, tuple[str, str]]] = {
     "common.of": ("trên", "of"),
     "common.signed_in_as": ("Đăng nhập:", "Signed in:"),
 }
+
+
+def add(words: dict[str, tuple[str, str]]) -> None:
+    """Add a page module's words (each module adds its own when imported); a key given
+    twice with different words is a mistake, refused at import."""
+    for key, pair in words.items():
+        if key in WORDS and WORDS[key] != pair:
+            raise ValueError(f"the word {key!r} is defined twice")
+    WORDS.update(words)
 
 
 def pick(language: str | None) -> str:

@@ -11,11 +11,18 @@ Revises: 0007
 - incoming_register: the sổ văn bản đến, one number per office, year and document.
 - inbox_handling: who handles a received document, by when.
 - drafts, draft_files: outgoing documents before they are issued, with their files.
+- notifications_sent: which e-mail notices each user was sent (once each).
+- inbox.sender_name, doc_type, priority, search_text: for the lists and the accent-free
+  search; filled for new rows by the store, for existing rows here from their subject,
+  code and DocumentId (the name, type and urgency stay empty for those: the verified
+  message is not re-read in a migration).
 
-New tables only: nothing existing is rewritten.
+Plain nullable columns and new tables: SQLite adds the columns without copying the inbox.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,7 +37,26 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _ORGAN = sa.String(length=32)
 
 
+def _fold(text: str) -> str:
+    """store.search.fold, frozen here as it was when this revision was written."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return " ".join(bare.lower().split())
+
+
 def upgrade() -> None:
+    op.add_column("inbox", sa.Column("sender_name", sa.Text(), nullable=True))
+    op.add_column("inbox", sa.Column("doc_type", sa.Text(), nullable=True))
+    op.add_column("inbox", sa.Column("priority", sa.Integer(), nullable=True))
+    op.add_column("inbox", sa.Column("search_text", sa.Text(), nullable=True))
+    conn = op.get_bind()
+    rows = conn.execute(sa.text("SELECT id, subject, code, document_id FROM inbox")).all()
+    for row in rows:
+        parts = [row.subject or "", row.code or "", row.document_id or ""]
+        conn.execute(
+            sa.text("UPDATE inbox SET search_text = :text WHERE id = :id"),
+            {"text": _fold(" ".join(parts)), "id": row.id},
+        )
     op.create_table(
         "users",
         sa.Column("id", _ID, nullable=False),
@@ -146,10 +172,27 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("draft_id", "position", name=op.f("pk_draft_files")),
     )
+    op.create_table(
+        "notifications_sent",
+        sa.Column("user_id", _ID, nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("inbox_id", _ID, nullable=False),
+        sa.Column("sent_at", _TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_notifications_sent_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["inbox_id"], ["inbox.id"], name=op.f("fk_notifications_sent_inbox_id_inbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "kind", "inbox_id", name=op.f("pk_notifications_sent")),
+    )
 
 
 def downgrade() -> None:
     for name in (
+        "notifications_sent",
         "draft_files",
         "drafts",
         "inbox_handling",
@@ -159,3 +202,6 @@ def downgrade() -> None:
         "users",
     ):
         op.drop_table(name)
+    with op.batch_alter_table("inbox", schema=None) as batch_op:
+        for column in ("search_text", "priority", "doc_type", "sender_name"):
+            batch_op.drop_column(column)
