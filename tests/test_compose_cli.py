@@ -179,6 +179,10 @@ def test_demo_runs_green_and_leaves_nothing_running(tmp_path: Path) -> None:
         "accepted (03)",
         "status 03",
         "audit log intact",
+        "pages: UBND xã Nậm Khánh: http://127.0.0.1:",
+        "pages: UBND huyện Bắc Hà: http://127.0.0.1:",
+        "test accounts: vanthu (van_thu), lanhdao (lanh_dao); mật khẩu / password: ",
+        "axis, daemons and pages stopped",
     ):
         assert step in out, step
     seconds = float(re.search(r"done in ([\d.]+) s", out).group(1))  # type: ignore[union-attr]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -96,6 +97,18 @@ def compose_cmd(
         out.print(f"Hộp thư đi / outbox #{queued.outbox_id}: {state}")
 
 
+def _wait_for_person() -> None:
+    out.print(
+        "Mở trang web ở trên và đăng nhập; nhấn Ctrl+C để dừng. / Open the pages above and "
+        "sign in; press Ctrl+C to stop."
+    )
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        out.print("")
+
+
 @app.command("demo")
 @exits_on_error
 def demo_cmd(
@@ -108,6 +121,14 @@ def demo_cmd(
     keep: Annotated[
         Path | None, typer.Option("--dir", file_okay=False, help="Work in this (new) folder.")
     ] = None,
+    stay: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Để chạy tiếp đến khi nhấn Ctrl+C. Leave the axis, daemons and pages running "
+            "for a person to look, until Ctrl+C.",
+        ),
+    ] = False,
 ) -> None:
     """Chạy thử toàn bộ. The seed plan from commune to district, signed, tracked, logged."""
     plan = plan or default_plan()
@@ -123,7 +144,7 @@ def demo_cmd(
         "edoc demo: Kế hoạch PAPI của UBND xã Nậm Khánh gửi UBND huyện Bắc Hà "
         "(khóa thử nghiệm / test keys only)"
     )
-    result = run_demo(plan, root=keep, report=out.print)
+    result = run_demo(plan, root=keep, report=out.print, linger=_wait_for_person if stay else None)
     out.print("")
     out.print(f"PDF:   {result.pdf}")
     out.print(f"edXML: {result.edxml}")

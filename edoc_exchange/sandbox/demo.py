@@ -4,12 +4,16 @@ On a fresh install with no configuration: a sandbox (local axis, UBND xã Nậm 
 UBND huyện Bắc Hà with test keys) in a temporary folder; the plan composed from its YAML,
 rendered as the decree's PDF, signed (PDF and envelope) and queued; both daemons started as
 real processes; the district receives, verifies and answers 01, its clerk accepts (03); the
-commune sees both statuses; both audit logs verify. Everything stops at the end, whatever
-happened. This module sits beside the CLI at the top of the stack: it wires every layer.
+commune sees both statuses; both audit logs verify. Both offices' web pages are served
+from the start, each with two test accounts (a văn thư and a lãnh đạo), so a person can
+watch the plan arrive in the browser. Everything stops at the end, whatever happened,
+unless ``linger`` keeps it running for a person to look. This module sits beside the CLI
+at the top of the stack: it wires every layer.
 """
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import tempfile
 import time
@@ -22,13 +26,30 @@ from .. import audit, edxml
 from .. import office as steps
 from ..config import load_settings
 from ..errors import EdocError
-from ..office import build_office, compose_and_queue, refresh_directory
+from ..office import Office, build_office, compose_and_queue, refresh_directory, staff
+from ..web import create_app
+from ..web.serve import PagesServer
 from .box import Sandbox
 
-__all__ = ["COMMUNE", "DISTRICT", "DemoError", "DemoResult", "default_plan", "run_demo"]
+__all__ = [
+    "COMMUNE",
+    "DEMO_ACCOUNTS",
+    "DISTRICT",
+    "DemoError",
+    "DemoResult",
+    "default_plan",
+    "run_demo",
+]
 
 COMMUNE = ("000.12.05.H38", "UBND xã Nậm Khánh")
 DISTRICT = ("000.00.05.H38", "UBND huyện Bắc Hà")
+
+
+#: The test accounts made on both offices' pages: (user name, full name, role).
+DEMO_ACCOUNTS = (
+    ("vanthu", "Văn thư (thử nghiệm)", staff.Role.CLERK),
+    ("lanhdao", "Lãnh đạo (thử nghiệm)", staff.Role.LEADER),
+)
 
 
 class DemoError(EdocError):
@@ -47,6 +68,10 @@ class DemoResult:
     audit_entries: dict[str, int] = field(default_factory=dict)
     statuses: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Each office's pages: organ_id -> address (served while the demo ran).
+    pages: dict[str, str] = field(default_factory=dict)
+    #: The test accounts' password (the same on both offices; a new one each run).
+    password: str = ""
 
 
 def default_plan() -> Path | None:
@@ -71,6 +96,16 @@ def _wait(what: str, check: Callable[[], bool], deadline: float, logs: list[Path
 
 
 @contextmanager
+def _stopped(servers: list[PagesServer]) -> Iterator[None]:
+    """The page servers started inside are stopped when the block ends."""
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@contextmanager
 def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Processes started inside are stopped (SIGTERM, then SIGKILL) when the block ends."""
     started: list[subprocess.Popen[bytes]] = []
@@ -88,10 +123,31 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait()
 
 
+def _serve_pages(
+    office: Office, password: str, servers: list[PagesServer]
+) -> str:
+    """Add the test accounts to ``office`` and serve its pages on a free local port."""
+    for username, full_name, role in DEMO_ACCOUNTS:
+        staff.add_user(office.db, office.office_id, username, full_name, role, password,
+                       by="demo")
+    server = PagesServer(create_app(office), "127.0.0.1", 0)
+    servers.append(server)
+    return server.start()
+
+
 def run_demo(
-    plan: Path, *, root: Path | None = None, report: Report = print, timeout: float = 90.0
+    plan: Path,
+    *,
+    root: Path | None = None,
+    report: Report = print,
+    timeout: float = 90.0,
+    linger: Callable[[], None] | None = None,
 ) -> DemoResult:
-    """Run the whole exchange; raise DemoError (naming the step) if a step does not finish."""
+    """Run the whole exchange; raise DemoError (naming the step) if a step does not finish.
+
+    ``linger`` is called once everything is done, with the axis, the daemons and the pages
+    still running (``edoc demo --keep`` waits there for Ctrl+C); they stop when it returns.
+    """
     started = time.monotonic()
     deadline = started + timeout
     root = root or Path(tempfile.mkdtemp(prefix="edoc-demo-"))
@@ -106,11 +162,24 @@ def run_demo(
         o.folder / "daemon.log" for o in box.offices.values()
     ]
     report(f"Thư mục thử / sandbox: {root}")
-    with _processes() as procs:
+    password = secrets.token_urlsafe(9)
+    servers: list[PagesServer] = []
+    pages: dict[str, str] = {}
+    with _processes() as procs, _stopped(servers):
         procs.append(box.start_axis())
         report(f"✓ Trục liên thông cục bộ / local axis: {box.axis_url}")
         commune = build_office(load_settings(box.offices[commune_id].config))
         district = build_office(load_settings(box.offices[district_id].config))
+        for office in (commune, district):
+            pages[office.office_id] = _serve_pages(office, password, servers)
+            report(
+                f"✓ Trang web / pages: {office.identity.organ_name}: "
+                f"{pages[office.office_id]}"
+            )
+        accounts = ", ".join(f"{name} ({role.value})" for name, _, role in DEMO_ACCOUNTS)
+        report(
+            f"  Tài khoản thử / test accounts: {accounts}; mật khẩu / password: {password}"
+        )
         count = refresh_directory(commune)
         report(f"✓ Danh bạ cơ quan / directory: {count} cơ quan / organisations")
 
@@ -180,7 +249,9 @@ def run_demo(
             f"✓ Xã nhận trạng thái {accepted} ({accepted.vi.lower()}) / commune got status "
             f"{accepted} ({accepted.en})"
         )
-    report("✓ Đã dừng trục và tiến trình nền / axis and daemons stopped")
+        if linger is not None:
+            linger()
+    report("✓ Đã dừng trục, tiến trình nền và trang web / axis, daemons and pages stopped")
 
     result = DemoResult(
         root=root,
@@ -189,6 +260,8 @@ def run_demo(
         document_id=document_id,
         logs=logs,
         statuses=[arrived.value, accepted.value],
+        pages=pages,
+        password=password,
     )
     for office in (commune, district):
         steps.checkpoint_now(office)
