@@ -39,7 +39,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.exceptions import (
     InvalidCertificate,
     InvalidDigest,
@@ -47,6 +47,7 @@ from signxml.exceptions import (
     SignXMLException,
 )
 from signxml.exceptions import InvalidSignature as _SignxmlInvalidSignature
+from signxml.util import _remove_sig
 from signxml.util import namespaces as signxml_namespaces
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
@@ -665,6 +666,27 @@ class _TreeVerifier(XMLVerifier):
         if path is None:
             return super()._findall(element, query, xpath=xpath)  # type: ignore[no-untyped-call]
         return element.findall(path)
+
+    def _apply_transforms(self, payload: Any, *, transforms_node: Any, signature: Any) -> Any:
+        # signxml copies the payload once more (serialise, parse) before canonicalising, so
+        # that a subtree takes no namespaces from its ancestors into c14n. With URI=""
+        # (pinned) the payload is the root of the copy _verify_reference has just made:
+        # nothing above it. The pinned transforms are done as signxml does them (the
+        # enveloped signature out, the trace filter already applied, exclusive c14n
+        # without InclusiveNamespaces); any other case is signxml's own.
+        transforms = [] if transforms_node is None else self._findall(transforms_node, "Transform")
+        algorithms = tuple(t.get("Algorithm") for t in transforms)
+        if (
+            not isinstance(payload, etree._Element)
+            or payload.getparent() is not None
+            or algorithms not in (_TRANSFORMS, _WHOLE_TRANSFORMS)
+            or any(len(t) for t in transforms if t.get("Algorithm") != FILTER2)
+        ):
+            return super()._apply_transforms(
+                payload, transforms_node=transforms_node, signature=signature
+            )
+        _remove_sig(signature, idempotent=True)  # type: ignore[no-untyped-call]
+        return self._c14n(payload, algorithm=CanonicalizationMethod(_EXC_C14N))
 
     def _get_cert_description(self, cert: x509.Certificate, cert_source: str) -> str:
         # Only ever shown in signxml's validity errors, which cannot occur here (it checks
