@@ -18,7 +18,7 @@ import httpx
 import pytest
 from daemon_fixtures import Exchange, exchange  # noqa: F401  (fixture)
 from incoming_fixtures import SPREADSHEET, commune_sees, outbox_statuses, real_pdf, send_document
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from web_fixtures import PASSWORD, Staff, add_staff, csrf_of, signed_in_client
 
 from edoc_exchange import audit, edxml
@@ -53,7 +53,7 @@ class Served:
         assert row is not None
         return row.clerk_state
 
-    def count(self, table: object) -> int:
+    def count(self, table: Table) -> int:
         with self.ex.district.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
