@@ -23,6 +23,7 @@ the list of what exists does not leak through the pages.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import unicodedata
@@ -493,8 +494,16 @@ def incoming_detail(office: Office, inbox_id: int, *, viewer: staff.User) -> Inc
             for h in history
             if h["direction"] == "out"
         ),
-        register=register,
-        assignment=assignment,
+        register=(
+            dataclasses.replace(register, registered_at=to_vn_time(register.registered_at))
+            if register
+            else None
+        ),
+        assignment=(
+            dataclasses.replace(assignment, assigned_at=to_vn_time(assignment.assigned_at))
+            if assignment
+            else None
+        ),
         actions=actions,
         assignees=_assignees(office) if "assign" in actions else (),
     )

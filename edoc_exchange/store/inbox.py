@@ -618,7 +618,9 @@ def store_incoming_verified(
         signer_serial=record.signer.serial,
         signer_issuer=record.signer.issuer,
         signer_fingerprint=record.signer.fingerprint,
-        signing_time=record.signing_time,
+        # In UTC, as every stored time: SQLite keeps no zone, so a time stored with its
+        # +07:00 would read back seven hours off.
+        signing_time=_utc(record.signing_time),
         signature_xml=record.signature_xml,
         identity_finding=record.identity_finding,
     )
@@ -663,6 +665,10 @@ def store_incoming_rejected(
         now=now,
         reason=record.reason,
     )
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return value.astimezone(dt.UTC) if value is not None and value.tzinfo is not None else value
 
 
 def search_text(fields: DocumentFields) -> str:
