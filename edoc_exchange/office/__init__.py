@@ -13,6 +13,7 @@ from .clerk import DocumentDetails, document_details, mark
 from .composing import Composed, Queued, compose_and_queue, compose_file, numbers_used
 from .directory import refresh_directory
 from .figures import Figures, figures
+from .incoming import IncomingFilters, incoming_detail, incoming_file, list_incoming
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
@@ -51,6 +52,7 @@ __all__ = [
     "DocumentDetails",
     "Figures",
     "FollowPolicy",
+    "IncomingFilters",
     "Metrics",
     "Office",
     "OfficeIdentity",
@@ -65,7 +67,10 @@ __all__ = [
     "document_details",
     "figures",
     "follow_sent",
+    "incoming_detail",
+    "incoming_file",
     "keep_wal_small",
+    "list_incoming",
     "load_policy",
     "load_signer",
     "mark",

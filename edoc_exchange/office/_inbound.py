@@ -113,6 +113,9 @@ def _fields(doc: edxml.Document, fallback_id: str) -> inbox_store.DocumentFields
         due_date=doc.due_date.isoformat() if doc.due_date else None,
         code=answer.code,
         promulgation_date=date.isoformat() if date else None,
+        sender_name=doc.sender.organ_name,
+        doc_type=doc.document_type.type_name if doc.document_type else None,
+        priority=doc.other_info.priority if doc.other_info else None,
     )
 
 

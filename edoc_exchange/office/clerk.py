@@ -23,7 +23,7 @@ from ._inbound import issuer_of
 from ._office import Office
 from .replies import queue_status
 
-__all__ = ["DocumentDetails", "document_details", "mark", "received_document"]
+__all__ = ["DocumentDetails", "document_details", "mark", "move", "received_document"]
 
 log = logging.getLogger("edoc.office")
 
@@ -127,40 +127,62 @@ def mark(
     note: str | None = None,
     *,
     sender: str | None = None,
+    actor: str | None = None,
 ) -> inbox_store.InboxRow:
     """The clerk moves a received document to ``code`` and the sender is told.
 
-    ``sender`` picks one sender's document when several used the DocumentId. Raises
-    StoreError when no such document was received, the choice is ambiguous, or the move is
-    not allowed.
+    ``sender`` picks one sender's document when several used the DocumentId; ``actor``
+    names who did it in the audit log (the signed-in user; the office's configured staff
+    name when None, as for the command line). Raises StoreError when no such document was
+    received, the choice is ambiguous, or the move is not allowed.
     """
-    now = office.clock()
     with office.db.transaction() as conn:
         row = received_document(conn, office.office_id, document_id, sender=sender, step="mark")
-        target = _move(code, row)
-        document = inbox_store.verified_document(conn, row)
-        updated = inbox_store.set_clerk_state(
-            conn,
-            row,
-            target,
-            now,
-            allowed_from=target.follows,
-            accepted=target is edxml.StatusCode.ACCEPTED,
-        )
-        audit.append(
-            conn,
-            office.office_id,
-            audit.AuditEvent.CLERK_ACTION,
-            {
-                "document_id": document_id,
-                "from": row.sender,
-                "from_state": row.clerk_state,
-                "to_state": target.value,
-                "note": note,
-                "staff": office.identity.staff,
-            },
-        )
-        queue_status(conn, office, _answering(document), target, note)
+        return move(conn, office, row, code, note, actor=actor or office.identity.staff)
+
+
+def move(
+    conn: Any,
+    office: Office,
+    row: inbox_store.InboxRow,
+    code: str,
+    note: str | None,
+    *,
+    actor: str | None,
+    details: dict[str, Any] | None = None,
+) -> inbox_store.InboxRow:
+    """Move ``row`` to ``code`` in the caller's transaction: the guarded write, the audit
+    event naming ``actor`` (with ``details``), and the status queued for the sender.
+
+    The one step behind :func:`mark` and the pages' actions, so that an action that does
+    more (the register's number, an assignment) does it in the same transaction. Raises
+    StoreError for a move the workflow does not allow; nothing is written then.
+    """
+    target = _move(code, row)
+    document = inbox_store.verified_document(conn, row)
+    updated = inbox_store.set_clerk_state(
+        conn,
+        row,
+        target,
+        office.clock(),
+        allowed_from=target.follows,
+        accepted=target is edxml.StatusCode.ACCEPTED,
+    )
+    audit.append(
+        conn,
+        office.office_id,
+        audit.AuditEvent.CLERK_ACTION,
+        {
+            "document_id": row.document_id,
+            "from": row.sender,
+            "from_state": row.clerk_state,
+            "to_state": target.value,
+            "note": note,
+            "staff": actor,
+            **(details or {}),
+        },
+    )
+    queue_status(conn, office, _answering(document), target, note)
     return updated
 
 

@@ -13,6 +13,7 @@ the DocumentId). Storing an item that is already there is a no-op that says so.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .blobs import BlobStore, StagedFile
 from .db import StoreError
+from .search import fold
 from .tables import InboxVerdict, MessageForm, inbox, inbox_claims, status_history
 from .workers import dead_claim
 
@@ -42,11 +44,13 @@ __all__ = [
     "VerifiedRecord",
     "claim_incoming",
     "find_incoming",
+    "incoming_by_id",
     "incoming_with_document_id",
     "received_between",
     "record_status",
     "release_claim",
     "release_claims",
+    "search_text",
     "set_clerk_state",
     "status_history_of",
     "store_incoming_rejected",
@@ -78,6 +82,11 @@ class DocumentFields:
     due_date: str | None = None  #: yyyy-mm-dd
     code: str | None = None  #: "Number/Notation", as a reply's ResponseFor writes it
     promulgation_date: str | None = None  #: yyyy-mm-dd
+    #: For the lists and the search: the From's OrganName, DocumentType's TypeName and
+    #: OtherInfo's Priority (a rejected item's are not kept: it proves no name).
+    sender_name: str | None = None
+    doc_type: str | None = None
+    priority: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +300,9 @@ class InboxRow:
     #: SHA-256 of the blob holding the message, when it is kept outside the row.
     message_blob: str | None = None
     message_size: int | None = None
+    sender_name: str | None = None
+    doc_type: str | None = None
+    priority: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:
@@ -314,6 +326,9 @@ class InboxRow:
             identity_finding=row.identity_finding,
             message_blob=row._mapping.get("message_blob"),
             message_size=row._mapping.get("message_size"),
+            sender_name=row._mapping.get("sender_name"),
+            doc_type=row._mapping.get("doc_type"),
+            priority=row._mapping.get("priority"),
         )
 
     @property
@@ -354,6 +369,9 @@ class VerifiedDocument:
             due_date=r.due_date,
             code=r.code,
             promulgation_date=r.promulgation_date,
+            sender_name=r.sender_name,
+            doc_type=r.doc_type,
+            priority=r.priority,
         )
 
 
@@ -531,6 +549,14 @@ def find_incoming(
     return InboxRow.from_row(row) if row is not None else None
 
 
+def incoming_by_id(conn: Connection, office_id: str, inbox_id: int) -> InboxRow | None:
+    """The stored item ``inbox_id`` of ``office_id``; None for another office's (or none)."""
+    row = conn.execute(
+        select(*_ROW).where(inbox.c.id == inbox_id, inbox.c.office_id == office_id)
+    ).one_or_none()
+    return InboxRow.from_row(row) if row is not None else None
+
+
 def incoming_with_document_id(conn: Connection, office_id: str, document_id: str) -> list[InboxRow]:
     """Every stored item carrying ``document_id``, whoever sent it, oldest first."""
     rows = conn.execute(
@@ -592,7 +618,9 @@ def store_incoming_verified(
         signer_serial=record.signer.serial,
         signer_issuer=record.signer.issuer,
         signer_fingerprint=record.signer.fingerprint,
-        signing_time=record.signing_time,
+        # In UTC, as every stored time: SQLite keeps no zone, so a time stored with its
+        # +07:00 would read back seven hours off.
+        signing_time=_utc(record.signing_time),
         signature_xml=record.signature_xml,
         identity_finding=record.identity_finding,
     )
@@ -627,7 +655,8 @@ def store_incoming_rejected(
         existing,
         office_id=office_id,
         axis_doc_id=axis_doc_id,
-        fields=record.fields,
+        # What a rejected item claims is kept to answer it, never shown as a name.
+        fields=dataclasses.replace(record.fields, sender_name=None, doc_type=None, priority=None),
         message=record.evidence,
         staged=(record.evidence_file, blobs),
         message_form=MessageForm.RAW,
@@ -636,6 +665,17 @@ def store_incoming_rejected(
         now=now,
         reason=record.reason,
     )
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return value.astimezone(dt.UTC) if value is not None and value.tzinfo is not None else value
+
+
+def search_text(fields: DocumentFields) -> str:
+    """What the accent-free search looks in: subject, sender's name, số/ký hiệu and
+    DocumentId, folded (see :func:`.search.fold`)."""
+    parts = (fields.subject, fields.sender_name, fields.code, fields.document_id)
+    return fold(" ".join(p for p in parts if p))
 
 
 @functools.cache
@@ -694,6 +734,10 @@ def _insert(
             "due_date": fields.due_date,
             "code": fields.code,
             "promulgation_date": fields.promulgation_date,
+            "sender_name": fields.sender_name,
+            "doc_type": fields.doc_type,
+            "priority": fields.priority,
+            "search_text": search_text(fields),
             "message": message,
             "message_form": message_form,
             "sha256": sha256,

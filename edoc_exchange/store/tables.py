@@ -255,6 +255,8 @@ inbox = Table(
         postgresql_where=text("verdict = 'VERIFIED'"),
     ),
     Index("ix_inbox_document_id", "office_id", "document_id"),
+    # The incoming list, newest first, a page at a time (revision 0008).
+    Index("ix_inbox_office_newest", "office_id", "id"),
 )
 
 outgoing_register = Table(

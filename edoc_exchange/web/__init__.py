@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from .. import office as steps
 from ..config import WebSettings
-from . import auth, users
+from . import auth, incoming, notices, users
 from ._app import HERE, SecurityHeaders, WebContext, error_page, not_found
 
 __all__ = ["WebContext", "create_app"]
@@ -66,8 +66,11 @@ def create_app(
 ) -> Starlette:
     """The pages of ``office`` as an ASGI application."""
     context = WebContext(office, settings or WebSettings())
+    context.hooks.append(notices.badge)
     routes: list[BaseRoute] = [
         *auth.routes,
+        *incoming.routes,
+        *notices.routes,
         *users.routes,
         *extra_routes,
         Mount("/static", _Static(directory=Path(HERE / "static")), name="static"),

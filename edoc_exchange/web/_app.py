@@ -106,13 +106,7 @@ def render(
     """A page in the visitor's language, with who they are and the CSRF token at hand."""
     lang = language(request)
     visitor: Visitor | None = getattr(request.state, "visitor", None)
-    extra: dict[str, Any] = {}
-    if visitor is not None:
-        for hook in context(request).hooks:
-            try:
-                extra.update(hook(request, visitor.user))
-            except Exception:  # a badge must never take the page down
-                log.exception("page hook failed")
+    extra: dict[str, Any] = getattr(request.state, "page_extra", {})
     names = {
         "request": request,
         "lang": lang,
@@ -215,6 +209,18 @@ async def csrf_ok(request: Request, expected: str) -> bool:
     return _token_ok(given, expected)
 
 
+async def _hooks(request: Request, user: staff.User) -> dict[str, Any]:
+    """What the page hooks add to a page (the badge), computed off the event loop; a hook
+    that fails is logged and left out: a badge must never take the page down."""
+    extra: dict[str, Any] = {}
+    for hook in context(request).hooks:
+        try:
+            extra.update(await call(hook, request, user))
+        except Exception:
+            log.exception("page hook failed")
+    return extra
+
+
 def page(*roles: staff.Role) -> Callable[[Endpoint], Endpoint]:
     """Guard an endpoint: signed in, one of ``roles`` (any role when none is named), and a
     valid CSRF token on anything but GET and HEAD."""
@@ -237,6 +243,8 @@ def page(*roles: staff.Role) -> Callable[[Endpoint], Endpoint]:
                 request, visitor.csrf_token
             ):
                 return error_page(request, 403, *_word_pair("error.csrf"))
+            if request.method == "GET":
+                request.state.page_extra = await _hooks(request, visitor.user)
             try:
                 return await endpoint(request)
             except EdocError as exc:

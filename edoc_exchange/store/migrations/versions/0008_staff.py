@@ -15,7 +15,7 @@ Revises: 0007
 - inbox.sender_name, doc_type, priority, search_text: for the lists and the accent-free
   search; filled for new rows by the store, for existing rows here from their subject,
   code and DocumentId (the name, type and urgency stay empty for those: the verified
-  message is not re-read in a migration).
+  message is not re-read in a migration); ix_inbox_office_newest for the list's pages.
 
 Plain nullable columns and new tables: SQLite adds the columns without copying the inbox.
 """
@@ -49,6 +49,7 @@ def upgrade() -> None:
     op.add_column("inbox", sa.Column("doc_type", sa.Text(), nullable=True))
     op.add_column("inbox", sa.Column("priority", sa.Integer(), nullable=True))
     op.add_column("inbox", sa.Column("search_text", sa.Text(), nullable=True))
+    op.create_index("ix_inbox_office_newest", "inbox", ["office_id", "id"])
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT id, subject, code, document_id FROM inbox")).all()
     for row in rows:
@@ -202,6 +203,7 @@ def downgrade() -> None:
         "users",
     ):
         op.drop_table(name)
+    op.drop_index("ix_inbox_office_newest", table_name="inbox")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         for column in ("search_text", "priority", "doc_type", "sender_name"):
             batch_op.drop_column(column)
