@@ -8,11 +8,23 @@ clock), built from the settings by :func:`build_office` with only the parts a do
 """
 
 from ._office import FINAL_STATUSES, FollowPolicy, Office, OfficeIdentity, StepReport
-from .checkpoints import checkpoint_now, maybe_checkpoint, verify_log
+from .checkpoints import (
+    LogLine,
+    LogPage,
+    LogStatus,
+    checkpoint_now,
+    document_timeline,
+    export_audit_log,
+    log_status,
+    log_timeline,
+    maybe_checkpoint,
+    verify_log,
+)
 from .clerk import DocumentDetails, document_details, mark
 from .composing import Composed, Queued, compose_and_queue, compose_file, numbers_used
 from .directory import refresh_directory
 from .figures import Figures, figures
+from .mail import MailError, MailReport, mail_configured, send_notices
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
@@ -51,6 +63,11 @@ __all__ = [
     "DocumentDetails",
     "Figures",
     "FollowPolicy",
+    "LogLine",
+    "LogPage",
+    "LogStatus",
+    "MailError",
+    "MailReport",
     "Metrics",
     "Office",
     "OfficeIdentity",
@@ -63,11 +80,16 @@ __all__ = [
     "compose_and_queue",
     "compose_file",
     "document_details",
+    "document_timeline",
+    "export_audit_log",
     "figures",
     "follow_sent",
     "keep_wal_small",
     "load_policy",
     "load_signer",
+    "log_status",
+    "log_timeline",
+    "mail_configured",
     "mark",
     "maybe_checkpoint",
     "numbers_used",
@@ -81,6 +103,7 @@ __all__ = [
     "refresh_directory",
     "register_worker",
     "send_due",
+    "send_notices",
     "send_now",
     "status_message",
     "stop_worker",
