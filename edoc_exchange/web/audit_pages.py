@@ -113,7 +113,8 @@ def _status(code: Any, lang: str) -> str:
 
 
 def _who(data: Mapping[str, Any], names: _Names) -> tuple[str, str] | None:
-    for key in ("by", "by_user", "user", "username", "actor"):
+    # Who acted; never "username", which names the account an event is about.
+    for key in ("by", "by_user", "user", "actor"):
         value = data.get(key)
         if value not in (None, ""):
             person = names.person(value)
@@ -268,6 +269,16 @@ def _when(value: dt.datetime) -> str:
     return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
 
 
+def _when_text(text: str | None) -> str | None:
+    """An entry's or checkpoint's ISO time (UTC, ``Z``) in Vietnam time; as given if odd."""
+    if not text:
+        return None
+    try:
+        return _when(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return text
+
+
 def _lines(lines: list[steps.LogLine], names: _Names, lang: str) -> list[TimelineLine]:
     return [
         TimelineLine(
@@ -297,7 +308,10 @@ async def audit_log(request: Request) -> Response:
         return status, found, _lines(found.lines, _names(office), lang)
 
     status, found, lines = await call(gather)
-    return render(request, "audit.html", status=status, log=found, lines=lines)
+    return render(
+        request, "audit.html", status=status, log=found, lines=lines,
+        checkpoint_time=_when_text(status.last_checkpoint_time),
+    )
 
 
 def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
