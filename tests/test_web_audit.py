@@ -51,7 +51,7 @@ def _rows(page: str) -> list[tuple[int, str]]:
 def test_the_timeline_in_words_newest_first_and_paged(
     served: tuple[str, Exchange, str],
 ) -> None:
-    base, ex, document_id = served
+    base, _ex, document_id = served
     with signed_in_client(base, "chutich") as client:
         first = client.get("/audit")
         assert first.status_code == 200, first.text

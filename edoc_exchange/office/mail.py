@@ -21,8 +21,11 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
+from typing import Any
 
 from ..config import WebSettings
 from ..errors import EdocError
@@ -63,7 +66,7 @@ class _Notice:
     username: str
     kind: str
     row: notices_store.NoticeRow
-    message: EmailMessage
+    message: Message
 
 
 def mail_configured(settings: WebSettings) -> bool:
@@ -88,7 +91,7 @@ def _message(
     kind: str,
     row: notices_store.NoticeRow,
     sender_name: str,
-) -> EmailMessage:
+) -> Message:
     subject = row.subject or row.document_id
     received = row.received_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
     if kind == notices_store.NEW:
@@ -113,13 +116,16 @@ def _message(
         "",
         f"— {office.identity.organ_name} (edoc-exchange)",
     ]
-    message = EmailMessage()
-    message["Subject"] = f"[{office.identity.organ_name}] {title_vi}: {subject}"
+    # The classic email API on purpose: the newer one (EmailMessage) drops the space
+    # between two encoded words when it folds a long Vietnamese subject (Python 3.11), and
+    # "đến mới" arrives as "đếnmới". Header() encodes whole words and folds between them.
+    message = MIMEText("\n".join(lines), "plain", "utf-8")
+    headers: Any = message  # typeshed types header values as str; a Header is allowed
+    headers["Subject"] = Header(f"[{office.identity.organ_name}] {title_vi}: {subject}", "utf-8")
     message["From"] = formataddr((office.identity.organ_name, _sender(settings)))
     message["To"] = formataddr(to)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=_sender(settings).rpartition("@")[2] or None)
-    message.set_content("\n".join(lines))
     return message
 
 
