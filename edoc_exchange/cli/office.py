@@ -94,7 +94,7 @@ def daemon_run(
     record_configuration(office, settings)
     if _stop_asked("recording the configuration"):
         return
-    runner = Runner.from_settings(office, settings.daemon)
+    runner = Runner.from_settings(office, settings.daemon, web=settings.web)
     if once:
         runner.inbound_step()
         runner.outbound_step()

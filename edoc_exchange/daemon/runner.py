@@ -14,6 +14,11 @@ stops waiting. Either way the worker row is marked stopped, so the next start ta
 work over at once; after a clean stop its work is also released (outbox rows back in the
 queue) and a final checkpoint is signed. A second signal exits at once.
 
+With ``[web] enabled`` the daemon also serves the office's pages (in a thread, started once
+the store answers, stopped on shutdown), and when ``[web]`` names an SMTP server each
+inbound pass ends by e-mailing staff of new and overdue documents; a mail server that is
+down is logged and tried again at the next pass, never stopping the loops.
+
 Liveness is the procrastinate model: one worker row per process in the store, beaten by a
 background thread every few seconds; that beat is also the store's write probe. /healthz
 answers from what the loops and the heartbeat last saw — never from a query of its own —
@@ -35,7 +40,7 @@ from typing import Any
 
 from .. import office as steps
 from .. import stopping
-from ..config import DaemonSettings
+from ..config import DaemonSettings, WebSettings
 from ..errors import EdocError
 from ..office import Office, refresh_directory
 
@@ -117,8 +122,14 @@ class Runner:
         health: tuple[str, int] | None = None,
         stop_timeout: float = 20.0,
         min_free_bytes: int = 64 * 1024 * 1024,
+        web: WebSettings | None = None,
     ) -> None:
         self.office = office
+        #: ``[web]``: the pages served when ``enabled``, the SMTP server of the notices.
+        self.web = web or WebSettings()
+        #: The pages' address once they are served (None: not served).
+        self.pages_url: str | None = None
+        self._pages: Any = None
         self.intervals = intervals
         self.health = health
         self.stop_timeout = stop_timeout
@@ -137,9 +148,15 @@ class Runner:
 
     @classmethod
     def from_settings(
-        cls, office: Office, d: DaemonSettings, *, health: bool = True
+        cls,
+        office: Office,
+        d: DaemonSettings,
+        *,
+        health: bool = True,
+        web: WebSettings | None = None,
     ) -> Runner:
-        """A runner as ``[daemon]`` describes it (``health=False``: no server)."""
+        """A runner as ``[daemon]`` describes it (``health=False``: no server), serving
+        the pages and sending e-mail notices as ``web`` (``[web]``) says."""
         return cls(
             office,
             Intervals(
@@ -154,6 +171,7 @@ class Runner:
             health=(d.health_host, d.health_port) if health and d.health_port else None,
             stop_timeout=d.stop_timeout,
             min_free_bytes=int(d.min_free_mb * 1024 * 1024),
+            web=web,
         )
 
     @property
@@ -174,6 +192,20 @@ class Runner:
             steps.receive_statuses(self.office)
         if not self.office.stopping:
             steps.maybe_checkpoint(self.office)
+        if not self.office.stopping:
+            self.notify_step()
+
+    def notify_step(self) -> None:
+        """E-mail the notices due, when ``[web]`` names an SMTP server. A failure is logged
+        and counted, not raised: the inbound loop's health is the axis's and the store's,
+        and what was not sent stays unsent for the next pass."""
+        if not steps.mail_configured(self.web):
+            return
+        try:
+            steps.send_notices(self.office, self.web)
+        except EdocError as exc:
+            self.office.metrics.error(type(exc).__name__)
+            log.warning("e-mail notices not sent: %s", exc.diagnostics())
 
     def outbound_step(self) -> None:
         steps.send_due(self.office)
@@ -326,7 +358,22 @@ class Runner:
             self._loop_threads.append(thread)
         if self.health is not None:
             self._start_health(*self.health)
+        if self.web.enabled:
+            try:
+                self._start_pages()
+            except Exception:
+                self.stop()
+                raise
         self.ready = True
+
+    def _start_pages(self) -> None:
+        """Serve the office's pages beside the loops; WebServeError when the port is taken."""
+        from ..web import create_app
+        from ..web.serve import PagesServer
+
+        self._pages = PagesServer(create_app(self.office, self.web), self.web.host, self.web.port)
+        self.pages_url = self._pages.start()
+        log.info("edoc web: the office's pages at %s", self.pages_url)
 
     def stop(self, timeout: float | None = None) -> StopReport:
         """Ask the loops to end after their item in hand and wait for them, at most
@@ -364,6 +411,8 @@ class Runner:
             self._server.should_exit = True
             if self._server_thread is not None:
                 self._server_thread.join(5.0)
+        if self._pages is not None:
+            self._pages.stop(5.0)
         return StopReport(clean=not busy, busy=busy, released=released)
 
     def run_forever(self) -> StopReport:

@@ -8,12 +8,24 @@ clock), built from the settings by :func:`build_office` with only the parts a do
 """
 
 from ._office import FINAL_STATUSES, FollowPolicy, Office, OfficeIdentity, StepReport
-from .checkpoints import checkpoint_now, maybe_checkpoint, verify_log
+from .checkpoints import (
+    LogLine,
+    LogPage,
+    LogStatus,
+    checkpoint_now,
+    document_timeline,
+    export_audit_log,
+    log_status,
+    log_timeline,
+    maybe_checkpoint,
+    verify_log,
+)
 from .clerk import DocumentDetails, document_details, mark
 from .composing import Composed, Queued, compose_and_queue, compose_file, numbers_used
 from .directory import refresh_directory
 from .figures import Figures, figures
 from .incoming import IncomingFilters, incoming_detail, incoming_file, list_incoming
+from .mail import MailError, MailReport, mail_configured, send_notices
 from .metrics import Metrics
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
@@ -53,6 +65,11 @@ __all__ = [
     "Figures",
     "FollowPolicy",
     "IncomingFilters",
+    "LogLine",
+    "LogPage",
+    "LogStatus",
+    "MailError",
+    "MailReport",
     "Metrics",
     "Office",
     "OfficeIdentity",
@@ -65,6 +82,8 @@ __all__ = [
     "compose_and_queue",
     "compose_file",
     "document_details",
+    "document_timeline",
+    "export_audit_log",
     "figures",
     "follow_sent",
     "incoming_detail",
@@ -73,6 +92,9 @@ __all__ = [
     "list_incoming",
     "load_policy",
     "load_signer",
+    "log_status",
+    "log_timeline",
+    "mail_configured",
     "mark",
     "maybe_checkpoint",
     "numbers_used",
@@ -86,6 +108,7 @@ __all__ = [
     "refresh_directory",
     "register_worker",
     "send_due",
+    "send_notices",
     "send_now",
     "status_message",
     "stop_worker",

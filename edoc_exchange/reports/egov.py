@@ -16,6 +16,7 @@ import io
 import json
 import re
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +24,20 @@ from ..audit import entries
 from ..edxml import StatusCode
 from ..errors import EdocError
 from ..store import Database, InboxVerdict
+from ..store import directory as directory_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from ..vntime import VN_TZ, as_utc
 
-__all__ = ["EgovReport", "Period", "ReportError", "egov_report", "render"]
+__all__ = [
+    "EgovReport",
+    "Period",
+    "ReportError",
+    "chart_svg",
+    "egov_report",
+    "organisation_names",
+    "render",
+]
 
 
 class ReportError(EdocError):
@@ -228,14 +238,33 @@ def egov_report(
     return report
 
 
-def render(report: EgovReport, fmt: str) -> str:
-    """The report as ``json``, ``csv`` or ``html``."""
+def organisation_names(db: Database) -> dict[str, str]:
+    """OrganId -> name of every organisation in the directory cache (for the reports and
+    pages that show names instead of codes; an organisation not cached keeps its code)."""
+    with db.engine.connect() as conn:
+        return directory_store.names(conn)
+
+
+def _named(code: object, names: Mapping[str, str] | None) -> str:
+    text = "" if code is None else str(code)
+    if not names or text not in names:
+        return text
+    return f"{names[text]} ({text})"
+
+
+def render(report: EgovReport, fmt: str, *, names: Mapping[str, str] | None = None) -> str:
+    """The report as ``json``, ``csv`` or ``html``.
+
+    ``names`` (OrganId -> name): the html shows offices by name beside their code, and the
+    csv gains a fourth column with the name of the organisation a row is about; without
+    it both are as they always were (json keeps codes: it is the stable form).
+    """
     if fmt == "json":
         return json.dumps(report.to_json(), ensure_ascii=False, indent=2)
     if fmt == "csv":
-        return _csv(report)
+        return _csv(report, names)
     if fmt == "html":
-        return _html(report)
+        return _html(report, names)
     raise ReportError(
         f"Định dạng '{fmt}' không hỗ trợ; dùng html, csv hoặc json",
         f"format '{fmt}' is not supported; use html, csv or json",
@@ -252,14 +281,22 @@ def _state_name(code: str) -> str:
     return f"{code} {known.vi}" if known is not None else code
 
 
-def _csv(report: EgovReport) -> str:
+def _csv(report: EgovReport, names: Mapping[str, str] | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["section", "key", "value"])
+
+    def row(values: list[Any], about: object = None) -> None:
+        # With names, a fourth column: the name of the organisation the row is about.
+        if names is None:
+            writer.writerow(values)
+        else:
+            writer.writerow([*values, names.get(str(about), "") if about else ""])
+
+    writer.writerow(["section", "key", "value"] + ([] if names is None else ["name"]))
     for month, count in report.sent_by_month.items():
-        writer.writerow(["sent_by_month", month, count])
+        row(["sent_by_month", month, count])
     for month, count in report.received_by_month.items():
-        writer.writerow(["received_by_month", month, count])
+        row(["received_by_month", month, count])
     data = report.to_json()
     for key in (
         "sent_total",
@@ -270,11 +307,11 @@ def _csv(report: EgovReport) -> str:
         "median_hours_to_acceptance",
         "sent_answered_by_all_recipients",
     ):
-        writer.writerow(["summary", key, "" if data[key] is None else data[key]])
+        row(["summary", key, "" if data[key] is None else data[key]])
     for item in report.past_due:
-        writer.writerow(["past_due", item["document_id"], item["due_date"]])
+        row(["past_due", item["document_id"], item["due_date"]], item.get("from"))
     for item in report.rejections:
-        writer.writerow(["rejection", item["document_id"], item["reason"]])
+        row(["rejection", item["document_id"], item["reason"]], item.get("from"))
     return out.getvalue()
 
 
@@ -306,8 +343,18 @@ def _chart(report: EgovReport) -> str:
     )
 
 
-def _html(report: EgovReport) -> str:
+def chart_svg(report: EgovReport) -> str:
+    """The report's chart (sent and received by month) as a standalone SVG document."""
+    return _chart(report)
+
+
+def _html(report: EgovReport, names: Mapping[str, str] | None = None) -> str:
     d = report.to_json()
+    if names:
+        d["past_due"] = [{**i, "from": _named(i.get("from"), names)} for i in d["past_due"]]
+        d["rejections"] = [
+            {**i, "from": _named(i.get("from"), names)} for i in d["rejections"]
+        ]
     share = d["share_acknowledged"]
     median = d["median_hours_to_acceptance"]
 
@@ -326,7 +373,7 @@ def _html(report: EgovReport) -> str:
 table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px}}</style>
 </head><body>
 <h1>Báo cáo quản trị điện tử (PAPI nội dung 8) — {html.escape(report.period)}</h1>
-<p>Cơ quan / Office: {html.escape(report.office_id)}</p>
+<p>Cơ quan / Office: {html.escape(_named(report.office_id, names))}</p>
 <h2>Văn bản điện tử gửi và nhận theo tháng / sent and received by month</h2>
 <p><span style="color:#1f6f8b">■ gửi / sent</span>
  <span style="color:#e07b39">■ nhận / received</span></p>
@@ -343,9 +390,9 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px}}<
 </table>
 <h2>Văn bản quá hạn xử lý / past their due date</h2>
 <table><tr><th>DocumentId</th><th>Nơi gửi</th><th>Trích yếu</th><th>Hạn</th><th>Trạng thái</th></tr>
-{rows(report.past_due, ["document_id", "from", "subject", "due_date", "state_name"])}</table>
+{rows(d["past_due"], ["document_id", "from", "subject", "due_date", "state_name"])}</table>
 <h2>Văn bản bị từ chối / rejections</h2>
 <table><tr><th>DocumentId</th><th>Nơi gửi</th><th>Lý do / reason</th></tr>
-{rows(report.rejections, ["document_id", "from", "reason"])}</table>
+{rows(d["rejections"], ["document_id", "from", "reason"])}</table>
 </body></html>
 """
