@@ -114,7 +114,7 @@ def _status(code: Any, lang: str) -> str:
 
 def _who(data: Mapping[str, Any], names: _Names) -> tuple[str, str] | None:
     # Who acted; never "username", which names the account an event is about.
-    for key in ("by", "by_user", "user", "actor"):
+    for key in ("by", "by_user", "user", "actor", "staff"):
         value = data.get(key)
         if value not in (None, ""):
             person = names.person(value)
