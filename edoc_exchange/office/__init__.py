@@ -14,6 +14,20 @@ from .composing import Composed, Queued, compose_and_queue, compose_file, number
 from .directory import refresh_directory
 from .figures import Figures, figures
 from .metrics import Metrics
+from .outgoing import (
+    DraftError,
+    DraftForm,
+    Upload,
+    approve_draft,
+    create_draft,
+    issue_draft,
+    resend,
+    return_draft,
+    sent_details,
+    sent_list,
+    submit_draft,
+    update_draft,
+)
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
 from .sending import (
@@ -49,6 +63,8 @@ __all__ = [
     "Composed",
     "Dispatch",
     "DocumentDetails",
+    "DraftError",
+    "DraftForm",
     "Figures",
     "FollowPolicy",
     "Metrics",
@@ -57,14 +73,18 @@ __all__ = [
     "Queued",
     "StepReport",
     "Stuck",
+    "Upload",
+    "approve_draft",
     "beat",
     "build_office",
     "checkpoint_now",
     "compose_and_queue",
     "compose_file",
+    "create_draft",
     "document_details",
     "figures",
     "follow_sent",
+    "issue_draft",
     "keep_wal_small",
     "load_policy",
     "load_signer",
@@ -80,12 +100,18 @@ __all__ = [
     "record_configuration",
     "refresh_directory",
     "register_worker",
+    "resend",
+    "return_draft",
     "send_due",
     "send_now",
+    "sent_details",
+    "sent_list",
     "status_message",
     "stop_worker",
     "store_space",
     "stuck_work",
+    "submit_draft",
+    "update_draft",
     "upgrade_store",
     "verify_log",
 ]
