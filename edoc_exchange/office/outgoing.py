@@ -58,8 +58,10 @@ __all__ = [
     "DraftDetails",
     "DraftError",
     "DraftForm",
+    "DraftState",
     "DraftSummary",
     "Issued",
+    "OutboxState",
     "RecipientState",
     "SentDetails",
     "SentItem",
@@ -72,12 +74,14 @@ __all__ = [
     "draft_file",
     "issue_draft",
     "list_drafts",
+    "outbox_state_name",
     "pdf_structure_problem",
     "recipient_choices",
     "resend",
     "return_draft",
     "sent_details",
     "sent_list",
+    "state_name",
     "submit_draft",
     "update_draft",
 ]
@@ -982,6 +986,11 @@ _OUTBOX_STATES: Final[dict[OutboxState, tuple[str, str]]] = {
     OutboxState.SENT: ("Đã gửi", "sent"),
     OutboxState.FAILED: ("Gửi lỗi", "failed"),
 }
+def outbox_state_name(state: OutboxState) -> tuple[str, str]:
+    """How a person calls an outgoing document's sending state (Vietnamese, English)."""
+    return _OUTBOX_STATES[state]
+
+
 #: A document queued but never tried for this long means no daemon is sending.
 _WAITING_TOO_LONG: Final = dt.timedelta(minutes=15)
 

@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from .. import office as steps
 from ..config import WebSettings
-from . import auth
+from . import auth, drafts, outgoing
 from ._app import HERE, SecurityHeaders, WebContext, error_page, not_found
 
 __all__ = ["WebContext", "create_app"]
@@ -68,6 +68,8 @@ def create_app(
     context = WebContext(office, settings or WebSettings())
     routes: list[BaseRoute] = [
         *auth.routes,
+        *drafts.routes,
+        *outgoing.routes,
         *extra_routes,
         Mount("/static", _Static(directory=Path(HERE / "static")), name="static"),
     ]
