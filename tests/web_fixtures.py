@@ -123,9 +123,14 @@ def csrf_of(client: httpx.Client, path: str = "/incoming") -> str:
     return hidden_token(page.text, "csrf_token")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Debian Chromium for the test session, driven by Playwright."""
+    """A headless Debian Chromium for one test module, driven by Playwright.
+
+    Per module, not per session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is open, and code that must not run inside a loop (PDF signing
+    refuses to) would fail in whatever test ran after the first browser test.
+    """
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: run scripts/install.sh --dev (apt-get install chromium)"

@@ -27,6 +27,20 @@ from .figures import Figures, figures
 from .incoming import IncomingFilters, incoming_detail, incoming_file, list_incoming
 from .mail import MailError, MailReport, mail_configured, send_notices
 from .metrics import Metrics
+from .outgoing import (
+    DraftError,
+    DraftForm,
+    Upload,
+    approve_draft,
+    create_draft,
+    issue_draft,
+    resend,
+    return_draft,
+    sent_details,
+    sent_list,
+    submit_draft,
+    update_draft,
+)
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
 from .sending import (
@@ -62,6 +76,8 @@ __all__ = [
     "Composed",
     "Dispatch",
     "DocumentDetails",
+    "DraftError",
+    "DraftForm",
     "Figures",
     "FollowPolicy",
     "IncomingFilters",
@@ -76,11 +92,14 @@ __all__ = [
     "Queued",
     "StepReport",
     "Stuck",
+    "Upload",
+    "approve_draft",
     "beat",
     "build_office",
     "checkpoint_now",
     "compose_and_queue",
     "compose_file",
+    "create_draft",
     "document_details",
     "document_timeline",
     "export_audit_log",
@@ -88,6 +107,7 @@ __all__ = [
     "follow_sent",
     "incoming_detail",
     "incoming_file",
+    "issue_draft",
     "keep_wal_small",
     "list_incoming",
     "load_policy",
@@ -107,13 +127,19 @@ __all__ = [
     "record_configuration",
     "refresh_directory",
     "register_worker",
+    "resend",
+    "return_draft",
     "send_due",
     "send_notices",
     "send_now",
+    "sent_details",
+    "sent_list",
     "status_message",
     "stop_worker",
     "store_space",
     "stuck_work",
+    "submit_draft",
+    "update_draft",
     "upgrade_store",
     "verify_log",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "follow_sent",
     "followed_by_push",
     "queue_message",
+    "queue_within",
     "send_due",
     "send_now",
     "status_problem",
@@ -480,22 +481,37 @@ def queue_message(office: Office, data: bytes, *, composed: bool = False) -> tup
     The message is read strictly: the office never sends what a strict peer could refuse.
     Returns (outbox id, whether it is new); queuing the same bytes again is a no-op.
     """
-    queued = _Queued.of(office, edxml.read(data, strict=True).message, row_sha(data))
+    message = edxml.read(data, strict=True).message
     with office.db.transaction() as conn:
-        row_id, new = outbox_store.enqueue(
-            conn,
-            office_id=office.office_id,
-            kind=queued.kind,
-            document_id=queued.document_id,
-            status_code=queued.code,
-            subject=queued.subject,
-            message=data,
-            recipients=queued.recipients,
-            signed=queued.signer is not None,
-            now=office.clock(),
-        )
-        if new:
-            queued.record(conn, office, row_id, composed=composed)
+        return queue_within(conn, office, data, message, composed=composed)
+
+
+def queue_within(
+    conn: Any,
+    office: Office,
+    data: bytes,
+    message: edxml.Document | edxml.StatusMessage,
+    *,
+    composed: bool = False,
+) -> tuple[int, bool]:
+    """:func:`queue_message` in the caller's transaction, for a ``message`` the caller
+    read strictly from ``data``: issuing a draft takes its number, queues it and marks it
+    issued at once (``office.outgoing``)."""
+    queued = _Queued.of(office, message, row_sha(data))
+    row_id, new = outbox_store.enqueue(
+        conn,
+        office_id=office.office_id,
+        kind=queued.kind,
+        document_id=queued.document_id,
+        status_code=queued.code,
+        subject=queued.subject,
+        message=data,
+        recipients=queued.recipients,
+        signed=queued.signer is not None,
+        now=office.clock(),
+    )
+    if new:
+        queued.record(conn, office, row_id, composed=composed)
     return row_id, new
 
 

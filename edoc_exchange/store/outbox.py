@@ -44,7 +44,9 @@ from .workers import dead_claim
 __all__ = [
     "OutboxRow",
     "SentRef",
+    "SentSummary",
     "claim_next",
+    "count_sent",
     "document_ids",
     "due_for_following",
     "enqueue",
@@ -55,6 +57,7 @@ __all__ = [
     "follow_again",
     "get",
     "heartbeat",
+    "list_sent",
     "mark_failed",
     "mark_final_if_done",
     "mark_retry",
@@ -63,8 +66,11 @@ __all__ = [
     "queue_depths",
     "recipient_codes",
     "recipients_of",
+    "recipients_of_many",
     "reclaim_stalled",
     "replace_message",
+    "requeue_failed",
+    "sent_summary",
     "set_recipient_status",
     "stop_following",
 ]
@@ -735,3 +741,151 @@ def finished_document_ids(conn: Connection, office_id: str) -> set[str]:
             )
         ).scalars()
     }
+
+
+@dataclass(frozen=True, slots=True)
+class SentSummary:
+    """An outgoing document as the sent list shows it: never its message bytes."""
+
+    id: int
+    document_id: str
+    subject: str | None
+    recipients: tuple[str, ...]
+    state: OutboxState
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    axis_doc_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    #: When the current sending attempt was last known alive (a ``sending`` row).
+    heartbeat_at: dt.datetime | None
+    #: From ``outbox_following`` once the axis took it (None before).
+    sent_at: dt.datetime | None
+    follow_next_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    follow_stopped_at: dt.datetime | None
+
+
+_SUMMARY = (
+    outbox.c.id,
+    outbox.c.document_id,
+    outbox.c.subject,
+    outbox.c.recipients,
+    outbox.c.state,
+    outbox.c.attempts,
+    outbox.c.next_attempt_at,
+    outbox.c.last_error,
+    outbox.c.axis_doc_id,
+    outbox.c.created_at,
+    outbox.c.updated_at,
+    outbox.c.heartbeat_at,
+    _F.sent_at,
+    _F.next_at.label("follow_next_at"),
+    _F.finished_at,
+    _F.stopped_at.label("follow_stopped_at"),
+)
+
+
+def _summary(row: Any) -> SentSummary:
+    return SentSummary(
+        id=int(row.id),
+        document_id=row.document_id,
+        subject=row.subject,
+        recipients=tuple(json.loads(row.recipients)),
+        state=OutboxState(row.state),
+        attempts=int(row.attempts),
+        next_attempt_at=as_utc(row.next_attempt_at),
+        last_error=row.last_error,
+        axis_doc_id=row.axis_doc_id,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        heartbeat_at=_utc_or_none(row.heartbeat_at),
+        sent_at=_utc_or_none(row.sent_at),
+        follow_next_at=_utc_or_none(row.follow_next_at),
+        finished_at=_utc_or_none(row.finished_at),
+        follow_stopped_at=_utc_or_none(row.follow_stopped_at),
+    )
+
+
+def _summaries(office_id: str) -> Any:
+    return (
+        select(*_SUMMARY)
+        .outerjoin(outbox_following, _F.outbox_id == outbox.c.id)
+        .where(outbox.c.office_id == office_id, outbox.c.kind == "edoc")
+    )
+
+
+def list_sent(
+    conn: Connection,
+    office_id: str,
+    *,
+    states: Sequence[OutboxState] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[SentSummary]:
+    """The office's outgoing documents (not status messages), the latest queued first;
+    the columns before the message only, so a page of them reads no document's bytes."""
+    query = _summaries(office_id)
+    if states:
+        query = query.where(outbox.c.state.in_(list(states)))
+    rows = conn.execute(query.order_by(outbox.c.id.desc()).limit(limit).offset(offset))
+    return [_summary(row) for row in rows]
+
+
+def count_sent(
+    conn: Connection, office_id: str, *, states: Sequence[OutboxState] | None = None
+) -> int:
+    """How many outgoing documents :func:`list_sent` pages through."""
+    query = select(func.count()).select_from(outbox).where(
+        outbox.c.office_id == office_id, outbox.c.kind == "edoc"
+    )
+    if states:
+        query = query.where(outbox.c.state.in_(list(states)))
+    return int(conn.execute(query).scalar_one())
+
+
+def sent_summary(conn: Connection, office_id: str, outbox_id: int) -> SentSummary | None:
+    """One outgoing document of ``office_id`` as :func:`list_sent` shows it, or None."""
+    row = conn.execute(_summaries(office_id).where(outbox.c.id == outbox_id)).one_or_none()
+    return _summary(row) if row is not None else None
+
+
+def recipients_of_many(
+    conn: Connection, outbox_ids: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """:func:`recipients_of` for a page of documents, in one query."""
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in outbox_ids}
+    if not outbox_ids:
+        return found
+    rows = conn.execute(
+        select(recipient_statuses)
+        .where(recipient_statuses.c.outbox_id.in_(list(outbox_ids)))
+        .order_by(recipient_statuses.c.outbox_id, recipient_statuses.c.organ_id)
+    )
+    for row in rows:
+        found[int(row.outbox_id)].append(dict(row._mapping))
+    return found
+
+
+def requeue_failed(conn: Connection, outbox_id: int, *, office_id: str, now: dt.datetime) -> bool:
+    """Put a ``failed`` document back in the queue, due now, its attempts counted afresh
+    (a person corrected what the axis refused, or wants it tried again); False when it is
+    not failed (any more): the same bytes are sent, so the axis de-duplicates them."""
+    result = conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id == outbox_id,
+            outbox.c.office_id == office_id,
+            outbox.c.state == OutboxState.FAILED,
+        )
+        .values(
+            state=OutboxState.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_by=None,
+            worker_id=None,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount == 1)

@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from .. import office as steps
 from ..config import WebSettings
-from . import audit_pages, auth, egov, incoming, notices, users
+from . import audit_pages, auth, drafts, egov, incoming, notices, outgoing, users
 from ._app import HERE, SecurityHeaders, WebContext, error_page, not_found
 
 __all__ = ["WebContext", "create_app"]
@@ -71,6 +71,8 @@ def create_app(
         *auth.routes,
         *incoming.routes,
         *notices.routes,
+        *drafts.routes,
+        *outgoing.routes,
         *egov.routes,
         *audit_pages.routes,
         *users.routes,

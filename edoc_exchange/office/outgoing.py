@@ -1,0 +1,1162 @@
+"""Outgoing documents (văn bản đi): drafts, approval, issuing, the sent list, resending.
+
+The one door behind the web pages, the CLI and an embedding tool for a document written
+in a form with its main file uploaded (PDF or DOCX) and any number of attachments:
+
+1. a chuyên viên, văn thư or lãnh đạo writes a draft (:func:`create_draft`,
+   :func:`update_draft`) and submits it (:func:`submit_draft`);
+2. a lãnh đạo approves it (:func:`approve_draft`) or sends it back with a note
+   (:func:`return_draft`);
+3. the văn thư issues it (:func:`issue_draft`): the number is taken from the outgoing
+   register, the edXML document is built, signed with the office key and queued, and the
+   draft is marked issued, all in one transaction;
+4. the sent list (:func:`sent_list`, :func:`sent_details`) shows each recipient's status
+   and, in words, what is stuck and why; a failed document is queued again by
+   :func:`resend`.
+
+Everything a person typed or uploaded is checked before the first write (each error
+names its field: ``step="draft.subject"``); a draft in the wrong state is refused with
+nothing changed. Files are checked for what they claim to be: a PDF is parsed by pyhanko's
+reader when the ``[pdf]`` extra is installed, else only its structure (header,
+``startxref``, ``%%EOF``) is checked; office files (DOCX, XLSX, ODF) are opened as zips in
+memory, never extracted to disk, their main part read under a bound (which checks its CRC).
+An attachment name carrying a path (``../x``, ``C:\\x``, ``a/b``) is refused, not reduced:
+only a script sends one, and a silently renamed file is worse than a clear refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .. import audit, edxml, signing
+from ..compose.envelope import TYPE_CODE
+from ..edxml.models import check_attachment_name
+from ..errors import EdocError
+from ..store import DraftState, OutboxState
+from ..store import directory as directory_store
+from ..store import drafts as drafts_store
+from ..store import inbox as inbox_store
+from ..store import outbox as outbox_store
+from ..store import register as register_store
+from ..store.search import fold
+from ..vntime import to_vn_time
+from . import staff
+from ._office import FINAL_STATUSES, Office
+from .composing import _queued_numbers
+from .sending import queue_within
+
+__all__ = [
+    "DOCUMENT_TYPES",
+    "PRIORITIES",
+    "DraftDetails",
+    "DraftError",
+    "DraftForm",
+    "DraftState",
+    "DraftSummary",
+    "Issued",
+    "OutboxState",
+    "RecipientState",
+    "SentDetails",
+    "SentItem",
+    "SentPage",
+    "Upload",
+    "approve_draft",
+    "check_file",
+    "create_draft",
+    "draft_details",
+    "draft_file",
+    "issue_draft",
+    "list_drafts",
+    "outbox_state_name",
+    "pdf_structure_problem",
+    "recipient_choices",
+    "resend",
+    "return_draft",
+    "sent_details",
+    "sent_list",
+    "state_name",
+    "submit_draft",
+    "update_draft",
+]
+
+#: The document types a commune writes (Nghị định 30/2020, Phụ lục III): key -> (TypeName,
+#: abbreviation used in the notation). The numeric edXML ``Type`` is not documented
+#: consistently across peers, so every type is written with the code composing uses
+#: (``TYPE_CODE``) and ``TypeName`` carries the meaning, as the specification advises.
+DOCUMENT_TYPES: Final[dict[str, tuple[str, str]]] = {
+    "cong-van": ("Công văn", "UBND"),
+    "ke-hoach": ("Kế hoạch", "KH"),
+    "bao-cao": ("Báo cáo", "BC"),
+    "thong-bao": ("Thông báo", "TB"),
+    "quyet-dinh": ("Quyết định", "QĐ"),
+    "to-trinh": ("Tờ trình", "TTr"),
+    "giay-moi": ("Giấy mời", "GM"),
+    "chuong-trinh": ("Chương trình", "CTr"),
+    "huong-dan": ("Hướng dẫn", "HD"),
+    "bien-ban": ("Biên bản", "BB"),
+}
+
+#: edXML ``OtherInfo/Priority`` (0-4) -> (Vietnamese, English), as peers use them.
+PRIORITIES: Final[dict[int, tuple[str, str]]] = {
+    0: ("Thường", "normal"),
+    1: ("Khẩn", "urgent"),
+    2: ("Thượng khẩn", "very urgent"),
+    3: ("Hỏa tốc", "immediate"),
+    4: ("Hỏa tốc hẹn giờ", "immediate, timed"),
+}
+
+#: Default bound on one uploaded file (the web passes ``[web] upload_max_mb``).
+DEFAULT_MAX_FILE_BYTES: Final = 50 * 1024 * 1024
+#: Most files on one document (the main one included): the reader's attachment bound.
+MAX_FILES: Final = edxml.DEFAULT_LIMITS.max_attachments
+#: Entries a zipped office file may hold, and bytes of its main part read to check it.
+_ZIP_ENTRIES: Final = 5000
+_ZIP_PART_BYTES: Final = 200 * 1024 * 1024
+
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_ODT = "application/vnd.oasis.opendocument.text"
+_ODS = "application/vnd.oasis.opendocument.spreadsheet"
+#: Extension -> (content type, what a person calls it). Main documents: PDF or DOCX.
+_KINDS: Final[dict[str, tuple[str, str, str]]] = {
+    "pdf": ("application/pdf", "PDF", "PDF"),
+    "docx": (_DOCX, "Word (DOCX)", "Word (DOCX)"),
+    "xlsx": (_XLSX, "Excel (XLSX)", "Excel (XLSX)"),
+    "odt": (_ODT, "văn bản ODT", "ODT text"),
+    "ods": (_ODS, "bảng tính ODS", "ODS spreadsheet"),
+    "doc": ("application/msword", "Word (DOC)", "Word (DOC)"),
+    "xls": ("application/vnd.ms-excel", "Excel (XLS)", "Excel (XLS)"),
+    "jpg": ("image/jpeg", "ảnh JPEG", "JPEG image"),
+    "jpeg": ("image/jpeg", "ảnh JPEG", "JPEG image"),
+    "png": ("image/png", "ảnh PNG", "PNG image"),
+    "tif": ("image/tiff", "ảnh TIFF", "TIFF image"),
+    "tiff": ("image/tiff", "ảnh TIFF", "TIFF image"),
+}
+_MAIN_KINDS: Final = frozenset({"pdf", "docx"})
+
+_NOTATION = re.compile(r"[^\W_][\w.\-]*")
+_WRITERS: Final = frozenset({staff.Role.OFFICER, staff.Role.CLERK, staff.Role.LEADER})
+
+_STATE_NAMES: Final[dict[DraftState, tuple[str, str]]] = {
+    DraftState.DRAFT: ("Đang soạn", "being written"),
+    DraftState.SUBMITTED: ("Chờ duyệt", "waiting for approval"),
+    DraftState.APPROVED: ("Đã duyệt", "approved"),
+    DraftState.ISSUED: ("Đã phát hành", "issued"),
+}
+
+
+class DraftError(EdocError):
+    """A draft's field, file or state refused; ``step`` names the field (``draft.subject``)."""
+
+
+def state_name(state: DraftState) -> tuple[str, str]:
+    """How a person calls a draft's state (Vietnamese, English)."""
+    return _STATE_NAMES[state]
+
+
+# --- input ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file as the form gave it: its name and bytes (the browser's content
+    type is not trusted: the extension and the bytes decide). ``truncated`` says the
+    reader stopped at the bound, so the file is larger than it."""
+
+    name: str
+    data: bytes
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class DraftForm:
+    """A draft's fields as a form gives them (text); :func:`create_draft` checks them.
+
+    ``doc_type`` is a key of :data:`DOCUMENT_TYPES`; ``priority`` a key of
+    :data:`PRIORITIES` as text; ``due_date`` ``yyyy-mm-dd`` or empty; ``recipients``
+    OrganIds from the organisation directory.
+    """
+
+    doc_type: str
+    notation: str
+    subject: str
+    recipients: Sequence[str]
+    priority: str = "0"
+    due_date: str = ""
+    place: str = ""
+    signer_competence: str = ""
+    signer_position: str = ""
+    signer_name: str = ""
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def _refuse(step: str, vi: str, en: str) -> DraftError:
+    return DraftError(vi, en, step=f"draft.{step}")
+
+
+def _text(value: str, step: str, vi_name: str, en_name: str, limit: int, *,
+          required: bool = True) -> str:
+    text = " ".join(_nfc(value).split())
+    if required and not text:
+        raise _refuse(step, f"Chưa nhập {vi_name}", f"the {en_name} is empty")
+    if len(text) > limit:
+        raise _refuse(
+            step,
+            f"{vi_name.capitalize()} dài quá {limit} ký tự ({len(text)})",
+            f"the {en_name} is longer than {limit} characters ({len(text)})",
+        )
+    return text
+
+
+def _check_fields(
+    form: DraftForm, known: Mapping[str, str], today: dt.date
+) -> dict[str, Any]:
+    """The form's fields checked and normalised (NFC, spaces), as the draft stores them."""
+    if form.doc_type not in DOCUMENT_TYPES:
+        raise _refuse("doc_type", "Chọn loại văn bản trong danh sách",
+                      "choose a document type from the list")
+    notation = _nfc(form.notation)
+    if not notation:
+        raise _refuse("notation", "Chưa nhập ký hiệu văn bản (ví dụ KH-UBND)",
+                      "the notation is empty (e.g. KH-UBND)")
+    if len(notation) > 30 or not _NOTATION.fullmatch(notation):
+        raise _refuse(
+            "notation",
+            f"Ký hiệu '{notation}' không hợp lệ: tối đa 30 ký tự, chỉ chữ, số, '-' và '.' "
+            "(ví dụ KH-UBND)",
+            f"notation '{notation}' is not valid: at most 30 letters, digits, '-' and '.' "
+            "(e.g. KH-UBND)",
+        )
+    subject = _text(form.subject, "subject", "trích yếu", "subject", 500)
+    if not known:
+        raise _refuse(
+            "recipients",
+            "Chưa có danh bạ cơ quan: chạy tiến trình nền (edoc daemon run) để tải danh bạ",
+            "the organisation directory is empty: run the daemon (edoc daemon run) to fetch it",
+        )
+    recipients: list[str] = []
+    for given in form.recipients:
+        organ = _nfc(given)
+        if not organ or organ in recipients:
+            continue
+        if organ not in known:
+            raise _refuse(
+                "recipients",
+                f"Nơi nhận '{organ}' không có trong danh bạ cơ quan; chọn từ danh bạ",
+                f"recipient '{organ}' is not in the organisation directory; pick one from it",
+            )
+        recipients.append(organ)
+    if not recipients:
+        raise _refuse("recipients", "Chọn ít nhất một nơi nhận", "choose at least one recipient")
+    try:
+        priority = int(form.priority)
+    except ValueError:
+        priority = -1
+    if priority not in PRIORITIES:
+        raise _refuse("priority", "Chọn độ khẩn trong danh sách (0-4)",
+                      "choose an urgency from the list (0-4)")
+    due = _nfc(form.due_date)
+    if due:
+        try:
+            due_date = dt.date.fromisoformat(due)
+        except ValueError:
+            raise _refuse("due_date", f"Hạn xử lý '{due}' không phải ngày (yyyy-mm-dd)",
+                          f"due date '{due}' is not a date (yyyy-mm-dd)") from None
+        if due_date < today:
+            raise _refuse("due_date", f"Hạn xử lý {due_date:%d/%m/%Y} đã qua",
+                          f"the due date {due_date.isoformat()} has passed")
+        due = due_date.isoformat()
+    return {
+        "doc_type": form.doc_type,
+        "type_name": DOCUMENT_TYPES[form.doc_type][0],
+        "notation": notation,
+        "subject": subject,
+        "recipients": recipients,
+        "priority": priority,
+        "due_date": due or None,
+        "place": _text(form.place, "place", "địa danh", "place", 150),
+        "signer_competence": _text(form.signer_competence, "signer_competence",
+                                   "thẩm quyền ký", "signing authority", 100, required=False),
+        "signer_position": _text(form.signer_position, "signer_position", "chức vụ người ký",
+                                 "signer's position", 100),
+        "signer_name": _text(form.signer_name, "signer_name", "họ tên người ký",
+                             "signer's full name", 50),
+    }
+
+
+# --- files ---------------------------------------------------------------------------
+
+
+def pdf_structure_problem(data: bytes) -> str | None:
+    """Why ``data`` is not shaped like a PDF (header, cross-reference pointer, end
+    marker), or None. The check that stands when pyhanko is not installed; it proves
+    neither that the objects parse nor that a reader can show the pages."""
+    if not data.startswith(b"%PDF-"):
+        return "does not start with %PDF- / không bắt đầu bằng %PDF-"
+    tail = data[-2048:]
+    if b"%%EOF" not in tail[-1024:]:
+        return "has no %%EOF at its end (cut short?) / thiếu %%EOF ở cuối (bị cắt?)"
+    if b"startxref" not in tail:
+        return "has no startxref before its end / thiếu startxref ở cuối"
+    return None
+
+
+def _pdf_problem(data: bytes) -> str | None:
+    problem = pdf_structure_problem(data)
+    if problem is not None:
+        return problem
+    try:
+        from pyhanko.pdf_utils.reader import PdfFileReader
+    except ImportError:  # the [pdf] extra is not installed: the structure check stands
+        return None
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader.encrypted:
+            return "is password-protected / có mật khẩu"
+        pages = reader.root["/Pages"]
+        count = int(pages["/Count"])
+        if count < 1:
+            return "has no page / không có trang nào"
+        reader.root["/Pages"]["/Kids"][0].get_object()
+    except Exception as exc:  # any failure of the parser on untrusted bytes
+        return f"cannot be read ({type(exc).__name__}) / không đọc được"
+    return None
+
+
+def _zip_problem(data: bytes, needed: Sequence[str], mimetype: str | None = None) -> str | None:
+    """Why ``data`` is not a sound zip holding ``needed``: opened in memory, the entry list
+    bounded, the first needed part read (under a bound) so that its CRC is checked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            if len(names) > _ZIP_ENTRIES:
+                return f"holds too many entries ({len(names)}) / quá nhiều mục"
+            missing = [n for n in needed if n not in names]
+            if missing:
+                return f"lacks {', '.join(missing)} / thiếu {', '.join(missing)}"
+            if mimetype is not None:
+                with archive.open("mimetype") as stream:
+                    if stream.read(200).strip() != mimetype.encode():
+                        return "is of another kind (mimetype) / thuộc loại khác (mimetype)"
+            with archive.open(needed[-1]) as stream:
+                while stream.read(1024 * 1024):
+                    if stream.tell() > _ZIP_PART_BYTES:
+                        return "unpacks to too much / giải nén ra quá lớn"
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        return f"is a damaged zip ({type(exc).__name__}) / tệp nén bị hỏng"
+    except NotImplementedError:
+        return "uses an unknown compression / dùng kiểu nén không hỗ trợ"
+    return None
+
+
+def _content_problem(kind: str, data: bytes) -> str | None:
+    if kind == "pdf":
+        return _pdf_problem(data)
+    if kind == "docx":
+        return _zip_problem(data, ["[Content_Types].xml", "word/document.xml"])
+    if kind == "xlsx":
+        return _zip_problem(data, ["[Content_Types].xml", "xl/workbook.xml"])
+    if kind in ("odt", "ods"):
+        return _zip_problem(data, ["mimetype", "content.xml"], _KINDS[kind][0])
+    if kind in ("doc", "xls"):
+        ok = data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+        return None if ok else "is not an Office 97-2003 file / không phải tệp Office 97-2003"
+    if kind in ("jpg", "jpeg"):
+        ok = data.startswith(b"\xff\xd8\xff") and b"\xff\xd9" in data[-1024:]
+        return None if ok else "is not a whole JPEG image / không phải ảnh JPEG trọn vẹn"
+    if kind == "png":
+        ok = data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in data[-64:]
+        return None if ok else "is not a whole PNG image / không phải ảnh PNG trọn vẹn"
+    ok = data.startswith((b"II*\x00", b"MM\x00*"))
+    return None if ok else "is not a TIFF image / không phải ảnh TIFF"
+
+
+def check_file(
+    upload: Upload, step: str, *, main: bool, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> drafts_store.NewFile:
+    """One uploaded file checked: a plain name (no path), a known extension (PDF or DOCX
+    for the main document), within ``max_bytes``, not empty, and its bytes what the
+    extension says. Returns it with its content type; raises DraftError naming ``step``."""
+    name = _nfc(upload.name)
+    shown = name or "(không tên)"
+    if not name:
+        raise _refuse(step, "Chưa chọn tệp", "no file was chosen")
+    problem = check_attachment_name(name)
+    if problem is not None or name.startswith("..") or len(name) > 200:
+        raise _refuse(
+            step,
+            f"Tên tệp '{name}' không hợp lệ (chứa đường dẫn, ký tự điều khiển hoặc quá dài): "
+            "đặt tên tệp đơn giản, không có thư mục, rồi tải lên lại",
+            f"file name '{name}' is not valid (a path, control characters or too long): "
+            "give the file a plain name, without folders, and upload it again",
+        )
+    kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    allowed = _MAIN_KINDS if main else frozenset(_KINDS)
+    if kind not in allowed:
+        listed = ", ".join(sorted(allowed))
+        raise _refuse(
+            step,
+            f"Tệp '{shown}' không thuộc loại được nhận ({listed})",
+            f"file '{shown}' is not of an accepted type ({listed})",
+        )
+    size = len(upload.data)
+    if upload.truncated or size > max_bytes:
+        limit_mb = max_bytes / (1024 * 1024)
+        raise _refuse(
+            step,
+            f"Tệp '{shown}' lớn quá giới hạn {limit_mb:g} MB",
+            f"file '{shown}' is larger than the {limit_mb:g} MB limit",
+        )
+    if size == 0:
+        raise _refuse(step, f"Tệp '{shown}' rỗng", f"file '{shown}' is empty")
+    content_type, vi_kind, en_kind = _KINDS[kind]
+    found = _content_problem(kind, upload.data)
+    if found is not None:
+        raise _refuse(
+            step,
+            f"Tệp '{shown}' không phải tệp {vi_kind} hợp lệ hoặc bị hỏng: {found}",
+            f"file '{shown}' is not a valid {en_kind} file or is damaged: {found}",
+        )
+    return drafts_store.NewFile(name, content_type, upload.data)
+
+
+def _check_files(
+    main: Upload | None, attachments: Sequence[Upload] | None, max_bytes: int, *,
+    main_required: bool,
+) -> tuple[drafts_store.NewFile | None, list[drafts_store.NewFile] | None]:
+    checked_main = None
+    if main is not None:
+        checked_main = check_file(main, "main_file", main=True, max_bytes=max_bytes)
+    elif main_required:
+        raise _refuse("main_file", "Chưa tải lên văn bản chính (PDF hoặc DOCX)",
+                      "the main document (PDF or DOCX) was not uploaded")
+    if attachments is None:
+        return checked_main, None
+    if len(attachments) + 1 > MAX_FILES:
+        raise _refuse("attachments", f"Nhiều hơn {MAX_FILES - 1} tệp đính kèm",
+                      f"more than {MAX_FILES - 1} attachments")
+    checked = [
+        check_file(a, f"attachments[{i + 1}]", main=False, max_bytes=max_bytes)
+        for i, a in enumerate(attachments)
+    ]
+    names = [f.name.lower() for f in checked] + (
+        [checked_main.name.lower()] if checked_main is not None else []
+    )
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise _refuse("attachments", f"Hai tệp cùng tên: {', '.join(duplicates)}; đổi tên một tệp",
+                      f"two files share a name: {', '.join(duplicates)}; rename one")
+    return checked_main, checked
+
+
+# --- who may do what -----------------------------------------------------------------
+
+
+def _require(office: Office, by: staff.User, roles: frozenset[staff.Role], vi: str,
+             en: str) -> None:
+    if by.office_id != office.office_id or by.disabled or by.role not in roles:
+        raise DraftError(
+            f"Tài khoản {by.username} không được {vi}",
+            f"account {by.username} may not {en}",
+            step="draft.role",
+        )
+
+
+def _wrong_state(row: drafts_store.DraftRow, vi: str, en: str) -> DraftError:
+    vi_state, en_state = state_name(row.state)
+    return DraftError(
+        f"Dự thảo số {row.id} đang ở trạng thái '{vi_state}': không thể {vi}; không có gì "
+        "thay đổi",
+        f"draft {row.id} is {en_state}: it cannot be {en}; nothing was changed",
+        step="draft.state",
+    )
+
+
+def _load(conn: Any, office: Office, draft_id: int) -> drafts_store.DraftRow:
+    row = drafts_store.get(conn, office.office_id, draft_id)
+    if row is None:
+        raise DraftError(f"Không có dự thảo số {draft_id}", f"no draft {draft_id}",
+                         step="draft.id")
+    return row
+
+
+def _changed(conn: Any, office: Office, by: staff.User, draft_id: int, change: str,
+             **facts: Any) -> None:
+    audit.append(
+        conn,
+        office.office_id,
+        audit.AuditEvent.DRAFT_CHANGED,
+        {"draft_id": draft_id, "change": change, "by": by.username, "by_id": by.id, **facts},
+    )
+
+
+# --- drafts --------------------------------------------------------------------------
+
+
+def create_draft(
+    office: Office,
+    by: staff.User,
+    form: DraftForm,
+    main: Upload | None,
+    attachments: Sequence[Upload] = (),
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> int:
+    """Store a new draft with its main document and attachments; return its id.
+
+    Every field and file is checked first (DraftError naming the field); then one
+    transaction stores the draft, its files and the DRAFT_CHANGED event.
+    """
+    _require(office, by, _WRITERS, "soạn dự thảo", "write drafts")
+    now = office.clock()
+    with office.db.read() as conn:
+        known = directory_store.names(conn)
+    fields = _check_fields(form, known, to_vn_time(now).date())
+    checked_main, checked = _check_files(main, attachments, max_file_bytes, main_required=True)
+    assert checked_main is not None
+    with office.db.transaction() as conn:
+        draft_id = drafts_store.add_draft(
+            conn,
+            office_id=office.office_id,
+            fields=fields,
+            created_by=by.id,
+            files=[checked_main, *(checked or [])],
+            now=now,
+        )
+        _changed(conn, office, by, draft_id, "created", subject=fields["subject"],
+                 files=1 + len(checked or []))
+    return draft_id
+
+
+def update_draft(
+    office: Office,
+    by: staff.User,
+    draft_id: int,
+    form: DraftForm,
+    main: Upload | None = None,
+    attachments: Sequence[Upload] | None = None,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> None:
+    """Change a draft still being written: its fields, and its main document or its
+    attachments when new ones are given (None keeps the stored ones). Refused, with nothing
+    changed, once the draft is submitted, approved or issued."""
+    _require(office, by, _WRITERS, "sửa dự thảo", "edit drafts")
+    now = office.clock()
+    with office.db.read() as conn:
+        row = _load(conn, office, draft_id)
+        known = directory_store.names(conn)
+    if row.state is not DraftState.DRAFT:
+        raise _wrong_state(row, "sửa", "edited")
+    fields = _check_fields(form, known, to_vn_time(now).date())
+    if row.fields.get("return_note"):
+        fields["return_note"] = row.fields["return_note"]
+    checked_main, checked = _check_files(main, attachments, max_file_bytes, main_required=False)
+    with office.db.transaction() as conn:
+        if not drafts_store.set_fields(conn, draft_id, office_id=office.office_id, fields=fields,
+                                       allowed_in={DraftState.DRAFT}, now=now):
+            raise _wrong_state(_load(conn, office, draft_id), "sửa", "edited")
+        drafts_store.replace_files(conn, draft_id, main=checked_main, attachments=checked)
+        _changed(conn, office, by, draft_id, "updated", subject=fields["subject"])
+
+
+def _move(
+    office: Office,
+    by: staff.User,
+    draft_id: int,
+    *,
+    allowed_from: frozenset[DraftState],
+    to: DraftState,
+    change: str,
+    vi: str,
+    en: str,
+    note: str | None = None,
+    **values: Any,
+) -> None:
+    """One guarded state change with its audit event; the state read and the write are
+    in one transaction, and the write is a compare-and-set on that state."""
+    now = office.clock()
+    with office.db.transaction() as conn:
+        row = _load(conn, office, draft_id)
+        if row.state not in allowed_from:
+            raise _wrong_state(row, vi, en)
+        if note is not None:
+            values["fields"] = {**row.fields, "return_note": note}
+        elif change == "submitted":
+            values["fields"] = {k: v for k, v in row.fields.items() if k != "return_note"}
+        if not drafts_store.move(conn, draft_id, office_id=office.office_id,
+                                 allowed_from=allowed_from, to=to, now=now, **values):
+            raise _wrong_state(_load(conn, office, draft_id), vi, en)
+        facts: dict[str, Any] = {"from_state": row.state.value, "to_state": to.value}
+        if note is not None:
+            facts["note"] = note
+        _changed(conn, office, by, draft_id, change, **facts)
+
+
+def submit_draft(office: Office, by: staff.User, draft_id: int) -> None:
+    """Send a draft being written to the leaders for approval."""
+    _require(office, by, _WRITERS, "trình dự thảo", "submit drafts")
+    _move(office, by, draft_id, allowed_from=frozenset({DraftState.DRAFT}),
+          to=DraftState.SUBMITTED, change="submitted", vi="trình duyệt", en="submitted")
+
+
+def approve_draft(office: Office, by: staff.User, draft_id: int) -> None:
+    """A leader approves a submitted draft; the văn thư may then issue it."""
+    _require(office, by, frozenset({staff.Role.LEADER}), "duyệt dự thảo", "approve drafts")
+    _move(office, by, draft_id, allowed_from=frozenset({DraftState.SUBMITTED}),
+          to=DraftState.APPROVED, change="approved", vi="duyệt", en="approved",
+          approved_by=by.id, approved_at=office.clock())
+
+
+def return_draft(office: Office, by: staff.User, draft_id: int, note: str) -> None:
+    """A leader sends a submitted (or approved, not yet issued) draft back to be written
+    again, saying why (``note``, required)."""
+    _require(office, by, frozenset({staff.Role.LEADER}), "trả lại dự thảo", "return drafts")
+    text = _text(note, "note", "lý do trả lại", "reason for returning it", 1000)
+    _move(office, by, draft_id,
+          allowed_from=frozenset({DraftState.SUBMITTED, DraftState.APPROVED}),
+          to=DraftState.DRAFT, change="returned", vi="trả lại", en="returned", note=text,
+          approved_by=None, approved_at=None)
+
+
+# --- issuing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An issued draft: the number the register gave it, its DocumentId, its outbox row."""
+
+    draft_id: int
+    number: int
+    document_id: str
+    outbox_id: int
+
+
+def _document(
+    office: Office,
+    fields: Mapping[str, Any],
+    files: Sequence[tuple[drafts_store.DraftFileRow, bytes]],
+    known: Mapping[str, str],
+    number: int,
+    date: dt.date,
+    now: dt.datetime,
+) -> edxml.Document:
+    """The edXML document of an approved draft under ``number`` (main file first)."""
+    sender = office.identity.organization()
+    issuer = edxml.OrganId.parse(office.office_id)
+    document_id = str(edxml.DocumentId(issuer, date, str(number), fields["notation"]))
+    due = fields.get("due_date")
+    recipients = [edxml.OrganizationInfo(organ_id=o, organ_name=known[o])
+                  for o in fields["recipients"]]
+    return edxml.Document(
+        sender=sender,
+        recipients=recipients,
+        document_id=document_id,
+        code=edxml.Code(number=str(number), notation=fields["notation"]),
+        promulgation=edxml.PromulgationInfo(place=fields["place"], date=date),
+        document_type=edxml.DocumentType(type=TYPE_CODE, type_name=fields["type_name"]),
+        subject=fields["subject"],
+        signer=edxml.SignerInfo(
+            competence=fields.get("signer_competence") or None,
+            position=fields["signer_position"],
+            full_name=fields["signer_name"],
+        ),
+        due_date=dt.date.fromisoformat(due) if due else None,
+        other_info=edxml.OtherInfo(
+            priority=int(fields["priority"]),
+            promulgation_amount=1,
+            appendixes=[meta.name for meta, _ in files[1:]],
+        ),
+        to_places=[known[o] for o in fields["recipients"]] + ["Lưu: VT"],
+        trace=[edxml.TraceHeader(organ_id=office.office_id, timestamp=now)],
+        business=edxml.Bussiness(
+            doc_type=edxml.BusinessDocType.NEW, reason="Văn bản điện tử mới", paper=0
+        ),
+        attachments=[
+            edxml.Attachment(
+                content_id=f"cid:{index + 1}-{meta.sha256[:16]}",
+                name=meta.name,
+                content_type=meta.content_type,
+                description=(f"{fields['type_name']}: {fields['subject']}"[:500]
+                             if index == 0 else None),
+                data=data,
+            )
+            for index, (meta, data) in enumerate(files)
+        ],
+    )
+
+
+def _fixed(document_id: str) -> Callable[[int], str]:
+    """What the register keeps with the number: the DocumentId signed under it."""
+    return lambda _number: document_id
+
+
+def _number_taken(number: int, notation: str, year: int) -> DraftError:
+    return DraftError(
+        f"Số {number}/{notation} đã được dùng trong năm {year} (có thể văn thư khác vừa phát "
+        "hành): để trống ô số để lấy số tiếp theo, hoặc chọn số khác",
+        f"number {number}/{notation} was already used in {year} (another clerk may have just "
+        "issued it): leave the number blank to take the next, or choose another",
+        step="draft.number",
+    )
+
+
+def issue_draft(
+    office: Office, by: staff.User, draft_id: int, *, number: int | None = None
+) -> Issued:
+    """The văn thư issues an approved draft: it takes ``number`` (or the next free one of
+    its notation and year) from the outgoing register, becomes a signed edXML document in
+    the outbox, and is marked issued.
+
+    The register's row, the outbox row, the draft's state and the ISSUED event are written
+    in one transaction, so a crash leaves either all or none of them: never a number used
+    twice, never an issued draft without its outbox row. The document is built and signed
+    before that transaction (the write lock is not held while signing) under the number
+    that was free when read; if another clerk took it in between, the register's key
+    refuses it and the next free number is tried. A ``number`` given that is already used
+    is refused (DraftError, step ``draft.number``), as is a draft not approved (any more).
+    """
+    _require(office, by, frozenset({staff.Role.CLERK}), "phát hành văn bản", "issue documents")
+    if office.signer is None:
+        raise DraftError(
+            "Chưa cấu hình khóa ký số của cơ quan ([signing]): không phát hành được",
+            "the office has no signing key ([signing]): nothing can be issued",
+            step="draft.signer",
+        )
+    if number is not None and not 0 < number < 10**11:
+        raise _refuse("number", f"Số {number} không hợp lệ", f"number {number} is not valid")
+    now = office.clock()
+    date = to_vn_time(now).date()
+    with office.db.read() as conn:
+        row = _load(conn, office, draft_id)
+        metas = drafts_store.files_of(conn, draft_id)
+        files = [found for m in metas
+                 if (found := drafts_store.file_data(conn, draft_id, m.position)) is not None]
+        known = directory_store.names(conn)
+    if row.state is not DraftState.APPROVED:
+        raise _wrong_state(row, "phát hành", "issued")
+    fields = row.fields
+    missing = [o for o in fields["recipients"] if o not in known]
+    if missing:
+        raise _refuse(
+            "recipients",
+            f"Nơi nhận {', '.join(missing)} không còn trong danh bạ cơ quan: trả lại để sửa",
+            f"recipient {', '.join(missing)} is no longer in the organisation directory: "
+            "return the draft to correct it",
+        )
+    notation, year = fields["notation"], date.year
+    for _ in range(20):
+        if number is None:
+            with office.db.read() as conn:
+                used = register_store.numbers_taken(conn, office.office_id, notation, year)
+                used |= _queued_numbers(conn, office.office_id, notation, year)
+            candidate = max(used, default=0) + 1
+        else:
+            candidate = number
+        document = _document(office, fields, files, known, candidate, date, now)
+        data = signing.sign(document, office.signer)
+        message = edxml.read(data, strict=True).message
+        document_id = str(document.document_id)
+        taken_for = _fixed(document_id)
+        try:
+            with office.db.transaction() as conn:
+                register_store.reserve(
+                    conn,
+                    office_id=office.office_id,
+                    notation=notation,
+                    year=year,
+                    number=candidate,
+                    document_id=taken_for,
+                    now=now,
+                    also_used=_queued_numbers(conn, office.office_id, notation, year),
+                )
+                outbox_id, _new = queue_within(conn, office, data, message)
+                if not drafts_store.move(
+                    conn, draft_id, office_id=office.office_id,
+                    allowed_from={DraftState.APPROVED}, to=DraftState.ISSUED, now=now,
+                    document_id=document_id, outbox_id=outbox_id,
+                ):
+                    raise _wrong_state(_load(conn, office, draft_id), "phát hành", "issued")
+                audit.append(
+                    conn,
+                    office.office_id,
+                    audit.AuditEvent.ISSUED,
+                    {
+                        "draft_id": draft_id,
+                        "document_id": document_id,
+                        "number": candidate,
+                        "notation": notation,
+                        "outbox_id": outbox_id,
+                        "by": by.username,
+                        "by_id": by.id,
+                    },
+                )
+        except register_store.NumberTakenError:
+            if number is not None:
+                raise _number_taken(number, notation, year) from None
+            continue  # another clerk took it between the read and the write: the next
+        return Issued(draft_id, candidate, document_id, outbox_id)
+    raise DraftError(
+        "Không lấy được số văn bản sau nhiều lần thử; thử lại sau",
+        "could not take a number after many attempts; try again later",
+        step="draft.number",
+    )
+
+
+# --- reading drafts ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftSummary:
+    """A draft as the list shows it."""
+
+    id: int
+    state: DraftState
+    fields: dict[str, Any]
+    created_by: str
+    updated_at: dt.datetime
+    document_id: str | None
+
+    @property
+    def state_name(self) -> tuple[str, str]:
+        return state_name(self.state)
+
+
+@dataclass(frozen=True)
+class DraftDetails:
+    """A draft with its files (without their bytes) and who wrote and approved it."""
+
+    id: int
+    state: DraftState
+    fields: dict[str, Any]
+    files: list[drafts_store.DraftFileRow]
+    created_by: str
+    approved_by: str | None
+    approved_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    document_id: str | None
+    outbox_id: int | None
+    #: OrganId -> name, for the recipients.
+    recipient_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_name(self) -> tuple[str, str]:
+        return state_name(self.state)
+
+
+def _names(office: Office) -> dict[int, str]:
+    return {u.id: u.full_name for u in staff.list_users(office.db, office.office_id)}
+
+
+def list_drafts(
+    office: Office, *, state: DraftState | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[DraftSummary], dict[DraftState, int]]:
+    """The office's drafts (of ``state``), the latest changed first, and how many are in
+    each state."""
+    names = _names(office)
+    with office.db.read() as conn:
+        rows = drafts_store.list_drafts(conn, office.office_id,
+                                        states=[state] if state else None,
+                                        limit=limit, offset=offset)
+        counts = drafts_store.count_by_state(conn, office.office_id)
+    return [
+        DraftSummary(r.id, r.state, r.fields, names.get(r.created_by, "?"), r.updated_at,
+                     r.document_id)
+        for r in rows
+    ], counts
+
+
+def draft_details(office: Office, draft_id: int) -> DraftDetails:
+    """One draft of the office; DraftError when there is none."""
+    names = _names(office)
+    with office.db.read() as conn:
+        row = _load(conn, office, draft_id)
+        files = drafts_store.files_of(conn, draft_id)
+        known = directory_store.names(conn)
+    return DraftDetails(
+        row.id, row.state, row.fields, files, names.get(row.created_by, "?"),
+        names.get(row.approved_by) if row.approved_by is not None else None,
+        row.approved_at, row.created_at, row.updated_at, row.document_id, row.outbox_id,
+        {o: known.get(o, o) for o in row.fields.get("recipients", [])},
+    )
+
+
+def draft_file(office: Office, draft_id: int, position: int) -> tuple[str, str, bytes]:
+    """One file of a draft: (name, content type, bytes); DraftError when there is none."""
+    with office.db.read() as conn:
+        _load(conn, office, draft_id)
+        found = drafts_store.file_data(conn, draft_id, position)
+    if found is None:
+        raise DraftError(f"Dự thảo {draft_id} không có tệp số {position}",
+                         f"draft {draft_id} has no file {position}", step="draft.file")
+    meta, data = found
+    return meta.name, meta.content_type, data
+
+
+def recipient_choices(office: Office, query: str = "", limit: int = 200) -> list[tuple[str, str]]:
+    """(OrganId, name) of the directory's organisations matching ``query`` (accent-free:
+    "bac ha" finds "Bắc Hà"; or part of the OrganId), by name."""
+    with office.db.read() as conn:
+        known = directory_store.names(conn)
+    wanted = fold(query)
+    found = [
+        (organ, name) for organ, name in known.items()
+        if not wanted or wanted in fold(name) or wanted in organ.lower()
+    ]
+    found.sort(key=lambda pair: (fold(pair[1]), pair[0]))
+    return found[:limit]
+
+
+# --- the sent list -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipientState:
+    """Where one recipient is with a sent document, in words."""
+
+    organ_id: str
+    name: str
+    status_code: str | None
+    #: (Vietnamese, English) of the status: the code's name, or how far the axis got.
+    label: tuple[str, str]
+    #: The recipient's reason, for a refusal (02).
+    reason: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status_code in FINAL_STATUSES
+
+    @property
+    def refused(self) -> bool:
+        return self.status_code == edxml.StatusCode.REJECTED.value
+
+
+@dataclass(frozen=True)
+class SentItem:
+    """One outgoing document of the sent list."""
+
+    summary: outbox_store.SentSummary
+    recipients: list[RecipientState]
+    #: What is stuck and why, (Vietnamese, English); None when nothing is.
+    stuck: tuple[str, str] | None
+
+    @property
+    def state_name(self) -> tuple[str, str]:
+        return _OUTBOX_STATES[self.summary.state]
+
+    @property
+    def resendable(self) -> bool:
+        return self.summary.state is OutboxState.FAILED
+
+
+@dataclass(frozen=True)
+class SentPage:
+    """A page of the sent list."""
+
+    items: list[SentItem]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class SentDetails:
+    """One sent document with its recipients and every status they sent back."""
+
+    item: SentItem
+    history: list[dict[str, Any]]
+    #: The draft it was issued from, when it was issued here.
+    draft_id: int | None = None
+
+
+_OUTBOX_STATES: Final[dict[OutboxState, tuple[str, str]]] = {
+    OutboxState.QUEUED: ("Chờ gửi", "queued"),
+    OutboxState.SENDING: ("Đang gửi", "sending"),
+    OutboxState.SENT: ("Đã gửi", "sent"),
+    OutboxState.FAILED: ("Gửi lỗi", "failed"),
+}
+def outbox_state_name(state: OutboxState) -> tuple[str, str]:
+    """How a person calls an outgoing document's sending state (Vietnamese, English)."""
+    return _OUTBOX_STATES[state]
+
+
+#: A document queued but never tried for this long means no daemon is sending.
+_WAITING_TOO_LONG: Final = dt.timedelta(minutes=15)
+
+
+def _when(value: dt.datetime) -> str:
+    return f"{to_vn_time(value):%d/%m/%Y %H:%M}"
+
+
+def _stuck(office: Office, s: outbox_store.SentSummary, codes: Mapping[str, str | None],
+           now: dt.datetime) -> tuple[str, str] | None:
+    """What holds a document up, in words a clerk acts on; None when nothing does."""
+    error = (s.last_error or "")[:300]
+    if s.state is OutboxState.FAILED:
+        return (
+            f"Trục từ chối văn bản: {error}. Sửa nguyên nhân rồi bấm 'Gửi lại'",
+            f"the axis refused the document: {error}. Correct the cause, then press 'Resend'",
+        )
+    if s.state is OutboxState.QUEUED and s.attempts > 0:
+        return (
+            f"Gửi chưa được sau {s.attempts} lần thử; sẽ thử lại lúc {_when(s.next_attempt_at)}. "
+            f"Lỗi gần nhất: {error}",
+            f"not sent after {s.attempts} attempts; tried again at {_when(s.next_attempt_at)}. "
+            f"Last error: {error}",
+        )
+    if s.state is OutboxState.QUEUED and now - s.created_at > _WAITING_TOO_LONG:
+        return (
+            f"Đang chờ gửi từ {_when(s.created_at)}: kiểm tra tiến trình nền (edoc daemon run) "
+            "có đang chạy không",
+            f"waiting to be sent since {_when(s.created_at)}: check that the daemon "
+            "(edoc daemon run) is running",
+        )
+    if s.state is OutboxState.SENDING:
+        alive = s.heartbeat_at or s.updated_at
+        if now - alive > office.stale_after:
+            return (
+                f"Đang gửi quá lâu (tín hiệu cuối lúc {_when(alive)}): tiến trình gửi có thể đã "
+                "dừng; văn bản sẽ được gửi lại tự động",
+                f"sending for too long (last sign of life at {_when(alive)}): the sending "
+                "process may have stopped; the document will be sent again by itself",
+            )
+    if s.state is OutboxState.SENT and s.follow_stopped_at is not None:
+        waiting = sorted(o for o in s.recipients if codes.get(o) not in FINAL_STATUSES)
+        return (
+            f"Đã ngừng hỏi trục về văn bản này từ {_when(s.follow_stopped_at)} (quá hạn theo "
+            f"dõi); chưa hoàn thành: {', '.join(waiting) or 'không'}. Trạng thái đến sau vẫn "
+            "được ghi nhận",
+            f"the axis is no longer asked about it since {_when(s.follow_stopped_at)} (past "
+            f"the following horizon); not finished: {', '.join(waiting) or 'none'}. Statuses "
+            "that arrive are still recorded",
+        )
+    return None
+
+
+def _recipient_state(organ: str, name: str, row: Mapping[str, Any] | None,
+                     reason: str | None) -> RecipientState:
+    code = row.get("status_code") if row else None
+    known = edxml.StatusCode.known(code)
+    if known is not None:
+        label = (f"{known.value} {known.vi}", f"{known.value} {known.en}")
+    elif code:
+        label = (f"Mã {code}", f"code {code}")
+    elif row and row.get("send_status"):
+        label = ("Đã lên trục, chưa có trạng thái", "on the axis, no status yet")
+    else:
+        label = ("Chưa gửi", "not sent yet")
+    return RecipientState(organ, name, code, label, reason if code == "02" else None)
+
+
+def _item(office: Office, s: outbox_store.SentSummary, rows: list[dict[str, Any]],
+          known: Mapping[str, str], now: dt.datetime,
+          reasons: Mapping[str, str] | None = None) -> SentItem:
+    by_organ = {str(r["organ_id"]): r for r in rows}
+    codes = {o: r.get("status_code") for o, r in by_organ.items()}
+    recipients = [
+        _recipient_state(o, known.get(o, o), by_organ.get(o), (reasons or {}).get(o))
+        for o in s.recipients
+    ]
+    return SentItem(s, recipients, _stuck(office, s, codes, now))
+
+
+def _read_only(office: Office, by: staff.User) -> None:
+    if by.office_id != office.office_id or by.disabled:
+        raise DraftError(f"Tài khoản {by.username} không thuộc cơ quan này",
+                         f"account {by.username} is not of this office", step="outgoing.role")
+
+
+def sent_list(
+    office: Office,
+    by: staff.User,
+    *,
+    state: OutboxState | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> SentPage:
+    """A page of the office's outgoing documents, the latest first, with each recipient's
+    status and what is stuck (four queries, whatever the page holds)."""
+    _read_only(office, by)
+    page = max(1, page)
+    states = [state] if state is not None else None
+    now = office.clock()
+    with office.db.read() as conn:
+        rows = outbox_store.list_sent(conn, office.office_id, states=states,
+                                      limit=page_size, offset=(page - 1) * page_size)
+        total = outbox_store.count_sent(conn, office.office_id, states=states)
+        recipients = outbox_store.recipients_of_many(conn, [r.id for r in rows])
+        known = directory_store.names(conn)
+    items = [_item(office, r, recipients[r.id], known, now) for r in rows]
+    return SentPage(items, total, page, page_size)
+
+
+def sent_details(office: Office, by: staff.User, outbox_id: int) -> SentDetails:
+    """One outgoing document: its recipients' statuses (with a refusal's reason) and the
+    status history; DraftError when the office has no such document."""
+    _read_only(office, by)
+    now = office.clock()
+    with office.db.read() as conn:
+        summary = outbox_store.sent_summary(conn, office.office_id, outbox_id)
+        if summary is None:
+            raise DraftError(f"Không có văn bản đi số {outbox_id}",
+                             f"no outgoing document {outbox_id}", step="outgoing.id")
+        rows = outbox_store.recipients_of(conn, outbox_id)
+        history = inbox_store.status_history_of(
+            conn, office.office_id, summary.document_id, answers_from=summary.recipients
+        )
+        known = directory_store.names(conn)
+    reasons: dict[str, str] = {}
+    for entry in history:
+        if entry["direction"] == "in" and entry["status_code"] == "02":
+            reasons[str(entry["counterpart"])] = str(entry.get("description") or "")
+    for entry in history:
+        entry["counterpart_name"] = known.get(str(entry["counterpart"]), entry["counterpart"])
+        code = edxml.StatusCode.known(entry["status_code"])
+        entry["status_name"] = (code.vi, code.en) if code else (entry["status_code"],) * 2
+    return SentDetails(_item(office, summary, rows, known, now, reasons), history)
+
+
+def resend(office: Office, by: staff.User, outbox_id: int) -> None:
+    """Queue a failed document again (due now, attempts counted afresh); the same signed
+    bytes go, so the axis de-duplicates them. Only the văn thư or a lãnh đạo; refused with
+    nothing changed when the document is not failed (any more)."""
+    _require(office, by, frozenset({staff.Role.CLERK, staff.Role.LEADER}),
+             "gửi lại văn bản", "resend documents")
+    now = office.clock()
+    with office.db.transaction() as conn:
+        summary = outbox_store.sent_summary(conn, office.office_id, outbox_id)
+        if summary is None:
+            raise DraftError(f"Không có văn bản đi số {outbox_id}",
+                             f"no outgoing document {outbox_id}", step="outgoing.id")
+        if not outbox_store.requeue_failed(conn, outbox_id, office_id=office.office_id, now=now):
+            vi_state, en_state = _OUTBOX_STATES[summary.state]
+            raise DraftError(
+                f"Văn bản đang ở trạng thái '{vi_state}': chỉ gửi lại được văn bản gửi lỗi",
+                f"the document is {en_state}: only a failed one can be resent",
+                step="outgoing.state",
+            )
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.RESENT,
+            {
+                "outbox_id": outbox_id,
+                "document_id": summary.document_id,
+                "previous_error": (summary.last_error or "")[:500],
+                "attempts": summary.attempts,
+                "by": by.username,
+                "by_id": by.id,
+            },
+        )
+
