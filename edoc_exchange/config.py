@@ -182,6 +182,9 @@ class WebSettings(BaseModel):
     secure_cookies: bool | None = None
     #: The largest file (main document or attachment) a form accepts, in MiB.
     upload_max_mb: float = Field(50.0, gt=0)
+    #: The largest request in all (a form with its files), in MiB: refused before it is
+    #: written anywhere, so no upload can fill the disk.
+    request_max_mb: float = Field(250.0, gt=0)
     #: Rows per page in the lists.
     page_size: int = Field(50, ge=5, le=500)
     #: The address the pages are reached at, for links in e-mails (default: none).

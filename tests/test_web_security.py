@@ -77,3 +77,38 @@ def test_no_post_succeeds_without_the_csrf_token(site: str, exchange: Exchange) 
                     path, data={"csrf_token": "forged"}, headers={"origin": site}
                 )
                 assert forged.status_code == 403, (username, path, forged.status_code)
+
+
+def test_a_request_over_the_bound_is_refused_before_it_is_stored(
+    exchange: Exchange, pages: Callable[..., str]  # noqa: F811
+) -> None:
+    from edoc_exchange.config import WebSettings
+    from edoc_exchange.office.outgoing import list_drafts
+
+    add_staff(exchange.district)
+    site = pages(exchange.district, WebSettings(request_max_mb=1, upload_max_mb=1))
+    big = b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024) + b"\n%%EOF\n"
+    with signed_in_client(site, "chuyenvien") as client:
+        token = client.get("/drafts/new").text.split('name="csrf_token" value="')[1].split('"')[0]
+        answer = client.post(
+            "/drafts/new",
+            data={"csrf_token": token, "subject": "Tệp quá lớn"},
+            files={"main_file": ("to.pdf", big, "application/pdf")},
+            headers={"origin": site},
+        )
+        assert answer.status_code == 413
+        assert "vượt giới hạn 1 MiB" in answer.text
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it comes
+            yield b"csrf_token=" + token.encode() + b"&subject="
+            for _ in range(40):
+                yield b"x" * 65536
+
+        streamed = client.post(
+            "/drafts/new",
+            content=chunks(),
+            headers={"origin": site, "content-type": "application/x-www-form-urlencoded"},
+        )
+        assert streamed.status_code == 413
+        assert client.get("/drafts").status_code == 200  # the server is still fine
+    assert list_drafts(exchange.district)[0] == []

@@ -24,7 +24,7 @@ from starlette.types import Scope
 from .. import office as steps
 from ..config import WebSettings
 from . import audit_pages, auth, drafts, egov, incoming, notices, outgoing, users
-from ._app import HERE, SecurityHeaders, WebContext, error_page, not_found
+from ._app import HERE, BodyLimit, SecurityHeaders, WebContext, error_page, not_found
 
 __all__ = ["WebContext", "create_app"]
 
@@ -81,7 +81,10 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, limit=int(context.settings.request_max_mb * 1024 * 1024)),
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
     app.state.context = context

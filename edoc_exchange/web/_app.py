@@ -310,3 +310,71 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+_TOO_LARGE = (
+    "<!doctype html><meta charset=utf-8><title>413</title><p>Yêu cầu quá lớn: tổng dung lượng "
+    "các tệp gửi lên vượt giới hạn {mb:g} MiB. (The request is too large: the files sent "
+    "together exceed {mb:g} MiB.)</p><p><a href=\"/\">Quay lại / Back</a></p>"
+)
+
+
+class BodyLimit:
+    """Refuses a request whose body is larger than ``limit`` bytes: at once when its
+    Content-Length says so, else as soon as the bytes read pass it (413, in both
+    languages), before the form parser has written the excess anywhere."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLargeError
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLargeError:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = _TOO_LARGE.format(mb=self.limit / 1024 / 1024).encode("utf-8")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
