@@ -49,3 +49,11 @@ def output() -> str:
 @pytest.mark.parametrize("label", list(EXPECTED))
 def test_prints_line(output: str, label: str) -> None:
     assert re.search(EXPECTED[label], output, re.MULTILINE), f"no '{label}' line in:\n{output}"
+
+
+def test_list_pages_stay_light(output: str) -> None:
+    """Issue 12's weight budget for later pages on a weak link: a list of 50 rows, with
+    the whole layout, under 50 KB (the figure the benchmark prints for the page it served)."""
+    sizes = [float(kb) for kb in re.findall(r"shown, page ([0-9.]+) KB\)", output)]
+    assert len(sizes) == 2, output
+    assert all(0 < kb < 50 for kb in sizes), sizes

@@ -306,3 +306,22 @@ def test_cookies_are_secure_over_tls(
     )
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
+
+
+def test_the_first_load_is_light(served: tuple[str, Exchange]) -> None:
+    """Everything a first visit downloads (the sign-in page, its stylesheet and script, then
+    the first page) stays far under issue 12's 300 KB for a weak link; nothing comes from
+    another host."""
+    base, _ = served
+    with httpx.Client(base_url=base, timeout=30) as anonymous:
+        login = anonymous.get("/login")
+        assets = [anonymous.get(path) for path in ("/static/app.css", "/static/app.js")]
+    with signed_in_client(base, "vanthu") as client:
+        first = client.get("/incoming")
+    total = sum(len(r.content) for r in (login, first, *assets))
+    assert all(r.status_code == 200 for r in (login, first, *assets))
+    assert total < 300_000, total
+    for answer in (login, first):
+        assert "http://" not in answer.text.replace(base, "")
+        assert "https://" not in answer.text
+    assert assets[0].headers["cache-control"] == "public, max-age=86400"

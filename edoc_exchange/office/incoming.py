@@ -39,7 +39,7 @@ from ..store import inbox as inbox_store
 from ..store.blobs import BlobStore
 from ..vntime import VN_TZ, to_vn_time
 from . import staff
-from ._office import Office
+from ._office import FINAL_STATUSES, Office
 from .clerk import move
 
 __all__ = [
@@ -293,7 +293,7 @@ def listed_item(
 ) -> IncomingItem:
     """A list row as ``viewer`` sees it (unread since their ``seen_at``, overdue today)."""
     due = row.deadline or row.due_date
-    open_ = row.verified and row.clerk_state not in ("02", "06")
+    open_ = row.verified and row.clerk_state not in FINAL_STATUSES
     seen = viewer.seen_at
     return IncomingItem(
         id=row.id,

@@ -1056,7 +1056,8 @@ def _recipient_state(organ: str, name: str, row: Mapping[str, Any] | None,
         label = ("Đã lên trục, chưa có trạng thái", "on the axis, no status yet")
     else:
         label = ("Chưa gửi", "not sent yet")
-    return RecipientState(organ, name, code, label, reason if code == "02" else None)
+    refused = code == edxml.StatusCode.REJECTED
+    return RecipientState(organ, name, code, label, reason if refused else None)
 
 
 def _item(office: Office, s: outbox_store.SentSummary, rows: list[dict[str, Any]],
@@ -1118,7 +1119,7 @@ def sent_details(office: Office, by: staff.User, outbox_id: int) -> SentDetails:
         known = directory_store.names(conn)
     reasons: dict[str, str] = {}
     for entry in history:
-        if entry["direction"] == "in" and entry["status_code"] == "02":
+        if entry["direction"] == "in" and entry["status_code"] == edxml.StatusCode.REJECTED:
             reasons[str(entry["counterpart"])] = str(entry.get("description") or "")
     for entry in history:
         entry["counterpart_name"] = known.get(str(entry["counterpart"]), entry["counterpart"])

@@ -186,19 +186,9 @@ def new_tls_pair(
     import ipaddress
 
     now = dt.datetime.now(dt.UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"edoc TLS CA ({_TEST_MARK})")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
+    # The test CA of a throwaway identity issues the server certificate.
+    issuer = new_test_identity(organ_id="000.00.00.T00", name="TLS", now=now, days=30)
+    ca_key, ca_cert, ca_name = issuer.ca_key, issuer.ca_cert, issuer.ca_cert.subject
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     try:
         alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))

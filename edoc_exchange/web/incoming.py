@@ -26,6 +26,14 @@ from ..office import incoming
 from . import _i18n
 from ._app import call, context, forbidden, form_of, not_found, page, render
 
+_S = edxml.StatusCode
+
+
+def _button(code: edxml.StatusCode) -> tuple[str, str]:
+    """A button's words: the status's own name and its code."""
+    return f"{code.vi} ({code.value})", f"{code.en.capitalize()} ({code.value})"
+
+
 _i18n.add(
     {
         "incoming.title": ("Văn bản đến", "Incoming documents"),
@@ -74,13 +82,16 @@ _i18n.add(
         "incoming.deadline": ("Hạn", "Deadline"),
         "incoming.note": ("Ghi chú (gửi kèm trạng thái)", "Note (sent with the status)"),
         "incoming.reason": ("Lý do từ chối", "Reason for refusing"),
-        "incoming.act.register": ("Vào sổ (03)", "Register (03)"),
-        "incoming.act.assign": ("Phân công (04)", "Assign (04)"),
-        "incoming.act.progress": ("Đang xử lý (05)", "In progress (05)"),
-        "incoming.act.done": ("Hoàn thành (06)", "Done (06)"),
-        "incoming.act.reject": ("Từ chối (02)", "Refuse (02)"),
+        # The buttons read their names from the one status vocabulary (edxml.StatusCode).
+        "incoming.act.register": (
+            f"Vào sổ ({_S.ACCEPTED.value})", f"Register ({_S.ACCEPTED.value})"
+        ),
+        "incoming.act.assign": _button(_S.ASSIGNED),
+        "incoming.act.progress": _button(_S.PROCESSING),
+        "incoming.act.done": _button(_S.DONE),
+        "incoming.act.reject": _button(_S.REJECTED),
         "incoming.reject_confirm": (
-            "Từ chối tiếp nhận văn bản này? Nơi gửi sẽ được báo.",
+            "Không nhận văn bản này? Nơi gửi sẽ được báo.",
             "Refuse this document? The sender will be told.",
         ),
         "incoming.done.register": ("Đã vào sổ văn bản đến", "Registered"),
