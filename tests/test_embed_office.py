@@ -20,7 +20,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "embed_office.py"
 
 def _example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("embed_office", EXAMPLE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,12 +39,13 @@ def test_sync_and_async_callers_get_the_same_documents_and_rules(
     seen = example.waiting(exchange.district, clerk)
     assert [item.document_id for item in seen] == [sent.document_id]
 
-    async def both() -> tuple[list[incoming.IncomingItem], list[incoming.IncomingItem]]:
+    async def both() -> list[list[incoming.IncomingItem]]:
         # Two callers at once from one event loop, as two requests of an async app.
-        return await asyncio.gather(
+        found: list[list[incoming.IncomingItem]] = await asyncio.gather(
             example.waiting_async(exchange.district, clerk),
             example.waiting_async(exchange.district, officer),
         )
+        return found
 
     for_clerk, for_officer = asyncio.run(both())
     assert [i.document_id for i in for_clerk] == [sent.document_id]
