@@ -73,3 +73,38 @@ def test_main_pages_fit_the_screen_in_both_languages(
         context.close()
     assert errors == []
     assert foreign == []
+
+
+def test_finding_a_recipient_keeps_what_the_draft_already_holds(
+    exchange: Exchange,  # noqa: F811
+    pages: Callable[..., str],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    from test_outgoing import ready
+
+    ready(exchange)  # the commune's directory holds the district and the other communes
+    base = pages(exchange.commune)
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "chuyenvien")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/incoming*")
+        page.goto(f"{base}/drafts/new")
+        everyone = page.locator("fieldset.recipients label.check")
+        assert everyone.count() >= 2
+        page.fill("textarea[name=subject]", "Kế hoạch phòng chống thiên tai năm 2027")
+        page.fill("input[name=q]", "bac ha")  # no accents: found all the same
+        page.press("input[name=q]", "Enter")
+        shown = page.locator("fieldset.recipients label.check:visible")
+        assert shown.count() == 1
+        assert "Bắc Hà" in shown.inner_text()
+        assert page.input_value("textarea[name=subject]") == (
+            "Kế hoạch phòng chống thiên tai năm 2027"
+        )
+        page.fill("input[name=q]", "")
+        assert page.locator("fieldset.recipients label.check:visible").count() == everyone.count()
+    finally:
+        context.close()
