@@ -66,11 +66,12 @@ def overdue(
 
 
 def badge(office: Office, user: staff.User, today: dt.date | None = None) -> int:
-    """The number on the badge: new documents plus overdue ones (two counts, no rows)."""
+    """The number on the badge: documents new or overdue, each counted once (one count,
+    no rows)."""
     day = today or today_in_vietnam(office)
     queries = [q for q in (_new_query(user), _overdue_query(user, day)) if q is not None]
     if not queries:
         return 0
     with office.db.read() as conn:
-        return sum(handling_store.count_incoming(conn, office.office_id, q) for q in queries)
+        return handling_store.count_any(conn, office.office_id, queries)
 

@@ -15,6 +15,7 @@ unique ``inbox_id`` makes a document registered once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     insert,
     literal,
     not_,
+    or_,
     select,
     update,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "RegisterEntry",
     "assign",
     "assignment_of",
+    "count_any",
     "count_incoming",
     "list_incoming",
     "register",
@@ -228,6 +231,17 @@ def count_incoming(conn: Connection, office_id: str, query: IncomingQuery) -> in
         .select_from(source)
         .where(and_(*_conditions(office_id, query)))
     )
+    return int(conn.execute(statement).scalar_one())
+
+
+def count_any(conn: Connection, office_id: str, queries: Sequence[IncomingQuery]) -> int:
+    """How many received documents match at least one of ``queries`` (each counted once:
+    the badge's new and overdue documents may be the same one)."""
+    if not queries:
+        return 0
+    source = _joins() if any(_needs_handling(q) for q in queries) else inbox
+    either = or_(*(and_(*_conditions(office_id, q)) for q in queries))
+    statement = select(func.count(literal(1))).select_from(source).where(either)
     return int(conn.execute(statement).scalar_one())
 
 
