@@ -4,7 +4,7 @@ The header is taken from the content: Code and PromulgationInfo from the number,
 place and date; DocumentType with TypeName "Kế hoạch"/"Báo cáo"; Subject; SignerInfo;
 DueDate; Priority from the urgency; ToPlaces from every line of "Nơi nhận"; To from the
 recipients that carry an OrganId, each of which must be in the organisation directory.
-The PDF and the YAML it was made from are attached.
+The PDF is attached, and the YAML it was made from when the caller passes it.
 """
 
 from __future__ import annotations
@@ -78,13 +78,15 @@ def to_document(
     *,
     directory: Mapping[str, str],
     pdf: bytes,
-    source_yaml: bytes,
+    source_yaml: bytes | None,
     now: dt.datetime,
     source: Path | None = None,
     pages: int | None = None,
 ) -> edxml.Document:
     """The edXML document for ``document``; ContentError (YAML line and column) when a
     recipient's OrganId is not in ``directory`` (OrganId -> name) or nobody can receive it.
+    ``source_yaml`` None leaves the YAML out (a draft issued from the pages attaches it only
+    when asked).
     """
     problems: list[Problem] = []
     recipients: list[edxml.OrganizationInfo] = []
@@ -184,12 +186,18 @@ def to_document(
                 description=f"{kind.type_name}: {document.subject}"[:500],
                 data=pdf,
             ),
-            edxml.Attachment(
-                content_id=f"cid:{stem}.yaml",
-                name=f"{stem}.yaml",
-                content_type="application/yaml",
-                description="Nội dung có cấu trúc (edoc-exchange YAML)",
-                data=source_yaml,
-            ),
-        ],
+        ]
+        + (
+            [
+                edxml.Attachment(
+                    content_id=f"cid:{stem}.yaml",
+                    name=f"{stem}.yaml",
+                    content_type="application/yaml",
+                    description="Nội dung có cấu trúc (edoc-exchange YAML)",
+                    data=source_yaml,
+                )
+            ]
+            if source_yaml is not None
+            else []
+        ),
     )

@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from .errors import ContentError, InputError, Problem, YamlSyntaxError
 from .models import Plan, Report
 
-__all__ = ["load", "load_plan", "load_report", "locate", "parse"]
+__all__ = ["load", "load_plan", "load_report", "locate", "locate_in", "parse"]
 
 _DOCUMENT: TypeAdapter[Plan | Report] = TypeAdapter(
     Annotated[Plan | Report, Field(discriminator="kind")]
@@ -423,8 +423,12 @@ def locate(path: str | os.PathLike[str], loc: Sequence[int | str]) -> Problem:
     used): returns a Problem with the field path, line and column and empty texts, for the
     caller to fill in (``dataclasses.replace``).
     """
-    text = Path(path).read_text(encoding="utf-8-sig")
-    tree = _read_yaml(text, str(path))
+    return locate_in(Path(path).read_text(encoding="utf-8-sig"), loc, source=str(path))
+
+
+def locate_in(text: str, loc: Sequence[int | str], *, source: str | None = None) -> Problem:
+    """:func:`locate` for YAML text already in memory (an upload, never written to disk)."""
+    tree = _read_yaml(text, source)
     if not isinstance(tree, CommentedMap):
         return Problem("located", "", None, None, "", "")
     where, line, column = _locate(tree, loc, key=False)

@@ -14,6 +14,11 @@ in a form with its main file uploaded (PDF or DOCX) and any number of attachment
    and, in words, what is stuck and why; a failed document is queued again by
    :func:`resend`.
 
+A plan or report written in YAML (``edoc compose``'s format) becomes a draft too
+(:func:`draft_from_yaml`): its fields come from the YAML, its main file is the PDF composing
+renders, and it follows the same approve-then-issue path; at issue the PDF is rendered
+again with the number taken and signed (PAdES) with the office key.
+
 Everything a person typed or uploaded is checked before the first write (each error
 names its field: ``step="draft.subject"``); a draft in the wrong state is refused with
 nothing changed. Files are checked for what they claim to be: a PDF is parsed by pyhanko's
@@ -26,6 +31,7 @@ only a script sends one, and a silently renamed file is worse than a clear refus
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -36,7 +42,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .. import audit, edxml, signing
-from ..compose.envelope import TYPE_CODE
+from ..compose import ContentError, Plan, Problem, Report, YamlSyntaxError, parse, render_pdf
+from ..compose.envelope import TYPE_CODE, attachment_stem, to_document
+from ..compose.load import MAX_BYTES as YAML_MAX_BYTES
+from ..compose.load import locate_in
 from ..edxml.models import check_attachment_name
 from ..errors import EdocError
 from ..store import DraftState, OutboxState
@@ -55,6 +64,7 @@ from .sending import queue_within
 __all__ = [
     "DOCUMENT_TYPES",
     "PRIORITIES",
+    "YAML_MAX_BYTES",
     "DraftDetails",
     "DraftError",
     "DraftForm",
@@ -72,11 +82,13 @@ __all__ = [
     "create_draft",
     "draft_details",
     "draft_file",
+    "draft_from_yaml",
     "issue_draft",
     "list_drafts",
     "outbox_state_name",
     "pdf_structure_problem",
     "recipient_choices",
+    "replace_draft_yaml",
     "resend",
     "return_draft",
     "sent_details",
@@ -558,6 +570,13 @@ def update_draft(
         known = directory_store.names(conn)
     if row.state is not DraftState.DRAFT:
         raise _wrong_state(row, "sửa", "edited")
+    if _COMPOSED in row.fields:
+        raise _refuse(
+            "yaml_file",
+            "Dự thảo này soạn từ tệp kế hoạch/báo cáo (YAML): sửa tệp YAML rồi tải lên lại",
+            "this draft was composed from a plan/report file (YAML): correct the YAML and "
+            "upload it again",
+        )
     fields = _check_fields(form, known, to_vn_time(now).date())
     if row.fields.get("return_note"):
         fields["return_note"] = row.fields["return_note"]
@@ -568,6 +587,268 @@ def update_draft(
             raise _wrong_state(_load(conn, office, draft_id), "sửa", "edited")
         drafts_store.replace_files(conn, draft_id, main=checked_main, attachments=checked)
         _changed(conn, office, by, draft_id, "updated", subject=fields["subject"])
+
+
+# --- drafts from a plan or report written in YAML ------------------------------------
+
+#: The key of a composed draft's fields that holds how it was composed (kind, date, the
+#: YAML's file name, whether the YAML goes with the document).
+_COMPOSED: Final = "composed"
+#: Where a composed draft keeps its YAML: the file after the main PDF. It is the source the
+#: PDF is rendered from again at issue; it is sent only when asked for.
+_SOURCE_POSITION: Final = 1
+_YAML_EXTENSIONS: Final = frozenset({"yaml", "yml"})
+
+
+def _yaml_refused(text: str, source: str, loc: tuple[str | int, ...], code: str, vi: str,
+                  en: str) -> ContentError:
+    """A refusal placed at ``loc``'s line and column in the uploaded YAML."""
+    where = locate_in(text, loc, source=source)
+    path = where.path or ".".join(str(part) for part in loc)
+    return ContentError([dataclasses.replace(where, code=code, path=path, vi=vi, en=en)],
+                        source=source)
+
+
+def _yaml_text(data: bytes, filename: str, *, truncated: bool) -> tuple[str, str]:
+    """The uploaded file's (name, text) once its name, size and encoding are checked."""
+    name = _nfc(filename)
+    if not name:
+        raise _refuse("yaml_file", "Chưa chọn tệp kế hoạch/báo cáo (YAML)",
+                      "no plan/report file (YAML) was chosen")
+    if check_attachment_name(name) is not None or name.startswith("..") or len(name) > 200:
+        raise _refuse(
+            "yaml_file",
+            f"Tên tệp '{name}' không hợp lệ (chứa đường dẫn, ký tự điều khiển hoặc quá dài)",
+            f"file name '{name}' is not valid (a path, control characters or too long)",
+        )
+    kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if kind not in _YAML_EXTENSIONS:
+        raise _refuse(
+            "yaml_file",
+            f"Tệp '{name}' không phải tệp kế hoạch/báo cáo YAML (.yaml hoặc .yml)",
+            f"file '{name}' is not a plan/report YAML file (.yaml or .yml)",
+        )
+    if truncated or len(data) > YAML_MAX_BYTES:
+        limit = YAML_MAX_BYTES // 1024
+        raise _refuse("yaml_file", f"Tệp '{name}' lớn hơn {limit} KiB: đây không phải một kế "
+                      "hoạch/báo cáo", f"file '{name}' is larger than {limit} KiB: it is not "
+                      "a plan or report")
+    if not data.strip():
+        raise _refuse("yaml_file", f"Tệp '{name}' rỗng", f"file '{name}' is empty")
+    try:
+        return name, data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlSyntaxError(
+            [Problem("encoding", "", None, None,
+                     f"Tệp không phải văn bản UTF-8 (byte {exc.start}): không phải tệp YAML",
+                     f"the file is not UTF-8 text (byte {exc.start}): it is not YAML")],
+            source=name,
+        ) from None
+
+
+def _check_content(office: Office, text: str, name: str,
+                   known: Mapping[str, str]) -> Plan | Report:
+    """The plan or report in ``text``, checked as composing checks it: this office is its
+    issuer, every OrganId among its recipients is in the directory, and a number written
+    in it is not already used. Every refusal names the YAML's line and field."""
+    content = parse(text, source=name)
+    if content.issuer.organ_id != office.office_id:
+        raise _yaml_refused(
+            text, name, ("issuer", "organ_id"), "not-this-office",
+            f"Cơ quan ban hành {content.issuer.organ_id} không phải cơ quan này "
+            f"({office.office_id})",
+            f"the issuer {content.issuer.organ_id} is not this office ({office.office_id})",
+        )
+    if not known:
+        raise _yaml_refused(
+            text, name, ("recipients",), "no-directory",
+            "Chưa có danh bạ cơ quan: chạy tiến trình nền (edoc daemon run) để tải danh bạ",
+            "the organisation directory is empty: run the daemon (edoc daemon run) to fetch it",
+        )
+    for index, recipient in enumerate(content.recipients):
+        if recipient.organ_id is not None and recipient.organ_id not in known:
+            raise _yaml_refused(
+                text, name, ("recipients", index, "organ_id"), "unknown-recipient",
+                f"Nơi nhận {recipient.organ_id} ({recipient.name}) không có trong danh bạ cơ "
+                "quan; kiểm tra mã định danh",
+                f"recipient {recipient.organ_id} ({recipient.name}) is not in the organisation "
+                "directory; check the OrganId",
+            )
+    if not any(r.organ_id for r in content.recipients):
+        raise _yaml_refused(
+            text, name, ("recipients",), "no-recipient",
+            "Không có nơi nhận nào có mã định danh (organ_id): văn bản không gửi qua trục được",
+            "no recipient carries an OrganId (organ_id): the document cannot go over the axis",
+        )
+    if content.number:
+        year = content.date.year
+        with office.db.read() as conn:
+            used = register_store.numbers_taken(conn, office.office_id, content.notation, year)
+            used |= _queued_numbers(conn, office.office_id, content.notation, year)
+        if int(content.number) in used:
+            raise _yaml_refused(
+                text, name, ("number",), "number-used",
+                f"Số {content.number}/{content.notation} đã được dùng trong năm {year}: xóa "
+                "số để lấy số tiếp theo khi phát hành",
+                f"number {content.number}/{content.notation} was already used in {year}: "
+                "leave it blank to take the next when issuing",
+            )
+    return content
+
+
+def _composed_draft(
+    office: Office, data: bytes, filename: str, *, attach_source: bool, truncated: bool
+) -> tuple[dict[str, Any], list[drafts_store.NewFile]]:
+    """A composed draft's fields and files (the unnumbered, unsigned PDF, then the YAML),
+    everything checked and rendered before anything is written."""
+    name, text = _yaml_text(data, filename, truncated=truncated)
+    with office.db.read() as conn:
+        known = directory_store.names(conn)
+    content = _check_content(office, text, name, known)
+    pdf = render_pdf(content)
+    # The envelope is built once here, under a stand-in number, so that whatever it
+    # refuses is refused now and not when the văn thư issues it.
+    to_document(content.model_copy(update={"number": content.number or "1"}),
+                directory=known, pdf=pdf, source_yaml=None, now=office.clock())
+    doc_type = "ke-hoach" if isinstance(content, Plan) else "bao-cao"
+    recipients = list(dict.fromkeys(r.organ_id for r in content.recipients if r.organ_id))
+    fields: dict[str, Any] = {
+        "doc_type": doc_type,
+        "type_name": DOCUMENT_TYPES[doc_type][0],
+        "notation": content.notation,
+        "subject": content.subject,
+        "recipients": recipients,
+        "priority": content.urgency.priority,
+        "due_date": content.due_date.isoformat() if content.due_date else None,
+        "place": content.promulgation_place,
+        "signer_competence": content.signer.competence or "",
+        "signer_position": content.signer.position,
+        "signer_name": content.signer.name,
+        _COMPOSED: {
+            "kind": content.kind_of.value,
+            "date": content.date.isoformat(),
+            "number": content.number,
+            "source_file": name,
+            "attach_source": attach_source,
+        },
+    }
+    files = [
+        drafts_store.NewFile(f"{attachment_stem(content)}.pdf", "application/pdf", pdf),
+        drafts_store.NewFile(name, "application/yaml", data),
+    ]
+    return fields, files
+
+
+def draft_from_yaml(
+    office: Office,
+    by: staff.User,
+    yaml_bytes: bytes,
+    filename: str,
+    *,
+    attach_source: bool = False,
+    truncated: bool = False,
+) -> int:
+    """Store a new draft composed from a plan or report written in YAML; return its id.
+
+    The YAML is read by the compose package's own loader (a refusal names the line, the
+    column and the field: ``ke-hoach.yaml: dòng 14, cột 9 ...: subject``) and checked as
+    ``edoc compose --queue`` checks it: the issuer is this office, every OrganId among the
+    recipients is in the directory, a number written in it is free. The draft's fields
+    (type, notation, subject, recipients, urgency, due date, place, signer) come from the
+    YAML; its main file is the PDF composing renders, without a number and unsigned; the
+    YAML is kept as its second file, the source the PDF is rendered from again.
+
+    Why unsigned and unnumbered: the leader approves the draft's content, and only what he
+    approved may be sent. The number is taken from the register when the văn thư issues it
+    (:func:`issue_draft`), and a PDF already signed cannot receive it; so the PDF is
+    rendered again at issue from the same stored YAML with the number taken, and only then
+    signed (PAdES) with the office key, as composing signs it. The issued PDF replaces the
+    draft's, so the draft shows what was sent. The YAML goes with the document only when
+    ``attach_source`` asks for it (issue 13: a composed plan's source is no longer
+    attached by default). ``truncated`` says the upload was cut at its bound.
+    """
+    _require(office, by, _WRITERS, "soạn dự thảo", "write drafts")
+    now = office.clock()
+    fields, files = _composed_draft(office, yaml_bytes, filename, attach_source=attach_source,
+                                    truncated=truncated)
+    with office.db.transaction() as conn:
+        draft_id = drafts_store.add_draft(conn, office_id=office.office_id, fields=fields,
+                                          created_by=by.id, files=files, now=now)
+        _changed(conn, office, by, draft_id, "created", subject=fields["subject"],
+                 files=len(files), source="yaml", source_file=files[1].name)
+    return draft_id
+
+
+def replace_draft_yaml(
+    office: Office,
+    by: staff.User,
+    draft_id: int,
+    yaml_bytes: bytes,
+    filename: str,
+    *,
+    attach_source: bool = False,
+    truncated: bool = False,
+) -> None:
+    """Replace a composed draft still being written (a returned one, typically) with a
+    corrected YAML: its fields and both files, checked as :func:`draft_from_yaml` checks
+    them. Refused, with nothing changed, for a draft written from the form or once
+    submitted."""
+    _require(office, by, _WRITERS, "sửa dự thảo", "edit drafts")
+    now = office.clock()
+    with office.db.read() as conn:
+        row = _load(conn, office, draft_id)
+    if row.state is not DraftState.DRAFT:
+        raise _wrong_state(row, "sửa", "edited")
+    if _COMPOSED not in row.fields:
+        raise _refuse("yaml_file", "Dự thảo này soạn từ biểu mẫu: sửa nó bằng biểu mẫu",
+                      "this draft was written in the form: edit it with the form")
+    fields, files = _composed_draft(office, yaml_bytes, filename, attach_source=attach_source,
+                                    truncated=truncated)
+    if row.fields.get("return_note"):
+        fields["return_note"] = row.fields["return_note"]
+    with office.db.transaction() as conn:
+        if not drafts_store.set_fields(conn, draft_id, office_id=office.office_id, fields=fields,
+                                       allowed_in={DraftState.DRAFT}, now=now):
+            raise _wrong_state(_load(conn, office, draft_id), "sửa", "edited")
+        drafts_store.replace_files(conn, draft_id, main=files[0], attachments=files[1:])
+        _changed(conn, office, by, draft_id, "updated", subject=fields["subject"],
+                 source="yaml", source_file=files[1].name)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A composed draft's content read back from its stored YAML, for issuing."""
+
+    content: Plan | Report
+    yaml: bytes
+    attach: bool
+
+
+def _source_of(fields: Mapping[str, Any],
+               files: Sequence[tuple[drafts_store.DraftFileRow, bytes]]) -> _Source | None:
+    """The content a composed draft was approved with; None for a draft from the form."""
+    composed = fields.get(_COMPOSED)
+    if not isinstance(composed, dict):
+        return None
+    found = [data for meta, data in files if meta.position == _SOURCE_POSITION]
+    if not found:
+        raise _refuse("yaml_file", "Dự thảo mất tệp YAML nguồn: tải tệp lên lại",
+                      "the draft's YAML source is missing: upload it again")
+    content = parse(found[0].decode("utf-8-sig"), source=str(composed.get("source_file")))
+    return _Source(content, found[0], bool(composed.get("attach_source")))
+
+
+def _composed_document(signer: signing.Signer, source: _Source,
+                       known: Mapping[str, str], number: int,
+                       now: dt.datetime) -> tuple[edxml.Document, drafts_store.NewFile]:
+    """The edXML document of an approved composed draft under ``number``: the PDF rendered
+    again with the number and signed with the office key, exactly as composing does."""
+    numbered = source.content.model_copy(update={"number": str(number)})
+    pdf = render_pdf(numbered, signer=signer)
+    document = to_document(numbered, directory=known, pdf=pdf,
+                           source_yaml=source.yaml if source.attach else None, now=now)
+    return document, drafts_store.NewFile(f"{attachment_stem(numbered)}.pdf",
+                                          "application/pdf", pdf)
 
 
 def _move(
@@ -725,6 +1006,8 @@ def issue_draft(
     that was free when read; if another clerk took it in between, the register's key
     refuses it and the next free number is tried. A ``number`` given that is already used
     is refused (DraftError, step ``draft.number``), as is a draft not approved (any more).
+    A draft composed from YAML (:func:`draft_from_yaml`) is rendered again here from its
+    stored YAML with the number taken, under the YAML's date, and its PDF signed (PAdES).
     """
     _require(office, by, frozenset({staff.Role.CLERK}), "phát hành văn bản", "issue documents")
     if office.signer is None:
@@ -754,6 +1037,13 @@ def issue_draft(
             f"recipient {', '.join(missing)} is no longer in the organisation directory: "
             "return the draft to correct it",
         )
+    source = _source_of(fields, files)
+    if source is not None:
+        # A composed document carries the date and the number its YAML gives (composing's
+        # rule); the clerk's number, when typed, goes first.
+        date = source.content.date
+        if number is None and source.content.number:
+            number = int(source.content.number)
     notation, year = fields["notation"], date.year
     for _ in range(20):
         if number is None:
@@ -763,7 +1053,12 @@ def issue_draft(
             candidate = max(used, default=0) + 1
         else:
             candidate = number
-        document = _document(office, fields, files, known, candidate, date, now)
+        issued_pdf: drafts_store.NewFile | None = None
+        if source is None:
+            document = _document(office, fields, files, known, candidate, date, now)
+        else:
+            document, issued_pdf = _composed_document(office.signer, source, known, candidate,
+                                                      now)
         data = signing.sign(document, office.signer)
         message = edxml.read(data, strict=True).message
         document_id = str(document.document_id)
@@ -787,6 +1082,9 @@ def issue_draft(
                     document_id=document_id, outbox_id=outbox_id,
                 ):
                     raise _wrong_state(_load(conn, office, draft_id), "phát hành", "issued")
+                if issued_pdf is not None:  # the draft keeps what was sent, number and all
+                    drafts_store.replace_files(conn, draft_id, main=issued_pdf,
+                                               attachments=None)
                 audit.append(
                     conn,
                     office.office_id,

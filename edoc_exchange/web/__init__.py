@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from .. import office as steps
 from ..config import WebSettings
-from . import audit_pages, auth, drafts, egov, incoming, notices, outgoing, users
+from . import audit_pages, auth, drafts, egov, incoming, notices, outgoing, users, yaml_drafts
 from ._app import HERE, BodyLimit, SecurityHeaders, WebContext, error_page, not_found
 
 __all__ = ["WebContext", "create_app"]
@@ -72,6 +72,7 @@ def create_app(
         *incoming.routes,
         *notices.routes,
         *drafts.routes,
+        *yaml_drafts.routes,
         *outgoing.routes,
         *egov.routes,
         *audit_pages.routes,
