@@ -42,9 +42,11 @@ TABLES = {
     "drafts",
     "draft_files",
     "notifications_sent",
+    "document_changes",
+    "pdf_verdicts",
 }
 #: The newest migration: what a fresh database is upgraded to.
-HEAD = "0008"
+HEAD = "0009"
 
 
 def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "audit_checkpoints",
     "audit_entries",
     "audit_heads",
+    "document_changes",
     "draft_files",
     "drafts",
     "inbox",
@@ -54,6 +55,7 @@ __all__ = [
     "outbox",
     "outbox_following",
     "outgoing_register",
+    "pdf_verdicts",
     "recipient_statuses",
     "status_history",
     "users",
@@ -509,4 +511,41 @@ notifications_sent = Table(
     Column("kind", String(16), primary_key=True),  # "new" | "overdue"
     Column("inbox_id", ForeignKey("inbox.id", ondelete="CASCADE"), primary_key=True),
     Column("sent_at", _TS, nullable=False),
+)
+
+document_changes = Table(
+    "document_changes",
+    metadata,
+    # A document's lifecycle (revision 0009): revoked (thu hồi), updated (cập nhật),
+    # replaced (thay thế) by a later message (BussinessDocType 1/2/3), or asked back
+    # (status 13, answered 15/16). The original row is never changed or deleted: this
+    # table says what happened to it and which message did it.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("office_id", _ORGAN, nullable=False),
+    Column("direction", String(3), nullable=False),  # in (a peer's) | out (ours)
+    Column("issuer", _ORGAN, nullable=False),  # whose document it is
+    Column("document_id", String(200), nullable=False),  # the document changed
+    Column("change", String(16), nullable=False),  # revoked|updated|replaced|takeback...
+    Column("by_document_id", String(200)),  # the message that did it (its DocumentId)
+    Column("by_inbox_id", ForeignKey("inbox.id", ondelete="SET NULL")),
+    Column("by_outbox_id", ForeignKey("outbox.id", ondelete="SET NULL")),
+    Column("reason", Text),
+    # "applied" (the original is known and marked), "unknown-original" (kept, reported,
+    # not applied), "refused" (e.g. another sender's document), "asked", "accepted"...
+    Column("outcome", String(32), nullable=False),
+    Column("at", _TS, nullable=False),
+    Index("ix_document_changes_document", "office_id", "issuer", "document_id"),
+)
+
+pdf_verdicts = Table(
+    "pdf_verdicts",
+    metadata,
+    # What the receiver found of each PDF attachment's signatures (revision 0009): who
+    # signed, when, intact or not, trusted or not, revocation checked or not, as JSON.
+    Column("inbox_id", ForeignKey("inbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),  # the attachment's index
+    Column("name", Text, nullable=False),
+    Column("verdict", String(16), nullable=False),  # valid|invalid|untrusted|unsigned|error
+    Column("details", Text, nullable=False),  # JSON: one entry per signature
+    Column("checked_at", _TS, nullable=False),
 )
