@@ -75,6 +75,13 @@ class AuditEvent(enum.StrEnum):
     ISSUED = "issued"
     #: A failed outgoing message was queued again by a person.
     RESENT = "resent"
+    #: This office revoked, updated or replaced a document it sent (the message queued).
+    LIFECYCLE_SENT = "lifecycle_sent"
+    #: A peer's revoke, update or replace arrived: applied to the stored original, or kept
+    #: and reported (original unknown, or another sender's document named).
+    LIFECYCLE_RECEIVED = "lifecycle_received"
+    #: A take-back (status 13) was asked, or answered (15 accepted, 16 refused).
+    TAKE_BACK = "take_back"
 
 
 def _nfc(value: Any, what: str) -> Any:

@@ -198,6 +198,19 @@ def status_cmd(
             }
             for h in history
         ],
+        "changes": [
+            {
+                "direction": c.direction,
+                "issuer": c.issuer,
+                "document_id": c.document_id,
+                "change": c.change,
+                "by_document_id": c.by_document_id,
+                "outcome": c.outcome,
+                "reason": c.reason,
+                "at": c.at.isoformat(),
+            }
+            for c in details.changes
+        ],
     }
     if as_json:
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))
@@ -240,7 +253,28 @@ def status_cmd(
     for h in data["history"]:
         arrow = "←" if h["direction"] == "in" else "→"
         table.add_row(f"{arrow} {h['counterpart']}", f"{h['status_code']} {h['description'] or ''}")
+    for c in details.changes:
+        table.add_row(*_change_line(document_id, c))
     out.print(table)
+
+
+_CHANGE_VI = {
+    "revoked": "Thu hồi",
+    "updated": "Cập nhật",
+    "replaced": "Thay thế",
+    "takeback": "Lấy lại",
+}
+
+
+def _change_line(document_id: str, c: Any) -> tuple[str, str]:
+    """One line of a document's chain: what happened to it, or what it did to another."""
+    label = f"{_CHANGE_VI.get(c.change, c.change)} / {c.change}"
+    when = f"{c.at:%Y-%m-%d}"
+    if c.document_id != document_id:  # this document is the message that changed another
+        return label, f"{c.document_id} ← {document_id} {when} [{c.outcome}]"
+    by = f" bởi / by {c.by_document_id}" if c.by_document_id not in (None, document_id) else ""
+    reason = f" — {c.reason}" if c.reason else ""
+    return label, f"{when}{by} [{c.outcome}]{reason}"
 
 
 @app.command("files")

@@ -25,6 +25,14 @@ from .composing import Composed, Queued, compose_and_queue, compose_file, number
 from .directory import refresh_directory
 from .figures import Figures, figures
 from .incoming import IncomingFilters, incoming_detail, incoming_file, list_incoming
+from .lifecycle import (
+    LifecycleError,
+    answer_take_back,
+    replace,
+    revoke,
+    take_back,
+    update,
+)
 from .mail import MailError, MailReport, mail_configured, send_notices
 from .metrics import Metrics
 from .outgoing import (
@@ -81,6 +89,7 @@ __all__ = [
     "Figures",
     "FollowPolicy",
     "IncomingFilters",
+    "LifecycleError",
     "LogLine",
     "LogPage",
     "LogStatus",
@@ -93,6 +102,7 @@ __all__ = [
     "StepReport",
     "Stuck",
     "Upload",
+    "answer_take_back",
     "approve_draft",
     "beat",
     "build_office",
@@ -127,8 +137,10 @@ __all__ = [
     "record_configuration",
     "refresh_directory",
     "register_worker",
+    "replace",
     "resend",
     "return_draft",
+    "revoke",
     "send_due",
     "send_notices",
     "send_now",
@@ -139,6 +151,8 @@ __all__ = [
     "store_space",
     "stuck_work",
     "submit_draft",
+    "take_back",
+    "update",
     "update_draft",
     "upgrade_store",
     "verify_log",

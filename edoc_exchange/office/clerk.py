@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import audit, edxml
 from ..store import Database, InboxVerdict, StoreError
+from ..store import changes as changes_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from ._inbound import issuer_of
@@ -200,6 +201,9 @@ class DocumentDetails:
     history: list[dict[str, Any]]
     #: Other senders' items carrying the same DocumentId: kept apart, never merged.
     also_received: tuple[inbox_store.InboxRow, ...] = ()
+    #: Its lifecycle, oldest first: revoked, updated, replaced (or replacing another),
+    #: taken back, each with the message that did it and the outcome.
+    changes: tuple[changes_store.Change, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -232,7 +236,17 @@ def document_details(
             replies_to=received.sender if received is not None else None,
             answers_from=sent.recipients if sent is not None else (),
         )
+        # A change of another sender's document (a refused revoke naming it) is not its.
+        # An unknown original's changes are its issuer's (the DocumentId names it).
+        issuers = {office_id, issuer_of(document_id)}
+        if received is not None:
+            issuers.add(received.sender)
+        changes = tuple(
+            c
+            for c in changes_store.changes_of(conn, office_id, document_id)
+            if c.issuer in issuers
+        )
     others = tuple(
         r for r in carrying if received is None or r.sender != received.sender
     )
-    return DocumentDetails(document_id, received, sent, recipients, history, others)
+    return DocumentDetails(document_id, received, sent, recipients, history, others, changes)

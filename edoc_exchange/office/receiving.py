@@ -32,7 +32,7 @@ from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from ..store.blobs import BlobStore
 from ..store.listing import Listed
-from . import large
+from . import large, lifecycle
 from ._inbound import Judgement
 from ._office import FINAL_STATUSES, Office, StepReport
 from .clerk import received_document
@@ -513,6 +513,9 @@ def _store_judged(
         )
     if new:
         _record_arrival(conn, office, item.axis_doc_id, judged, sha256)
+        if judged.verified is not None and isinstance(judged.verified.message, edxml.Document):
+            # A revoke, update or replace: applied to its sender's stored original.
+            lifecycle.document_arrived(conn, office, row, judged.verified.message)
     return row, new
 
 
@@ -651,7 +654,8 @@ def receive_statuses(office: Office) -> StepReport:
                     "status_code": msg.status_code,
                 }
                 problem = status_problem(msg)
-                if problem is None and not _match_sent(conn, office, msg, now):
+                asked = lifecycle.status_arrived(conn, office, msg, now)  # 13, 15, 16
+                if problem is None and not asked and not _match_sent(conn, office, msg, now):
                     problem = unmatched_status(msg, document_id)
                 if problem is not None:
                     event["problem"] = problem

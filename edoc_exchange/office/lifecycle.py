@@ -1,0 +1,581 @@
+"""A document's lifecycle: revoke (thu hồi), update (cập nhật), replace (thay thế) a
+document this office sent, take one back (status 13, answered 15/16), and, on receipt,
+what a peer's revoke, update or replace does to the stored original.
+
+The messages follow the official samples: a revoke or an update re-uses the original's
+DocumentId (BussinessDocType 1 or 2) and names it again in its Bussiness block; a
+replacement is a new document (its own DocumentId, BussinessDocType 3) whose
+ReplacementInfoList names the original and its recipients. A status 13 goes to each
+recipient, its ResponseFor naming that recipient (as the official sample does).
+
+Nothing here changes or deletes an original outbox or inbox row: every step adds one row
+to ``document_changes`` and one audit event, in the transaction that queues or stores the
+message. A revoke or replace received is applied only to a document of ITS SENDER: one
+that names another sender's document is recorded "refused", and that document is never
+touched; one whose original never arrived is kept and reported ("unknown-original").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import audit, edxml
+from ..errors import EdocError
+from ..store import changes as changes_store
+from ..store import inbox as inbox_store
+from ..store import outbox as outbox_store
+from ..store.changes import Change
+from . import large
+from ._inbound import issuer_of
+from ._office import Office
+from .replies import queue_status, status_message
+from .sending import queue_within
+
+__all__ = [
+    "LifecycleError",
+    "Sent",
+    "answer_take_back",
+    "document_arrived",
+    "replace",
+    "revoke",
+    "status_arrived",
+    "take_back",
+    "update",
+]
+
+_B = edxml.BusinessDocType
+#: The change a business type makes, as ``document_changes.change`` names it.
+CHANGE_OF = {_B.REVOKE: "revoked", _B.UPDATE: "updated", _B.REPLACE: "replaced"}
+TAKE_BACK = "takeback"
+#: After these, a sent document is gone for its recipients: nothing more may be done to it.
+_ENDED = frozenset({"revoked", "replaced"})
+
+
+class LifecycleError(EdocError):
+    """A revoke, update, replace or take-back that may not be done (nothing is stored)."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a lifecycle step queued: its outbox rows and the change recorded."""
+
+    outbox_ids: tuple[int, ...]
+    change: Change
+
+
+# --- this office's own documents -------------------------------------------------------
+
+
+def revoke(office: Office, document_id: str, reason: str, *, actor: str | None = None) -> Sent:
+    """Revoke (thu hồi) a document this office sent: a BussinessDocType 1 message with the
+    original's header and DocumentId, no attachments, queued to its recipients.
+
+    Raises LifecycleError when the office never sent it, or it is revoked or replaced
+    already, or ``reason`` is empty; nothing is queued then.
+    """
+    return _change_sent(office, document_id, _B.REVOKE, reason, actor=actor)
+
+
+def update(
+    office: Office,
+    document_id: str,
+    reason: str,
+    *,
+    subject: str | None = None,
+    content: str | None = None,
+    due_date: dt.date | None = None,
+    actor: str | None = None,
+) -> Sent:
+    """Update (cập nhật) a sent document's information: a BussinessDocType 2 message with
+    the original's header, the given fields changed, queued to its recipients.
+
+    A receiver keeps one update per document (the DocumentId and business type identify
+    it), so a second update is refused: replace the document instead. Raises
+    LifecycleError as :func:`revoke` does, and when no field is changed.
+    """
+    changed: dict[str, Any] = {
+        k: v
+        for k, v in {"subject": subject, "content": content, "due_date": due_date}.items()
+        if v is not None
+    }
+    if not changed:
+        raise LifecycleError(
+            "Cập nhật văn bản cần ít nhất một thông tin mới (trích yếu, nội dung, hạn xử lý)",
+            "an update needs at least one new field (subject, content, due date)",
+            step="lifecycle.update",
+        )
+    return _change_sent(office, document_id, _B.UPDATE, reason, actor=actor, header=changed)
+
+
+def replace(
+    office: Office,
+    document_id: str,
+    new_document: edxml.Document,
+    reason: str,
+    *,
+    actor: str | None = None,
+) -> Sent:
+    """Replace (thay thế) a sent document by ``new_document``: sent as BussinessDocType 3
+    to the original's recipients, its ReplacementInfoList naming the original.
+
+    ``new_document`` is this office's, with a DocumentId of its own that was never
+    queued; it is signed when sent (any signature it carries is dropped: the Bussiness
+    block changes what was signed). Raises LifecycleError as :func:`revoke` does, and for
+    a new document that is not this office's, re-uses the DocumentId, or was queued.
+    """
+    step = "lifecycle.replace"
+    new_id = new_document.document_id or ""
+    if new_document.sender.organ_id != office.office_id:
+        raise LifecycleError(
+            f"Văn bản thay thế ghi nơi gửi {new_document.sender.organ_id}, không phải cơ quan "
+            f"này ({office.office_id})",
+            f"the replacement's sender is {new_document.sender.organ_id}, not this office "
+            f"({office.office_id})",
+            step=step,
+        )
+    if not new_id or new_id == document_id:
+        raise LifecycleError(
+            "Văn bản thay thế phải có mã văn bản (DocumentId) mới, khác văn bản bị thay thế",
+            "a replacement needs a DocumentId of its own, not the replaced document's",
+            step=step,
+        )
+    with office.db.read() as conn:
+        if outbox_store.find_document(conn, office.office_id, new_id) is not None:
+            raise LifecycleError(
+                f"Văn bản {new_id} đã được đưa vào hàng gửi: không dùng làm văn bản thay thế",
+                f"document {new_id} was queued already: it cannot be the replacement",
+                step=step,
+            )
+    return _change_sent(office, document_id, _B.REPLACE, reason, actor=actor, new=new_document)
+
+
+def take_back(office: Office, document_id: str, reason: str, *, actor: str | None = None) -> Sent:
+    """Ask the recipients of a sent document to give it back (status 13, with the reason):
+    one status per recipient. Raises LifecycleError when the office never sent it, it is
+    revoked or replaced, or a take-back is asked and not answered yet."""
+    step = "lifecycle.take_back"
+    reason = _reason(reason, step)
+    with office.db.transaction() as conn:
+        original = _sent_original(conn, office, document_id, step)
+        done = changes_store.changes_to(
+            conn, office.office_id, office.office_id, document_id, direction="out"
+        )
+        if any(c.change == TAKE_BACK and c.outcome == "asked" for c in done):
+            raise LifecycleError(
+                f"Đã yêu cầu lấy lại văn bản {document_id}",
+                f"taking document {document_id} back was asked already",
+                step=step,
+            )
+        doc = _read(office, original)
+        answered = _response_for(doc)
+        ids: list[int] = []
+        for organ in original.recipients:
+            target = answered.model_copy(update={"organ_id": organ})
+            msg = status_message(office, target, edxml.StatusCode.TAKE_BACK_REQUESTED, reason)
+            data = edxml.write(msg)
+            row_id, _new = queue_within(conn, office, data, edxml.read(data, strict=True).message)
+            ids.append(row_id)
+        change = changes_store.record(
+            conn,
+            office_id=office.office_id,
+            direction="out",
+            issuer=office.office_id,
+            document_id=document_id,
+            change=TAKE_BACK,
+            outcome="asked",
+            at=office.clock(),
+            by_outbox_id=ids[0] if ids else None,
+            reason=reason,
+        )
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.TAKE_BACK,
+            {
+                "document_id": document_id,
+                "outcome": "asked",
+                "to": list(original.recipients),
+                "outbox_ids": ids,
+                "reason": reason,
+                "staff": actor or office.identity.staff,
+            },
+        )
+    return Sent(tuple(ids), change)
+
+
+def _reason(reason: str, step: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise LifecycleError(
+            "Cần ghi lý do (BussinessDocReason)",
+            "a reason is required (BussinessDocReason)",
+            step=step,
+        )
+    return reason[:500]
+
+
+def _sent_original(
+    conn: Any, office: Office, document_id: str, step: str
+) -> outbox_store.OutboxRow:
+    """The sent original, refused when never sent or already revoked or replaced."""
+    original = changes_store.original_sent(conn, office.office_id, document_id)
+    if original is None:
+        raise LifecycleError(
+            f"Cơ quan chưa gửi văn bản {document_id} (chưa lên trục): không thu hồi, cập "
+            "nhật, thay thế hay lấy lại được",
+            f"this office never sent document {document_id} (the axis never took it): it "
+            "cannot be revoked, updated, replaced or taken back",
+            step=step,
+        )
+    for done in changes_store.changes_to(
+        conn, office.office_id, office.office_id, document_id, direction="out"
+    ):
+        if done.change in _ENDED:
+            by = f" ({done.by_document_id})" if done.by_document_id != document_id else ""
+            raise LifecycleError(
+                f"Văn bản {document_id} đã bị {_VI[done.change]} ngày {done.at:%Y-%m-%d}{by}",
+                f"document {document_id} was {done.change} on {done.at:%Y-%m-%d}{by}",
+                step=step,
+            )
+    return original
+
+
+_VI = {"revoked": "thu hồi", "updated": "cập nhật", "replaced": "thay thế"}
+
+
+def _read(office: Office, row: outbox_store.OutboxRow) -> edxml.Document:
+    source = outbox_store.message_source(row, large.blob_store(office))
+    data = source.read_bytes() if isinstance(source, Path) else source
+    message = edxml.read(data).message
+    assert isinstance(message, edxml.Document)  # an outbox "edoc" row holds a document
+    return message
+
+
+def _response_for(doc: edxml.Document) -> edxml.ResponseFor:
+    code = doc.code
+    return edxml.ResponseFor(
+        organ_id=doc.sender.organ_id,
+        code=f"{code.number if code else ''}/{code.notation if code else ''}",
+        promulgation_date=doc.promulgation.date if doc.promulgation else None,
+        document_id=doc.document_id,
+    )
+
+
+def _change_sent(
+    office: Office,
+    document_id: str,
+    kind: edxml.BusinessDocType,
+    reason: str,
+    *,
+    actor: str | None,
+    header: dict[str, Any] | None = None,
+    new: edxml.Document | None = None,
+) -> Sent:
+    change = CHANGE_OF[kind]
+    step = f"lifecycle.{change}"
+    reason = _reason(reason, step)
+    with office.db.transaction() as conn:
+        original_row = _sent_original(conn, office, document_id, step)
+        if kind is _B.UPDATE and any(
+            c.change == "updated"
+            for c in changes_store.changes_to(
+                conn, office.office_id, office.office_id, document_id, direction="out"
+            )
+        ):
+            raise LifecycleError(
+                f"Văn bản {document_id} đã được cập nhật một lần; hãy gửi văn bản thay thế",
+                f"document {document_id} was updated once already; replace it instead",
+                step=step,
+            )
+        original = _read(office, original_row)
+        message = _message(office, original, kind, reason, header=header or {}, new=new)
+        try:
+            data = edxml.write(message)
+        except edxml.EdxmlWriteError as exc:
+            raise LifecycleError(
+                f"Không lập được thông điệp {_VI[change]}: {exc.vi}",
+                f"the {change} message cannot be written: {exc.en}",
+                step=step,
+            ) from exc
+        row_id, _new = queue_within(conn, office, data, edxml.read(data, strict=True).message)
+        recorded = changes_store.record(
+            conn,
+            office_id=office.office_id,
+            direction="out",
+            issuer=office.office_id,
+            document_id=document_id,
+            change=change,
+            outcome="sent",
+            at=office.clock(),
+            by_document_id=message.document_id,
+            by_outbox_id=row_id,
+            reason=reason,
+        )
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.LIFECYCLE_SENT,
+            {
+                "document_id": document_id,
+                "change": change,
+                "by_document_id": message.document_id,
+                "outbox_id": row_id,
+                "to": list(original_row.recipients),
+                "reason": reason,
+                "staff": actor or office.identity.staff,
+            },
+        )
+    return Sent((row_id,), recorded)
+
+
+def _message(
+    office: Office,
+    original: edxml.Document,
+    kind: edxml.BusinessDocType,
+    reason: str,
+    *,
+    header: dict[str, Any],
+    new: edxml.Document | None,
+) -> edxml.Document:
+    """The lifecycle message: the original's header (or the new document) with the
+    Bussiness block saying what it does, to the original's recipients, unsigned."""
+    staff = None
+    if office.identity.staff or office.identity.department:
+        staff = edxml.StaffInfo(staff=office.identity.staff, department=office.identity.department)
+    recipients = [org.organ_id for org in original.recipients]
+    business = edxml.Bussiness(
+        document_id=original.document_id if kind is not _B.REPLACE else None,
+        doc_type=int(kind),
+        reason=reason,
+        paper=0,
+        staff_info=staff,
+        document_info=(
+            edxml.BussinessDocumentInfo(document_info="1", document_receiver="0")
+            if kind is _B.UPDATE
+            else None
+        ),
+        replacements=(
+            [edxml.ReplacementInfo(document_id=original.document_id, organ_ids=recipients)]
+            if kind is _B.REPLACE
+            else []
+        ),
+    )
+    hop = edxml.TraceHeader(
+        organ_id=office.office_id, timestamp=office.clock().astimezone(edxml.VN_TZ)
+    )
+    base = new if new is not None else original
+    update: dict[str, Any] = {
+        "signature": None,
+        "trace": [hop],
+        "business": business,
+        "recipients": list(original.recipients),
+        **header,
+    }
+    if new is None:
+        update["attachments"] = [] if kind is _B.REVOKE else list(original.attachments)
+    return base.model_copy(update=update)
+
+
+# --- on receipt ------------------------------------------------------------------------
+
+
+def document_arrived(
+    conn: Any, office: Office, row: inbox_store.InboxRow, doc: edxml.Document
+) -> list[Change]:
+    """Apply a verified revoke, update or replace just stored as ``row`` to the stored
+    original of ITS SENDER, in the storing transaction; nothing for a new document.
+
+    The original row is never changed: a change row says what happened. It names the
+    sender as the issuer, so a message naming another sender's document ("refused")
+    never joins that document's chain.
+    """
+    kind = doc.business_doc_type
+    if kind not in CHANGE_OF or doc.business is None:
+        return []
+    business = doc.business
+    if kind is _B.REPLACE:
+        targets = [r.document_id or "" for r in business.replacements] or [""]
+    else:
+        targets = [business.document_id or doc.document_id or ""]
+    sender = doc.sender.organ_id
+    now = office.clock()
+    recorded: list[Change] = []
+    for target in dict.fromkeys(targets):
+        if issuer_of(target) != sender:
+            outcome = "refused"
+        elif changes_store.original_received(conn, office.office_id, sender, target) is None:
+            outcome = "unknown-original"
+        else:
+            outcome = "applied"
+        change = changes_store.record(
+            conn,
+            office_id=office.office_id,
+            direction="in",
+            issuer=sender,
+            document_id=target,
+            change=CHANGE_OF[kind],
+            outcome=outcome,
+            at=now,
+            by_document_id=doc.document_id,
+            by_inbox_id=row.id,
+            reason=business.reason,
+        )
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.LIFECYCLE_RECEIVED,
+            {
+                "document_id": target,
+                "from": sender,
+                "change": change.change,
+                "outcome": outcome,
+                "by_document_id": doc.document_id,
+                "inbox_id": row.id,
+                "reason": business.reason,
+            },
+        )
+        recorded.append(change)
+    return recorded
+
+
+def status_arrived(conn: Any, office: Office, msg: edxml.StatusMessage, now: dt.datetime) -> bool:
+    """Record what a verified status says of a take-back, in the transaction that keeps
+    it: a 13 from the sender of a document we received is "asked" (True: it is matched);
+    a 15/16 from a recipient of one we asked back is "accepted"/"refused" (False: the
+    recipient's status is then applied as any other)."""
+    code = edxml.StatusCode.known(msg.status_code)
+    document_id = msg.response_for.document_id or ""
+    sender = msg.sender.organ_id
+    if code is edxml.StatusCode.TAKE_BACK_REQUESTED:
+        if changes_store.original_received(conn, office.office_id, sender, document_id) is None:
+            return False
+        _record_take_back(
+            conn, office, "in", sender, document_id, "asked", msg.description, now, sender
+        )
+        return True
+    if code in (edxml.StatusCode.CHANGE_ACCEPTED, edxml.StatusCode.CHANGE_REFUSED):
+        asked = changes_store.changes_to(
+            conn, office.office_id, office.office_id, document_id, direction="out"
+        )
+        if any(c.change == TAKE_BACK for c in asked):
+            outcome = "accepted" if code is edxml.StatusCode.CHANGE_ACCEPTED else "refused"
+            _record_take_back(
+                conn,
+                office,
+                "out",
+                office.office_id,
+                document_id,
+                outcome,
+                msg.description,
+                now,
+                sender,
+            )
+    return False
+
+
+def _record_take_back(
+    conn: Any,
+    office: Office,
+    direction: str,
+    issuer: str,
+    document_id: str,
+    outcome: str,
+    reason: str | None,
+    now: dt.datetime,
+    counterpart: str,
+) -> Change:
+    change = changes_store.record(
+        conn,
+        office_id=office.office_id,
+        direction=direction,
+        issuer=issuer,
+        document_id=document_id,
+        change=TAKE_BACK,
+        outcome=outcome,
+        at=now,
+        reason=reason,
+    )
+    audit.append(
+        conn,
+        office.office_id,
+        audit.AuditEvent.TAKE_BACK,
+        {
+            "document_id": document_id,
+            "direction": direction,
+            "outcome": outcome,
+            "counterpart": counterpart,
+            "reason": reason,
+        },
+    )
+    return change
+
+
+def answer_take_back(
+    office: Office,
+    inbox_id: int,
+    accept: bool,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+) -> Change:
+    """The clerk answers a take-back asked of a received document: 15 (accepted) or 16
+    (refused) is queued to its sender. Raises LifecycleError when no take-back of that
+    document is waiting for an answer; nothing is queued then."""
+    step = "lifecycle.answer_take_back"
+    with office.db.transaction() as conn:
+        row = inbox_store.incoming_by_id(conn, office.office_id, inbox_id)
+        asked = (
+            [
+                c
+                for c in changes_store.changes_to(
+                    conn, office.office_id, row.sender, row.document_id, direction="in"
+                )
+                if c.change == TAKE_BACK
+            ]
+            if row is not None
+            else []
+        )
+        if row is None or not asked or asked[-1].outcome != "asked":
+            raise LifecycleError(
+                f"Văn bản đến số {inbox_id} không có yêu cầu lấy lại nào đang chờ trả lời",
+                f"received item {inbox_id} has no take-back request waiting for an answer",
+                step=step,
+            )
+        document = inbox_store.verified_document(conn, row)
+        fields = document.fields
+        date = fields.promulgation_date
+        answering = edxml.ResponseFor(
+            organ_id=fields.sender,
+            code=fields.code,
+            promulgation_date=dt.date.fromisoformat(date) if date else None,
+            document_id=fields.document_id,
+        )
+        code = edxml.StatusCode.CHANGE_ACCEPTED if accept else edxml.StatusCode.CHANGE_REFUSED
+        queue_status(conn, office, answering, code, note)
+        change = _record_take_back(
+            conn,
+            office,
+            "in",
+            row.sender,
+            row.document_id,
+            "accepted" if accept else "refused",
+            note,
+            office.clock(),
+            row.sender,
+        )
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.CLERK_ACTION,
+            {
+                "document_id": row.document_id,
+                "from": row.sender,
+                "take_back": change.outcome,
+                "note": note,
+                "staff": actor or office.identity.staff,
+            },
+        )
+    return change
