@@ -75,6 +75,8 @@ class AuditEvent(enum.StrEnum):
     ISSUED = "issued"
     #: A failed outgoing message was queued again by a person.
     RESENT = "resent"
+    #: The signatures of a received document's PDF attachments were checked (verdicts said).
+    PDF_CHECKED = "pdf_checked"
 
 
 def _nfc(value: Any, what: str) -> Any:

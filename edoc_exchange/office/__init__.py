@@ -41,6 +41,7 @@ from .outgoing import (
     submit_draft,
     update_draft,
 )
+from .pdfchecks import PdfVerdictRow, check_pdfs, pdf_verdicts
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
 from .sending import (
@@ -89,6 +90,7 @@ __all__ = [
     "Metrics",
     "Office",
     "OfficeIdentity",
+    "PdfVerdictRow",
     "Queued",
     "StepReport",
     "Stuck",
@@ -96,6 +98,7 @@ __all__ = [
     "approve_draft",
     "beat",
     "build_office",
+    "check_pdfs",
     "checkpoint_now",
     "compose_and_queue",
     "compose_file",
@@ -119,6 +122,7 @@ __all__ = [
     "maybe_checkpoint",
     "numbers_used",
     "open_store",
+    "pdf_verdicts",
     "queue_file",
     "queue_message",
     "receive_documents",

@@ -19,6 +19,7 @@ from .. import audit, edxml
 from ..store import Database, InboxVerdict, StoreError
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ..store import pdfchecks as pdf_store
 from ._inbound import issuer_of
 from ._office import Office
 from .replies import queue_status
@@ -200,6 +201,8 @@ class DocumentDetails:
     history: list[dict[str, Any]]
     #: Other senders' items carrying the same DocumentId: kept apart, never merged.
     also_received: tuple[inbox_store.InboxRow, ...] = ()
+    #: What the receiver found of the received document's PDF signatures (by attachment).
+    pdf_verdicts: tuple[pdf_store.PdfVerdictRow, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -232,7 +235,10 @@ def document_details(
             replies_to=received.sender if received is not None else None,
             answers_from=sent.recipients if sent is not None else (),
         )
+        verdicts = tuple(pdf_store.verdicts_of(conn, received.id)) if received is not None else ()
     others = tuple(
         r for r in carrying if received is None or r.sender != received.sender
     )
-    return DocumentDetails(document_id, received, sent, recipients, history, others)
+    return DocumentDetails(
+        document_id, received, sent, recipients, history, others, pdf_verdicts=verdicts
+    )
