@@ -187,6 +187,8 @@ def test_detail_shows_the_document_its_signature_and_its_files(served: Served) -
             "Khẩn",  # priority 1
             "ke-hoach.pdf",
             "phụ lục số liệu.xlsx",
+            "Chữ ký trên tệp PDF",  # the PDF's own signature, checked on receipt
+            "Không có chữ ký",
         ):
             assert expected in text, expected
         assert '<iframe class="pdf"' in text

@@ -82,6 +82,8 @@ class AuditEvent(enum.StrEnum):
     LIFECYCLE_RECEIVED = "lifecycle_received"
     #: A take-back (status 13) was asked, or answered (15 accepted, 16 refused).
     TAKE_BACK = "take_back"
+    #: The signatures of a received document's PDF attachments were checked (verdicts said).
+    PDF_CHECKED = "pdf_checked"
 
 
 def _nfc(value: Any, what: str) -> Any:

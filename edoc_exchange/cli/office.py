@@ -162,6 +162,16 @@ def status_cmd(
             "received_at": received.received_at.isoformat(),
             "due_date": received.due_date,
             "identity_finding": received.identity_finding,
+            "pdf_signatures": [
+                {
+                    "name": v.name,
+                    "verdict": v.verdict,
+                    "reason": v.reason,
+                    "checked_at": v.checked_at.isoformat(),
+                    "signatures": v.signatures,
+                }
+                for v in details.pdf_verdicts
+            ],
         },
         "also_received": [
             {"from": r.sender, "verdict": r.verdict.value, "identity_finding": r.identity_finding}
@@ -230,6 +240,8 @@ def status_cmd(
         )
         if received.identity_finding:
             table.add_row("Cảnh báo / warning", received.identity_finding)
+        for v in details.pdf_verdicts:
+            table.add_row(f"Chữ ký PDF / PDF signature: {v.name}", _pdf_line(v))
     for other in details.also_received:
         table.add_row(
             "Cùng mã, nơi gửi khác / same DocumentId, another sender",
@@ -275,6 +287,28 @@ def _change_line(document_id: str, c: Any) -> tuple[str, str]:
     by = f" bởi / by {c.by_document_id}" if c.by_document_id not in (None, document_id) else ""
     reason = f" — {c.reason}" if c.reason else ""
     return label, f"{when}{by} [{c.outcome}]{reason}"
+
+
+#: A PDF verdict in words (pdf_verdicts.verdict).
+_PDF_VERDICT_WORDS = {
+    "valid": "hợp lệ / valid",
+    "invalid": "không hợp lệ / invalid",
+    "untrusted": "không tin cậy / untrusted",
+    "unsigned": "không có chữ ký / unsigned",
+    "error": "không kiểm tra được / not checkable",
+}
+
+
+def _pdf_line(verdict: steps.PdfVerdictRow) -> str:
+    """One PDF's verdict: the verdict, then each signer and signing time, then the reason."""
+    parts = [_PDF_VERDICT_WORDS.get(verdict.verdict, verdict.verdict)]
+    for sig in verdict.signatures:
+        who = sig.get("signer") or "?"
+        when = sig.get("timestamp") or sig.get("signed_at") or "?"
+        parts.append(f"{who} ({when}; thu hồi / revocation: {sig.get('revocation')})")
+    if verdict.reason:
+        parts.append(verdict.reason)
+    return " — ".join(parts)
 
 
 @app.command("files")

@@ -49,6 +49,7 @@ from .outgoing import (
     submit_draft,
     update_draft,
 )
+from .pdfchecks import PdfVerdictRow, check_pdfs, pdf_verdicts
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
 from .sending import (
@@ -98,6 +99,7 @@ __all__ = [
     "Metrics",
     "Office",
     "OfficeIdentity",
+    "PdfVerdictRow",
     "Queued",
     "StepReport",
     "Stuck",
@@ -106,6 +108,7 @@ __all__ = [
     "approve_draft",
     "beat",
     "build_office",
+    "check_pdfs",
     "checkpoint_now",
     "compose_and_queue",
     "compose_file",
@@ -129,6 +132,7 @@ __all__ = [
     "maybe_checkpoint",
     "numbers_used",
     "open_store",
+    "pdf_verdicts",
     "queue_file",
     "queue_message",
     "receive_documents",

@@ -20,6 +20,7 @@ from ..store import Database, InboxVerdict, StoreError
 from ..store import changes as changes_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ..store import pdfchecks as pdf_store
 from ._inbound import issuer_of
 from ._office import Office
 from .replies import queue_status
@@ -204,6 +205,8 @@ class DocumentDetails:
     #: Its lifecycle, oldest first: revoked, updated, replaced (or replacing another),
     #: taken back, each with the message that did it and the outcome.
     changes: tuple[changes_store.Change, ...] = ()
+    #: What the receiver found of the received document's PDF signatures (by attachment).
+    pdf_verdicts: tuple[pdf_store.PdfVerdictRow, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -246,7 +249,10 @@ def document_details(
             for c in changes_store.changes_of(conn, office_id, document_id)
             if c.issuer in issuers
         )
+        verdicts = tuple(pdf_store.verdicts_of(conn, received.id)) if received is not None else ()
     others = tuple(
         r for r in carrying if received is None or r.sender != received.sender
     )
-    return DocumentDetails(document_id, received, sent, recipients, history, others, changes)
+    return DocumentDetails(
+        document_id, received, sent, recipients, history, others, changes, verdicts
+    )

@@ -36,6 +36,7 @@ from ..errors import EdocError
 from ..store import InboxVerdict, as_utc
 from ..store import handling as handling_store
 from ..store import inbox as inbox_store
+from ..store import pdfchecks as pdf_store
 from ..store.blobs import BlobStore
 from ..vntime import VN_TZ, to_vn_time
 from . import staff
@@ -234,6 +235,8 @@ class IncomingDetail:
     actions: tuple[str, ...]
     #: Whom the viewer may assign it to (empty unless "assign" is allowed).
     assignees: tuple[staff.User, ...]
+    #: What the receiver found of each PDF attachment's own signatures (see .pdfchecks).
+    pdf_verdicts: tuple[pdf_store.PdfVerdictRow, ...] = ()
 
 
 def today_in_vietnam(office: Office) -> dt.date:
@@ -424,6 +427,7 @@ def incoming_detail(office: Office, inbox_id: int, *, viewer: staff.User) -> Inc
         row, assignment = _visible_row(conn, office, inbox_id, viewer)
         message, verified = _message(office, conn, row)
         register = handling_store.registration_of(conn, row.id)
+        pdf_verdicts = tuple(pdf_store.verdicts_of(conn, row.id))
         history = inbox_store.status_history_of(
             conn, office.office_id, row.document_id, replies_to=row.sender
         )
@@ -506,6 +510,7 @@ def incoming_detail(office: Office, inbox_id: int, *, viewer: staff.User) -> Inc
         ),
         actions=actions,
         assignees=_assignees(office) if "assign" in actions else (),
+        pdf_verdicts=pdf_verdicts,
     )
 
 

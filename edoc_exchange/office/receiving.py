@@ -36,6 +36,7 @@ from . import large, lifecycle
 from ._inbound import Judgement
 from ._office import FINAL_STATUSES, Office, StepReport
 from .clerk import received_document
+from .pdfchecks import check_pdfs_quietly
 from .replies import queue_status
 from .worker import keep_wal_small
 
@@ -269,12 +270,15 @@ class _Intake:
                 for _item, got in fetched:
                     large.discard(got)
                 raise
-            for item, (document_id, verdict, new) in zip(
+            to_check: list[int] = []
+            for item, (document_id, verdict, new, inbox_id) in zip(
                 [i for i, _ in fetched], self._store(fetched), strict=True
             ):
                 # Stored, reply queued: only now tell the axis (the claim is kept until
                 # recorded).
                 self._acknowledge(item, _ack_status(verdict), document_id)
+                if new and verdict is InboxVerdict.VERIFIED:
+                    to_check.append(inbox_id)
                 outcome = verdict.value if new else "duplicate"
                 if outcome == "rejected":
                     report.rejected += 1
@@ -283,6 +287,10 @@ class _Intake:
                 else:
                     report.duplicates += 1
                 report.details.append(f"{item.axis_doc_id}: {outcome}")
+            # The PDFs' own signatures, while the acknowledgements go out: information
+            # stored beside each document, in its own transaction (see .pdfchecks).
+            for inbox_id in to_check:
+                check_pdfs_quietly(office, inbox_id)
             keep_wal_small(office)  # a large message leaves a large WAL behind
 
     def _in_hand(self, axis_doc_id: str) -> bool:
@@ -335,10 +343,10 @@ class _Intake:
 
     def _store(
         self, fetched: list[tuple[Listed, FetchedFile]]
-    ) -> list[tuple[str, InboxVerdict, bool]]:
+    ) -> list[tuple[str, InboxVerdict, bool, int]]:
         """Verify fetched items and store them, each with its reply queued, in one
         transaction that also records the acknowledgements the axis took meanwhile; (the
-        DocumentId, the verdict, whether it was new) of each, in order."""
+        DocumentId, the verdict, whether it was new, the inbox id) of each, in order."""
         office = self.office
         now = office.clock()
         judged: list[Judgement] = []
@@ -373,12 +381,12 @@ class _Intake:
         finally:
             for index, (_item, got) in enumerate(fetched):
                 large.discard(got, judged[index] if index < len(judged) else None)
-        results: list[tuple[str, InboxVerdict, bool]] = []
+        results: list[tuple[str, InboxVerdict, bool, int]] = []
         for (item, _got), judgement, (row, new) in zip(fetched, judged, rows, strict=True):
             if new and row.identity_finding:
                 log.warning("%s: %s", item.axis_doc_id, row.identity_finding)
             office.metrics.received(row.verdict.value)
-            results.append((judgement.fields.document_id, row.verdict, new))
+            results.append((judgement.fields.document_id, row.verdict, new, row.id))
         return results
 
     def _release(self, items: list[Listed]) -> None:

@@ -2,7 +2,8 @@
 
 For a period (``2026-Q3``, ``2026-07`` or ``2026``): documents sent and received
 electronically by month, the share acknowledged, the median time from arrival to acceptance
-(status 03), documents past their due date, and rejections with their reasons. Sending and
+(status 03), the share whose PDFs all carry a valid signature (the receiver's check,
+``pdf_verdicts``), documents past their due date, and rejections with their reasons. Sending and
 acknowledging are counted from the audit log (what happened, when), the rest from the store.
 The HTML form carries an inline SVG chart (no script, no network: it prints and archives).
 """
@@ -27,6 +28,7 @@ from ..store import Database, InboxVerdict
 from ..store import directory as directory_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ..store import pdfchecks as pdf_store
 from ..vntime import VN_TZ, as_utc
 
 __all__ = [
@@ -121,6 +123,8 @@ class EgovReport:
     received_by_month: dict[str, int] = field(default_factory=dict)
     received_total: int = 0
     received_acknowledged: int = 0
+    #: Received documents whose PDF attachments all carry a valid signature (at least one).
+    received_pdf_valid: int = 0
     sent_total: int = 0
     sent_answered: int = 0
     median_hours_to_acceptance: float | None = None
@@ -135,6 +139,13 @@ class EgovReport:
             return None
         return self.received_acknowledged / self.received_total
 
+    @property
+    def share_pdf_valid(self) -> float | None:
+        """The share of received documents with a valid signature on the document itself."""
+        if not self.received_total:
+            return None
+        return self.received_pdf_valid / self.received_total
+
     def to_json(self) -> dict[str, Any]:
         share = self.share_acknowledged
         return {
@@ -147,6 +158,10 @@ class EgovReport:
             "received_total": self.received_total,
             "received_acknowledged": self.received_acknowledged,
             "share_acknowledged": round(share, 4) if share is not None else None,
+            "received_pdf_valid": self.received_pdf_valid,
+            "share_pdf_valid": (
+                round(self.share_pdf_valid, 4) if self.share_pdf_valid is not None else None
+            ),
             "accepted": self.accepted,
             "median_hours_to_acceptance": (
                 round(self.median_hours_to_acceptance, 2)
@@ -191,6 +206,7 @@ def egov_report(
                 )
         report.sent_total = sum(report.sent_by_month.values())
         rows = inbox_store.received_between(conn, office_id, period.start, period.end)
+        pdf_valid = pdf_store.valid_between(conn, office_id, period.start, period.end)
         waits: list[float] = []
         end_day = today or min(period.end.date(), dt.date.today())
         for row in rows:
@@ -211,6 +227,8 @@ def egov_report(
             report.received_by_month[month] = report.received_by_month.get(month, 0) + 1
             if row.axis_doc_id in acked:
                 report.received_acknowledged += 1
+            if row.id in pdf_valid:
+                report.received_pdf_valid += 1
             if row.accepted_at is not None:
                 report.accepted += 1
                 waits.append(
@@ -303,6 +321,8 @@ def _csv(report: EgovReport, names: Mapping[str, str] | None = None) -> str:
         "received_total",
         "received_acknowledged",
         "share_acknowledged",
+        "received_pdf_valid",
+        "share_pdf_valid",
         "accepted",
         "median_hours_to_acceptance",
         "sent_answered_by_all_recipients",
@@ -356,6 +376,7 @@ def _html(report: EgovReport, names: Mapping[str, str] | None = None) -> str:
             {**i, "from": _named(i.get("from"), names)} for i in d["rejections"]
         ]
     share = d["share_acknowledged"]
+    pdf_share = d["share_pdf_valid"]
     median = d["median_hours_to_acceptance"]
 
     def rows(items: list[dict[str, Any]], keys: list[str]) -> str:
@@ -384,6 +405,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px}}<
 <tr><th>Văn bản đã nhận / received</th><td>{d["received_total"]}</td></tr>
 <tr><th>Tỷ lệ đã xác nhận với trục / share acknowledged</th>
 <td>{"" if share is None else f"{share * 100:.1f}%"}</td></tr>
+<tr><th>Tỷ lệ văn bản đến có chữ ký số hợp lệ trên tệp PDF / share received with a valid
+PDF signature</th><td>{"" if pdf_share is None else f"{pdf_share * 100:.1f}%"}</td></tr>
 <tr><th>Đã {_ACCEPTED.vi.lower()} ({_ACCEPTED}) / {_ACCEPTED.en}</th><td>{d["accepted"]}</td></tr>
 <tr><th>Thời gian trung vị đến khi tiếp nhận / median hours to acceptance</th>
 <td>{"" if median is None else median}</td></tr>

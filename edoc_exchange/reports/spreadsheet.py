@@ -26,6 +26,16 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("received_total", "Văn bản đã nhận", "Documents received"),
     ("received_acknowledged", "Đã xác nhận với trục", "Acknowledged at the axis"),
     ("share_acknowledged", "Tỷ lệ đã xác nhận", "Share acknowledged"),
+    (
+        "received_pdf_valid",
+        "Văn bản đến có chữ ký số hợp lệ trên tệp PDF",
+        "Received with a valid PDF signature",
+    ),
+    (
+        "share_pdf_valid",
+        "Tỷ lệ văn bản đến có chữ ký số hợp lệ",
+        "Share received with a valid signature",
+    ),
     ("accepted", "Đã tiếp nhận (03)", "Accepted (03)"),
     ("median_hours_to_acceptance", "Số giờ trung vị đến khi tiếp nhận", "Median hours to accept"),
     (
@@ -60,7 +70,7 @@ def xlsx(report: EgovReport, *, names: Mapping[str, str] | None = None) -> bytes
     summary.append(["Chỉ tiêu", "Indicator", "Giá trị / value"])
     for key, vi, en in SUMMARY_ROWS:
         summary.append([vi, en, data[key]])
-        if key == "share_acknowledged" and data[key] is not None:
+        if key.startswith("share_") and data[key] is not None:
             summary.cell(row=summary.max_row, column=3).number_format = "0.0%"
     for cell in (*summary[1], *summary[4]):
         cell.font = bold

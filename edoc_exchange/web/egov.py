@@ -101,7 +101,7 @@ class EgovView:
             value = data[key]
             if value is None:
                 shown = "—"
-            elif key == "share_acknowledged":
+            elif key.startswith("share_"):
                 shown = f"{value * 100:.1f}%"
             else:
                 shown = str(value)
