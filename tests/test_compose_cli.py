@@ -20,7 +20,7 @@ from edoc_exchange.cli import app
 from edoc_exchange.config import load_settings
 from edoc_exchange.office import build_office, refresh_directory
 from edoc_exchange.sandbox import Sandbox
-from edoc_exchange.store.tables import outbox
+from edoc_exchange.store.tables import outbox, outgoing_register
 
 COMMUNE = "000.12.05.H38"
 DISTRICT = "000.00.05.H38"
@@ -85,8 +85,8 @@ def test_compose_writes_signed_envelope_and_pdf_and_queues(office: Sandbox, tmp_
     assert doc.to_places[-1].startswith("Lưu:")
     assert doc.signer is not None
     assert doc.signer.position == "CHỦ TỊCH"
-    assert [a.content_type for a in doc.attachments] == ["application/pdf", "application/yaml"]
-    assert doc.attachments[1].data == PLAN.read_bytes()
+    # The YAML source goes only when asked for (issue 13).
+    assert [a.content_type for a in doc.attachments] == ["application/pdf"]
     assert _queued(office) == 1
     # The next plan of the year takes the next number.
     code, output = _compose(office, PLAN, tmp_path / "again.edxml", "--queue")
@@ -226,3 +226,58 @@ def test_queuing_needs_neither_axis_nor_trust(office: Sandbox, tmp_path: Path) -
     assert "[axis]" in sent.output
     assert "Traceback" not in sent.output
     assert _queued(office) == 1  # refused before queuing: the composed plan alone is there
+
+
+@pytest.fixture
+def unconnected(tmp_path: Path) -> Sandbox:
+    """A fresh office: its config and an empty store, its directory never fetched."""
+    return Sandbox.create(
+        tmp_path / "fresh", [(COMMUNE, "UBND xã Nậm Khánh"), (DISTRICT, "UBND huyện Bắc Hà")]
+    )
+
+
+def test_preview_needs_no_directory(unconnected: Sandbox, tmp_path: Path) -> None:
+    """README's tour on a fresh machine: recipients are checked when queued, not before."""
+    out, pdf = tmp_path / "plan.edxml", tmp_path / "plan.pdf"
+    code, output = _compose(unconnected, PLAN, out, "--pdf", str(pdf))
+    assert code == 0, output
+    assert "preview: not numbered, not signed" in output
+    assert pdf.read_bytes().startswith(b"%PDF")
+    result = edxml.read(out.read_bytes())
+    doc = result.message
+    assert isinstance(doc, edxml.Document)
+    assert doc.code is not None
+    assert (doc.code.number, doc.code.notation) == (None, "KH-UBND")
+    assert [r.organ_id for r in doc.recipients] == [DISTRICT]
+    assert [a.content_type for a in doc.attachments] == ["application/pdf"]
+    assert b"SignatureValue" not in out.read_bytes()  # nothing signed before it is numbered
+    assert [w.path.rsplit("/", 1)[-1] for w in result.warnings] == ["CodeNumber"]
+    with pytest.raises(edxml.EdxmlReadError):
+        edxml.read(out.read_bytes(), strict=True)  # a preview can never be queued
+    assert _queued(unconnected) == 0
+
+
+def test_queuing_refuses_a_recipient_the_empty_directory_lacks(
+    unconnected: Sandbox, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.edxml"
+    code, output = _compose(unconnected, PLAN, out, "--queue")
+    assert code == 1, output
+    assert f"OrganId {DISTRICT}" in output
+    assert "the directory is empty: run the daemon" in output
+    assert re.search(r"line \d+, column \d+\): recipients\[\d+\]\.organ_id", output), output
+    assert not out.exists()
+    assert _queued(unconnected) == 0
+    commune = build_office(load_settings(unconnected.offices[COMMUNE].config), receiving=False)
+    with commune.db.engine.connect() as conn:
+        assert conn.execute(select(outgoing_register)).all() == []  # no number taken
+
+
+def test_the_yaml_source_goes_only_when_asked(office: Sandbox, tmp_path: Path) -> None:
+    out = tmp_path / "plan.edxml"
+    code, output = _compose(office, PLAN, out, "--queue", "--attach-source")
+    assert code == 0, output
+    doc = edxml.read(out.read_bytes(), strict=True).message
+    assert isinstance(doc, edxml.Document)
+    assert [a.content_type for a in doc.attachments] == ["application/pdf", "application/yaml"]
+    assert doc.attachments[1].data == PLAN.read_bytes()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import _early  # noqa: F401  (isort: keep first)
 from . import axis as _axis  # noqa: F401  (send, inbox, fetch, ack, sent, agencies, axis serve)
 from . import compose as _compose  # noqa: F401  (compose, demo)
+from . import documents as _documents  # noqa: F401  (send-document)
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
 from . import office as _office  # noqa: F401  (db, daemon, status, mark, audit, report)
 from . import signing as _signing  # noqa: F401  (registers keys new, sign, verify)

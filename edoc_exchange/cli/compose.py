@@ -36,6 +36,12 @@ def compose_cmd(
             "--queue", help="Put it in the outbox (a blank number takes the next free one)."
         ),
     ] = False,
+    attach_source: Annotated[
+        bool,
+        typer.Option(
+            "--attach-source", help="Gửi kèm tệp YAML. Attach the YAML source to the envelope."
+        ),
+    ] = False,
     key: Annotated[Path | None, typer.Option("--key", exists=True, dir_okay=False)] = None,
     cert: Annotated[Path | None, typer.Option("--cert", exists=True, dir_okay=False)] = None,
     chain: Annotated[Path | None, typer.Option("--chain", exists=True, dir_okay=False)] = None,
@@ -78,11 +84,12 @@ def compose_cmd(
     queued = None
     try:
         if office is not None:
-            queued = steps.compose_and_queue(office, file)
+            queued = steps.compose_and_queue(office, file, attach_source=attach_source)
             composed = queued.composed
         else:
             composed = compose_file(
-                file, db=db, office_id=office_id, signer=signer, now=dt.datetime.now(dt.UTC)
+                file, db=db, office_id=office_id, signer=signer, now=dt.datetime.now(dt.UTC),
+                attach_source=attach_source,
             )
     except InputError as exc:
         err_console.print(exc.report())
@@ -92,6 +99,11 @@ def compose_cmd(
     if pdf is not None:
         write_atomically(pdf, composed.pdf)
         out.print(f"{pdf}: {len(composed.pdf)} bytes")
+    if composed.preview:
+        out.print(
+            "Bản xem trước: chưa có số, chưa ký; --queue để lấy số, ký và xếp hàng gửi / "
+            "preview: not numbered, not signed; --queue takes the number, signs and queues it"
+        )
     if queued is not None:
         state = "đã xếp hàng / queued" if queued.new else "đã có trong hàng đợi / already queued"
         out.print(f"Hộp thư đi / outbox #{queued.outbox_id}: {state}")

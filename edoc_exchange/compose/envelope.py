@@ -82,11 +82,13 @@ def to_document(
     now: dt.datetime,
     source: Path | None = None,
     pages: int | None = None,
+    unnumbered: bool = False,
 ) -> edxml.Document:
     """The edXML document for ``document``; ContentError (YAML line and column) when a
     recipient's OrganId is not in ``directory`` (OrganId -> name) or nobody can receive it.
     ``source_yaml`` None leaves the YAML out (a draft issued from the pages attaches it only
-    when asked).
+    when asked). ``unnumbered`` lets a document without a number through (a preview: the
+    strict writer still refuses it, ``office.write_unnumbered`` writes it for reading).
     """
     problems: list[Problem] = []
     recipients: list[edxml.OrganizationInfo] = []
@@ -118,7 +120,7 @@ def to_document(
                 "no recipient carries an OrganId: the document cannot be sent over the axis",
             )
         )
-    if document.number is None:
+    if document.number is None and not unnumbered:
         problems.append(
             _problem(
                 source,

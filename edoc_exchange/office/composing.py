@@ -1,7 +1,8 @@
 """Compose a plan or report for sending: YAML -> numbered, signed PDF and edXML envelope.
 
 The office's own data decide what the content alone cannot: the organisation directory
-(every recipient's OrganId must be in it), the outgoing register (a number is used once per
+(every recipient's OrganId must be in it when the document is queued; a preview needs no
+directory), the outgoing register (a number is used once per
 issuer, notation and year; a blank number takes the next free one when the document is
 queued), and the office's signer (the same key signs the PDF and the envelope).
 
@@ -16,10 +17,10 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .. import edxml, signing
-from ..compose import ContentError, Plan, Problem, Report, load, render_pdf
+from ..compose import ContentError, Plan, Report, load, render_pdf
 from ..compose.envelope import check_number, number_used, to_document
 from ..compose.load import locate
 from ..store import Database, directory
@@ -39,6 +40,9 @@ class Composed:
     pdf: bytes
     message: edxml.Document
     data: bytes
+    #: A preview of a document without a number: neither the PDF nor the envelope signed,
+    #: the envelope for reading only (it cannot be queued).
+    preview: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,23 @@ def _queued_numbers(conn: Any, issuer: str, notation: str | None, year: int) -> 
     return found
 
 
+#: The one rule an unnumbered preview breaks: the number is taken when it is queued.
+_CODE_NUMBER: Final = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/Code/CodeNumber"
+
+
+def write_unnumbered(document: edxml.Document) -> bytes:
+    """The bytes of a preview envelope that has no number yet: every rule of the strict
+    writer holds but the missing CodeNumber (EdxmlWriteError naming any other). Such an
+    envelope is for reading, never for queuing: the strict reader refuses it."""
+    errors = [
+        f for f in edxml.check(document, strict=True)
+        if f.severity is edxml.Severity.ERROR and f.path != _CODE_NUMBER
+    ]
+    if errors:
+        raise edxml.EdxmlWriteError(errors)
+    return edxml.write(document, check=False)
+
+
 def numbers_used(db: Database, issuer: str, year: int, notation: str | None = None) -> set[str]:
     """Numbers the issuer already used in ``year``: in its register and on its queued
     documents (of ``notation``, when given: each notation has its own sequence)."""
@@ -78,9 +99,11 @@ def numbers_used(db: Database, issuer: str, year: int, notation: str | None = No
 
 
 def _load_checked(
-    path: Path, *, db: Database, office_id: str | None
+    path: Path, *, db: Database, office_id: str | None, queuing: bool
 ) -> tuple[Plan | Report, dict[str, str]]:
-    """The content at ``path`` and the directory, with the issuer and directory checked."""
+    """The content at ``path`` and the directory, with the issuer checked; when
+    ``queuing``, every recipient's OrganId too (a preview needs no directory: README's
+    tour on a fresh machine)."""
     content = load(path)
     if office_id is not None and content.issuer.organ_id != office_id:
         where = locate(path, ("issuer", "organ_id"))
@@ -98,21 +121,27 @@ def _load_checked(
         )
     with db.engine.connect() as conn:
         known = directory.names(conn)
-    if not known:
-        raise ContentError(
-            [
-                Problem(
-                    "no-directory",
-                    "recipients",
-                    None,
-                    None,
-                    "Chưa có danh bạ cơ quan: chạy tiến trình nền (edoc daemon run) để tải danh bạ",
-                    "the organisation directory is empty: run the daemon (edoc daemon run) "
-                    "to fetch it",
-                )
-            ],
-            source=str(path),
+    if queuing:
+        # Checked before a number is taken; each unknown recipient named at its line.
+        empty = (
+            ("; danh bạ còn trống: chạy tiến trình nền (edoc daemon run) để tải danh bạ",
+             "; the directory is empty: run the daemon (edoc daemon run) to fetch it")
+            if not known else ("", "")
         )
+        problems = [
+            dataclasses.replace(
+                locate(path, ("recipients", index, "organ_id")),
+                code="no-directory" if not known else "unknown-recipient",
+                vi=f"Mã định danh {r.organ_id} ({r.name}) không có trong danh bạ cơ quan của "
+                f"trục{empty[0]}",
+                en=f"OrganId {r.organ_id} ({r.name}) is not in the axis's organisation "
+                f"directory{empty[1]}",
+            )
+            for index, r in enumerate(content.recipients)
+            if r.organ_id is not None and r.organ_id not in known
+        ]
+        if problems:
+            raise ContentError(problems, source=str(path))
     return content, known
 
 
@@ -123,11 +152,28 @@ def _render(
     *,
     signer: signing.Signer | None,
     now: dt.datetime,
+    attach_source: bool,
+    queuing: bool,
 ) -> Composed:
+    """The PDF and the envelope. Queuing, every recipient's OrganId must be in the
+    directory; a preview names a recipient the directory lacks as the YAML does, and one
+    without a number is written unnumbered and unsigned (a signature on a document that
+    will still change proves nothing)."""
+    directory = known
+    if not queuing:
+        directory = {r.organ_id: known.get(r.organ_id, r.name)
+                     for r in content.recipients if r.organ_id is not None}
+    preview = content.number is None and not queuing
+    if preview:
+        signer = None
     pdf = render_pdf(content, signer=signer)
+    source_yaml = path.read_bytes() if attach_source else None
     message = to_document(
-        content, directory=known, pdf=pdf, source_yaml=path.read_bytes(), now=now, source=path
+        content, directory=directory, pdf=pdf, source_yaml=source_yaml, now=now, source=path,
+        unnumbered=preview,
     )
+    if preview:
+        return Composed(content, pdf, message, write_unnumbered(message), preview=True)
     data = edxml.write(message)
     if signer is not None:
         data = signing.sign(data, signer)
@@ -141,22 +187,28 @@ def compose_file(
     office_id: str | None,
     signer: signing.Signer | None,
     now: dt.datetime,
+    attach_source: bool = False,
 ) -> Composed:
     """Load, check, render, wrap and sign the plan or report at ``path``, without queuing.
 
     A number given in the YAML is checked against the register (read only: it is taken for
-    good when the document is queued); a blank number stays blank, and the envelope is
-    refused until one is registered (:func:`compose_and_queue` takes the next).
-    Raises InputError/ContentError (YAML line and column) for anything wrong in the file,
-    including a recipient missing from the directory or a number already used.
+    good when the document is queued); a blank number stays blank, and the result is a
+    preview: unnumbered, unsigned, for reading (:func:`compose_and_queue` takes the next).
+    Recipients are not checked against the directory here (it may be empty on a machine
+    not yet connected): :func:`compose_and_queue` checks them. The YAML goes with the
+    envelope only with ``attach_source``. Raises InputError/ContentError (YAML line and
+    column) for anything wrong in the file, including a number already used.
     """
-    content, known = _load_checked(path, db=db, office_id=office_id)
+    content, known = _load_checked(path, db=db, office_id=office_id, queuing=False)
     used = numbers_used(db, content.issuer.organ_id, content.date.year, content.notation)
     check_number(content, used, source=path)
-    return _render(content, path, known, signer=signer, now=now)
+    return _render(content, path, known, signer=signer, now=now, attach_source=attach_source,
+                   queuing=False)
 
 
-def compose_and_queue(office: Office, path: Path, *, now: dt.datetime | None = None) -> Queued:
+def compose_and_queue(
+    office: Office, path: Path, *, now: dt.datetime | None = None, attach_source: bool = False
+) -> Queued:
     """Compose the document at ``path``, number it from the register, sign it with the
     office's signer and put it in the outbox: the one door for ``compose --queue``.
 
@@ -165,10 +217,12 @@ def compose_and_queue(office: Office, path: Path, *, now: dt.datetime | None = N
     signing hold no lock; if they or the queuing fail, the number is given back. A crash
     in between leaves the number taken but unused (a gap the register shows with its
     DocumentId), never the same number on two documents. Raises ContentError (YAML line
-    and column) for a number already used, and what :func:`compose_file` raises.
+    and column) for a number already used or a recipient missing from the directory, and
+    what :func:`compose_file` raises. The YAML is attached only with ``attach_source``.
     """
     now = now or office.clock()
-    content, known = _load_checked(path, db=office.db, office_id=office.office_id)
+    content, known = _load_checked(path, db=office.db, office_id=office.office_id,
+                                   queuing=True)
     issuer, notation, year = content.issuer.organ_id, content.notation, content.date.year
     asked = int(content.number) if content.number else None
 
@@ -191,7 +245,8 @@ def compose_and_queue(office: Office, path: Path, *, now: dt.datetime | None = N
             raise number_used(content, source=path) from None
     numbered = content.model_copy(update={"number": str(number)})
     try:
-        composed = _render(numbered, path, known, signer=office.signer, now=now)
+        composed = _render(numbered, path, known, signer=office.signer, now=now,
+                           attach_source=attach_source, queuing=True)
         outbox_id, new = queue_message(office, composed.data, composed=True)
     except BaseException:
         with office.db.transaction() as conn:

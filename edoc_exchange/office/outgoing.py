@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import re
 import unicodedata
@@ -58,10 +59,11 @@ from ..store.search import fold
 from ..vntime import to_vn_time
 from . import staff
 from ._office import FINAL_STATUSES, Office
-from .composing import _queued_numbers
+from .composing import _queued_numbers, write_unnumbered
 from .sending import queue_within
 
 __all__ = [
+    "CLI_ACTOR",
     "DOCUMENT_TYPES",
     "PRIORITIES",
     "YAML_MAX_BYTES",
@@ -74,6 +76,7 @@ __all__ = [
     "OutboxState",
     "RecipientState",
     "SentDetails",
+    "SentDocument",
     "SentItem",
     "SentPage",
     "Upload",
@@ -91,6 +94,7 @@ __all__ = [
     "replace_draft_yaml",
     "resend",
     "return_draft",
+    "send_document",
     "sent_details",
     "sent_list",
     "state_name",
@@ -231,9 +235,13 @@ def _text(value: str, step: str, vi_name: str, en_name: str, limit: int, *,
 
 
 def _check_fields(
-    form: DraftForm, known: Mapping[str, str], today: dt.date
+    form: DraftForm, known: Mapping[str, str], today: dt.date, *, check_recipients: bool = True
 ) -> dict[str, Any]:
-    """The form's fields checked and normalised (NFC, spaces), as the draft stores them."""
+    """The form's fields checked and normalised (NFC, spaces), as the draft stores them.
+
+    ``check_recipients=False`` (a preview) checks only that each recipient is an OrganId:
+    recipients are checked against the directory when a document is queued, not before.
+    """
     if form.doc_type not in DOCUMENT_TYPES:
         raise _refuse("doc_type", "Chọn loại văn bản trong danh sách",
                       "choose a document type from the list")
@@ -250,7 +258,7 @@ def _check_fields(
             "(e.g. KH-UBND)",
         )
     subject = _text(form.subject, "subject", "trích yếu", "subject", 500)
-    if not known:
+    if check_recipients and not known:
         raise _refuse(
             "recipients",
             "Chưa có danh bạ cơ quan: chạy tiến trình nền (edoc daemon run) để tải danh bạ",
@@ -261,7 +269,16 @@ def _check_fields(
         organ = _nfc(given)
         if not organ or organ in recipients:
             continue
-        if organ not in known:
+        if not check_recipients:
+            try:
+                edxml.OrganId.parse(organ)
+            except edxml.IdentifierError:
+                raise _refuse(
+                    "recipients",
+                    f"Nơi nhận '{organ}' không phải mã định danh cơ quan (ví dụ 000.00.05.H38)",
+                    f"recipient '{organ}' is not an OrganId (e.g. 000.00.05.H38)",
+                ) from None
+        elif organ not in known:
             raise _refuse(
                 "recipients",
                 f"Nơi nhận '{organ}' không có trong danh bạ cơ quan; chọn từ danh bạ",
@@ -928,22 +945,26 @@ def _document(
     fields: Mapping[str, Any],
     files: Sequence[tuple[drafts_store.DraftFileRow, bytes]],
     known: Mapping[str, str],
-    number: int,
+    number: int | None,
     date: dt.date,
     now: dt.datetime,
 ) -> edxml.Document:
-    """The edXML document of an approved draft under ``number`` (main file first)."""
+    """The edXML document of an approved draft under ``number`` (main file first); None
+    leaves it unnumbered (a preview), and a recipient ``known`` lacks is named by its
+    OrganId (a preview too: a document to queue has every recipient checked first)."""
     sender = office.identity.organization()
     issuer = edxml.OrganId.parse(office.office_id)
-    document_id = str(edxml.DocumentId(issuer, date, str(number), fields["notation"]))
+    shown = "" if number is None else str(number)
+    document_id = str(edxml.DocumentId(issuer, date, shown, fields["notation"]))
     due = fields.get("due_date")
-    recipients = [edxml.OrganizationInfo(organ_id=o, organ_name=known[o])
+    names = {o: known.get(o, o) for o in fields["recipients"]}
+    recipients = [edxml.OrganizationInfo(organ_id=o, organ_name=names[o])
                   for o in fields["recipients"]]
     return edxml.Document(
         sender=sender,
         recipients=recipients,
         document_id=document_id,
-        code=edxml.Code(number=str(number), notation=fields["notation"]),
+        code=edxml.Code(number=shown or None, notation=fields["notation"]),
         promulgation=edxml.PromulgationInfo(place=fields["place"], date=date),
         document_type=edxml.DocumentType(type=TYPE_CODE, type_name=fields["type_name"]),
         subject=fields["subject"],
@@ -958,7 +979,7 @@ def _document(
             promulgation_amount=1,
             appendixes=[meta.name for meta, _ in files[1:]],
         ),
-        to_places=[known[o] for o in fields["recipients"]] + ["Lưu: VT"],
+        to_places=[names[o] for o in fields["recipients"]] + ["Lưu: VT"],
         trace=[edxml.TraceHeader(organ_id=office.office_id, timestamp=now)],
         business=edxml.Bussiness(
             doc_type=edxml.BusinessDocType.NEW, reason="Văn bản điện tử mới", paper=0
@@ -1104,6 +1125,151 @@ def issue_draft(
                 raise _number_taken(number, notation, year) from None
             continue  # another clerk took it between the read and the write: the next
         return Issued(draft_id, candidate, document_id, outbox_id)
+    raise DraftError(
+        "Không lấy được số văn bản sau nhiều lần thử; thử lại sau",
+        "could not take a number after many attempts; try again later",
+        step="draft.number",
+    )
+
+
+# --- a document sent at once (edoc send-document, an embedding tool) -----------------
+
+#: The actor the audit log records for ``edoc send-document``: the command line has no web
+#: account, so the door and the operating-system account that ran it are named
+#: (``cli:<user>``); an embedding tool passes its own name, or a staff account.
+CLI_ACTOR: Final = "cli"
+
+
+@dataclass(frozen=True)
+class SentDocument:
+    """What :func:`send_document` made: the envelope, and, unless previewed, the number
+    the register gave it and its outbox row (``new`` False when those very bytes were
+    queued before)."""
+
+    document: edxml.Document
+    data: bytes
+    number: int | None = None
+    outbox_id: int | None = None
+    new: bool = False
+
+    @property
+    def preview(self) -> bool:
+        return self.outbox_id is None
+
+
+def _actor(office: Office, actor: staff.User | str | None, *, preview: bool) -> dict[str, Any]:
+    """Who the audit log names: a staff account (checked: a văn thư issues, anyone who
+    writes drafts may preview), or a door's own name (``cli:vanthu``), ``library`` when
+    none is given."""
+    if isinstance(actor, staff.User):
+        if preview:
+            _require(office, actor, _WRITERS, "xem trước văn bản", "preview documents")
+        else:
+            _require(office, actor, frozenset({staff.Role.CLERK}), "phát hành văn bản",
+                     "issue documents")
+        return {"by": actor.username, "by_id": actor.id}
+    name = _nfc(actor or "") or "library"
+    if len(name) > 100 or not name.isprintable():
+        raise _refuse("actor", "Tên người gửi không hợp lệ", "the actor's name is not valid")
+    return {"by": name, "by_id": None}
+
+
+def _as_stored(files: Sequence[drafts_store.NewFile]
+               ) -> list[tuple[drafts_store.DraftFileRow, bytes]]:
+    """Checked files as a draft holds them, so one builder makes every envelope."""
+    return [
+        (drafts_store.DraftFileRow(0, position, f.name, f.content_type, len(f.data),
+                                   hashlib.sha256(f.data).hexdigest()), f.data)
+        for position, f in enumerate(files)
+    ]
+
+
+def send_document(
+    office: Office,
+    form: DraftForm,
+    main: Upload | None,
+    attachments: Sequence[Upload] = (),
+    *,
+    actor: staff.User | str | None = None,
+    preview: bool = False,
+    number: int | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> SentDocument:
+    """Issue a document at once, without the draft's approval path: the fields and the
+    files checked as :func:`create_draft` checks them, the number taken from the outgoing
+    register (``number``, or the next free one of its notation and year), signed with the
+    office key and queued; the register's row, the outbox row and the ISSUED event in one
+    transaction, as :func:`issue_draft` writes them. The main file (PDF, or DOCX) goes as
+    it is, first, the attachments after it in the order given.
+
+    ``preview`` builds the envelope only: unnumbered, unsigned, nothing written (the
+    directory is read for the recipients' names; a recipient it lacks is not refused
+    then, only when the document is queued). ``actor`` is whom the audit log names: a
+    staff account (a văn thư to issue) or, for a door without accounts, its own name
+    (:data:`CLI_ACTOR`). Raises DraftError naming the field (``draft.subject``,
+    ``draft.attachments[2]``) with nothing written.
+    """
+    who = _actor(office, actor, preview=preview)
+    if not preview and office.signer is None:
+        raise DraftError(
+            "Chưa cấu hình khóa ký số của cơ quan ([signing]): không phát hành được",
+            "the office has no signing key ([signing]): nothing can be issued",
+            step="draft.signer",
+        )
+    if number is not None and not 0 < number < 10**11:
+        raise _refuse("number", f"Số {number} không hợp lệ", f"number {number} is not valid")
+    now = office.clock()
+    date = to_vn_time(now).date()
+    with office.db.read() as conn:
+        known = directory_store.names(conn)
+    fields = _check_fields(form, known, date, check_recipients=not preview)
+    checked_main, checked = _check_files(main, attachments, max_file_bytes, main_required=True)
+    assert checked_main is not None
+    files = _as_stored([checked_main, *(checked or [])])
+    if preview:
+        document = _document(office, fields, files, known, None, date, now)
+        return SentDocument(document, write_unnumbered(document))
+    assert office.signer is not None
+    notation, year = fields["notation"], date.year
+    for _ in range(20):
+        if number is None:
+            with office.db.read() as conn:
+                used = register_store.numbers_taken(conn, office.office_id, notation, year)
+                used |= _queued_numbers(conn, office.office_id, notation, year)
+            candidate = max(used, default=0) + 1
+        else:
+            candidate = number
+        document = _document(office, fields, files, known, candidate, date, now)
+        data = signing.sign(document, office.signer)
+        message = edxml.read(data, strict=True).message
+        document_id = str(document.document_id)
+        try:
+            with office.db.transaction() as conn:
+                register_store.reserve(
+                    conn, office_id=office.office_id, notation=notation, year=year,
+                    number=candidate, document_id=_fixed(document_id), now=now,
+                    also_used=_queued_numbers(conn, office.office_id, notation, year),
+                )
+                outbox_id, new = queue_within(conn, office, data, message)
+                audit.append(
+                    conn,
+                    office.office_id,
+                    audit.AuditEvent.ISSUED,
+                    {
+                        "draft_id": None,
+                        "document_id": document_id,
+                        "number": candidate,
+                        "notation": notation,
+                        "outbox_id": outbox_id,
+                        "files": [{"name": m.name, "sha256": m.sha256} for m, _d in files],
+                        **who,
+                    },
+                )
+        except register_store.NumberTakenError:
+            if number is not None:
+                raise _number_taken(number, notation, year) from None
+            continue  # taken by another process between the read and the write: the next
+        return SentDocument(document, data, candidate, outbox_id, new)
     raise DraftError(
         "Không lấy được số văn bản sau nhiều lần thử; thử lại sau",
         "could not take a number after many attempts; try again later",
