@@ -95,7 +95,6 @@ def test_plan_and_statuses_reach_both_stores(exchange: Exchange) -> None:
         "received",
         "verified",
         "queued",
-        "pdf_checked",  # its PDF's own signatures (here: not a readable PDF), see test_pdf_verdicts
         "acknowledged",
         "signed",
         "status_sent",

@@ -120,13 +120,12 @@ def test_the_composed_plan_arrives_with_a_valid_pdf_signature(
     signed_at = dt.datetime.fromisoformat(sig["signed_at"])
     assert abs(signed_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
 
-    # one audit event says what was found
+    # the document's VERIFIED audit event says what was found (no second event)
     with ex.district.db.read() as conn:
-        checked = [
-            e for e in audit.entries(conn, ex.district.office_id) if e.event == "pdf_checked"
-        ]
-    [event] = checked
-    assert event.data["data"]["files"] == [
+        found = list(audit.entries(conn, ex.district.office_id))
+    assert not [e for e in found if e.event == "pdf_checked"]
+    [event] = [e for e in found if e.event == "verified"]
+    assert event.data["data"]["pdf_signatures"] == [
         {"name": verdict.name, "verdict": "valid", "reason": None}
     ]
     # the status line says who signed and that revocation was not checked

@@ -3,14 +3,17 @@
 The XML signature decides whether a document is accepted; the PDF's own signatures are
 what the law cares about, so after a verified document is stored each PDF attachment is
 checked under the office's trust roots (:mod:`..compose.pdfcheck`) and the verdicts are
-stored beside it, with one audit event. This runs after the storing transaction, in its
-own: a failure here loses nothing and delays no acknowledgement; the document simply has
-no verdict yet, and :func:`check_pdfs` can be called again.
+stored beside it, with one audit event. The receiving step checks the message it already
+holds in memory before its storing transaction and records the verdicts inside it (no
+second read, parse or transaction per document); a large message (kept on its file) is
+checked after it is stored, in a transaction of its own. A check that fails loses nothing
+and delays no acknowledgement; :func:`check_pdfs` can be called again.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .. import audit, edxml
 from ..compose.pdfcheck import check_pdf, is_pdf
@@ -22,28 +25,25 @@ from ..store.pdfchecks import PdfVerdictRow
 from . import large
 from ._office import Office
 
-__all__ = ["PdfVerdictRow", "check_pdfs", "pdf_verdicts", "verdict_counts"]
+__all__ = [
+    "PdfVerdictRow",
+    "check_pdfs",
+    "pdf_verdicts",
+    "recheck_verdicts",
+    "record_verdicts",
+    "verdict_counts",
+    "verdicts_of",
+]
 
 log = logging.getLogger("edoc.office")
 
 
-def check_pdfs(office: Office, inbox_id: int) -> list[PdfVerdictRow]:
-    """Check the PDF attachments of the received document ``inbox_id``, store the verdicts
-    (replacing an earlier check) with a PDF_CHECKED audit event, and return them.
-
-    A rejected document, or one without PDF attachments, gets no verdict (an empty list).
-    Raises what reading the store raises (StoreError); never raises for a PDF's content.
+def verdicts_of(office: Office, message: edxml.Message) -> list[PdfVerdictRow]:
+    """The verdicts of a verified message's PDF attachments, computed in memory (no
+    database work): what the receiving step records in its storing transaction. Empty for
+    a status message or a document without PDF attachments. Never raises for a PDF's
+    content; a checker failure becomes an "error" verdict (the document is stored anyway).
     """
-    with office.db.read() as conn:
-        row = inbox_store.incoming_by_id(conn, office.office_id, inbox_id)
-        if row is None or row.verdict is not InboxVerdict.VERIFIED:
-            return []
-        blobs = large.blob_store(office) if row.message_blob is not None else None
-        verified = inbox_store.verified_document(conn, row, blobs=blobs)
-    if verified.content_file is not None:
-        message = read_file_lazily(verified.content_file).message
-    else:
-        message = edxml.read(verified.content).message
     if not isinstance(message, edxml.Document):
         return []
     roots = office.trust().roots
@@ -63,22 +63,64 @@ def check_pdfs(office: Office, inbox_id: int) -> list[PdfVerdictRow]:
                 details=checked.details(),
             )
         )
+    return verdicts
+
+
+def record_verdicts(
+    conn: Any, office: Office, arrived: list[tuple[int, list[PdfVerdictRow]]]
+) -> None:
+    """Store the verdicts of documents stored in this transaction (the receiving step's
+    group: one statement), their first and only check; the documents' VERIFIED events
+    tell them, so no event of their own."""
+    if arrived:
+        pdf_store.add_verdicts(conn, arrived)
+
+
+def recheck_verdicts(
+    conn: Any, office: Office, inbox_id: int, document_id: str, sender: str,
+    verdicts: list[PdfVerdictRow],
+) -> None:
+    """Store ``verdicts`` of an earlier stored document, replacing any earlier check, with a
+    PDF_CHECKED audit event, in the caller's transaction."""
     if not verdicts:
-        return []
-    with office.db.transaction() as conn:
-        pdf_store.replace_verdicts(conn, inbox_id, verdicts)
-        audit.append(
-            conn,
-            office.office_id,
-            audit.AuditEvent.PDF_CHECKED,
-            {
-                "document_id": row.document_id,
-                "from": row.sender,
-                "files": [
-                    {"name": v.name, "verdict": v.verdict, "reason": v.reason} for v in verdicts
-                ],
-            },
-        )
+        return
+    pdf_store.replace_verdicts(conn, inbox_id, verdicts)
+    audit.append(
+        conn,
+        office.office_id,
+        audit.AuditEvent.PDF_CHECKED,
+        {
+            "document_id": document_id,
+            "from": sender,
+            "files": [
+                {"name": v.name, "verdict": v.verdict, "reason": v.reason} for v in verdicts
+            ],
+        },
+    )
+
+
+def check_pdfs(office: Office, inbox_id: int) -> list[PdfVerdictRow]:
+    """Check the PDF attachments of the received document ``inbox_id`` again (or for the
+    first time: a large message, checked after it was stored), store the verdicts
+    (replacing an earlier check) with a PDF_CHECKED audit event, and return them.
+
+    A rejected document, or one without PDF attachments, gets no verdict (an empty list).
+    Raises what reading the store raises (StoreError); never raises for a PDF's content.
+    """
+    with office.db.read() as conn:
+        row = inbox_store.incoming_by_id(conn, office.office_id, inbox_id)
+        if row is None or row.verdict is not InboxVerdict.VERIFIED:
+            return []
+        blobs = large.blob_store(office) if row.message_blob is not None else None
+        verified = inbox_store.verified_document(conn, row, blobs=blobs)
+    if verified.content_file is not None:
+        message = read_file_lazily(verified.content_file).message
+    else:
+        message = edxml.read(verified.content).message
+    verdicts = verdicts_of(office, message)
+    if verdicts:
+        with office.db.transaction() as conn:
+            recheck_verdicts(conn, office, inbox_id, row.document_id, row.sender, verdicts)
     return verdicts
 
 

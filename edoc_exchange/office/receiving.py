@@ -36,7 +36,12 @@ from . import large, lifecycle
 from ._inbound import Judgement
 from ._office import FINAL_STATUSES, Office, StepReport
 from .clerk import received_document
-from .pdfchecks import check_pdfs_quietly
+from .pdfchecks import (
+    PdfVerdictRow,
+    check_pdfs_quietly,
+    record_verdicts,
+    verdicts_of,
+)
 from .replies import queue_status
 from .worker import keep_wal_small
 
@@ -271,14 +276,14 @@ class _Intake:
                     large.discard(got)
                 raise
             to_check: list[int] = []
-            for item, (document_id, verdict, new, inbox_id) in zip(
+            for item, (document_id, verdict, new, inbox_id, checked) in zip(
                 [i for i, _ in fetched], self._store(fetched), strict=True
             ):
                 # Stored, reply queued: only now tell the axis (the claim is kept until
                 # recorded).
                 self._acknowledge(item, _ack_status(verdict), document_id)
-                if new and verdict is InboxVerdict.VERIFIED:
-                    to_check.append(inbox_id)
+                if new and verdict is InboxVerdict.VERIFIED and not checked:
+                    to_check.append(inbox_id)  # a large message: checked from its file
                 outcome = verdict.value if new else "duplicate"
                 if outcome == "rejected":
                     report.rejected += 1
@@ -287,8 +292,8 @@ class _Intake:
                 else:
                     report.duplicates += 1
                 report.details.append(f"{item.axis_doc_id}: {outcome}")
-            # The PDFs' own signatures, while the acknowledgements go out: information
-            # stored beside each document, in its own transaction (see .pdfchecks).
+            # A large message's PDFs, while the acknowledgements go out: checked from its
+            # stored file, in a transaction of their own (see .pdfchecks).
             for inbox_id in to_check:
                 check_pdfs_quietly(office, inbox_id)
             keep_wal_small(office)  # a large message leaves a large WAL behind
@@ -343,31 +348,44 @@ class _Intake:
 
     def _store(
         self, fetched: list[tuple[Listed, FetchedFile]]
-    ) -> list[tuple[str, InboxVerdict, bool, int]]:
-        """Verify fetched items and store them, each with its reply queued, in one
-        transaction that also records the acknowledgements the axis took meanwhile; (the
-        DocumentId, the verdict, whether it was new, the inbox id) of each, in order."""
+    ) -> list[tuple[str, InboxVerdict, bool, int, bool]]:
+        """Verify fetched items and store them, each with its reply queued and its PDFs'
+        verdicts, in one transaction that also records the acknowledgements the axis took
+        meanwhile; (the DocumentId, the verdict, whether it was new, the inbox id, whether
+        its PDFs were checked) of each, in order."""
         office = self.office
         now = office.clock()
         judged: list[Judgement] = []
+        pdfs: list[list[PdfVerdictRow] | None] = []
         try:
             for item, got in fetched:
                 # In memory when small; on its file when large (kept as a blob, see .large).
-                judged.append(
-                    large.judge_fetched(
-                        got, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
-                    )
+                judgement = large.judge_fetched(
+                    got, office.trust(), axis_doc_id=item.axis_doc_id, listed_sender=item.sender
                 )
+                judged.append(judgement)
+                pdfs.append(_pdf_verdicts(office, judgement))
             acked = self._answered(wait=False)
 
             def store(conn: Any) -> list[tuple[inbox_store.InboxRow, bool]]:
                 # One audit flush (head locked just before commit) for the step's events.
                 with audit.batch(conn, office.office_id):
                     self._record_acks(conn, acked)
-                    return [
-                        _store_judged(conn, office, item, judgement, got.sha256, now)
-                        for (item, got), judgement in zip(fetched, judged, strict=True)
+                    stored = [
+                        _store_judged(conn, office, item, judgement, got.sha256, now, pdf)
+                        for (item, got), judgement, pdf in zip(fetched, judged, pdfs, strict=True)
                     ]
+                    # The new documents' PDF verdicts, in one statement for the group.
+                    record_verdicts(
+                        conn,
+                        office,
+                        [
+                            (row.id, pdf)
+                            for (row, new), pdf in zip(stored, pdfs, strict=True)
+                            if new and pdf and row.verdict is InboxVerdict.VERIFIED
+                        ],
+                    )
+                    return stored
 
             try:
                 rows = office.db.run(store)  # again on a new connection if it died
@@ -381,12 +399,16 @@ class _Intake:
         finally:
             for index, (_item, got) in enumerate(fetched):
                 large.discard(got, judged[index] if index < len(judged) else None)
-        results: list[tuple[str, InboxVerdict, bool, int]] = []
-        for (item, _got), judgement, (row, new) in zip(fetched, judged, rows, strict=True):
+        results: list[tuple[str, InboxVerdict, bool, int, bool]] = []
+        for (item, _got), judgement, pdf, (row, new) in zip(
+            fetched, judged, pdfs, rows, strict=True
+        ):
             if new and row.identity_finding:
                 log.warning("%s: %s", item.axis_doc_id, row.identity_finding)
             office.metrics.received(row.verdict.value)
-            results.append((judgement.fields.document_id, row.verdict, new, row.id))
+            results.append(
+                (judgement.fields.document_id, row.verdict, new, row.id, pdf is not None)
+            )
         return results
 
     def _release(self, items: list[Listed]) -> None:
@@ -487,6 +509,20 @@ def receive_documents(office: Office) -> StepReport:
     return report
 
 
+def _pdf_verdicts(office: Office, judged: Judgement) -> list[PdfVerdictRow] | None:
+    """The verdicts of a verified message's PDFs, from the message in memory; None when
+    they are checked later (a large message, kept on its file) or the checker failed (then
+    :func:`check_pdfs_quietly` tries again after the store)."""
+    verified = judged.verified
+    if verified is None or _staged(judged.record):
+        return None if verified is not None else []
+    try:
+        return verdicts_of(office, verified.message)
+    except Exception as exc:  # information only: never a reason not to store the document
+        log.warning("PDF signatures not checked before storing: %s", exc)
+        return None
+
+
 def _store_judged(
     conn: Any,
     office: Office,
@@ -494,9 +530,11 @@ def _store_judged(
     judged: Judgement,
     sha256: str,
     now: dt.datetime,
+    pdf_verdicts: list[PdfVerdictRow] | None = None,
 ) -> tuple[inbox_store.InboxRow, bool]:
     """Store a judged item (verified record or rejection evidence), with its audit events
-    and reply, in the caller's transaction; (row, whether it is new)."""
+    (telling its PDFs' verdicts) and reply, in the caller's transaction; (row, whether it
+    is new). The verdicts' rows are written by the caller, for the whole group at once."""
     # The blob folder only for a large message (a PostgreSQL store names it in settings).
     blobs = large.blob_store(office) if _staged(judged.record) else None
     if isinstance(judged.record, inbox_store.VerifiedRecord):
@@ -520,7 +558,7 @@ def _store_judged(
             now=now,
         )
     if new:
-        _record_arrival(conn, office, item.axis_doc_id, judged, sha256)
+        _record_arrival(conn, office, item.axis_doc_id, judged, sha256, pdf_verdicts)
         if judged.verified is not None and isinstance(judged.verified.message, edxml.Document):
             # A revoke, update or replace: applied to its sender's stored original.
             lifecycle.document_arrived(conn, office, row, judged.verified.message)
@@ -534,9 +572,15 @@ def _staged(record: inbox_store.VerifiedRecord | inbox_store.RejectedRecord) -> 
 
 
 def _record_arrival(
-    conn: Any, office: Office, axis_doc_id: str, judged: Judgement, sha256: str
+    conn: Any,
+    office: Office,
+    axis_doc_id: str,
+    judged: Judgement,
+    sha256: str,
+    pdf_verdicts: list[PdfVerdictRow] | None = None,
 ) -> None:
-    """The audit events of a new arrival, and its 01/02 reply, in the storing transaction."""
+    """The audit events of a new arrival, and its 01/02 reply, in the storing transaction;
+    the PDFs' verdicts, when checked, are told in the VERIFIED event (one event, not two)."""
     fields = judged.fields
     audit.append(
         conn,
@@ -569,6 +613,10 @@ def _record_arrival(
         }
         if record.identity_finding:
             event["identity_finding"] = record.identity_finding
+        if pdf_verdicts:
+            event["pdf_signatures"] = [
+                {"name": v.name, "verdict": v.verdict, "reason": v.reason} for v in pdf_verdicts
+            ]
         audit.append(conn, office.office_id, audit.AuditEvent.VERIFIED, event)
         code = edxml.StatusCode.ARRIVED
         note = None

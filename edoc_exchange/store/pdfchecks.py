@@ -20,6 +20,7 @@ from .tables import InboxVerdict, inbox, pdf_verdicts
 
 __all__ = [
     "PdfVerdictRow",
+    "add_verdicts",
     "checked_inbox_ids",
     "replace_verdicts",
     "valid_between",
@@ -58,21 +59,27 @@ def replace_verdicts(
 ) -> None:
     """Store the verdicts of one received document, replacing any earlier check."""
     conn.execute(delete(pdf_verdicts).where(pdf_verdicts.c.inbox_id == inbox_id))
-    if verdicts:
-        conn.execute(
-            insert(pdf_verdicts),
-            [
-                {
-                    "inbox_id": inbox_id,
-                    "position": v.position,
-                    "name": v.name,
-                    "verdict": v.verdict,
-                    "details": json.dumps(v.details, ensure_ascii=False, sort_keys=True),
-                    "checked_at": v.checked_at,
-                }
-                for v in verdicts
-            ],
-        )
+    add_verdicts(conn, [(inbox_id, verdicts)])
+
+
+def add_verdicts(
+    conn: Connection, checked: Sequence[tuple[int, Sequence[PdfVerdictRow]]]
+) -> None:
+    """Store the first verdicts of documents just stored, in one statement."""
+    rows = [
+        {
+            "inbox_id": inbox_id,
+            "position": v.position,
+            "name": v.name,
+            "verdict": v.verdict,
+            "details": json.dumps(v.details, ensure_ascii=False, sort_keys=True),
+            "checked_at": v.checked_at,
+        }
+        for inbox_id, verdicts in checked
+        for v in verdicts
+    ]
+    if rows:
+        conn.execute(insert(pdf_verdicts), rows)
 
 
 def verdicts_of(conn: Connection, inbox_id: int) -> list[PdfVerdictRow]:
