@@ -80,6 +80,12 @@ def test_replaced_then_revoked_both_stores_show_the_chain(exchange: Exchange) ->
     assert steps.send_due(ex.commune).done == 1
     assert steps.receive_documents(ex.district).done == 1
     assert revoked.change.by_outbox_id == revoked.outbox_ids[0]
+    # the sender's view of the replacement is still the replacement, not the revoke that
+    # re-used its DocumentId
+    details = steps.document_details(ex.commune.db, ex.commune.office_id, new_id)
+    assert details.sent is not None
+    assert details.sent.id not in revoked.outbox_ids
+    assert details.sent.id in replaced.outbox_ids
 
     assert _chain(ex.commune, original) == [(original, "replaced", new_id, "sent")]
     assert _chain(ex.commune, new_id) == [

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    exists,
     func,
     insert,
     literal,
@@ -38,7 +39,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..vntime import as_utc
 from .blobs import BlobStore, StagedFile
 from .db import StoreError
-from .tables import OutboxState, outbox, outbox_following, recipient_statuses
+from .tables import (
+    OutboxState,
+    document_changes,
+    outbox,
+    outbox_following,
+    recipient_statuses,
+)
 from .workers import dead_claim
 
 __all__ = [
@@ -688,7 +695,9 @@ def mark_final_if_done(
 
 def find_document(conn: Connection, office_id: str, document_id: str) -> OutboxRow | None:
     """This office's outgoing document with that DocumentId (the latest queued), or None;
-    with how it is followed at the axis."""
+    with how it is followed at the axis. A revoke or update re-uses the DocumentId of the
+    document it changes: such a message (``document_changes.by_outbox_id``) is not the
+    document, which stays the one shown."""
     row = conn.execute(
         select(
             outbox,
@@ -700,6 +709,11 @@ def find_document(conn: Connection, office_id: str, document_id: str) -> OutboxR
             outbox.c.office_id == office_id,
             outbox.c.document_id == document_id,
             outbox.c.kind == "edoc",
+            ~exists().where(
+                document_changes.c.by_outbox_id == outbox.c.id,
+                document_changes.c.direction == "out",
+                document_changes.c.document_id == document_id,
+            ),
         )
         .order_by(outbox.c.id.desc())
         .limit(1)
