@@ -17,7 +17,7 @@ from web_fixtures import PASSWORD, add_staff, browser, pages  # noqa: F401  (fix
 PAGES = ("/incoming", "/notices", "/drafts", "/drafts/new", "/outgoing", "/egov", "/audit")
 #: A word key left untranslated shows as itself, e.g. "incoming.title".
 KEY = re.compile(r"\b(?:app|nav|login|error|common|incoming|notices|drafts?|outgoing|egov|"
-                 r"audit|users)\.[a-z_.]+\b")
+                 r"audit|users|lifecycle)\.[a-z_.]+\b")
 
 
 @pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])

@@ -23,7 +23,18 @@ from starlette.types import Scope
 
 from .. import office as steps
 from ..config import WebSettings
-from . import audit_pages, auth, drafts, egov, incoming, notices, outgoing, users, yaml_drafts
+from . import (
+    audit_pages,
+    auth,
+    drafts,
+    egov,
+    incoming,
+    lifecycle_pages,
+    notices,
+    outgoing,
+    users,
+    yaml_drafts,
+)
 from ._app import HERE, BodyLimit, SecurityHeaders, WebContext, error_page, not_found
 
 __all__ = ["WebContext", "create_app"]
@@ -74,6 +85,7 @@ def create_app(
         *drafts.routes,
         *yaml_drafts.routes,
         *outgoing.routes,
+        *lifecycle_pages.routes,
         *egov.routes,
         *audit_pages.routes,
         *users.routes,

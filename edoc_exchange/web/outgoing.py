@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .. import office as steps
 from ..office import outgoing, staff
 from ..office.outgoing import OutboxState
 from ..vntime import to_vn_time
@@ -79,11 +80,17 @@ async def outgoing_detail(request: Request) -> Response:
         outbox_id = int(request.path_params["outbox_id"])
     except (KeyError, ValueError):
         return not_found(request)
-    details = await call(outgoing.sent_details, context(request).office, _user(request),
-                         outbox_id)
+    office = context(request).office
+    details = await call(outgoing.sent_details, office, _user(request), outbox_id)
+    document_id = details.item.summary.document_id
+    known = await call(steps.document_details, office.db, office.office_id, document_id)
     return render(request, "outgoing_detail.html", details=details, item=details.item,
                   pick=pick(request), when=when, may_resend=_user(request).role in RESENDERS,
-                  done=request.query_params.get("done"))
+                  done=request.query_params.get("done"), changes=known.changes,
+                  may_change=_user(request).role in RESENDERS
+                  and details.item.summary.state is OutboxState.SENT
+                  and not any(c.change in ("revoked", "replaced") and c.document_id
+                              == document_id for c in known.changes))
 
 
 RESENDERS = (staff.Role.CLERK, staff.Role.LEADER)
