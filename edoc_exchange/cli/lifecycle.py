@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from .. import edxml
 from .. import office as steps
 from ..config import load_settings
 from ..office import build_office
@@ -72,5 +73,6 @@ def answer_take_back_cmd(
             step="lifecycle.answer_take_back",
         )
     answer_take_back(office, details.received.id, accept, note=note, actor=_actor())
-    code = "15" if accept else "16"
+    answer = edxml.StatusCode.CHANGE_ACCEPTED if accept else edxml.StatusCode.CHANGE_REFUSED
+    code = answer.value
     out.print(f"Đã xếp hàng trả lời {code} / answer {code} queued: {document_id}")

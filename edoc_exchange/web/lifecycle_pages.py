@@ -12,13 +12,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .. import edxml
 from ..office import lifecycle, outgoing, staff
 from . import _i18n
 from ._app import call, context, form_of, page
 
+_S = edxml.StatusCode
+
 _i18n.add({
     "lifecycle.revoke": ("Thu hồi văn bản", "Revoke the document"),
-    "lifecycle.take_back": ("Yêu cầu lấy lại (13)", "Ask it back (13)"),
+    "lifecycle.take_back": (
+        f"{_S.TAKE_BACK_REQUESTED.vi} ({_S.TAKE_BACK_REQUESTED.value})",
+        f"Ask it back ({_S.TAKE_BACK_REQUESTED.value})",
+    ),
     "lifecycle.reason": ("Lý do", "Reason"),
     "lifecycle.revoke_confirm": (
         "Thu hồi văn bản này? Mọi nơi nhận sẽ được báo.",
