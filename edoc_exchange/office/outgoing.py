@@ -1013,6 +1013,27 @@ def _number_taken(number: int, notation: str, year: int) -> DraftError:
     )
 
 
+def _check_number(number: int) -> None:
+    if not 0 < number < 10**11:
+        raise _refuse("number", f"Số {number} không hợp lệ", f"number {number} is not valid")
+
+
+def _can_issue(office: Office, number: int | None) -> signing.Signer:
+    """What issuing needs before any work: the office's signing key (returned), and a
+    number (when one is given) of the register's range; DraftError naming which
+    otherwise."""
+    signer = office.signer
+    if signer is None:
+        raise DraftError(
+            "Chưa cấu hình khóa ký số của cơ quan ([signing]): không phát hành được",
+            "the office has no signing key ([signing]): nothing can be issued",
+            step="draft.signer",
+        )
+    if number is not None:
+        _check_number(number)
+    return signer
+
+
 def issue_draft(
     office: Office, by: staff.User, draft_id: int, *, number: int | None = None
 ) -> Issued:
@@ -1031,14 +1052,7 @@ def issue_draft(
     stored YAML with the number taken, under the YAML's date, and its PDF signed (PAdES).
     """
     _require(office, by, frozenset({staff.Role.CLERK}), "phát hành văn bản", "issue documents")
-    if office.signer is None:
-        raise DraftError(
-            "Chưa cấu hình khóa ký số của cơ quan ([signing]): không phát hành được",
-            "the office has no signing key ([signing]): nothing can be issued",
-            step="draft.signer",
-        )
-    if number is not None and not 0 < number < 10**11:
-        raise _refuse("number", f"Số {number} không hợp lệ", f"number {number} is not valid")
+    signer = _can_issue(office, number)
     now = office.clock()
     date = to_vn_time(now).date()
     with office.db.read() as conn:
@@ -1078,9 +1092,8 @@ def issue_draft(
         if source is None:
             document = _document(office, fields, files, known, candidate, date, now)
         else:
-            document, issued_pdf = _composed_document(office.signer, source, known, candidate,
-                                                      now)
-        data = signing.sign(document, office.signer)
+            document, issued_pdf = _composed_document(signer, source, known, candidate, now)
+        data = signing.sign(document, signer)
         message = edxml.read(data, strict=True).message
         document_id = str(document.document_id)
         taken_for = _fixed(document_id)
@@ -1210,14 +1223,10 @@ def send_document(
     ``draft.attachments[2]``) with nothing written.
     """
     who = _actor(office, actor, preview=preview)
-    if not preview and office.signer is None:
-        raise DraftError(
-            "Chưa cấu hình khóa ký số của cơ quan ([signing]): không phát hành được",
-            "the office has no signing key ([signing]): nothing can be issued",
-            step="draft.signer",
-        )
-    if number is not None and not 0 < number < 10**11:
-        raise _refuse("number", f"Số {number} không hợp lệ", f"number {number} is not valid")
+    if not preview:
+        _can_issue(office, number)
+    elif number is not None:
+        _check_number(number)
     now = office.clock()
     date = to_vn_time(now).date()
     with office.db.read() as conn:
