@@ -2,7 +2,7 @@
 # Install edoc-exchange into ./.venv on a fresh Debian machine.
 #   scripts/install.sh         the product (enough for `edoc demo`): Liberation fonts, [pdf]
 #   scripts/install.sh --dev   also what the tests need: SoftHSM2, xmlsec1, PostgreSQL 15
-#                              server binaries, Chromium (Debian packages) and the
+#                              server binaries, Chromium, poppler-utils (Debian packages) and the
 #                              dev/pkcs11/postgres extras
 # Debian packages are installed with apt-get when running as root; otherwise it says which
 # are missing. Safe to run again.
@@ -26,6 +26,8 @@ if [[ $dev -eq 1 ]]; then
     # The browser tests drive Debian's Chromium with Playwright (its own download cannot
     # work on these machines).
     [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
+    # pdftoppm: the tests look at rendered PDFs (signature and seal images) as pictures.
+    command -v pdftoppm >/dev/null 2>&1 || apt_packages+=(poppler-utils)
 fi
 if [[ ${#apt_packages[@]} -gt 0 ]]; then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -31,6 +31,7 @@ TABLES = {
     "alembic_version",
     "inbox_claims",
     "outgoing_register",
+    "paper_counts",
     "workers",
     "inbox_work",
     "office_polls",
@@ -46,7 +47,7 @@ TABLES = {
     "pdf_verdicts",
 }
 #: The newest migration: what a fresh database is upgraded to.
-HEAD = "0009"
+HEAD = "0010"
 
 
 def test_sqlite_upgrade_is_idempotent_and_uses_wal(tmp_path: Path) -> None:

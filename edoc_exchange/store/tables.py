@@ -15,6 +15,7 @@ import enum
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Enum,
@@ -549,3 +550,22 @@ pdf_verdicts = Table(
     Column("details", Text, nullable=False),  # JSON: one entry per signature
     Column("checked_at", _TS, nullable=False),
 )
+
+
+paper_counts = Table(
+    "paper_counts",
+    metadata,
+    # Documents the office handled on paper in a quarter (revision 0010), entered by the
+    # clerk: the e-governance report's share of documents handled electronically.
+    Column("office_id", _ORGAN, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("quarter", Integer, primary_key=True),  # 1..4
+    Column("direction", String(3), primary_key=True),  # in | out
+    Column("count", Integer, nullable=False),
+    Column("entered_by", String(200), nullable=True),
+    Column("entered_at", _TS, nullable=False),
+    CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter"),
+    CheckConstraint("direction IN ('in', 'out')", name="direction"),
+    CheckConstraint("count >= 0", name="count"),
+)
+
