@@ -248,6 +248,7 @@ def test_take_back_asked_answered_and_seen_by_the_sender(exchange: Exchange) -> 
 
 
 def test_status_lines_show_the_chain() -> None:
+    import dataclasses
     import datetime as dt
 
     from edoc_exchange.cli.office import _change_line
@@ -260,9 +261,11 @@ def test_status_lines_show_the_chain() -> None:
     )
     assert _change_line(old, replaced) == (
         "Thay thế / replaced",
-        f"2025-03-15 bởi / by {new} [applied] — Sửa",
+        f"đã bị thay thế bởi / replaced by {new} 2025-03-15 [đã áp dụng / applied] — Sửa",
     )
     assert _change_line(new, replaced) == (
         "Thay thế / replaced",
-        f"{old} ← {new} 2025-03-15 [applied]",
+        f"thay thế cho / replaces {old} 2025-03-15 [đã áp dụng / applied]",
     )
+    unknown = dataclasses.replace(replaced, outcome="unknown-original")
+    assert "original unknown" in _change_line(old, unknown)[1]

@@ -1,13 +1,17 @@
-"""``edoc revoke``, ``edoc take-back`` and ``edoc answer-take-back``: a sent document's
-lifecycle from the command line, through the same library calls (``office.lifecycle``).
+"""``edoc revoke``, ``edoc update``, ``edoc replace``, ``edoc take-back`` and
+``edoc answer-take-back``: a sent document's lifecycle from the command line, through the
+same library calls (``office.lifecycle``) the pages use.
 
-Replacing and updating need a new document or new fields: they stay library calls (and
-the pages' job) for now. The actor recorded is the operating-system account, as for
-``edoc send-document``.
+A replacement is a document of its own: new files, a number from the outgoing register,
+the original's header unless ``--subject``/``--due`` say otherwise (the one door,
+``office.outgoing.send_document``). The actor recorded is the operating-system account, as
+for ``edoc send-document``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,10 +19,18 @@ import typer
 from .. import edxml
 from .. import office as steps
 from ..config import load_settings
-from ..office import build_office
-from ..office.lifecycle import LifecycleError, answer_take_back, revoke, take_back
+from ..office import build_office, open_store
+from ..office.lifecycle import (
+    LifecycleError,
+    answer_take_back,
+    replace_with_files,
+    revoke,
+    take_back,
+    update,
+)
+from ..office.outgoing import DraftError
 from ._app import ConfigOption, app, exits_on_error, out
-from .documents import _actor
+from .documents import _actor, _named, _refused, _upload
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Lý do. The reason (required).")]
 
@@ -76,3 +88,95 @@ def answer_take_back_cmd(
     answer = edxml.StatusCode.CHANGE_ACCEPTED if accept else edxml.StatusCode.CHANGE_REFUSED
     code = answer.value
     out.print(f"Đã xếp hàng trả lời {code} / answer {code} queued: {document_id}")
+
+
+AttachOption = Annotated[list[Path] | None, typer.Option(
+    "--attach", help="Tệp đính kèm (lặp lại được) / an attachment (repeatable).")]
+DueOption = Annotated[str | None, typer.Option("--due", help="Hạn xử lý mới / new due yyyy-mm-dd.")]
+SubjectOption = Annotated[str | None, typer.Option("--subject", help="Trích yếu mới / new subject.")]
+
+
+@app.command("update")
+@exits_on_error
+def update_cmd(
+    document_id: str,
+    reason: ReasonOption,
+    subject: SubjectOption = None,
+    content: Annotated[str | None, typer.Option("--content", help="Nội dung / content.")] = None,
+    due: DueOption = None,
+    main: Annotated[Path | None, typer.Option(
+        "--main", dir_okay=False, help="Văn bản chính mới / a new main file (PDF or DOCX).")
+    ] = None,
+    attach: AttachOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Cập nhật văn bản đã gửi. Update a sent document (BussinessDocType 2, same
+    DocumentId): a new subject, content, due date, or new files (--main, --attach)."""
+    due_date = None
+    if due is not None:
+        try:
+            due_date = dt.date.fromisoformat(due.strip())
+        except ValueError:
+            raise _refused("--due", f"Hạn xử lý '{due}' không phải ngày (yyyy-mm-dd)",
+                           f"due date '{due}' is not a date (yyyy-mm-dd)") from None
+    attachments = list(attach or [])
+    if attachments and main is None:
+        raise _refused("--attach", "Tệp đính kèm mới cần cả văn bản chính mới (--main)",
+                       "new attachments need the new main file too (--main)")
+    settings = load_settings(config)
+    max_bytes = int(settings.web.upload_max_mb * 1024 * 1024)
+    files = []
+    if main is not None:
+        files = [_upload(main, "--main", max_bytes),
+                 *(_upload(p, f"--attach {p}", max_bytes) for p in attachments)]
+    office = build_office(settings, receiving=False)
+    try:
+        sent = update(office, document_id, reason, subject=subject, content=content,
+                      due_date=due_date, files=files, actor=_actor(), max_file_bytes=max_bytes)
+    except DraftError as exc:
+        named = _named(exc, attachments)
+        raise DraftError(named.vi, named.en,
+                         step="--main" if named.step == "MAIN_FILE" else named.step) from None
+    out.print(
+        f"Đã xếp hàng thư cập nhật / update queued: {document_id} "
+        f"(outbox #{', #'.join(map(str, sent.outbox_ids))})"
+    )
+
+
+@app.command("replace")
+@exits_on_error
+def replace_cmd(
+    document_id: str,
+    main: Annotated[Path, typer.Argument(
+        metavar="MAIN_FILE", help="Văn bản chính của bản thay thế / the new main file.")],
+    reason: ReasonOption,
+    attach: AttachOption = None,
+    subject: SubjectOption = None,
+    due: DueOption = None,
+    number: Annotated[int | None, typer.Option(
+        "--number", help="Số đã đăng ký / a number (default: the register's next).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Thay thế văn bản đã gửi. Replace a sent document by a new version: a document of its
+    own (new number, new files) whose Bussiness block (type 3) names the original."""
+    settings = load_settings(config)
+    max_bytes = int(settings.web.upload_max_mb * 1024 * 1024)
+    attachments = list(attach or [])
+    main_file = _upload(main, "MAIN_FILE", max_bytes)
+    uploads = [_upload(p, f"--attach {p}", max_bytes) for p in attachments]
+    db = open_store(settings)
+    try:
+        office = build_office(settings, db=db, receiving=False, signer="settings")
+        try:
+            sent = replace_with_files(
+                office, document_id, main_file, uploads, reason=reason, subject=subject,
+                due_date=due, number=number, actor=_actor(), max_file_bytes=max_bytes,
+            )
+        except DraftError as exc:
+            raise _named(exc, attachments) from None
+    finally:
+        db.dispose()
+    out.print(
+        f"Đã xếp hàng văn bản thay thế / replacement queued: {sent.change.by_document_id} "
+        f"thay thế / replaces {document_id} (outbox #{sent.outbox_ids[0]})"
+    )

@@ -25,6 +25,7 @@ from ..config import load_settings
 from ..daemon import Runner
 from ..edxml import VN_TZ
 from ..office import build_office, open_store, record_configuration
+from ..office.lifecycle import change_words, outcome_words
 from ..reports import Period, egov_report, render
 from ._app import ConfigOption, app, err_console, exits_on_error, out
 from ._files import write_files
@@ -279,14 +280,19 @@ _CHANGE_VI = {
 
 
 def _change_line(document_id: str, c: Any) -> tuple[str, str]:
-    """One line of a document's chain: what happened to it, or what it did to another."""
+    """One line of a document's chain: what happened to it (and by which message), or,
+    for the replacement, which document it replaces; the outcome in words."""
     label = f"{_CHANGE_VI.get(c.change, c.change)} / {c.change}"
     when = f"{c.at:%Y-%m-%d}"
+    vi_out, en_out = outcome_words(c.change, c.outcome)
+    outcome = f"[{vi_out} / {en_out}]"
     if c.document_id != document_id:  # this document is the message that changed another
-        return label, f"{c.document_id} ← {document_id} {when} [{c.outcome}]"
-    by = f" bởi / by {c.by_document_id}" if c.by_document_id not in (None, document_id) else ""
+        return label, f"thay thế cho / replaces {c.document_id} {when} {outcome}"
+    vi, en = change_words(c.change)
+    by = c.by_document_id if c.by_document_id not in (None, document_id) else None
+    what = f"{vi} bởi / {en} by {by}" if by else f"{vi} / {en}"
     reason = f" — {c.reason}" if c.reason else ""
-    return label, f"{when}{by} [{c.outcome}]{reason}"
+    return label, f"{what} {when} {outcome}{reason}"
 
 
 #: A PDF verdict in words (pdf_verdicts.verdict).

@@ -18,6 +18,9 @@ touched; one whose original never arrived is kept and reported ("unknown-origina
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,8 @@ from ..store import changes as changes_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
 from ..store.changes import Change
-from . import large
+from ..vntime import to_vn_time
+from . import large, outgoing, staff
 from ._inbound import issuer_of
 from ._office import Office
 from .replies import queue_status, status_message
@@ -38,8 +42,11 @@ __all__ = [
     "LifecycleError",
     "Sent",
     "answer_take_back",
+    "change_words",
     "document_arrived",
+    "outcome_words",
     "replace",
+    "replace_with_files",
     "revoke",
     "status_arrived",
     "take_back",
@@ -87,24 +94,49 @@ def update(
     subject: str | None = None,
     content: str | None = None,
     due_date: dt.date | None = None,
+    files: Sequence[outgoing.Upload] = (),
     actor: str | None = None,
+    max_file_bytes: int = outgoing.DEFAULT_MAX_FILE_BYTES,
 ) -> Sent:
     """Update (cập nhật) a sent document's information: a BussinessDocType 2 message with
-    the original's header, the given fields changed, queued to its recipients.
+    the original's header, the given fields changed, queued to its recipients. ``files``
+    (the main file first, PDF or DOCX, then attachments) replace the original's files,
+    checked as a draft's are (:func:`outgoing.check_file`); none keeps them.
 
     A receiver keeps one update per document (the DocumentId and business type identify
     it), so a second update is refused: replace the document instead. Raises
-    LifecycleError as :func:`revoke` does, and when no field is changed.
+    LifecycleError as :func:`revoke` does, and when no field is changed; DraftError
+    naming the file (``draft.main_file``, ``draft.attachments[1]``) for a file refused.
     """
     changed: dict[str, Any] = {
-        k: v
+        k: (unicodedata.normalize("NFC", v).strip() if isinstance(v, str) else v)
         for k, v in {"subject": subject, "content": content, "due_date": due_date}.items()
-        if v is not None
+        if v is not None and v != ""
     }
+    if files:
+        checked = [
+            outgoing.check_file(
+                f,
+                "draft.main_file" if i == 0 else f"draft.attachments[{i}]",
+                main=i == 0,
+                max_bytes=max_file_bytes,
+            )
+            for i, f in enumerate(files)
+        ]
+        changed["attachments"] = [
+            edxml.Attachment(
+                content_id=f"cid:{i + 1}-{hashlib.sha256(f.data).hexdigest()[:16]}",
+                name=f.name,
+                content_type=f.content_type,
+                data=f.data,
+            )
+            for i, f in enumerate(checked)
+        ]
     if not changed:
         raise LifecycleError(
-            "Cập nhật văn bản cần ít nhất một thông tin mới (trích yếu, nội dung, hạn xử lý)",
-            "an update needs at least one new field (subject, content, due date)",
+            "Cập nhật văn bản cần ít nhất một thông tin mới (trích yếu, nội dung, hạn xử lý, "
+            "tệp)",
+            "an update needs at least one new field (subject, content, due date, files)",
             step="lifecycle.update",
         )
     return _change_sent(office, document_id, _B.UPDATE, reason, actor=actor, header=changed)
@@ -150,6 +182,170 @@ def replace(
                 step=step,
             )
     return _change_sent(office, document_id, _B.REPLACE, reason, actor=actor, new=new_document)
+
+
+def _form_of(original: edxml.Document, step: str, subject: str | None,
+             due_date: str | None, today: dt.date) -> outgoing.DraftForm:
+    """The replacement's fields: the original's, with the subject and due date given."""
+    type_name = original.document_type.type_name if original.document_type else None
+    kinds = [k for k, (name, _a) in outgoing.DOCUMENT_TYPES.items() if name == type_name]
+    if not kinds:
+        raise LifecycleError(
+            f"Loại văn bản '{type_name}' của văn bản gốc không có trong danh sách loại văn "
+            "bản: gửi văn bản thay thế bằng thư viện (office.lifecycle.replace)",
+            f"the original's document type '{type_name}' is not one of the listed types: "
+            "send the replacement through the library (office.lifecycle.replace)",
+            step=step,
+        )
+    due = due_date
+    if due is None and original.due_date is not None and original.due_date >= today:
+        due = original.due_date.isoformat()
+    signer = original.signer
+    return outgoing.DraftForm(
+        doc_type=kinds[0],
+        notation=original.code.notation or "" if original.code else "",
+        subject=subject if subject else original.subject or "",
+        recipients=[r.organ_id for r in original.recipients],
+        priority=str(original.other_info.priority or 0) if original.other_info else "0",
+        due_date=due or "",
+        place=original.promulgation.place or "" if original.promulgation else "",
+        signer_competence=(signer.competence or "") if signer else "",
+        signer_position=(signer.position or "") if signer else "",
+        signer_name=(signer.full_name or "") if signer else "",
+    )
+
+
+def replace_with_files(
+    office: Office,
+    document_id: str,
+    main: outgoing.Upload,
+    attachments: Sequence[outgoing.Upload] = (),
+    *,
+    reason: str,
+    subject: str | None = None,
+    due_date: str | None = None,
+    number: int | None = None,
+    actor: staff.User | str | None = None,
+    max_file_bytes: int = outgoing.DEFAULT_MAX_FILE_BYTES,
+) -> Sent:
+    """Replace (thay thế) a sent document by a new version made of new files: a document
+    of its own (the original's header fields, ``subject``/``due_date`` when given), its
+    number taken from the outgoing register as any issued document's (the standard's
+    sample gives the replacement a number and DocumentId of its own), signed, its
+    Bussiness block (type 3) naming the original and its recipients.
+
+    One door with :func:`outgoing.send_document`: the same file checks, the same register,
+    the ISSUED event, and in the same transaction the change row and the LIFECYCLE_SENT
+    event. Raises LifecycleError naming the document when this office never sent it or it
+    is revoked or replaced already, or the reason is empty; DraftError naming the field
+    (``draft.main_file``, ``draft.attachments[2]``) for a file refused; nothing is stored.
+    """
+    step = "lifecycle.replace"
+    reason = _reason(reason, step)
+    with office.db.read() as conn:
+        original_row = _sent_original(conn, office, document_id, step)
+    original = _read(office, original_row)
+    form = _form_of(original, step, subject, due_date, to_vn_time(office.clock()).date())
+    recipients = [r.organ_id for r in original.recipients]
+    who = actor.username if isinstance(actor, staff.User) else actor
+    business = edxml.Bussiness(
+        doc_type=int(_B.REPLACE),
+        reason=reason,
+        paper=0,
+        staff_info=_staff(office),
+        replacements=[edxml.ReplacementInfo(document_id=document_id, organ_ids=recipients)],
+    )
+    made: list[Change] = []
+
+    def record(conn: Any, document: edxml.Document, outbox_id: int) -> None:
+        _sent_original(conn, office, document_id, step)  # again, under the write lock
+        made.append(
+            changes_store.record(
+                conn,
+                office_id=office.office_id,
+                direction="out",
+                issuer=office.office_id,
+                document_id=document_id,
+                change=CHANGE_OF[_B.REPLACE],
+                outcome="sent",
+                at=office.clock(),
+                by_document_id=document.document_id,
+                by_outbox_id=outbox_id,
+                reason=reason,
+            )
+        )
+        audit.append(
+            conn,
+            office.office_id,
+            audit.AuditEvent.LIFECYCLE_SENT,
+            {
+                "document_id": document_id,
+                "change": CHANGE_OF[_B.REPLACE],
+                "by_document_id": document.document_id,
+                "outbox_id": outbox_id,
+                "to": recipients,
+                "reason": reason,
+                "staff": who or office.identity.staff,
+            },
+        )
+
+    sent = outgoing.send_document(
+        office,
+        form,
+        main,
+        attachments,
+        actor=actor,
+        number=number,
+        max_file_bytes=max_file_bytes,
+        business=business,
+        within=record,
+    )
+    assert sent.outbox_id is not None
+    if not made:  # those very bytes were queued before: nothing new was recorded
+        raise LifecycleError(
+            f"Văn bản thay thế {sent.document.document_id} đã có trong hàng gửi",
+            f"the replacement {sent.document.document_id} was queued already",
+            step=step,
+        )
+    return Sent((sent.outbox_id,), made[0])
+
+
+def _staff(office: Office) -> edxml.StaffInfo | None:
+    if office.identity.staff or office.identity.department:
+        return edxml.StaffInfo(staff=office.identity.staff, department=office.identity.department)
+    return None
+
+
+#: What a change is called, as a clerk reads it in a document's chain (Vietnamese, English).
+_CHANGE_WORDS: dict[str, tuple[str, str]] = {
+    "revoked": ("đã thu hồi", "revoked"),
+    "updated": ("đã cập nhật", "updated"),
+    "replaced": ("đã bị thay thế", "replaced"),
+    "takeback": ("yêu cầu lấy lại", "asked back"),
+}
+_OUTCOME_WORDS: dict[str, tuple[str, str]] = {
+    "sent": ("đã gửi", "sent"),
+    "applied": ("đã áp dụng", "applied"),
+    "unknown-original": ("không có văn bản gốc: lưu lại, không áp dụng",
+                         "original unknown: kept, not applied"),
+    "refused": ("không áp dụng: văn bản của nơi gửi khác",
+                "not applied: another sender's document"),
+    "asked": ("đang chờ trả lời", "waiting for an answer"),
+    "accepted": ("đồng ý", "accepted"),
+}
+
+
+def change_words(change: str) -> tuple[str, str]:
+    """A change's name (``replaced`` -> "đã bị thay thế", "replaced")."""
+    return _CHANGE_WORDS.get(change, (change, change))
+
+
+def outcome_words(change: str, outcome: str) -> tuple[str, str]:
+    """What came of a change, in words: a take-back refused is the peer's answer, any
+    other refusal is ours (the message named another sender's document)."""
+    if change == TAKE_BACK and outcome == "refused":
+        return ("từ chối", "refused")
+    return _OUTCOME_WORDS.get(outcome, (outcome, outcome))
 
 
 def take_back(office: Office, document_id: str, reason: str, *, actor: str | None = None) -> Sent:
@@ -374,8 +570,12 @@ def _message(
         "recipients": list(original.recipients),
         **header,
     }
-    if new is None:
+    if new is None and "attachments" not in header:
         update["attachments"] = [] if kind is _B.REVOKE else list(original.attachments)
+    if "attachments" in header and base.other_info is not None:
+        update["other_info"] = base.other_info.model_copy(
+            update={"appendixes": [a.name for a in header["attachments"][1:]]}
+        )
     return base.model_copy(update=update)
 
 

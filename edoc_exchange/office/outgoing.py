@@ -1197,6 +1197,10 @@ def _as_stored(files: Sequence[drafts_store.NewFile]
     ]
 
 
+def _business(document: edxml.Document, business: edxml.Bussiness | None) -> edxml.Document:
+    return document if business is None else document.model_copy(update={"business": business})
+
+
 def send_document(
     office: Office,
     form: DraftForm,
@@ -1207,6 +1211,8 @@ def send_document(
     preview: bool = False,
     number: int | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    business: edxml.Bussiness | None = None,
+    within: Callable[[Any, edxml.Document, int], None] | None = None,
 ) -> SentDocument:
     """Issue a document at once, without the draft's approval path: the fields and the
     files checked as :func:`create_draft` checks them, the number taken from the outgoing
@@ -1221,6 +1227,11 @@ def send_document(
     staff account (a văn thư to issue) or, for a door without accounts, its own name
     (:data:`CLI_ACTOR`). Raises DraftError naming the field (``draft.subject``,
     ``draft.attachments[2]``) with nothing written.
+
+    ``business`` replaces the new document's Bussiness block (a replacement, BussinessDocType
+    3, is a document of its own with a number of its own: ``office.lifecycle`` sends it
+    here); ``within(conn, document, outbox_id)`` runs in the queueing transaction, so what
+    it records (and any error it raises) stands or falls with the outbox row.
     """
     who = _actor(office, actor, preview=preview)
     if not preview:
@@ -1236,7 +1247,7 @@ def send_document(
     assert checked_main is not None
     files = _as_stored([checked_main, *(checked or [])])
     if preview:
-        document = _document(office, fields, files, known, None, date, now)
+        document = _business(_document(office, fields, files, known, None, date, now), business)
         return SentDocument(document, write_unnumbered(document))
     assert office.signer is not None
     notation, year = fields["notation"], date.year
@@ -1248,7 +1259,9 @@ def send_document(
             candidate = max(used, default=0) + 1
         else:
             candidate = number
-        document = _document(office, fields, files, known, candidate, date, now)
+        document = _business(
+            _document(office, fields, files, known, candidate, date, now), business
+        )
         data = signing.sign(document, office.signer)
         message = edxml.read(data, strict=True).message
         document_id = str(document.document_id)
@@ -1274,6 +1287,8 @@ def send_document(
                         **who,
                     },
                 )
+                if within is not None:
+                    within(conn, document, outbox_id)
         except register_store.NumberTakenError:
             if number is not None:
                 raise _number_taken(number, notation, year) from None
