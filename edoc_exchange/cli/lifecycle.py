@@ -92,8 +92,12 @@ def answer_take_back_cmd(
 
 AttachOption = Annotated[list[Path] | None, typer.Option(
     "--attach", help="Tệp đính kèm (lặp lại được) / an attachment (repeatable).")]
-DueOption = Annotated[str | None, typer.Option("--due", help="Hạn xử lý mới / new due yyyy-mm-dd.")]
-SubjectOption = Annotated[str | None, typer.Option("--subject", help="Trích yếu mới / new subject.")]
+DueOption = Annotated[
+    str | None, typer.Option("--due", help="Hạn xử lý mới / new due yyyy-mm-dd.")
+]
+SubjectOption = Annotated[
+    str | None, typer.Option("--subject", help="Trích yếu mới / new subject.")
+]
 
 
 @app.command("update")

@@ -39,9 +39,12 @@ from .replies import queue_status, status_message
 from .sending import queue_within
 
 __all__ = [
+    "ChainLine",
     "LifecycleError",
     "Sent",
     "answer_take_back",
+    "chain_received",
+    "chain_sent",
     "change_words",
     "document_arrived",
     "outcome_words",
@@ -50,6 +53,7 @@ __all__ = [
     "revoke",
     "status_arrived",
     "take_back",
+    "take_back_waiting",
     "update",
 ]
 
@@ -744,6 +748,12 @@ def answer_take_back(
                 f"received item {inbox_id} has no take-back request waiting for an answer",
                 step=step,
             )
+        if not accept and not (note or "").strip():
+            raise LifecycleError(
+                "Từ chối trả lại văn bản cần ghi lý do",
+                "refusing to give a document back needs a reason",
+                step=step,
+            )
         document = inbox_store.verified_document(conn, row)
         fields = document.fields
         date = fields.promulgation_date
@@ -779,3 +789,95 @@ def answer_take_back(
             },
         )
     return change
+
+
+# --- the chain, as the pages show it ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainLine:
+    """One link of a document's chain as a page shows it: what happened (or, for a
+    replacement, that it replaces another), in words, and where the other end is."""
+
+    change: Change
+    #: "đã bị thay thế bởi" / "replaced by", "thay thế cho" / "replaces", "đã thu hồi" ...
+    words: tuple[str, str]
+    outcome: tuple[str, str]
+    #: The document at the other end (the replacement, or the original it replaces).
+    other_document_id: str | None
+    #: Where that end (or the message that did it) is kept here: an outbox row on the
+    #: sender's side, an inbox row on the receiver's; None when it never arrived.
+    other_outbox_id: int | None = None
+    other_inbox_id: int | None = None
+
+
+def _line(change: Change, document_id: str, *, outbox_id: int | None = None,
+          inbox_id: int | None = None) -> ChainLine:
+    outcome = outcome_words(change.change, change.outcome)
+    if change.document_id != document_id:  # this document replaces another
+        return ChainLine(change, ("thay thế cho", "replaces"), outcome, change.document_id,
+                         outbox_id, inbox_id)
+    vi, en = change_words(change.change)
+    other = change.by_document_id if change.by_document_id != document_id else None
+    if other:
+        vi, en = f"{vi} bởi", f"{en} by"
+    return ChainLine(change, (vi, en), outcome, other, outbox_id, inbox_id)
+
+
+def chain_sent(office: Office, document_id: str) -> tuple[ChainLine, ...]:
+    """A document this office sent: what it did to it (replaced by which of its documents,
+    revoked, updated, asked back and the answers), and, for a replacement, the original
+    it replaces, each with the outbox row to link to."""
+    lines: list[ChainLine] = []
+    with office.db.read() as conn:
+        for c in changes_store.changes_of(conn, office.office_id, document_id):
+            if c.direction != "out" or c.issuer != office.office_id:
+                continue
+            if c.document_id != document_id:
+                original = changes_store.original_sent(conn, office.office_id, c.document_id)
+                lines.append(_line(c, document_id,
+                                   outbox_id=original.id if original is not None else None))
+            elif c.by_document_id not in (None, document_id):
+                lines.append(_line(c, document_id, outbox_id=c.by_outbox_id))
+            else:
+                lines.append(_line(c, document_id))
+    return tuple(lines)
+
+
+def chain_received(office: Office, inbox_id: int) -> tuple[ChainLine, ...]:
+    """A received item's chain: what its sender did to the document (replaced by which
+    document, revoked, updated, asked back), a replacement's original (``unknown`` when it
+    never arrived), and a message that named another sender's document (not applied),
+    each with the inbox row to link to. Empty for an item that is not this office's."""
+    lines: list[ChainLine] = []
+    with office.db.read() as conn:
+        row = inbox_store.incoming_by_id(conn, office.office_id, inbox_id)
+        if row is None:
+            return ()
+        for c in changes_store.changes_of(conn, office.office_id, row.document_id):
+            if c.direction != "in" or c.issuer != row.sender:
+                continue
+            if c.document_id != row.document_id:
+                original = changes_store.original_received(
+                    conn, office.office_id, c.issuer, c.document_id
+                )
+                lines.append(_line(c, row.document_id, inbox_id=original))
+            else:
+                lines.append(_line(c, row.document_id, inbox_id=c.by_inbox_id))
+    return tuple(lines)
+
+
+def take_back_waiting(office: Office, inbox_id: int) -> Change | None:
+    """The take-back (13) asked of a received item and not answered yet, or None."""
+    with office.db.read() as conn:
+        row = inbox_store.incoming_by_id(conn, office.office_id, inbox_id)
+        if row is None:
+            return None
+        asked = [
+            c
+            for c in changes_store.changes_to(
+                conn, office.office_id, row.sender, row.document_id, direction="in"
+            )
+            if c.change == TAKE_BACK
+        ]
+    return asked[-1] if asked and asked[-1].outcome == "asked" else None

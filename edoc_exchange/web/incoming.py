@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import edxml
-from ..office import incoming
+from ..office import incoming, lifecycle, staff
 from . import _i18n
 from ._app import call, context, forbidden, form_of, not_found, page, render
 
@@ -212,11 +212,16 @@ async def incoming_detail(request: Request) -> Response:
         return not_found(request)
     done = request.query_params.get("done")
     pdf = next((f for f in detail.files if f.is_pdf), None)
+    office = context(request).office
     return render(
         request,
         "incoming_detail.html",
         d=detail,
         pdf=pdf,
+        chain=await call(lifecycle.chain_received, office, inbox_id),
+        take_back=await call(lifecycle.take_back_waiting, office, inbox_id),
+        may_answer=request.state.visitor.user.role in (staff.Role.CLERK, staff.Role.LEADER),
+        answered=request.query_params.get("answered") == "1",
         done=done if done in incoming.ACTIONS else None,
         today=incoming.today_in_vietnam(context(request).office).isoformat(),
     )

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import office as steps
-from ..office import outgoing, staff
+from ..office import lifecycle, outgoing, staff
 from ..office.outgoing import OutboxState
 from ..vntime import to_vn_time
 from . import _i18n
@@ -84,7 +84,9 @@ async def outgoing_detail(request: Request) -> Response:
     details = await call(outgoing.sent_details, office, _user(request), outbox_id)
     document_id = details.item.summary.document_id
     known = await call(steps.document_details, office.db, office.office_id, document_id)
+    chain = await call(lifecycle.chain_sent, office, document_id)
     return render(request, "outgoing_detail.html", details=details, item=details.item,
+                  chain=chain, max_mb=context(request).settings.upload_max_mb,
                   pick=pick(request), when=when, may_resend=_user(request).role in RESENDERS,
                   done=request.query_params.get("done"), changes=known.changes,
                   may_change=_user(request).role in RESENDERS
