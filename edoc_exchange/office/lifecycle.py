@@ -121,7 +121,7 @@ def update(
         checked = [
             outgoing.check_file(
                 f,
-                "draft.main_file" if i == 0 else f"draft.attachments[{i}]",
+                "main_file" if i == 0 else f"attachments[{i}]",
                 main=i == 0,
                 max_bytes=max_file_bytes,
             )
