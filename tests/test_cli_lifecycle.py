@@ -123,3 +123,89 @@ def test_bad_requests_say_why_and_queue_nothing(
             assert conn.exec_driver_sql("SELECT count(*) FROM outbox").scalar_one() == before
     finally:
         commune.db.dispose()
+
+
+def test_a_letter_replaced_then_updated_and_the_chain_in_status(
+    box: Sandbox, files: dict[str, Path]  # noqa: F811
+) -> None:
+    document_id = _sent_and_received(box, files)
+    code, output = _cli(box, COMMUNE, "replace", document_id, str(files["letter"]),
+                        "--attach", str(files["sheet"]), "--reason", "Sửa số liệu",
+                        "--subject", "V/v họp giao ban (thay thế)")
+    assert code == 0, output
+    assert "replacement queued" in output
+    commune, district = _office(box, COMMUNE), _office(box, DISTRICT)
+    try:
+        [change] = steps.document_details(commune.db, COMMUNE, document_id).changes
+        new_id = str(change.by_document_id)
+        assert new_id.endswith(",2/UBND")  # the register's next number
+        assert new_id in output
+        assert steps.send_due(commune).done == 1
+        assert steps.receive_documents(district).done == 1
+        received = steps.received_files(district.db, DISTRICT, new_id)
+        assert [f.data for f in received] == [files[k].read_bytes() for k in ("letter", "sheet")]
+    finally:
+        for o in (commune, district):
+            o.db.dispose()
+    code, output = _cli(box, DISTRICT, "status", document_id)
+    assert code == 0, output
+    assert "đã bị thay thế bởi / replaced by" in output
+    assert "đã áp dụng / applied" in output
+    code, output = _cli(box, DISTRICT, "status", new_id)
+    assert "thay thế cho / replaces" in output
+
+    code, output = _cli(box, COMMUNE, "update", new_id, "--reason", "Đổi hạn",
+                        "--due", "2099-12-31")
+    assert code == 0, output
+    assert "update queued" in output
+    commune, district = _office(box, COMMUNE), _office(box, DISTRICT)
+    try:
+        assert steps.send_due(commune).done == 1
+        assert steps.receive_documents(district).done == 1
+    finally:
+        for o in (commune, district):
+            o.db.dispose()
+    code, output = _cli(box, DISTRICT, "status", new_id)
+    assert "đã cập nhật / updated" in output
+    code, output = _cli(box, COMMUNE, "replace", document_id, str(files["letter"]),
+                        "--reason", "lần nữa")
+    assert code == 1
+    assert "was replaced on" in output
+
+
+def test_update_and_replace_refusals_name_what_to_correct(
+    box: Sandbox, files: dict[str, Path]  # noqa: F811
+) -> None:
+    document_id = _sent_and_received(box, files)
+    commune = _office(box, COMMUNE)
+    try:
+        with commune.db.read() as conn:
+            before = conn.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM outgoing_register),"
+                " (SELECT count(*) FROM document_changes)").one()
+    finally:
+        commune.db.dispose()
+    never = "000.12.05.H38,2020/01/01,9/UBND"
+    for args, words in (
+        (("replace", never, str(files["letter"]), "--reason", "x"), f"document {never}"),
+        (("update", never, "--reason", "x", "--subject", "Mới"), f"document {never}"),
+        (("replace", document_id, str(files["broken_docx"]), "--reason", "x"), "MAIN_FILE"),
+        (("replace", document_id, str(files["letter"]), "--attach", str(files["text"]),
+          "--reason", "x"), "--attach"),
+        (("update", document_id, "--reason", "x", "--main", str(files["broken_docx"])),
+         "--main"),
+        (("update", document_id, "--reason", "x"), "at least one new field"),
+        (("update", document_id, "--reason", "x", "--due", "mai"), "--due"),
+    ):
+        code, output = _cli(box, COMMUNE, *args)
+        assert code == 1, (args, output)
+        assert words in output, (args, output)
+    commune = _office(box, COMMUNE)
+    try:
+        with commune.db.read() as conn:
+            after = conn.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM outgoing_register),"
+                " (SELECT count(*) FROM document_changes)").one()
+    finally:
+        commune.db.dispose()
+    assert tuple(after) == tuple(before)
