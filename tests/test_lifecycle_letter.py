@@ -257,10 +257,26 @@ def test_a_letter_sent_received_replaced_and_revoked(
         new_page = clerk.get(f"/incoming/{replacement['id']}").text
         assert "đã thu hồi" in new_page
         assert "đã áp dụng" in new_page
-    # the lists: the sender's sent list and the receiver's documents name all three
-    with ex.district.db.read() as conn:
-        listed = [r.document_id for r in conn.execute(select(inbox.c.document_id))]
-    assert listed == [original, new_id, new_id]
+    # the lists mark each item with what became of it
+    [_first, _replacement, revoke_row] = _rows(ex.district, inbox)
+    assert lifecycle.marks_received(ex.district, [received["id"], replacement["id"]]) == {
+        received["id"]: (("đã bị thay thế", "replaced"),),
+        replacement["id"]: (("bản thay thế", "a replacement"), ("đã thu hồi", "revoked")),
+    }
+    [revoke_outbox] = [r["id"] for r in _rows(ex.commune, outbox, document_id=new_id)
+                       if r["id"] != new_outbox]
+    assert lifecycle.marks_sent(ex.commune, [(sent.outbox_id, original), (new_outbox, new_id),
+                                             (revoke_outbox, new_id)]) == {
+        sent.outbox_id: (("đã bị thay thế", "replaced"),),
+        new_outbox: (("bản thay thế", "a replacement"), ("đã thu hồi", "revoked")),
+        revoke_outbox: (("thư thu hồi", "the revoke"),),
+    }
+    with signed_in_client(district_base, "vanthu") as clerk:
+        listed = clerk.get("/incoming").text
+    assert "đã bị thay thế (replaced)" in listed
+    assert "đã thu hồi (revoked)" in listed
+    assert f'href="/incoming/{revoke_row["id"]}"' in listed
     with signed_in_client(commune_base, "vanthu") as clerk:
         sent_list = clerk.get("/outgoing").text
-    assert sent_list.count(f"/outgoing/{new_outbox}\"") >= 1
+    assert "thư thu hồi (the revoke)" in sent_list
+    assert "đã bị thay thế (replaced)" in sent_list

@@ -47,6 +47,8 @@ __all__ = [
     "chain_sent",
     "change_words",
     "document_arrived",
+    "marks_received",
+    "marks_sent",
     "outcome_words",
     "replace",
     "replace_with_files",
@@ -881,3 +883,63 @@ def take_back_waiting(office: Office, inbox_id: int) -> Change | None:
             if c.change == TAKE_BACK
         ]
     return asked[-1] if asked and asked[-1].outcome == "asked" else None
+
+
+def marks_received(
+    office: Office, inbox_ids: Sequence[int]
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """What the incoming list marks beside each item: what its sender did to the document
+    (revoked, updated, replaced: applied ones), a take-back waiting, and "replaces" on a
+    replacement; the words (Vietnamese, English) by inbox id, items without any left out."""
+    marks: dict[int, tuple[tuple[str, str], ...]] = {}
+    with office.db.read() as conn:
+        for inbox_id in inbox_ids:
+            row = inbox_store.incoming_by_id(conn, office.office_id, inbox_id)
+            if row is None:
+                continue
+            words: list[tuple[str, str]] = []
+            for c in changes_store.changes_of(conn, office.office_id, row.document_id):
+                if c.direction != "in" or c.issuer != row.sender:
+                    continue
+                if c.document_id != row.document_id:
+                    words.append(("bản thay thế", "a replacement"))
+                elif c.change == TAKE_BACK:
+                    if c.outcome == "asked":
+                        words.append(change_words(TAKE_BACK))
+                    elif words and words[-1] == change_words(TAKE_BACK):
+                        words.pop()  # answered
+                elif c.outcome == "applied":
+                    words.append(change_words(c.change))
+            if words:
+                marks[inbox_id] = tuple(dict.fromkeys(words))
+    return marks
+
+
+#: The message that did a change, as the sent list names it.
+_MESSAGE_WORDS: dict[str, tuple[str, str]] = {
+    "revoked": ("thư thu hồi", "the revoke"),
+    "updated": ("thư cập nhật", "the update"),
+    "replaced": ("bản thay thế", "a replacement"),
+}
+
+
+def marks_sent(
+    office: Office, rows: Sequence[tuple[int, str]]
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """What the sent list marks beside each outbox row (``(outbox_id, document_id)``):
+    what this office did to the document since (replaced, revoked, updated, asked back),
+    or, for the row that carried a revoke, update or replacement, which message it is."""
+    marks: dict[int, tuple[tuple[str, str], ...]] = {}
+    with office.db.read() as conn:
+        for outbox_id, document_id in rows:
+            words: list[tuple[str, str]] = []
+            for c in changes_store.changes_of(conn, office.office_id, document_id):
+                if c.direction != "out" or c.issuer != office.office_id:
+                    continue
+                if c.by_outbox_id == outbox_id:
+                    words.append(_MESSAGE_WORDS.get(c.change, change_words(c.change)))
+                elif c.document_id == document_id and c.change != TAKE_BACK:
+                    words.append(change_words(c.change))
+            if words:
+                marks[outbox_id] = tuple(dict.fromkeys(words))
+    return marks

@@ -183,6 +183,7 @@ async def incoming_list(request: Request) -> Response:
         request,
         "incoming_list.html",
         found=found,
+        marks=await call(lifecycle.marks_received, ctx.office, [it.id for it in found.items]),
         filters=filters,
         states=[c for c in edxml.StatusCode if c.value <= "06"],
         previous_link=_link(request, found.number - 1),

@@ -68,7 +68,9 @@ async def outgoing_list(request: Request) -> Response:
     size = context(request).settings.page_size
     sent = await call(outgoing.sent_list, context(request).office, _user(request), state=state,
                       page=number, page_size=size)
-    return render(request, "outgoing_list.html", sent=sent, state=state,
+    marks = await call(lifecycle.marks_sent, context(request).office,
+                       [(i.summary.id, i.summary.document_id) for i in sent.items])
+    return render(request, "outgoing_list.html", sent=sent, state=state, marks=marks,
                   states=list(OutboxState), pick=pick(request), when=when,
                   state_name=outgoing.outbox_state_name,
                   may_resend=_user(request).role in RESENDERS)
