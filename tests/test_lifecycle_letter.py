@@ -161,6 +161,7 @@ def test_a_letter_sent_received_replaced_and_revoked(
         [outgoing.Upload(n, LETTER[n]) for n in names[1:]], actor="vanthu",
     )
     assert sent.number == 1
+    assert sent.outbox_id is not None
     original = str(sent.document.document_id)
     _pass(ex)
     sent_before = _rows(ex.commune, outbox, document_id=original)
