@@ -83,3 +83,58 @@ def test_a_leader_asks_a_document_back_from_its_page(
             for r in conn.execute(outbox.select().where(outbox.c.kind == "status"))
         ]
     assert codes == ["13"]
+
+
+def test_a_clerk_updates_a_sent_document_with_a_new_file_from_its_page(
+    exchange: Exchange, pages: Callable[..., str]  # noqa: F811
+) -> None:
+    from test_lifecycle_letter import docx_bytes
+
+    from edoc_exchange import edxml
+    from edoc_exchange.office import lifecycle
+    from edoc_exchange.store.tables import inbox
+
+    ex = exchange
+    document_id = _send_original(ex)
+    outbox_id = _outbox_id(ex, document_id)
+    add_staff(ex.commune)
+    base = pages(ex.commune)
+    new_file = docx_bytes("Kế hoạch (đã sửa ngày tổ chức)")
+    with signed_in_client(base, "vanthu") as clerk:
+        token = csrf_of(clerk, "/outgoing")
+        done = clerk.post(
+            f"/outgoing/{outbox_id}/update",
+            data={"csrf_token": token, "reason": "Đổi ngày tổ chức",
+                  "subject": "Kế hoạch tổ chức Ngày hội (cập nhật)"},
+            files=[("main_file", ("ke-hoach-cap-nhat.docx", new_file))],
+            headers={"origin": base},
+        )
+        assert done.status_code == 303, done.text
+        shown = clerk.get(done.headers["location"]).text
+        assert "Đã xếp hàng thư cập nhật" in shown
+        assert "đã cập nhật" in shown
+    assert steps.send_due(ex.commune).done == 1
+    assert steps.receive_documents(ex.district).done == 1
+    with ex.district.db.read() as conn:
+        rows = conn.execute(
+            inbox.select().where(inbox.c.document_id == document_id).order_by(inbox.c.id)
+        ).all()
+    [first, update] = rows
+    assert (update.business_doc_type, update.subject) == (
+        2, "Kế hoạch tổ chức Ngày hội (cập nhật)")
+    message = edxml.read(bytes(update.message)).message
+    assert isinstance(message, edxml.Document)
+    assert [(a.name, a.data) for a in message.attachments] == [
+        ("ke-hoach-cap-nhat.docx", new_file)]
+    assert message.business is not None
+    assert message.business.document_id == document_id
+    [line] = lifecycle.chain_received(ex.district, first.id)
+    assert (line.words, line.other_inbox_id, line.outcome[1]) == (
+        ("đã cập nhật", "updated"), update.id, "applied")
+    add_staff(ex.district)
+    with signed_in_client(pages(ex.district), "vanthu") as clerk:
+        page = clerk.get(f"/incoming/{first.id}").text
+        assert "đã cập nhật" in page
+        assert f'<a href="/incoming/{update.id}">' in page
+        update_page = clerk.get(f"/incoming/{update.id}").text
+    assert "ke-hoach-cap-nhat.docx" in update_page
