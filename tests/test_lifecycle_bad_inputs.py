@@ -219,7 +219,8 @@ def test_take_back_answered_from_the_page_and_answers_to_nothing_refused(
     assert steps.receive_statuses(ex.commune).done >= 1
     outcomes = [(c.change.change, c.outcome[1]) for c in
                 lifecycle.chain_sent(ex.commune, original)]
-    assert outcomes == [("takeback", "waiting for an answer"), ("takeback", "refused")]
+    assert outcomes == [("takeback", "waiting for an answer"),
+                        ("takeback", edxml.StatusCode.CHANGE_REFUSED.en)]
     with ex.commune.db.read() as conn:
         codes = conn.execute(
             select(outbox.c.status_code).where(outbox.c.kind == "status")).scalars().all()

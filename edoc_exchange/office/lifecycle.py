@@ -327,7 +327,11 @@ _CHANGE_WORDS: dict[str, tuple[str, str]] = {
     "revoked": ("đã thu hồi", "revoked"),
     "updated": ("đã cập nhật", "updated"),
     "replaced": ("đã bị thay thế", "replaced"),
-    "takeback": ("yêu cầu lấy lại", "asked back"),
+    # a take-back is named by the status that asks it (13), from the one vocabulary
+    TAKE_BACK: (
+        edxml.StatusCode.TAKE_BACK_REQUESTED.vi.lower(),
+        edxml.StatusCode.TAKE_BACK_REQUESTED.en,
+    ),
 }
 _OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "sent": ("đã gửi", "sent"),
@@ -337,7 +341,6 @@ _OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "refused": ("không áp dụng: văn bản của nơi gửi khác",
                 "not applied: another sender's document"),
     "asked": ("đang chờ trả lời", "waiting for an answer"),
-    "accepted": ("đồng ý", "accepted"),
 }
 
 
@@ -349,8 +352,13 @@ def change_words(change: str) -> tuple[str, str]:
 def outcome_words(change: str, outcome: str) -> tuple[str, str]:
     """What came of a change, in words: a take-back refused is the peer's answer, any
     other refusal is ours (the message named another sender's document)."""
-    if change == TAKE_BACK and outcome == "refused":
-        return ("từ chối", "refused")
+    if change == TAKE_BACK and outcome in ("accepted", "refused"):
+        code = (
+            edxml.StatusCode.CHANGE_ACCEPTED
+            if outcome == "accepted"
+            else edxml.StatusCode.CHANGE_REFUSED
+        )
+        return (code.vi.lower(), code.en)
     return _OUTCOME_WORDS.get(outcome, (outcome, outcome))
 
 
