@@ -69,7 +69,8 @@ def answer_take_back_cmd(
         bool,
         typer.Option("--accept/--refuse", help="Đồng ý (15) hay từ chối (16). 15 or 16."),
     ],
-    note: Annotated[str | None, typer.Option("--note")] = None,
+    note: Annotated[str | None, typer.Option(
+        "--note", help="Ghi chú; bắt buộc khi từ chối. A note; the reason, to refuse.")] = None,
     sender: Annotated[
         str | None, typer.Option("--from", help="Nơi gửi. The sender, when several used it.")
     ] = None,
