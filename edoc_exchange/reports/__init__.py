@@ -19,6 +19,7 @@ from .bao_cao import (
     place_of,
     to_yaml,
     vn_number,
+    why_missing,
 )
 from .egov import (
     EgovReport,
@@ -57,5 +58,6 @@ __all__ = [
     "render",
     "to_yaml",
     "vn_number",
+    "why_missing",
     "xlsx",
 ]

@@ -46,6 +46,7 @@ __all__ = [
     "place_of",
     "to_yaml",
     "vn_number",
+    "why_missing",
 ]
 
 #: Where the figures come from, as the báo cáo's figure table says.
@@ -390,11 +391,12 @@ def _day(text: Any) -> str:
 
 def to_yaml(data: Mapping[str, Any]) -> str:
     """The báo cáo as YAML the clerk edits and then composes (``edoc compose``)."""
-    yaml = YAML(typ="safe", pure=True)
+    # The round-trip dumper keeps the keys in the order of the decree's form (the safe
+    # one sorts them).
+    yaml = YAML(typ="rt", pure=True)
     yaml.default_flow_style = False
     yaml.allow_unicode = True
     yaml.width = 88
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
     out = io.StringIO()
     out.write(
         "# Báo cáo kết quả gửi, nhận văn bản điện tử do edoc-exchange lập từ cơ sở dữ liệu và\n"
@@ -549,3 +551,16 @@ def build(
     names[facts.organ_id] = facts.office_name
     content = bao_cao(report, previous, period, facts, names=names)
     return Built(report, previous, period, names, content)
+
+
+def why_missing(report: EgovReport, key: str) -> str | None:
+    """Why a figure of ``report.to_json()`` is empty, in both languages (None when it is
+    not): a share never reads 100% for want of a paper count."""
+    if report.to_json()[key] is not None:
+        return None
+    if key in ("paper_sent", "paper_received") or (
+        key in ("share_sent_electronic", "share_received_electronic")
+        and (report.paper_sent is None or report.paper_received is None)
+    ):
+        return "Chưa nhập số văn bản giấy / paper count not entered"
+    return "Không có văn bản để tính / nothing to count"

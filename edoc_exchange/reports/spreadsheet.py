@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from .bao_cao import comparison
+from .bao_cao import comparison, why_missing
 from .egov import EgovReport, _state_name
 
 __all__ = ["SUMMARY_ROWS", "XLSX_TYPE", "xlsx"]
@@ -72,18 +72,6 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _why_missing(report: EgovReport, key: str) -> str | None:
-    """Why a figure is empty: said beside it."""
-    if report.to_json()[key] is not None:
-        return None
-    if key in ("paper_sent", "paper_received") or (
-        key in ("share_sent_electronic", "share_received_electronic")
-        and (report.paper_sent is None or report.paper_received is None)
-    ):
-        return "Chưa nhập số văn bản giấy / paper count not entered"
-    return "Không có văn bản để tính / nothing to count"
-
-
 def _name(code: object, names: Mapping[str, str]) -> str:
     text = "" if code is None else str(code)
     return names.get(text, text)
@@ -117,7 +105,7 @@ def xlsx(
     summary.append([])
     summary.append(["Chỉ tiêu", "Indicator", "Giá trị / value"])
     for key, vi, en in SUMMARY_ROWS:
-        summary.append([vi, en, data[key], _why_missing(report, key)])
+        summary.append([vi, en, data[key], why_missing(report, key)])
         if key.startswith("share_") and data[key] is not None:
             summary.cell(row=summary.max_row, column=3).number_format = "0.0%"
     for cell in (*summary[1], *summary[4]):

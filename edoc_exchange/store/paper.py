@@ -67,8 +67,8 @@ def counts_of(conn: Connection, office_id: str, years: list[int]) -> list[PaperC
     )
     return [
         PaperCount(
-            int(r.year), int(r.quarter), str(r.direction), int(r.count), r.entered_by,
-            as_utc(r.entered_at),
+            int(r.year), int(r.quarter), str(r.direction), int(r._mapping["count"]),
+            r.entered_by, as_utc(r.entered_at),
         )
         for r in rows
     ]
