@@ -460,6 +460,30 @@ def test_the_command_line_renders_signs_and_writes_each_form(
                                  "7", "-c", str(config)])
     assert result.exit_code == 0, result.output
 
+    # a report written in YAML takes its e-governance figures from the tool
+    example = (EXAMPLES / "bao-cao-papi-quy-3.yaml").read_text(encoding="utf-8")
+    mine = tmp_path / "bao-cao-quy-4.yaml"
+    mine.write_text(
+        example.replace("start: 2020-07-01", "start: 2026-10-01")
+        .replace("end: 2020-09-30", "end: 2026-12-31")
+        .replace("organ_id: 000.12.05.H38\n  place", f"organ_id: {DISTRICT}\n  place"),
+        encoding="utf-8",
+    )
+    preview = tmp_path / "quy-4.pdf"
+    result = runner.invoke(app, ["compose", str(mine), "--egov", QUARTER, "-o",
+                                 str(tmp_path / "quy-4.edxml"), "--pdf", str(preview),
+                                 "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    received = expected(t, START, END)["figures"]["received_electronic"]
+    assert received is not None
+    assert _figure_rows(_pdf_text(preview.read_bytes()))["received_electronic"] == (
+        reports.vn_number(received)
+    )
+    result = runner.invoke(app, ["compose", str(mine), "--egov", "2026-Q3", "-o",
+                                 str(tmp_path / "x.edxml"), "-c", str(config)])
+    assert result.exit_code == 1
+    assert "is not 2026-Q3" in " ".join(result.output.split())
+
 
 @pytest.mark.parametrize(
     ("args", "said"),
