@@ -310,8 +310,10 @@ def bao_cao(
         {
             "heading": f"SO SÁNH VỚI {previous_period.words.upper()}",
             "content": [
+                # a figure computable in neither period says nothing: left out
                 {"bullets": [c.words(previous_period.words)
-                             for c in comparison(report, previous)]}
+                             for c in comparison(report, previous)
+                             if c.current is not None or c.previous is not None]}
             ],
         },
     ]
