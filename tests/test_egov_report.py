@@ -55,6 +55,7 @@ from edoc_exchange.store.tables import (
     audit_entries,
     inbox,
     inbox_handling,
+    outbox,
     paper_counts,
     pdf_verdicts,
 )
@@ -435,6 +436,22 @@ def test_the_command_line_renders_signs_and_writes_each_form(
     assert "Số: 42/BC-UBND" in text
     assert "Quý IV năm 2026" in text
     assert len(PdfFileReader(io.BytesIO(pdf.read_bytes())).embedded_signatures) == 1
+
+    # issued: numbered from the register, signed and queued to the province like any report
+    issued = tmp_path / "issued.pdf"
+    result = runner.invoke(app, ["report", "egov", "--quarter", QUARTER, "--format", "pdf",
+                                 "--queue", "--signer-name", "Nguyễn Văn Hùng",
+                                 "-o", str(issued), "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "outbox #" in result.output
+    assert re.search(r"Số: \d+/BC-UBND", _pdf_text(issued.read_bytes()))
+    assert len(PdfFileReader(io.BytesIO(issued.read_bytes())).embedded_signatures) == 1
+    document_id = result.output.split(": ", 1)[1].split(", ")[0]
+    with t.ex.district.db.read() as conn:
+        [recipients] = conn.execute(
+            select(outbox.c.recipients).where(outbox.c.document_id == document_id)
+        ).scalars()
+    assert json.loads(recipients) == [PROVINCE]
 
     sheet = tmp_path / "bao-cao.xlsx"
     result = runner.invoke(app, ["report", "egov", "--quarter", QUARTER, "--xlsx",

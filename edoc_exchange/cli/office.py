@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -652,6 +653,14 @@ def report_egov(
         list[str] | None,
         typer.Option("--to", help="Nơi nhận thêm (OrganId), sau cơ quan cấp trên."),
     ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Ban hành và xếp hàng gửi (lấy số ở sổ văn bản đi nếu không có --number). "
+            "Issue it: number, sign and queue it to its recipients (with --format pdf).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Báo cáo quản trị điện tử. The e-governance figures of a period (PAPI dimension 8).
@@ -723,6 +732,19 @@ def report_egov(
             out.print(f"{output}")
         return
     assert output is not None
+    if queue:
+        # The one door of every composed document: the register's number, the office's
+        # signature on the PDF and the envelope, the outbox.
+        with tempfile.TemporaryDirectory() as folder:
+            source = Path(folder) / f"bao-cao-{chosen.label}.yaml"
+            source.write_text(text, encoding="utf-8")
+            queued = steps.compose_and_queue(office, source)
+        write_atomically(output, queued.composed.pdf)
+        out.print(
+            f"{output}: {queued.composed.message.document_id}, đã ký số và xếp hàng gửi / "
+            f"signed and queued, outbox #{queued.outbox_id}"
+        )
+        return
     rendered = steps.render_report_yaml(office, text, source=f"bao-cao-{chosen.label}.yaml")
     write_atomically(output, rendered.pdf)
     state = (
