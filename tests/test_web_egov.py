@@ -148,7 +148,9 @@ def test_downloads_have_the_right_type_a_safe_name_and_the_page_figures(
         assert SAFE_NAME.fullmatch(disposition)
         assert disposition.endswith('.xlsx"')
     book = openpyxl.load_workbook(io.BytesIO(sheet.content))
-    assert book.sheetnames == ["Tong hop", "Theo thang", "Qua han", "Tu choi"]
+    assert book.sheetnames == [
+        "Tong hop", "Theo thang", "Qua han", "Tu choi", "Theo loai", "So sanh"
+    ]
     summary = book["Tong hop"]
     in_sheet: dict[str, Any] = {
         str(row[0]): row[2] for row in summary.iter_rows(min_row=5, values_only=True)
@@ -197,9 +199,9 @@ def test_an_unknown_download_format_is_refused(
 ) -> None:
     base, _ex, _docs = served
     with signed_in_client(base, "chutich") as client:
-        answer = client.get("/egov/export", params={"period": "2026", "format": "pdf"})
+        answer = client.get("/egov/export", params={"period": "2026", "format": "docx"})
         assert answer.status_code == 400
-        assert "html, csv hoặc xlsx" in answer.text
+        assert "html, csv, xlsx, pdf hoặc yaml" in answer.text
 
 
 PATHS = ["/egov", "/egov/chart.svg", "/egov/export?format=csv"]

@@ -84,6 +84,8 @@ class AuditEvent(enum.StrEnum):
     TAKE_BACK = "take_back"
     #: The signatures of a received document's PDF attachments were checked (verdicts said).
     PDF_CHECKED = "pdf_checked"
+    #: The clerk entered the documents handled on paper in a quarter (e-governance report).
+    PAPER_COUNTED = "paper_counted"
 
 
 def _nfc(value: Any, what: str) -> Any:

@@ -14,8 +14,10 @@ from ..atomicfile import write_atomically
 from ..compose import InputError
 from ..config import load_settings
 from ..office import build_office, compose_file, load_signer, open_store
+from ..reports import Period, egov_fill, egov_report
 from ..sandbox.demo import default_plan, run_demo
 from ..signing import KeySource, Signer
+from ..vntime import VN_TZ
 from ._app import ConfigOption, app, err_console, exits_on_error, out
 from .signing import load_signer_from_options
 
@@ -51,12 +53,28 @@ def compose_cmd(
     ] = None,
     token_label: Annotated[str | None, typer.Option("--token-label")] = None,
     key_label: Annotated[str | None, typer.Option("--key-label")] = None,
+    egov: Annotated[
+        str | None,
+        typer.Option(
+            "--egov",
+            help="Điền số liệu quản trị điện tử của kỳ (2026-Q4, 2026). Fill the report's "
+            "e-governance figures (egov: KEY) computed for this period.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Soạn văn bản. Compose a plan/report: PDF (decree layout), signed edXML, outbox."""
     settings = load_settings(config)
     office_id = settings.office.organ_id if settings.office else None
     db = open_store(settings)
+    fill = None
+    if egov is not None:
+        period = Period.parse(egov)
+        figures = egov_report(
+            db, settings.require_office().organ_id, period,
+            today=dt.datetime.now(VN_TZ).date(),
+        )
+        fill = egov_fill(figures, period)
     # With --queue the office takes the number in its register as it queues (the one door
     # where processes composing at once cannot take the same number).
     # The key is opened once (a token session is opened once): from the options when given,
@@ -84,12 +102,14 @@ def compose_cmd(
     queued = None
     try:
         if office is not None:
-            queued = steps.compose_and_queue(office, file, attach_source=attach_source)
+            queued = steps.compose_and_queue(
+                office, file, attach_source=attach_source, fill=fill
+            )
             composed = queued.composed
         else:
             composed = compose_file(
                 file, db=db, office_id=office_id, signer=signer, now=dt.datetime.now(dt.UTC),
-                attach_source=attach_source,
+                attach_source=attach_source, fill=fill,
             )
     except InputError as exc:
         err_console.print(exc.report())

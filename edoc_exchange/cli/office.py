@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,12 +22,22 @@ from rich.table import Table
 
 from .. import audit, edxml, stopping
 from .. import office as steps
+from ..atomicfile import write_atomically
 from ..config import load_settings
 from ..daemon import Runner
 from ..edxml import VN_TZ
 from ..office import build_office, open_store, record_configuration
 from ..office.lifecycle import change_words, outcome_words
-from ..reports import Period, egov_report, render
+from ..reports import (
+    Period,
+    ReportError,
+    build,
+    default_facts,
+    egov_report,
+    render,
+    to_yaml,
+    xlsx,
+)
 from ._app import ConfigOption, app, err_console, exits_on_error, out
 from ._files import write_files
 
@@ -589,22 +600,185 @@ def audit_checkpoint(
     out.print(f"Điểm kiểm tra / checkpoint: {cp.tree_size} mục, root {cp.root_hash}")
 
 
+def _report_period(period: str | None, quarter: str | None, year: str | None) -> Period:
+    """One of --period, --quarter, --year (ReportError otherwise, or for a bad value)."""
+    given = [v for v in (period, quarter, year) if v]
+    if len(given) != 1:
+        raise ReportError(
+            "Chọn đúng một kỳ: --quarter 2026-Q4, --year 2026 hoặc --period",
+            "choose exactly one period: --quarter 2026-Q4, --year 2026 or --period",
+            step="period",
+        )
+    if quarter and "-Q" not in quarter.upper():
+        raise ReportError(
+            f"Quý '{quarter[:20]}' không hợp lệ; viết dạng 2026-Q4",
+            f"the quarter '{quarter[:20]}' is not valid; write it as 2026-Q4",
+            step="quarter",
+        )
+    if year and not year.strip().isdigit():
+        raise ReportError(
+            f"Năm '{year[:20]}' không hợp lệ; viết dạng 2026",
+            f"the year '{year[:20]}' is not valid; write it as 2026",
+            step="year",
+        )
+    return Period.parse(given[0])
+
+
+_BINARY = ("pdf", "xlsx")
+
+
 @report_app.command("egov")
 @exits_on_error
 def report_egov(
-    period: Annotated[str, typer.Option("--period", help="2026-Q3, 2026-07 or 2026")],
-    fmt: Annotated[str, typer.Option("--format", help="html, csv or json")] = "html",
+    period: Annotated[
+        str | None, typer.Option("--period", help="2026-Q3, 2026-07 or 2026")
+    ] = None,
+    quarter: Annotated[str | None, typer.Option("--quarter", help="e.g. 2026-Q4")] = None,
+    year: Annotated[str | None, typer.Option("--year", help="e.g. 2026")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="html, csv, json, pdf (báo cáo), yaml, xlsx")
+    ] = "html",
+    xlsx_out: Annotated[
+        bool, typer.Option("--xlsx", help="Bảng tính cho huyện (= --format xlsx).")
+    ] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", dir_okay=False)] = None,
+    number: Annotated[
+        str | None,
+        typer.Option("--number", help="Số của báo cáo (ký số khi có số). The báo cáo's number."),
+    ] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="Ngày ban hành yyyy-mm-dd (mặc định hôm nay).")
+    ] = None,
+    signer_name: Annotated[
+        str | None, typer.Option("--signer-name", help="Họ tên người ký.")
+    ] = None,
+    signer_position: Annotated[
+        str, typer.Option("--signer-position", help="Chức vụ người ký.")
+    ] = "CHỦ TỊCH",
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="Nơi nhận thêm (OrganId), sau cơ quan cấp trên."),
+    ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Ban hành và xếp hàng gửi (lấy số ở sổ văn bản đi nếu không có --number). "
+            "Issue it: number, sign and queue it to its recipients (with --format pdf).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Báo cáo quản trị điện tử. The e-governance figures of a period (PAPI dimension 8)."""
+    """Báo cáo quản trị điện tử. The e-governance figures of a period (PAPI dimension 8).
+
+    ``--format pdf`` renders the official báo cáo (Nghị định 30 layout), signed by the
+    office's key when it has a number (--number); ``yaml`` writes it for the clerk to edit
+    and then ``edoc compose``; ``xlsx`` (or --xlsx) the spreadsheet for the district.
+    """
+    if xlsx_out:
+        fmt = "xlsx"
+    chosen = _report_period(period, quarter, year)
     settings = load_settings(config)
-    report = egov_report(
-        open_store(settings), settings.require_office().organ_id, Period.parse(period)
+    office_settings = settings.require_office()
+    today = dt.datetime.now(VN_TZ).date()
+    if fmt in ("html", "csv", "json"):
+        report = egov_report(open_store(settings), office_settings.organ_id, chosen)
+        text = render(report, fmt)
+        if output is None:
+            out.print(text, markup=False, highlight=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            out.print(f"{output}")
+        return
+    if fmt not in (*_BINARY, "yaml"):
+        raise ReportError(
+            f"Định dạng '{fmt}' không hỗ trợ; dùng html, csv, json, pdf, yaml hoặc xlsx",
+            f"format '{fmt}' is not supported; use html, csv, json, pdf, yaml or xlsx",
+            step="format",
+        )
+    if fmt in _BINARY and output is None:
+        raise ReportError(
+            f"Định dạng {fmt} cần -o TỆP", f"the {fmt} format needs -o FILE", step="output"
+        )
+    try:
+        issued = dt.date.fromisoformat(date) if date else today
+    except ValueError:
+        raise ReportError(
+            f"Ngày '{date}' không hợp lệ; viết yyyy-mm-dd",
+            f"the date '{date}' is not valid; write yyyy-mm-dd",
+            step="date",
+        ) from None
+    office = build_office(settings, receiving=False, signer="settings" if fmt == "pdf" else None)
+    facts = default_facts(
+        office.db,
+        office.office_id,
+        office.identity.organ_name,
+        date=issued,
+        signer_name=signer_name or office.identity.staff or office.identity.organ_name,
+        signer_position=signer_position,
+        number=number,
+        recipients=to or (),
     )
-    text = render(report, fmt)
-    if output is None:
-        out.print(text, markup=False, highlight=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"{output}")
+    built = build(office.db, chosen, facts, today=today)
+    if fmt == "xlsx":
+        assert output is not None
+        data = xlsx(
+            built.report, names=built.names, previous=built.previous,
+            period_words=(chosen.words, chosen.previous().words),
+        )
+        write_atomically(output, data)
+        out.print(f"{output}: {len(data)} bytes")
+        return
+    text = to_yaml(built.content)
+    if fmt == "yaml":
+        if output is None:
+            out.print(text, markup=False, highlight=False)
+        else:
+            write_atomically(output, text.encode("utf-8"))
+            out.print(f"{output}")
+        return
+    assert output is not None
+    if queue:
+        # The one door of every composed document: the register's number, the office's
+        # signature on the PDF and the envelope, the outbox.
+        with tempfile.TemporaryDirectory() as folder:
+            source = Path(folder) / f"bao-cao-{chosen.label}.yaml"
+            source.write_text(text, encoding="utf-8")
+            queued = steps.compose_and_queue(office, source)
+        write_atomically(output, queued.composed.pdf)
+        out.print(
+            f"{output}: {queued.composed.message.document_id}, đã ký số và xếp hàng gửi / "
+            f"signed and queued, outbox #{queued.outbox_id}"
+        )
+        return
+    rendered = steps.render_report_yaml(office, text, source=f"bao-cao-{chosen.label}.yaml")
+    write_atomically(output, rendered.pdf)
+    state = (
+        "đã ký số / signed" if rendered.signed
+        else "bản xem trước, chưa ký: cho --number để ký / preview, not signed: give --number"
+    )
+    out.print(f"{output}: {len(rendered.pdf)} bytes, {state}")
+
+
+@report_app.command("paper")
+@exits_on_error
+def report_paper(
+    quarter: Annotated[str, typer.Option("--quarter", help="e.g. 2026-Q4")],
+    received: Annotated[
+        int | None, typer.Option("--received", help="Văn bản đến bằng giấy trong quý.")
+    ] = None,
+    sent: Annotated[
+        int | None, typer.Option("--sent", help="Văn bản đi bằng giấy trong quý.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Nhập số văn bản giấy của một quý. Enter the documents handled on paper in a quarter
+    (the share handled electronically needs it)."""
+    settings = load_settings(config)
+    office = build_office(settings, receiving=False, signer=None)
+    year, number = steps.enter_paper_count(office, quarter, received=received, sent=sent)
+    out.print(
+        f"Đã nhập số văn bản giấy quý {number} năm {year} / paper count entered for "
+        f"{year}-Q{number}: đến/received {received if received is not None else '-'}, "
+        f"đi/sent {sent if sent is not None else '-'}"
+    )

@@ -137,7 +137,7 @@ def to_document(
     issuer = document.issuer
     kind = document.kind_of
     response_for = []
-    if isinstance(document, Report):
+    if isinstance(document, Report) and document.reports_on is not None:
         # A report answers the plan it reports on: ResponseFor links the two at the receiver.
         plan = edxml.DocumentId.parse(str(document.reports_on))
         response_for.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,7 +25,11 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from .errors import ContentError, InputError, Problem, YamlSyntaxError
 from .models import Plan, Report
 
-__all__ = ["load", "load_plan", "load_report", "locate", "locate_in", "parse"]
+__all__ = ["Fill", "load", "load_plan", "load_report", "locate", "locate_in", "parse"]
+
+#: Fills computed content into the plain YAML mapping before it is validated (the
+#: e-governance figures a report cites as ``egov: KEY``); raises an EdocError it names.
+Fill = Callable[[dict[str, Any]], dict[str, Any]]
 
 _DOCUMENT: TypeAdapter[Plan | Report] = TypeAdapter(
     Annotated[Plan | Report, Field(discriminator="kind")]
@@ -37,7 +41,7 @@ _T = TypeVar("_T", Plan, Report)
 MAX_BYTES = 2 * 1024 * 1024
 
 
-def load(path: str | os.PathLike[str]) -> Plan | Report:
+def load(path: str | os.PathLike[str], *, fill: Fill | None = None) -> Plan | Report:
     """Read a plan or report from a YAML file (``kind: plan`` or ``kind: report``).
 
     Raises :class:`YamlSyntaxError` or :class:`ContentError` (both :class:`InputError`)
@@ -92,7 +96,7 @@ def load(path: str | os.PathLike[str]) -> Plan | Report:
             ],
             source=source,
         ) from None
-    return parse(text, source=source)
+    return parse(text, source=source, fill=fill)
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
@@ -124,8 +128,12 @@ def _expect(document: Plan | Report, cls: type[_T], source: str) -> _T:
     )
 
 
-def parse(text: str, *, source: str | None = None) -> Plan | Report:
-    """Parse YAML text into a Plan or Report; see :func:`load` for the errors raised."""
+def parse(text: str, *, source: str | None = None, fill: Fill | None = None) -> Plan | Report:
+    """Parse YAML text into a Plan or Report; see :func:`load` for the errors raised.
+
+    ``fill`` completes the plain mapping before validation (figures a report takes from
+    the tool); without it a figure written as ``egov: KEY`` without a value is refused at
+    its line."""
     tree = _read_yaml(text, source)
     if not isinstance(tree, CommentedMap):
         raise ContentError(
@@ -141,12 +149,49 @@ def parse(text: str, *, source: str | None = None) -> Plan | Report:
             ],
             source=source,
         )
+    plain = _plain(tree)
+    if fill is not None:
+        plain = fill(plain)
+    else:
+        _refuse_unfilled(tree, source)
     try:
-        return _DOCUMENT.validate_python(_plain(tree))
+        return _DOCUMENT.validate_python(plain)
     except ValidationError as exc:
         problems = [_problem(tree, error) for error in exc.errors()]
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise ContentError(problems, source=source) from None
+
+
+def _refuse_unfilled(tree: CommentedMap, source: str | None) -> None:
+    """A report figure that the tool fills (``egov: KEY``) and that has no value yet cannot
+    be composed unfilled (one with a value keeps it: the figure as last filled)."""
+    results = tree.get("results")
+    if not isinstance(results, CommentedSeq):
+        return
+    problems: list[Problem] = []
+    for r_index, result in enumerate(results):
+        figures = result.get("figures") if isinstance(result, CommentedMap) else None
+        if not isinstance(figures, CommentedSeq):
+            continue
+        for f_index, figure in enumerate(figures):
+            if isinstance(figure, CommentedMap) and "egov" in figure and "value" not in figure:
+                path, line, column = _locate(
+                    tree, ("results", r_index, "figures", f_index, "egov"), key=False
+                )
+                problems.append(
+                    Problem(
+                        "egov-unfilled",
+                        path,
+                        line,
+                        column,
+                        f"Số liệu '{figure['egov']}' do phần mềm tính: soạn với --egov KỲ "
+                        "(ví dụ --egov 2026-Q4)",
+                        f"the figure '{figure['egov']}' is computed by the tool: compose with "
+                        "--egov PERIOD (e.g. --egov 2026-Q4)",
+                    )
+                )
+    if problems:
+        raise ContentError(problems, source=source)
 
 
 def _read_yaml(text: str, source: str | None) -> Any:

@@ -690,6 +690,15 @@ class Figure(_Model):
             )
         ),
     ] = None
+    egov: Annotated[
+        Text | None,
+        Field(
+            description=(
+                "Số liệu quản trị điện tử do phần mềm tính (edoc compose --egov KỲ điền giá "
+                "trị), e.g. share_sent_electronic / the e-governance figure the tool fills"
+            )
+        ),
+    ] = None
 
 
 class DimensionResult(_Model):
@@ -713,14 +722,14 @@ class Report(_Document):
     kind: Literal["report"] = Field(description="Loại văn bản: report (báo cáo)")
     period: Period
     reports_on: Annotated[
-        DocumentIdText,
+        DocumentIdText | None,
         Field(
             description=(
-                "DocumentId của kế hoạch được báo cáo / the plan reported on, "
-                "OrganId,yyyy/MM/dd,Số/Ký hiệu"
+                "DocumentId của kế hoạch được báo cáo, nếu có / the plan reported on, if "
+                "any, OrganId,yyyy/MM/dd,Số/Ký hiệu"
             )
         ),
-    ]
+    ] = None
     results_heading: Text = "KẾT QUẢ THỰC HIỆN"
     results: Annotated[list[DimensionResult], Field(min_length=1)]
 

@@ -51,6 +51,13 @@ from .outgoing import (
     submit_draft,
     update_draft,
 )
+from .paper import (
+    PaperCountError,
+    RenderedReport,
+    enter_paper_count,
+    parse_quarter,
+    render_report_yaml,
+)
 from .pdfchecks import PdfVerdictRow, check_pdfs, pdf_verdicts
 from .receiving import receive_documents, receive_statuses, received_files
 from .replies import status_message
@@ -101,8 +108,10 @@ __all__ = [
     "Metrics",
     "Office",
     "OfficeIdentity",
+    "PaperCountError",
     "PdfVerdictRow",
     "Queued",
+    "RenderedReport",
     "SentDocument",
     "StepReport",
     "Stuck",
@@ -118,6 +127,7 @@ __all__ = [
     "create_draft",
     "document_details",
     "document_timeline",
+    "enter_paper_count",
     "export_audit_log",
     "figures",
     "follow_sent",
@@ -135,6 +145,7 @@ __all__ = [
     "maybe_checkpoint",
     "numbers_used",
     "open_store",
+    "parse_quarter",
     "pdf_verdicts",
     "queue_file",
     "queue_message",
@@ -144,6 +155,7 @@ __all__ = [
     "record_configuration",
     "refresh_directory",
     "register_worker",
+    "render_report_yaml",
     "replace",
     "resend",
     "return_draft",

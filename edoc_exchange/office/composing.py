@@ -22,7 +22,7 @@ from typing import Any, Final
 from .. import edxml, signing
 from ..compose import ContentError, Plan, Report, load, render_pdf
 from ..compose.envelope import check_number, number_used, to_document
-from ..compose.load import locate
+from ..compose.load import Fill, locate
 from ..store import Database, directory
 from ..store import outbox as outbox_store
 from ..store import register as register_store
@@ -99,12 +99,12 @@ def numbers_used(db: Database, issuer: str, year: int, notation: str | None = No
 
 
 def _load_checked(
-    path: Path, *, db: Database, office_id: str | None, queuing: bool
+    path: Path, *, db: Database, office_id: str | None, queuing: bool, fill: Fill | None = None
 ) -> tuple[Plan | Report, dict[str, str]]:
     """The content at ``path`` and the directory, with the issuer checked; when
     ``queuing``, every recipient's OrganId too (a preview needs no directory: README's
     tour on a fresh machine)."""
-    content = load(path)
+    content = load(path, fill=fill)
     if office_id is not None and content.issuer.organ_id != office_id:
         where = locate(path, ("issuer", "organ_id"))
         raise ContentError(
@@ -188,6 +188,7 @@ def compose_file(
     signer: signing.Signer | None,
     now: dt.datetime,
     attach_source: bool = False,
+    fill: Fill | None = None,
 ) -> Composed:
     """Load, check, render, wrap and sign the plan or report at ``path``, without queuing.
 
@@ -196,10 +197,12 @@ def compose_file(
     preview: unnumbered, unsigned, for reading (:func:`compose_and_queue` takes the next).
     Recipients are not checked against the directory here (it may be empty on a machine
     not yet connected): :func:`compose_and_queue` checks them. The YAML goes with the
-    envelope only with ``attach_source``. Raises InputError/ContentError (YAML line and
-    column) for anything wrong in the file, including a number already used.
+    envelope only with ``attach_source``. ``fill`` completes the content before it is
+    validated (the e-governance figures a report cites). Raises InputError/ContentError
+    (YAML line and column) for anything wrong in the file, including a number already used.
     """
-    content, known = _load_checked(path, db=db, office_id=office_id, queuing=False)
+    content, known = _load_checked(path, db=db, office_id=office_id, queuing=False,
+                                   fill=fill)
     used = numbers_used(db, content.issuer.organ_id, content.date.year, content.notation)
     check_number(content, used, source=path)
     return _render(content, path, known, signer=signer, now=now, attach_source=attach_source,
@@ -207,7 +210,12 @@ def compose_file(
 
 
 def compose_and_queue(
-    office: Office, path: Path, *, now: dt.datetime | None = None, attach_source: bool = False
+    office: Office,
+    path: Path,
+    *,
+    now: dt.datetime | None = None,
+    attach_source: bool = False,
+    fill: Fill | None = None,
 ) -> Queued:
     """Compose the document at ``path``, number it from the register, sign it with the
     office's signer and put it in the outbox: the one door for ``compose --queue``.
@@ -222,7 +230,7 @@ def compose_and_queue(
     """
     now = now or office.clock()
     content, known = _load_checked(path, db=office.db, office_id=office.office_id,
-                                   queuing=True)
+                                   queuing=True, fill=fill)
     issuer, notation, year = content.issuer.organ_id, content.notation, content.date.year
     asked = int(content.number) if content.number else None
 

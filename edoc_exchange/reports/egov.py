@@ -17,6 +17,7 @@ import io
 import json
 import re
 import statistics
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,16 +27,20 @@ from ..edxml import StatusCode
 from ..errors import EdocError
 from ..store import Database, InboxVerdict
 from ..store import directory as directory_store
+from ..store import handling as handling_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
+from ..store import paper as paper_store
 from ..store import pdfchecks as pdf_store
 from ..vntime import VN_TZ, as_utc
 
 __all__ = [
+    "DOCUMENT_TYPE_NAMES",
     "EgovReport",
     "Period",
     "ReportError",
     "chart_svg",
+    "document_type_name",
     "egov_report",
     "organisation_names",
     "render",
@@ -107,6 +112,109 @@ class Period:
     def contains(self, when: dt.datetime) -> bool:
         return self.start <= as_utc(when) < self.end
 
+    @property
+    def kind(self) -> str:
+        """``quarter``, ``month`` or ``year``."""
+        if "-Q" in self.label:
+            return "quarter"
+        return "month" if "-" in self.label else "year"
+
+    @property
+    def year(self) -> int:
+        return self.start.year
+
+    @property
+    def quarters(self) -> list[tuple[int, int]]:
+        """The (year, quarter) pairs the period is made of; empty for a month (the clerk's
+        paper counts are per quarter, so a month has none)."""
+        if self.kind == "quarter":
+            return [(self.year, (self.start.month - 1) // 3 + 1)]
+        if self.kind == "year":
+            return [(self.year, q) for q in (1, 2, 3, 4)]
+        return []
+
+    @property
+    def words(self) -> str:
+        """The period as a báo cáo names it: ``Quý IV năm 2026``, ``tháng 7 năm 2026``,
+        ``năm 2026``."""
+        if self.kind == "quarter":
+            quarter = (self.start.month - 1) // 3 + 1
+            return f"Quý {_ROMAN[quarter]} năm {self.year}"
+        if self.kind == "month":
+            return f"tháng {self.start.month} năm {self.year}"
+        return f"năm {self.year}"
+
+    @property
+    def last_day(self) -> dt.date:
+        """The period's last day (its end is the next period's first instant)."""
+        return (self.end - dt.timedelta(days=1)).date()
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        if self.kind == "quarter":
+            quarter = (self.start.month - 1) // 3 + 1
+            year, quarter = (self.year - 1, 4) if quarter == 1 else (self.year, quarter - 1)
+            return Period.parse(f"{year}-Q{quarter}")
+        if self.kind == "month":
+            year, month = (
+                (self.year - 1, 12) if self.start.month == 1 else (self.year, self.start.month - 1)
+            )
+            return Period.parse(f"{year:04d}-{month:02d}")
+        return Period.parse(f"{self.year - 1}")
+
+
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+#: The abbreviations of document types in a notation (Nghị định 30/2020, Phụ lục III) and
+#: the types' names; a notation whose first part is none of them is a công văn (whose
+#: notation starts with the issuing body's own abbreviation).
+DOCUMENT_TYPE_NAMES: dict[str, str] = {
+    "NQ": "Nghị quyết",
+    "QĐ": "Quyết định",
+    "CT": "Chỉ thị",
+    "QC": "Quy chế",
+    "QYĐ": "Quy định",
+    "TC": "Thông cáo",
+    "TB": "Thông báo",
+    "HD": "Hướng dẫn",
+    "CTr": "Chương trình",
+    "KH": "Kế hoạch",
+    "PA": "Phương án",
+    "ĐA": "Đề án",
+    "DA": "Dự án",
+    "BC": "Báo cáo",
+    "BB": "Biên bản",
+    "TTr": "Tờ trình",
+    "HĐ": "Hợp đồng",
+    "CĐ": "Công điện",
+    "BGN": "Bản ghi nhớ",
+    "BTT": "Bản thỏa thuận",
+    "GUQ": "Giấy ủy quyền",
+    "GM": "Giấy mời",
+    "GGT": "Giấy giới thiệu",
+    "GNP": "Giấy nghỉ phép",
+    "PG": "Phiếu gửi",
+    "PC": "Phiếu chuyển",
+    "PB": "Phiếu báo",
+}
+_CONG_VAN = "Công văn"
+
+
+def document_type_name(document_id: str | None, type_name: str | None = None) -> str:
+    """The type of a document by name: the TypeName it came with when there is one, else
+    from its notation's first part (Phụ lục III), else công văn."""
+    if type_name and type_name.strip():
+        return unicodedata.normalize("NFC", type_name.strip())
+    notation = ""
+    if document_id:
+        code = document_id.split(",", 2)[-1]
+        notation = code.split("/", 1)[-1]
+    first = unicodedata.normalize("NFC", notation.split("-", 1)[0]) if notation else ""
+    for abbreviation, name in DOCUMENT_TYPE_NAMES.items():
+        if first.casefold() == abbreviation.casefold():
+            return name
+    return _CONG_VAN
+
 
 def _month(value: dt.datetime) -> str:
     local = as_utc(value).astimezone(VN_TZ)
@@ -132,6 +240,66 @@ class EgovReport:
     past_due: list[dict[str, Any]] = field(default_factory=list)
     rejections: list[dict[str, Any]] = field(default_factory=list)
     send_failures: list[dict[str, Any]] = field(default_factory=list)
+    #: Documents the clerk counted on paper in the period (None: not entered for every
+    #: quarter of it; a month has none, the counts are per quarter).
+    paper_sent: int | None = None
+    paper_received: int | None = None
+    #: The quarters of the period whose paper count was not entered ("2026-Q3").
+    paper_missing: list[str] = field(default_factory=list)
+    #: Received documents refused at the XML signature check (not in received_total).
+    received_rejected: int = 0
+    #: Received documents with at least one PDF attachment checked (pdf_verdicts).
+    received_pdf_checked: int = 0
+    #: Documents by type name (sent: from the audit log's "sent" events; received: the
+    #: verified documents).
+    sent_by_type: dict[str, int] = field(default_factory=dict)
+    received_by_type: dict[str, int] = field(default_factory=dict)
+    #: Received documents with a due date (the assignment's deadline, else the sender's)
+    #: that count for the share handled on time: done on or before the due date (on time),
+    #: done after it or still open past it (late); open and not yet due ones are apart.
+    handled_on_time: int = 0
+    handled_late: int = 0
+    handled_open: int = 0
+
+    @property
+    def received_xml_valid(self) -> int:
+        """Received documents whose XML signature verified (every one that was let in)."""
+        return self.received_total
+
+    @property
+    def share_xml_valid(self) -> float | None:
+        """Valid XML signature among everything that arrived (verified + refused)."""
+        seen = self.received_total + self.received_rejected
+        return self.received_total / seen if seen else None
+
+    @property
+    def share_sent_electronic(self) -> float | None:
+        """Sent electronically / (electronically + on paper); None without a paper count
+        or with nothing sent either way."""
+        if self.paper_sent is None or not self.sent_total + self.paper_sent:
+            return None
+        return self.sent_total / (self.sent_total + self.paper_sent)
+
+    @property
+    def share_received_electronic(self) -> float | None:
+        """Received electronically / (electronically + on paper), as the sent share."""
+        if self.paper_received is None or not self.received_total + self.paper_received:
+            return None
+        return self.received_total / (self.received_total + self.paper_received)
+
+    @property
+    def handled_due(self) -> int:
+        """Documents whose on-time share is decided: on time plus late."""
+        return self.handled_on_time + self.handled_late
+
+    @property
+    def share_on_time(self) -> float | None:
+        return self.handled_on_time / self.handled_due if self.handled_due else None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was sent, received or refused in the period."""
+        return not (self.sent_total or self.received_total or self.received_rejected)
 
     @property
     def share_acknowledged(self) -> float | None:
@@ -171,7 +339,27 @@ class EgovReport:
             "past_due": self.past_due,
             "rejections": self.rejections,
             "send_failures": self.send_failures,
+            "paper_sent": self.paper_sent,
+            "paper_received": self.paper_received,
+            "paper_missing": self.paper_missing,
+            "share_sent_electronic": _rounded(self.share_sent_electronic),
+            "share_received_electronic": _rounded(self.share_received_electronic),
+            "received_rejected": self.received_rejected,
+            "received_xml_valid": self.received_xml_valid,
+            "share_xml_valid": _rounded(self.share_xml_valid),
+            "received_pdf_checked": self.received_pdf_checked,
+            "sent_by_type": self.sent_by_type,
+            "received_by_type": self.received_by_type,
+            "handled_on_time": self.handled_on_time,
+            "handled_late": self.handled_late,
+            "handled_open": self.handled_open,
+            "handled_due": self.handled_due,
+            "share_on_time": _rounded(self.share_on_time),
         }
+
+
+def _rounded(share: float | None) -> float | None:
+    return round(share, 4) if share is not None else None
 
 
 def egov_report(
@@ -194,6 +382,8 @@ def egov_report(
             if entry.event == "sent":
                 report.sent_by_month[_month(when)] = report.sent_by_month.get(_month(when), 0) + 1
                 sent_docs.add(str(body.get("document_id")))
+                kind = document_type_name(str(body.get("document_id") or ""))
+                report.sent_by_type[kind] = report.sent_by_type.get(kind, 0) + 1
             elif entry.event == "acknowledged" and body.get("status") == "done":
                 acked.add(str(body.get("axis_doc_id")))
             elif entry.event == "send_failed" and body.get("permanent"):
@@ -206,6 +396,10 @@ def egov_report(
                 )
         report.sent_total = sum(report.sent_by_month.values())
         rows = inbox_store.received_between(conn, office_id, period.start, period.end)
+        handled = {
+            h.id: h
+            for h in handling_store.handling_between(conn, office_id, period.start, period.end)
+        }
         pdf_valid = pdf_store.valid_between(conn, office_id, period.start, period.end)
         waits: list[float] = []
         end_day = today or min(period.end.date(), dt.date.today())
@@ -214,6 +408,7 @@ def egov_report(
                 continue
             month = _month(row.received_at)
             if row.verdict == InboxVerdict.REJECTED:
+                report.received_rejected += 1
                 report.rejections.append(
                     {
                         "document_id": row.document_id,
@@ -225,6 +420,8 @@ def egov_report(
                 continue
             report.received_total += 1
             report.received_by_month[month] = report.received_by_month.get(month, 0) + 1
+            kind = document_type_name(row.document_id, row.doc_type)
+            report.received_by_type[kind] = report.received_by_type.get(kind, 0) + 1
             if row.axis_doc_id in acked:
                 report.received_acknowledged += 1
             if row.id in pdf_valid:
@@ -234,17 +431,18 @@ def egov_report(
                 waits.append(
                     (as_utc(row.accepted_at) - as_utc(row.received_at)).total_seconds() / 3600
                 )
+            due = handled[row.id].due if row.id in handled else row.due_date
             if (
-                row.due_date
+                due
                 and row.clerk_state != StatusCode.DONE
-                and dt.date.fromisoformat(row.due_date) < end_day
+                and dt.date.fromisoformat(due) < end_day
             ):
                 report.past_due.append(
                     {
                         "document_id": row.document_id,
                         "from": row.sender,
                         "subject": row.subject,
-                        "due_date": row.due_date,
+                        "due_date": due,
                         "state": row.clerk_state,
                         "state_name": _state_name(row.clerk_state),
                     }
@@ -253,7 +451,52 @@ def egov_report(
             report.median_hours_to_acceptance = statistics.median(waits)
         answered = outbox_store.finished_document_ids(conn, office_id)
         report.sent_answered = len(sent_docs & answered)
+        verified_ids = [r.id for r in rows if r.verdict == InboxVerdict.VERIFIED]
+        report.received_pdf_checked = len(pdf_store.checked_inbox_ids(conn, verified_ids))
+        _on_time(report, list(handled.values()), end_day)
+        _paper(report, paper_store.counts_of(conn, office_id, [period.year]), period)
     return report
+
+
+def _on_time(
+    report: EgovReport, handled: list[handling_store.Handled], end_day: dt.date
+) -> None:
+    """On time: done (06) on or before the due date, in Vietnam days. Late: done after
+    it, or still open when the due date is before ``end_day``. Refused documents (02) and
+    documents without a due date do not count."""
+    for item in handled:
+        due = item.due
+        if not due or item.clerk_state == StatusCode.REJECTED:
+            continue
+        due_day = dt.date.fromisoformat(due)
+        if item.clerk_state == StatusCode.DONE:
+            done_day = as_utc(item.state_changed_at).astimezone(VN_TZ).date()
+            if done_day <= due_day:
+                report.handled_on_time += 1
+            else:
+                report.handled_late += 1
+        elif due_day < end_day:
+            report.handled_late += 1
+        else:
+            report.handled_open += 1
+
+
+def _paper(report: EgovReport, counts: list[paper_store.PaperCount], period: Period) -> None:
+    """Sum the clerk's counts over the period's quarters; None unless every quarter has one
+    (a share over part of the period would say more than is known)."""
+    quarters = period.quarters
+    if not quarters:
+        report.paper_missing = [period.label]
+        return
+    found = {(c.year, c.quarter, c.direction): c.count for c in counts}
+    for direction, attr in (("out", "paper_sent"), ("in", "paper_received")):
+        values = [found.get((y, q, direction)) for y, q in quarters]
+        if all(v is not None for v in values):
+            setattr(report, attr, sum(v or 0 for v in values))
+    report.paper_missing = [
+        f"{y}-Q{q}" for y, q in quarters
+        if (y, q, "out") not in found or (y, q, "in") not in found
+    ]
 
 
 def organisation_names(db: Database) -> dict[str, str]:
@@ -326,8 +569,23 @@ def _csv(report: EgovReport, names: Mapping[str, str] | None = None) -> str:
         "accepted",
         "median_hours_to_acceptance",
         "sent_answered_by_all_recipients",
+        "paper_sent",
+        "paper_received",
+        "share_sent_electronic",
+        "share_received_electronic",
+        "received_rejected",
+        "share_xml_valid",
+        "received_pdf_checked",
+        "handled_on_time",
+        "handled_late",
+        "handled_open",
+        "share_on_time",
     ):
         row(["summary", key, "" if data[key] is None else data[key]])
+    for kind, count in sorted(report.sent_by_type.items()):
+        row(["sent_by_type", kind, count])
+    for kind, count in sorted(report.received_by_type.items()):
+        row(["received_by_type", kind, count])
     for item in report.past_due:
         row(["past_due", item["document_id"], item["due_date"]], item.get("from"))
     for item in report.rejections:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from .bao_cao import comparison, why_missing
 from .egov import EgovReport, _state_name
 
 __all__ = ["SUMMARY_ROWS", "XLSX_TYPE", "xlsx"]
@@ -43,6 +44,31 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
         "Văn bản gửi đã được mọi nơi nhận trả lời",
         "Sent, answered by every recipient",
     ),
+    ("paper_sent", "Văn bản đi gửi bằng giấy (văn thư nhập)", "Sent on paper (entered)"),
+    (
+        "paper_received",
+        "Văn bản đến nhận bằng giấy (văn thư nhập)",
+        "Received on paper (entered)",
+    ),
+    ("share_sent_electronic", "Tỷ lệ văn bản đi gửi điện tử", "Share sent electronically"),
+    (
+        "share_received_electronic",
+        "Tỷ lệ văn bản đến nhận điện tử",
+        "Share received electronically",
+    ),
+    (
+        "received_rejected",
+        "Văn bản đến bị từ chối (chữ ký gói tin không hợp lệ)",
+        "Refused (XML signature not valid)",
+    ),
+    (
+        "share_xml_valid",
+        "Tỷ lệ văn bản đến có chữ ký số hợp lệ trên gói tin (XML)",
+        "Share with a valid XML signature",
+    ),
+    ("handled_on_time", "Văn bản đến xử lý đúng hạn", "Handled on time"),
+    ("handled_late", "Văn bản đến xử lý quá hạn", "Handled late or overdue"),
+    ("share_on_time", "Tỷ lệ văn bản đến xử lý đúng hạn", "Share handled on time"),
 )
 
 
@@ -51,10 +77,20 @@ def _name(code: object, names: Mapping[str, str]) -> str:
     return names.get(text, text)
 
 
-def xlsx(report: EgovReport, *, names: Mapping[str, str] | None = None) -> bytes:
-    """The report as an .xlsx workbook: summary, by month, past due, rejections.
+def xlsx(
+    report: EgovReport,
+    *,
+    names: Mapping[str, str] | None = None,
+    previous: EgovReport | None = None,
+    period_words: tuple[str, str] | None = None,
+) -> bytes:
+    """The report as an .xlsx workbook: summary, by month, past due, rejections, by
+    document type, and (with ``previous``) the comparison with the previous period.
 
-    ``names`` (OrganId -> name) puts organisations by name beside their codes.
+    ``names`` (OrganId -> name) puts organisations by name beside their codes;
+    ``period_words`` (this period, the previous one in words) heads the comparison. A share
+    that cannot be computed (no paper count entered, nothing to divide) is an empty cell
+    with the reason beside it, never 100%.
     """
     named = names or {}
     data = report.to_json()
@@ -69,7 +105,7 @@ def xlsx(report: EgovReport, *, names: Mapping[str, str] | None = None) -> bytes
     summary.append([])
     summary.append(["Chỉ tiêu", "Indicator", "Giá trị / value"])
     for key, vi, en in SUMMARY_ROWS:
-        summary.append([vi, en, data[key]])
+        summary.append([vi, en, data[key], why_missing(report, key)])
         if key.startswith("share_") and data[key] is not None:
             summary.cell(row=summary.max_row, column=3).number_format = "0.0%"
     for cell in (*summary[1], *summary[4]):
@@ -102,7 +138,32 @@ def xlsx(report: EgovReport, *, names: Mapping[str, str] | None = None) -> bytes
             item["document_id"], _name(item.get("from"), named), item.get("from"),
             item.get("reason"),
         ])
-    for sheet in (months, late, refused):
+    kinds = book.create_sheet("Theo loai")
+    kinds.append(["Loại văn bản / type", "Đi / sent", "Đến / received"])
+    for kind in sorted(set(report.sent_by_type) | set(report.received_by_type)):
+        kinds.append(
+            [kind, report.sent_by_type.get(kind, 0), report.received_by_type.get(kind, 0)]
+        )
+    kinds.column_dimensions["A"].width = 24
+    sheets = [months, late, refused, kinds]
+    if previous is not None:
+        this_words, previous_words = period_words or (report.period, previous.period)
+        compared = book.create_sheet("So sanh")
+        compared.append(
+            ["Chỉ tiêu / indicator", this_words, previous_words, "Thay đổi / change",
+             "Đơn vị / unit"]
+        )
+        for change in comparison(report, previous):
+            compared.append([
+                change.label,
+                None if change.current is None else float(change.current),
+                None if change.previous is None else float(change.previous),
+                None if change.change is None else float(change.change),
+                change.unit,
+            ])
+        compared.column_dimensions["A"].width = 56
+        sheets.append(compared)
+    for sheet in sheets:
         for cell in sheet[1]:
             cell.font = bold
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .tables import organisations
 
-__all__ = ["Organisation", "names", "replace_all"]
+__all__ = ["Organisation", "names", "parent_of", "replace_all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +58,16 @@ def replace_all(conn: Connection, entries: Sequence[Organisation], now: dt.datet
 def names(conn: Connection) -> dict[str, str]:
     """OrganId -> name of every organisation in the cache."""
     return {row.organ_id: row.name for row in conn.execute(select(organisations))}
+
+
+def parent_of(conn: Connection, organ_id: str) -> tuple[str, str] | None:
+    """(OrganId, name) of the organisation's parent body in the cache, or None."""
+    row = conn.execute(
+        select(organisations.c.parent_id).where(organisations.c.organ_id == organ_id)
+    ).one_or_none()
+    if row is None or not row.parent_id:
+        return None
+    parent = conn.execute(
+        select(organisations.c.name).where(organisations.c.organ_id == row.parent_id)
+    ).one_or_none()
+    return (str(row.parent_id), str(parent.name) if parent is not None else str(row.parent_id))

@@ -46,6 +46,7 @@ __all__ = [
     "assignment_of",
     "count_any",
     "count_incoming",
+    "handling_between",
     "list_incoming",
     "register",
     "registration_of",
@@ -380,3 +381,54 @@ def assign(
             insert(inbox_handling).values(inbox_id=inbox_id, office_id=office_id, **values)
         )
 
+
+
+@dataclass(frozen=True)
+class Handled:
+    """A verified document received in a period, with what its handling needs: its due
+    date (the assignment's deadline, else the sender's DueDate) and its clerk state."""
+
+    id: int
+    document_id: str
+    sender: str
+    deadline: str | None
+    sender_due_date: str | None
+    clerk_state: str
+    state_changed_at: dt.datetime
+
+    @property
+    def due(self) -> str | None:
+        return self.deadline or self.sender_due_date
+
+
+def handling_between(
+    conn: Connection, office_id: str, start: dt.datetime, end: dt.datetime
+) -> list[Handled]:
+    """Verified documents received in ``[start, end)`` with their deadlines and states (for
+    the share handled on time), oldest first."""
+    rows = conn.execute(
+        select(
+            inbox.c.id,
+            inbox.c.document_id,
+            inbox.c.sender,
+            inbox_handling.c.deadline,
+            inbox.c.due_date,
+            inbox.c.clerk_state,
+            inbox.c.state_changed_at,
+        )
+        .select_from(_joins())
+        .where(
+            inbox.c.office_id == office_id,
+            inbox.c.verdict == InboxVerdict.VERIFIED,
+            inbox.c.received_at >= start,
+            inbox.c.received_at < end,
+        )
+        .order_by(inbox.c.received_at, inbox.c.id)
+    )
+    return [
+        Handled(
+            int(r.id), r.document_id, r.sender, r.deadline, r.due_date, r.clerk_state,
+            as_utc(r.state_changed_at),
+        )
+        for r in rows
+    ]

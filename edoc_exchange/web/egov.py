@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import office as steps
@@ -26,7 +26,7 @@ from ..errors import EdocError
 from ..office import staff
 from ..vntime import VN_TZ
 from . import _i18n
-from ._app import call, context, language, page, render
+from ._app import call, context, form_of, language, page, render
 
 __all__ = ["EgovView", "chosen_period", "routes"]
 
@@ -58,6 +58,26 @@ _i18n.add({
     "egov.download_html": ("Báo cáo (HTML, để in)", "Report (HTML, to print)"),
     "egov.download_csv": ("Số liệu (CSV)", "Figures (CSV)"),
     "egov.download_xlsx": ("Bảng tính (Excel .xlsx)", "Spreadsheet (Excel .xlsx)"),
+    "egov.download_pdf": (
+        "Báo cáo theo Nghị định 30 (PDF, bản xem trước chưa số, chưa ký)",
+        "Báo cáo in the decree's layout (PDF preview, not numbered or signed)",
+    ),
+    "egov.download_yaml": (
+        "Báo cáo để sửa và ban hành (YAML)", "Báo cáo to edit and issue (YAML)"
+    ),
+    "egov.paper": ("Số văn bản giấy trong quý", "Documents on paper in the quarter"),
+    "egov.paper_help": (
+        "Văn bản gửi, nhận bằng giấy (không qua trục) của quý: để tính tỷ lệ văn bản điện tử.",
+        "Documents sent and received on paper (not over the axis) in the quarter: for the "
+        "share handled electronically.",
+    ),
+    "egov.paper_received": ("Văn bản đến bằng giấy", "Received on paper"),
+    "egov.paper_sent": ("Văn bản đi bằng giấy", "Sent on paper"),
+    "egov.paper_save": ("Lưu số văn bản giấy", "Save the paper counts"),
+    "egov.paper_saved": ("Đã lưu số văn bản giấy.", "The paper counts are saved."),
+    "egov.paper_quarter_only": (
+        "Chọn một quý để nhập số văn bản giấy.", "Choose a quarter to enter paper counts."
+    ),
 })
 
 #: The years a period may be in (a typo such as 20256 is refused, not computed).
@@ -66,6 +86,8 @@ _FORMATS = {
     "html": ("text/html; charset=utf-8", "html"),
     "csv": ("text/csv; charset=utf-8", "csv"),
     "xlsx": (reports.XLSX_TYPE, "xlsx"),
+    "pdf": ("application/pdf", "pdf"),
+    "yaml": ("application/yaml; charset=utf-8", "yaml"),
 }
 
 
@@ -100,7 +122,7 @@ class EgovView:
         for key, vi, en in reports.SUMMARY_ROWS:
             value = data[key]
             if value is None:
-                shown = "—"
+                shown = reports.why_missing(self.report, key) or "—"
             elif key.startswith("share_"):
                 shown = f"{value * 100:.1f}%"
             else:
@@ -174,6 +196,60 @@ def _view(office: steps.Office, period: reports.Period, year: int, quarter: int 
     return EgovView(report, period, names, year, quarter)
 
 
+def _bao_cao(office: steps.Office, period: reports.Period) -> reports.Built:
+    """The báo cáo of ``period`` with the previous period beside it; unnumbered (a preview:
+    the number is taken when the clerk issues it from the YAML)."""
+    today = _today()
+    facts = reports.default_facts(
+        office.db, office.office_id, office.identity.organ_name, date=today,
+        signer_name=office.identity.staff or office.identity.organ_name,
+    )
+    return reports.build(office.db, period, facts, today=today)
+
+
+def _count(text: str | None, field: str) -> int | None:
+    """A paper count from the form: empty is "leave it", digits (a sign allowed) a number."""
+    value = unicodedata.normalize("NFC", text or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[+-]?\d{1,9}", value):
+        raise steps.PaperCountError(
+            f"Số văn bản giấy '{value[:20]}' không phải số nguyên",
+            f"the paper count '{value[:20]}' is not a whole number",
+            step=f"paper.{field}",
+        )
+    return int(value)
+
+
+@page(staff.Role.CLERK, staff.Role.ADMIN)
+async def egov_paper(request: Request) -> Response:
+    """Văn thư or quản trị enter the quarter's paper counts (an audit event)."""
+    form = await form_of(request)
+    year = str(form.get("year", "")).strip()
+    quarter = str(form.get("quarter", "")).strip()
+    office = context(request).office
+    user = request.state.visitor.user
+    try:
+        received = _count(str(form.get("received", "")), "received")
+        sent = _count(str(form.get("sent", "")), "sent")
+        await call(steps.enter_paper_count, office, f"{year}-Q{quarter}", received=received,
+                   sent=sent, actor=user.username)
+    except EdocError as exc:
+        lang = language(request)
+        period, year_of, quarter_of = _current_period()
+        view = await call(_view, office, period, year_of, quarter_of)
+        return render(
+            request, "egov.html", status_code=400, view=view,
+            message=_i18n.both(exc.vi, exc.en, lang), step=exc.step,
+            year=year_of, quarter=quarter_of, saved=False, **_form_values(),
+        )
+    return RedirectResponse(f"/egov?period={year}-Q{quarter}&saved=paper", 303)
+
+
+def _current_period() -> tuple[reports.Period, int, int | None]:
+    return chosen_period({}, _today())
+
+
 def _form_values() -> dict[str, Any]:
     today = _today()
     return {
@@ -193,12 +269,12 @@ async def egov_page(request: Request) -> Response:
         return render(
             request, "egov.html", status_code=400, view=None,
             message=_i18n.both(exc.vi, exc.en, lang), step=exc.step,
-            year=year_now, quarter=None, **_form_values(),
+            year=year_now, quarter=None, saved=False, **_form_values(),
         )
     view = await call(_view, context(request).office, period, year, quarter)
     return render(
         request, "egov.html", view=view, message=None, step=None, year=year, quarter=quarter,
-        **_form_values(),
+        saved=params.get("saved") == "paper", **_form_values(),
     )
 
 
@@ -223,17 +299,28 @@ async def egov_export(request: Request) -> Response:
     fmt = request.query_params.get("format", "")
     if fmt not in _FORMATS:
         raise PeriodChoiceError(
-            "Định dạng tải về không hỗ trợ; chọn html, csv hoặc xlsx",
-            "this download format is not supported; choose html, csv or xlsx",
+            "Định dạng tải về không hỗ trợ; chọn html, csv, xlsx, pdf hoặc yaml",
+            "this download format is not supported; choose html, csv, xlsx, pdf or yaml",
             step="format",
         )
     period, year, quarter = chosen_period(dict(request.query_params), _today())
     office = context(request).office
-    view = await call(_view, office, period, year, quarter)
     body: bytes | str
-    if fmt == "xlsx":
-        body = await call(reports.xlsx, view.report, names=view.names)
+    if fmt in ("pdf", "yaml", "xlsx"):
+        built = await call(_bao_cao, office, period)
+        if fmt == "xlsx":
+            body = await call(
+                reports.xlsx, built.report, names=built.names, previous=built.previous,
+                period_words=(period.words, period.previous().words),
+            )
+        elif fmt == "yaml":
+            body = reports.to_yaml(built.content)
+        else:
+            rendered = await call(steps.render_report_yaml, office,
+                                  reports.to_yaml(built.content))
+            body = rendered.pdf
     else:
+        view = await call(_view, office, period, year, quarter)
         body = reports.render(view.report, fmt, names=view.names)
     media_type, ext = _FORMATS[fmt]
     name = _filename(office.office_id, period.label, ext)
@@ -248,4 +335,5 @@ routes: list[BaseRoute] = [
     Route("/egov", egov_page, methods=["GET"]),
     Route("/egov/chart.svg", egov_chart, methods=["GET"]),
     Route("/egov/export", egov_export, methods=["GET"]),
+    Route("/egov/paper", egov_paper, methods=["POST"]),
 ]
