@@ -137,6 +137,8 @@ class TimestampedSigner:
 
     def __getattr__(self, name: str) -> Any:
         # A token signer's own methods (close, ...) stay reachable through the wrapper.
+        if name.startswith("__") or name in ("signer", "timestamper"):
+            raise AttributeError(name)
         return getattr(self.signer, name)
 
 
