@@ -23,7 +23,7 @@ from pyhanko.sign.general import SigningError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ..errors import EdocError
-from ..signing import Signer, TimestampError, Timestamper, sign_data, timestamper_of
+from ..signing import Signer, Timestamper, TimestampError, sign_data, timestamper_of
 from .errors import RenderError
 
 __all__ = ["PadesSigner", "sign"]

@@ -122,9 +122,10 @@ def check_pdf(
 ) -> PdfCheck:
     """Check every signature of ``data`` under the trusted ``roots`` (at ``at``, now by
     default), and each signature timestamp under ``tsa_roots`` (none: no TSA trusted, a
-    timestamped signature is then "untrusted"). Never raises for bad input: a file that is not a PDF, is encrypted, is
-    larger than ``max_bytes``, or that pyhanko cannot read is an ``error`` verdict with
-    the reason. pyhanko runs its own event loop: call this outside a running asyncio loop.
+    timestamped signature is then "untrusted"). Never raises for bad input: a file that
+    is not a PDF, is encrypted, is larger than ``max_bytes``, or that pyhanko cannot read
+    is an ``error`` verdict with the reason. pyhanko runs its own event loop: call this
+    outside a running asyncio loop.
     """
     if len(data) > max_bytes:
         return PdfCheck(PdfVerdict.ERROR, f"too large to check ({len(data)} > {max_bytes} bytes)")
@@ -224,7 +225,10 @@ def _check_one(sig: Any, context: Any, ts_context: Any) -> PdfSignature:
         reason = "the signature's timestamp is broken (it does not match the signature)"
     elif ts is not None and not ts.trusted:
         verdict = PdfVerdict.UNTRUSTED
-        reason = "the signature's timestamp is not trusted (its TSA is not under the office's TSA roots)"
+        reason = (
+            "the signature's timestamp is not trusted "
+            "(its TSA is not under the office's TSA roots)"
+        )
     else:
         verdict = PdfVerdict.VALID
     return PdfSignature(

@@ -50,7 +50,10 @@ class LocalTsa:
         )
         cert = x509.Certificate.load(tsa.cert.public_bytes(Encoding.DER))
         ca = x509.Certificate.load(tsa.ca_cert.public_bytes(Encoding.DER))
-        self._stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key, certs_to_embed=[ca])
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        embed = SimpleCertificateStore.from_certs([ca])  # type: ignore[no-untyped-call]
+        self._stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key, certs_to_embed=embed)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -107,13 +110,13 @@ class LocalTsa:
         tsa = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("tsa: " + format, *args)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._send(405, b"POST an application/timestamp-query\n", "text/plain")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 tsa.requests += 1
                 try:
                     length = int(self.headers.get("Content-Length") or 0)

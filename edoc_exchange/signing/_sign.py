@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import functools
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 

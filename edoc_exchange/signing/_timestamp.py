@@ -43,8 +43,8 @@ __all__ = [
     "TimestampError",
     "TimestampStatus",
     "TimestampVerdict",
-    "Timestamper",
     "TimestampedSigner",
+    "Timestamper",
     "check_token",
     "open_timestamper",
     "skipped",
@@ -237,7 +237,9 @@ def _check_signer(info: Any, content: bytes, certs: list[x509.Certificate]) -> x
             serial = int(sid.chosen["serial_number"].native)
             issuer_der = sid.chosen["issuer"].dump()
             matches = [
-                c for c in certs if c.serial_number == serial and c.issuer.public_bytes() == issuer_der
+                c
+                for c in certs
+                if c.serial_number == serial and c.issuer.public_bytes() == issuer_der
             ]
         else:
             ski = bytes(sid.chosen.native)

@@ -30,7 +30,7 @@ __all__ = ["TsaClient"]
 _REPLY = "application/timestamp-reply"
 
 
-class TsaClient(TimeStamper):  # type: ignore[misc]
+class TsaClient(TimeStamper):
     """A TSA at ``url``: tokens over SHA-256 digests, checked against ``roots``.
 
     ``auth`` is (user, password) for HTTP basic authentication, ``token`` a bearer token;
@@ -49,7 +49,7 @@ class TsaClient(TimeStamper):  # type: ignore[misc]
         token: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(include_nonce=True)
+        super().__init__(include_nonce=True)  # type: ignore[no-untyped-call]
         self.url = url
         self.roots = tuple(roots)
         self.required = required
@@ -101,7 +101,7 @@ class TsaClient(TimeStamper):  # type: ignore[misc]
 
     def _granted(self, res: Any, nonce: int | None) -> Any:
         try:
-            return handle_tsp_response(res, nonce)
+            return handle_tsp_response(res, nonce)  # type: ignore[arg-type]
         except TimestampRequestError as exc:  # refused, or a nonce that is not ours
             raise self._fail(f"bị từ chối hoặc sai nonce ({exc})", str(exc)) from None
         except (ValueError, TypeError, KeyError) as exc:
@@ -121,7 +121,7 @@ class TsaClient(TimeStamper):  # type: ignore[misc]
 
     def token(self, digest: bytes, algorithm: str = "sha256") -> bytes:
         """A checked token (DER) over ``digest``, or a :class:`TimestampError`."""
-        nonce, req = self.request_cms(digest, algorithm)
+        nonce, req = self.request_cms(digest, algorithm)  # type: ignore[no-untyped-call]
         tst = self._checked(self._granted(self._post(req), nonce), digest)
         return bytes(tst.dump())
 
@@ -135,6 +135,6 @@ class TsaClient(TimeStamper):  # type: ignore[misc]
         return await asyncio.to_thread(self._post, req)
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
-        nonce, req = self.request_cms(message_digest, md_algorithm)
+        nonce, req = self.request_cms(message_digest, md_algorithm)  # type: ignore[no-untyped-call]
         res = await self.async_request_tsa_response(req)
         return self._checked(self._granted(res, nonce), message_digest)

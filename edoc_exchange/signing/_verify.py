@@ -644,9 +644,10 @@ def _timestamp_token(signature: etree._Element, obj: etree._Element) -> bytes:
     sig_props = _only(unsigned, f"{x}UnsignedSignatureProperties", "UnsignedProperties")
     stamp = _only(sig_props, f"{x}SignatureTimeStamp", "UnsignedSignatureProperties")
     parts = _children(stamp)
+    shape = [_xml.dsig("CanonicalizationMethod"), f"{x}EncapsulatedTimeStamp"]
     if (
         set(stamp.attrib) - {"Id"}
-        or [p.tag for p in parts] != [_xml.dsig("CanonicalizationMethod"), f"{x}EncapsulatedTimeStamp"]
+        or [p.tag for p in parts] != shape
         or dict(parts[0].attrib) != {"Algorithm": _EXC_C14N}
         or len(parts[0])
         or (parts[0].text or "").strip()
