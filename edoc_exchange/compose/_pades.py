@@ -23,7 +23,14 @@ from pyhanko.sign.general import SigningError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ..errors import EdocError
-from ..signing import Signer, Timestamper, TimestampError, sign_data, timestamper_of
+from ..signing import (
+    Signer,
+    Timestamper,
+    TimestampError,
+    sign_data,
+    timestamp_skipped,
+    timestamper_of,
+)
 from .errors import RenderError
 
 __all__ = ["PadesSigner", "sign"]
@@ -100,16 +107,10 @@ def sign(
         except TimestampError as exc:
             if timestamper.required:
                 raise
-            _skipped(exc)
+            timestamp_skipped(exc)
         else:
             return _with_validation_info(stamped, signer, timestamper)
     return _sign(pdf, signer, reason, location, None)
-
-
-def _skipped(exc: TimestampError) -> None:
-    from ..signing._timestamp import skipped
-
-    skipped(exc)
 
 
 def _pyhanko_stamper(timestamper: Timestamper) -> Any:

@@ -160,4 +160,15 @@ def _rejection(text: str, fail: str) -> bytes:
             "fail_info": tsp.PKIFailureInfo({fail}),
         }
     )
-    return bytes(tsp.TimeStampResp({"status": info}).dump())
+    # TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken OPTIONAL }:
+    # asn1crypto's TimeStampResp will not encode without the token, so the SEQUENCE is
+    # written here around the status alone.
+    body = bytes(info.dump())
+    return b"\x30" + _der_length(len(body)) + body
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw

@@ -53,6 +53,7 @@ from ._timestamp import (
     open_timestamper,
     timestamper_of,
 )
+from ._timestamp import skipped as timestamp_skipped
 from ._verify import VerifiedMessage, signing_time, verify
 
 __all__ = [
@@ -98,6 +99,7 @@ __all__ = [
     "signed_message",
     "signing_time",
     "spki_sha256",
+    "timestamp_skipped",
     "timestamper_of",
     "verify",
     "verify_file",

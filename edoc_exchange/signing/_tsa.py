@@ -25,9 +25,19 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError, handle_t
 from ._errors import SignatureError
 from ._timestamp import TimestampError, TimestampStatus, check_token
 
-__all__ = ["TsaClient"]
+__all__ = ["TimeStampResp", "TsaClient"]
 
 _REPLY = "application/timestamp-reply"
+
+
+class TimeStampResp(tsp.TimeStampResp):  # type: ignore[misc]
+    """RFC 3161's TimeStampResp, whose timeStampToken is OPTIONAL (absent in a refusal):
+    asn1crypto's own declares it required and cannot read a refusal."""
+
+    _fields = [  # noqa: RUF012 (asn1crypto's declaration style)
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 class TsaClient(TimeStamper):
@@ -93,7 +103,7 @@ class TsaClient(TimeStamper):
                 f"the answer is not {_REPLY} ({kind or 'none'})",
             )
         try:
-            parsed = tsp.TimeStampResp.load(res.content)
+            parsed = TimeStampResp.load(res.content)
             parsed.native  # noqa: B018 (parse it all now: asn1crypto is lazy)
         except (ValueError, TypeError) as exc:
             raise self._fail("câu trả lời hỏng", f"unreadable answer ({exc})") from None
