@@ -15,9 +15,11 @@ import base64
 import copy
 import datetime as dt
 import io
+import json
 import logging
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +199,26 @@ def test_xmlsec1_verifies_the_timestamped_envelope(tsa: LocalTsa, tmp_path: Path
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_edoc_verify_shows_the_proven_time(tsa: LocalTsa, tmp_path: Path) -> None:
+    """In a fresh process (nothing of pyhanko imported before), ``edoc verify`` reads the
+    token and says whether its time is proven."""
+    message = tmp_path / "message.edxml"
+    message.write_bytes(signing.sign(document(), stamped_signer(tsa)))
+    roots, tsa_roots = tmp_path / "roots.pem", tmp_path / "tsa.pem"
+    roots.write_bytes(pki().root.cert.public_bytes(Encoding.PEM))
+    tsa.tsa.write_roots(tsa_roots)
+    base = [sys.executable, "-m", "edoc_exchange", "verify", str(message), "--trust", str(roots)]
+    for extra, status in (["--tsa-roots", str(tsa_roots)], "valid"), ([], "untrusted"):
+        done = subprocess.run(
+            [*base, *extra, "--json"], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["outcome"] == "valid"
+        assert report["timestamp"]["status"] == status
+        assert "edoc test TSA (trusted)" in report["timestamp"]["tsa"]
 
 
 def test_xml_timestamp_from_an_untrusted_tsa_is_untrusted(

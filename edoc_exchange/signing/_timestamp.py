@@ -158,7 +158,9 @@ def skipped(exc: TimestampError) -> None:
 
 
 def _load_cms(der: bytes) -> Any:
-    from asn1crypto import cms  # type: ignore[import-untyped]
+    # asn1crypto.tsp registers the TSTInfo content type with cms when it is imported:
+    # without it, the token's content reads as an unknown OID.
+    from asn1crypto import cms, tsp  # type: ignore[import-untyped]  # noqa: F401
 
     info = cms.ContentInfo.load(der)
     if info["content_type"].native != "signed_data":
@@ -303,7 +305,7 @@ def _trust_problem(
     if ExtendedKeyUsageOID.TIME_STAMPING not in usage.value:
         return "the TSA certificate is not for timestamping (extended key usage)"
     if not roots:
-        return "no TSA is trusted ([tsa] roots not configured)"
+        return "no TSA is trusted (no TSA roots given: [tsa] roots, edoc verify --tsa-roots)"
     others = [c for c in certs if c != cert]
     try:
         check_chain(
