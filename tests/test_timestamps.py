@@ -174,6 +174,21 @@ def test_xml_timestamp_verifies_and_proves_the_time(tsa: LocalTsa) -> None:
     assert verified.timestamp != verified.signing_time
 
 
+def test_the_timestamp_survives_storage_and_file_verification(
+    tsa: LocalTsa, tmp_path: Path
+) -> None:
+    """What the inbox keeps (the signed message, Signature back in) verifies again with its
+    timestamp, in memory and on its file (the large-message path)."""
+    verified = signing.verify(signing.sign(document(), stamped_signer(tsa)), policy(tsa))
+    kept = signing.signed_message(verified)
+    assert signing.verify(kept, policy(tsa)).timestamp == verified.timestamp
+    path = tmp_path / "kept.edxml"
+    path.write_bytes(kept)
+    on_file = signing.verify_file(path, policy(tsa), workdir=tmp_path)
+    assert on_file.timestamp == verified.timestamp
+    on_file.signed_file.unlink()
+
+
 def test_a_message_without_timestamp_has_no_verdict() -> None:
     verified = signing.verify(signing.sign(document(), pki().signer()), policy())
     assert verified.timestamp_verdict is None

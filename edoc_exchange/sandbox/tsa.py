@@ -53,7 +53,10 @@ class LocalTsa:
         from pyhanko_certvalidator.registry import SimpleCertificateStore
 
         embed = SimpleCertificateStore.from_certs([ca])  # type: ignore[no-untyped-call]
-        self._stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key, certs_to_embed=embed)
+        self._stamper = _stamper(DummyTimeStamper)(
+            tsa_cert=cert, tsa_key=key, certs_to_embed=embed
+        )
+        self._stamper.rsa_key = tsa.key
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -110,6 +113,10 @@ class LocalTsa:
         tsa = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Headers and body leave in two writes: without TCP_NODELAY the body waits
+            # for the client's delayed ACK (tens of milliseconds a token).
+            disable_nagle_algorithm = True
+
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("tsa: " + format, *args)
 
@@ -147,6 +154,37 @@ class LocalTsa:
                 self.wfile.write(body)
 
         return Handler
+
+
+def _stamper(base: type[Any]) -> type[Any]:
+    """pyhanko's DummyTimeStamper signing with a key loaded once: its own parses the key
+    again for every token (a tenth of a second of RSA checks each)."""
+
+    class Stamper(base):  # type: ignore[misc]
+        rsa_key: Any = None
+
+        def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str, when: Any) -> Any:
+            from asn1crypto import cms, core
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+            from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
+
+            attribute: Any = simple_cms_attribute
+            algorithm = getattr(hashes, md_algorithm.upper())()
+            digest = hashes.Hash(algorithm)
+            digest.update(tst_info_data)
+            signed_attrs = cms.CMSAttributes(
+                [
+                    attribute("content_type", "tst_info"),
+                    attribute("signing_time", cms.Time({"utc_time": core.UTCTime(when)})),
+                    attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
+                    attribute("message_digest", digest.finalize()),
+                ]
+            )
+            signature = self.rsa_key.sign(signed_attrs.dump(), PKCS1v15(), algorithm)
+            return signature, signed_attrs
+
+    return Stamper
 
 
 def _rejection(text: str, fail: str) -> bytes:
