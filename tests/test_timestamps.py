@@ -37,9 +37,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from signing_fixtures import NOW, document, pki
+from signing_fixtures import status as status_message
 
+from edoc_exchange import edxml, signing
 from edoc_exchange import office as steps
-from edoc_exchange import signing
 from edoc_exchange.compose import render_pdf
 from edoc_exchange.compose.pdfcheck import PdfVerdict, check_pdf
 from edoc_exchange.config import ConfigError, load_settings
@@ -49,6 +50,7 @@ from edoc_exchange.sandbox.pki import TestTsa, new_test_tsa
 from edoc_exchange.sandbox.tsa import LocalTsa
 from edoc_exchange.signing._tsa import TimeStampResp
 from edoc_exchange.store import directory as directory_store
+from edoc_exchange.store import outbox as outbox_store
 from edoc_exchange.store.tables import outbox, outgoing_register
 
 COMMUNE = ("000.12.05.H38", "UBND xã Nậm Khánh")
@@ -380,6 +382,38 @@ def test_tsa_down_and_required_refuses_naming_the_step(tmp_path: Path, tsa: Loca
         assert down in refused.value.en
         assert "Không lấy được dấu thời gian" in refused.value.vi
         assert _stored(office) == (0, 0)  # nothing queued, the number given back
+    finally:
+        office.db.dispose()
+
+
+def test_a_status_reply_waiting_for_the_tsa_is_retried_not_lost(
+    tmp_path: Path, tsa: LocalTsa
+) -> None:
+    """The daemon signs status replies when it sends them: with the TSA down (required),
+    the reply goes back in the queue with the reason, for a later pass."""
+    roots = tsa.tsa.write_roots(tmp_path / "tsa-roots.pem")
+    down = f"http://127.0.0.1:{free_port()}/tsa"
+    office = _commune(_office_config(tmp_path, down, roots, required=True))
+    try:
+        with office.db.transaction() as conn:
+            row_id, _ = outbox_store.enqueue(
+                conn,
+                office_id=COMMUNE[0],
+                kind="status",
+                document_id="000.00.05.H38,2026/12/01,7/KH-UBND",
+                status_code=str(edxml.StatusCode.ACCEPTED),
+                message=edxml.write(status_message(sender=COMMUNE[0])),
+                recipients=[DISTRICT[0]],
+                signed=False,
+                now=office.clock(),
+            )
+        report = steps.send_due(office)
+        assert report.failed == 1
+        with office.db.engine.connect() as conn:
+            row = outbox_store.get(conn, row_id)
+        assert row.state.value == "queued"
+        assert row.last_error is not None
+        assert "timestamp" in row.last_error
     finally:
         office.db.dispose()
 
