@@ -170,7 +170,7 @@ def test_xml_timestamp_verifies_and_proves_the_time(tsa: LocalTsa) -> None:
     assert verdict.status is signing.TimestampStatus.VALID
     assert verified.timestamp is not None
     assert before <= verified.timestamp <= after
-    assert "edoc test TSA (trusted)" in verdict.tsa
+    assert "edoc test TSA (trusted)" in (verdict.tsa or "")
     # The sender's claimed time stays what it is, apart from the proven one.
     assert verified.signing_time == NOW
     assert verified.timestamp != verified.signing_time

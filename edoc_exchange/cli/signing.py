@@ -364,7 +364,8 @@ def verify_cmd(
                 else f"KHÔNG tin cậy / NOT trusted: {stamp['reason']}"
             )
             out.print(
-                f"  Dấu thời gian / timestamp: {stamp['time']} ({proven}; TSA {stamp['tsa']})",
+                f"  Dấu thời gian / timestamp: {stamp['time'] or '-'} "
+                f"({proven}; TSA {stamp['tsa']})",
                 markup=False,
             )
         for hop in report["unsigned_trace"]:

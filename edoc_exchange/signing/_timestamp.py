@@ -75,6 +75,7 @@ class TimestampStatus(enum.StrEnum):
 
     VALID = "valid"  #: sound, from a TSA under the policy's TSA roots: the time is proven
     UNTRUSTED = "untrusted"  #: sound, but its TSA is not trusted: the time is not proven
+    NOT_CHECKED = "not checked"  #: asn1crypto (with pyhanko, the pdf extra) not installed
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,9 @@ class TimestampVerdict:
 
     status: TimestampStatus
     #: The time the token states (genTime); proven only when ``status`` is valid.
-    time: dt.datetime
+    time: dt.datetime | None
     #: The TSA certificate's subject (RFC 4514).
-    tsa: str
+    tsa: str | None
     reason: str | None = None
 
     @property
@@ -96,7 +97,7 @@ class TimestampVerdict:
     def as_json(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
-            "time": self.time.isoformat(),
+            "time": self.time.isoformat() if self.time else None,
             "tsa": self.tsa,
             "reason": self.reason,
         }
@@ -187,6 +188,12 @@ def check_token(
     is not for timestamping, or it was not valid at the stated time.
     """
     # 1. Read the token (a CMS SignedData holding a TSTInfo).
+    try:
+        import asn1crypto  # noqa: F401
+    except ImportError:  # a receiver without the pdf extra: the message is not refused
+        return TimestampVerdict(
+            TimestampStatus.NOT_CHECKED, None, None, "asn1crypto is not installed"
+        )
     try:
         signed = _load_cms(der)
         tst = signed["encap_content_info"]["content"].parsed
