@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +39,7 @@ __all__ = [
     "SigningSettings",
     "StoreSettings",
     "TrustSettings",
+    "TsaSettings",
     "WebSettings",
     "load_settings",
 ]
@@ -209,6 +210,30 @@ class AuditSettings(BaseModel):
     checkpoint_file: Path | None = None
 
 
+class TsaSettings(BaseModel):
+    """The timestamping authority (RFC 3161) whose timestamps prove when we signed, and
+    whose timestamps on what we receive are trusted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The TSA's address (http or https); no timestamps are asked for without it.
+    url: str | None = None
+    #: The TSAs trusted (their CA certificates: a PEM bundle or a folder). The tokens of
+    #: our TSA are checked against them before use; on receipt, a timestamp from a TSA
+    #: outside them is reported "untrusted" (its time is not taken as proven).
+    roots: Path | None = None
+    #: When the TSA cannot be reached or answers badly: refuse to sign (true), or sign
+    #: without a timestamp and say so in the log (false).
+    required: bool = True
+    #: Seconds to wait for the TSA's answer.
+    timeout: float = Field(10.0, gt=0)
+    #: HTTP basic authentication at the TSA (the password only from EDOC_TSA__PASSWORD).
+    username: str | None = None
+    password: SecretStr | None = None
+    #: Or a bearer token (EDOC_TSA__TOKEN).
+    token: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Every setting of edoc-exchange; each layer's section is optional until it is used."""
 
@@ -227,6 +252,7 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = DaemonSettings()
     audit: AuditSettings = AuditSettings()
     web: WebSettings = WebSettings()
+    tsa: TsaSettings = TsaSettings()
 
     @classmethod
     def settings_customise_sources(

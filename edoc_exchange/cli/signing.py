@@ -6,6 +6,7 @@ Passwords and PINs never come from arguments (they would land in shell history a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -33,6 +34,7 @@ from ..signing import (
     UntrustedSigner,
     VerifiedMessage,
     load_organ_map,
+    load_roots,
     open_signer,
     sign,
     spki_sha256,
@@ -254,6 +256,8 @@ def _valid_report(path: Path, vm: VerifiedMessage) -> dict[str, Any]:
         "signature_algorithm": vm.signature_algorithm,
         "digest_algorithm": vm.digest_algorithm,
         "signing_time": vm.signing_time.isoformat() if vm.signing_time else None,
+        # The RFC 3161 timestamp as judged (its time is proven only when "valid").
+        "timestamp": vm.timestamp_verdict.as_json() if vm.timestamp_verdict else None,
         "checked_at": vm.checked_at.isoformat(),
         # Hops appended after signing (the axis's): shown, never vouched for.
         "unsigned_trace": [
@@ -311,6 +315,15 @@ def verify_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    tsa_roots: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-roots",
+            exists=True,
+            help="Trusted TSA CA certificates (PEM bundle or folder): whose RFC 3161 "
+            "timestamps prove the signing time.",
+        ),
+    ] = None,
 ) -> None:
     """Kiểm tra chữ ký số. Verify a signature: exit 0 valid, 1 anything else, 2 usage."""
     organ_ids = _load_organ_map(signers) if signers is not None else None
@@ -318,6 +331,8 @@ def verify_cmd(
     error: EdocError | None = None
     try:
         policy = TrustPolicy.from_path(trust, allow_legacy_sha1=allow_legacy, organ_ids=organ_ids)
+        if tsa_roots is not None:
+            policy = dataclasses.replace(policy, tsa_roots=load_roots(tsa_roots))
         if file.stat().st_size > DEFAULT_LIMITS.max_bytes:
             raise InvalidSignature(Rule.MALFORMED, detail="file too large")
         vm = verify(file.read_bytes(), policy)
@@ -341,6 +356,18 @@ def verify_cmd(
         out.print(f"  Hiệu lực / valid: {s['not_before']} → {s['not_after']}", markup=False)
         out.print(f"  Nơi gửi / sender: {report['sender']}", markup=False)
         out.print(f"  Thời điểm ký / signing time: {report['signing_time'] or '-'}", markup=False)
+        if report["timestamp"] is not None:
+            stamp = report["timestamp"]
+            proven = (
+                "đã chứng thực / proven"
+                if stamp["status"] == "valid"
+                else f"KHÔNG tin cậy / NOT trusted: {stamp['reason']}"
+            )
+            out.print(
+                f"  Dấu thời gian / timestamp: {stamp['time'] or '-'} "
+                f"({proven}; TSA {stamp['tsa']})",
+                markup=False,
+            )
         for hop in report["unsigned_trace"]:
             out.print(
                 f"  Vết thêm sau khi ký (không được ký) / hop added after signing (unsigned): "

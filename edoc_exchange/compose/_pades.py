@@ -9,6 +9,7 @@ alike, and the token key never leaves the token.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from asn1crypto import algos  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
@@ -22,7 +23,14 @@ from pyhanko.sign.general import SigningError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ..errors import EdocError
-from ..signing import Signer, sign_data
+from ..signing import (
+    Signer,
+    Timestamper,
+    TimestampError,
+    sign_data,
+    timestamp_skipped,
+    timestamper_of,
+)
 from .errors import RenderError
 
 __all__ = ["PadesSigner", "sign"]
@@ -78,9 +86,79 @@ class PadesSigner(signers.Signer):
 
 
 def sign(
-    pdf: bytes, signer: Signer, *, reason: str | None = None, location: str | None = None
+    pdf: bytes,
+    signer: Signer,
+    *,
+    reason: str | None = None,
+    location: str | None = None,
+    timestamper: Timestamper | None = None,
 ) -> bytes:
-    """``pdf`` with a PAdES baseline B signature (no timestamp) appended incrementally."""
+    """``pdf`` with a PAdES signature appended incrementally: baseline B, or B-T with an
+    RFC 3161 signature timestamp from ``timestamper`` (or the one a TimestampedSigner
+    carries), followed by a DSS with the certificates a validator needs later (LTV).
+
+    When the TSA fails: :class:`TimestampError` if it is required, else the PDF is signed
+    without a timestamp and a warning says so.
+    """
+    timestamper = timestamper or timestamper_of(signer)
+    if timestamper is not None:
+        try:
+            stamped = _sign(pdf, signer, reason, location, _pyhanko_stamper(timestamper))
+        except TimestampError as exc:
+            if timestamper.required:
+                raise
+            timestamp_skipped(exc)
+        else:
+            return _with_validation_info(stamped, signer, timestamper)
+    return _sign(pdf, signer, reason, location, None)
+
+
+def _pyhanko_stamper(timestamper: Timestamper) -> Any:
+    from pyhanko.sign.timestamps.api import TimeStamper
+
+    if not isinstance(timestamper, TimeStamper):
+        raise RenderError(
+            "Máy chủ dấu thời gian này không dùng được để ký PDF",
+            f"this timestamper cannot stamp a PDF signature ({type(timestamper).__name__})",
+            step="timestamp",
+        )
+    return timestamper
+
+
+def _with_validation_info(pdf: bytes, signer: Signer, timestamper: Timestamper) -> bytes:
+    """Append a DSS (PAdES long-term validation material): the signer's certificates and
+    the TSA's (from its tokens, and the TSA roots it is checked against). No CRL or OCSP
+    answer is embedded: none is fetched here."""
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    certs: dict[bytes, asn1_x509.Certificate] = {}
+    for cert in signer.certificates:
+        der = cert.public_bytes(Encoding.DER)
+        certs[der] = asn1_x509.Certificate.load(der)
+    for found in getattr(timestamper, "cert_registry", ()):
+        certs[found.dump()] = found
+    for root in getattr(timestamper, "roots", ()):
+        der = root.public_bytes(Encoding.DER)
+        certs[der] = asn1_x509.Certificate.load(der)
+    out = io.BytesIO(pdf)
+    try:
+        DocumentSecurityStore.add_dss(out, None, certs=list(certs.values()))
+    except (PdfError, ValueError) as exc:
+        raise RenderError(
+            f"Không thêm được dữ liệu kiểm tra lâu dài (DSS): {exc}",
+            f"cannot add the long-term validation data (DSS): {exc}",
+            step="pdf-signature",
+        ) from exc
+    return out.getvalue()
+
+
+def _sign(
+    pdf: bytes,
+    signer: Signer,
+    reason: str | None,
+    location: str | None,
+    timestamper: Any,
+) -> bytes:
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
         md_algorithm="sha256",
@@ -90,7 +168,9 @@ def sign(
     )
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        output = signers.PdfSigner(meta, signer=PadesSigner(signer)).sign_pdf(writer)
+        output = signers.PdfSigner(
+            meta, signer=PadesSigner(signer), timestamper=timestamper
+        ).sign_pdf(writer)
     except EdocError:
         raise  # the token's or key's own error says more than ours would
     except (SigningError, PdfError, ValueError) as exc:

@@ -62,6 +62,10 @@ class PdfSignature:
     signed_at: dt.datetime | None = None
     #: The time an RFC 3161 timestamp proves, when the signature carries one.
     timestamp: dt.datetime | None = None
+    #: Whether that timestamp is intact and its TSA under the office's TSA roots (None:
+    #: no timestamp); its TSA's name.
+    timestamp_trusted: bool | None = None
+    timestamp_tsa: str | None = None
     intact: bool = False
     trusted: bool = False
     coverage: str | None = None
@@ -77,6 +81,8 @@ class PdfSignature:
             "subject": self.subject,
             "signed_at": self.signed_at.isoformat() if self.signed_at else None,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "timestamp_trusted": self.timestamp_trusted,
+            "timestamp_tsa": self.timestamp_tsa,
             "intact": self.intact,
             "trusted": self.trusted,
             "coverage": self.coverage,
@@ -112,11 +118,14 @@ def check_pdf(
     *,
     at: dt.datetime | None = None,
     max_bytes: int = MAX_PDF_BYTES,
+    tsa_roots: Sequence[x509.Certificate] = (),
 ) -> PdfCheck:
     """Check every signature of ``data`` under the trusted ``roots`` (at ``at``, now by
-    default). Never raises for bad input: a file that is not a PDF, is encrypted, is
-    larger than ``max_bytes``, or that pyhanko cannot read is an ``error`` verdict with
-    the reason. pyhanko runs its own event loop: call this outside a running asyncio loop.
+    default), and each signature timestamp under ``tsa_roots`` (none: no TSA trusted, a
+    timestamped signature is then "untrusted"). Never raises for bad input: a file that
+    is not a PDF, is encrypted, is larger than ``max_bytes``, or that pyhanko cannot read
+    is an ``error`` verdict with the reason. pyhanko runs its own event loop: call this
+    outside a running asyncio loop.
     """
     if len(data) > max_bytes:
         return PdfCheck(PdfVerdict.ERROR, f"too large to check ({len(data)} > {max_bytes} bytes)")
@@ -137,12 +146,13 @@ def check_pdf(
         return PdfCheck(PdfVerdict.UNSIGNED)
     try:
         context = _context(roots, at)
+        ts_context = _context(tsa_roots, at)
     except Exception as exc:
         return PdfCheck(PdfVerdict.ERROR, f"cannot use the trusted roots: {_said(exc)}")
     found: list[PdfSignature] = []
     for sig in embedded:
         try:
-            found.append(_check_one(sig, context))
+            found.append(_check_one(sig, context, ts_context))
         except Exception as exc:  # a broken CMS structure, a loop already running, ...
             log.info("PDF signature %s not checked: %s", sig.field_name, exc)
             return PdfCheck(
@@ -174,7 +184,7 @@ def _context(roots: Sequence[x509.Certificate], at: dt.datetime | None) -> Any:
     )
 
 
-def _check_one(sig: Any, context: Any) -> PdfSignature:
+def _check_one(sig: Any, context: Any, ts_context: Any) -> PdfSignature:
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.settings import KeyUsageConstraints
@@ -184,7 +194,9 @@ def _check_one(sig: Any, context: Any) -> PdfSignature:
     usage = KeyUsageConstraints(
         key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
     )
-    status = validate_pdf_signature(sig, context, key_usage_settings=usage)
+    status = validate_pdf_signature(
+        sig, context, ts_validation_context=ts_context, key_usage_settings=usage
+    )
     cert = status.signing_cert
     subject = cert.subject.human_friendly if cert is not None else None
     common = cert.subject.native.get("common_name") if cert is not None else None
@@ -208,9 +220,15 @@ def _check_one(sig: Any, context: Any) -> PdfSignature:
         indic = status.trust_problem_indic
         why = str(getattr(indic, "name", indic)) if indic is not None else "no path"
         reason = f"the signer is not trusted under the office's roots ({why})"
-    elif ts is not None and not (ts.intact and ts.valid and ts.trusted):
+    elif ts is not None and not (ts.intact and ts.valid):
+        verdict = PdfVerdict.INVALID
+        reason = "the signature's timestamp is broken (it does not match the signature)"
+    elif ts is not None and not ts.trusted:
         verdict = PdfVerdict.UNTRUSTED
-        reason = "the signature's timestamp is not trusted"
+        reason = (
+            "the signature's timestamp is not trusted "
+            "(its TSA is not under the office's TSA roots)"
+        )
     else:
         verdict = PdfVerdict.VALID
     return PdfSignature(
@@ -220,9 +238,20 @@ def _check_one(sig: Any, context: Any) -> PdfSignature:
         subject=subject,
         signed_at=status.signer_reported_dt,
         timestamp=ts.timestamp if ts is not None else None,
+        timestamp_trusted=bool(ts.intact and ts.valid and ts.trusted) if ts is not None else None,
+        timestamp_tsa=_tsa_name(ts),
         intact=intact,
         trusted=bool(status.trusted),
         coverage=coverage.name.lower() if coverage is not None else None,
         modification=level.name.lower() if level is not None else None,
         reason=reason,
     )
+
+
+def _tsa_name(ts: Any) -> str | None:
+    """The TSA's common name (or subject) of a signature timestamp's status."""
+    cert = getattr(ts, "signing_cert", None) if ts is not None else None
+    if cert is None:
+        return None
+    common = cert.subject.native.get("common_name")
+    return str(common) if common else str(cert.subject.human_friendly)

@@ -46,14 +46,14 @@ def verdicts_of(office: Office, message: edxml.Message) -> list[PdfVerdictRow]:
     """
     if not isinstance(message, edxml.Document):
         return []
-    roots = office.trust().roots
+    roots, tsa_roots = office.trust().roots, office.trust().tsa_roots
     now = office.clock()
     verdicts: list[PdfVerdictRow] = []
     for position, attachment in enumerate(message.attachments):
         got = attachment.file
         if not is_pdf(got.name, got.content_type):
             continue
-        checked = check_pdf(got.data, roots, at=now)
+        checked = check_pdf(got.data, roots, at=now, tsa_roots=tsa_roots)
         verdicts.append(
             PdfVerdictRow(
                 position=position,

@@ -613,6 +613,8 @@ def _record_arrival(
         }
         if record.identity_finding:
             event["identity_finding"] = record.identity_finding
+        if verified.timestamp_verdict is not None:  # the RFC 3161 timestamp, as judged
+            event["timestamp"] = verified.timestamp_verdict.as_json()
         if pdf_verdicts:
             event["pdf_signatures"] = [
                 {"name": v.name, "verdict": v.verdict, "reason": v.reason} for v in pdf_verdicts

@@ -154,7 +154,12 @@ def _send_one(
         if office.signer is None:
             data = row.message  # unsigned exchange (a test axis accepts it): send as is
         else:
-            signed = signing.sign(row.message, office.signer)
+            try:
+                signed = signing.sign(row.message, office.signer)
+            except signing.TimestampError as exc:  # the TSA is down: retried later
+                _failed(office, row, exc, permanent=False)
+                report.failed += 1
+                return
             data = signed
             with office.db.transaction() as conn:
                 outbox_store.replace_message(conn, row.id, office.worker, signed, office.clock())
@@ -276,7 +281,11 @@ def _heartbeat_while_sending(
 
 
 def _failed(
-    office: Office, row: outbox_store.OutboxRow, exc: AxisError, *, permanent: bool
+    office: Office,
+    row: outbox_store.OutboxRow,
+    exc: AxisError | signing.TimestampError,
+    *,
+    permanent: bool,
 ) -> None:
     now = office.clock()
     error = exc.diagnostics()

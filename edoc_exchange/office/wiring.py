@@ -6,6 +6,7 @@ has nobody to ask.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -13,9 +14,11 @@ import os
 import socket
 from typing import Literal
 
+from cryptography import x509
+
 from .. import signing
 from ..axis import AxisClient
-from ..config import ConfigError, Settings, SigningSettings, TrustSettings
+from ..config import ConfigError, Settings, SigningSettings, TrustSettings, TsaSettings
 from ..store import Database, open_database, upgrade
 from ._office import FollowPolicy, Office, OfficeIdentity
 
@@ -23,6 +26,7 @@ __all__ = [
     "build_office",
     "load_policy",
     "load_signer",
+    "load_timestamper",
     "open_store",
     "record_configuration",
     "upgrade_store",
@@ -87,6 +91,52 @@ def load_policy(section: TrustSettings) -> signing.TrustPolicy:
     )
 
 
+def _tsa_roots(section: TsaSettings) -> tuple[x509.Certificate, ...]:
+    return signing.load_roots(section.roots) if section.roots is not None else ()
+
+
+def load_timestamper(section: TsaSettings) -> signing.Timestamper | None:
+    """The ``[tsa]`` section's TSA client, or None when no ``url`` is configured.
+
+    Raises ConfigError when ``url`` is set without ``roots``: every token is checked
+    against them before it goes into a signature.
+    """
+    if section.url is None:
+        return None
+    if section.roots is None:
+        raise ConfigError(
+            "Mục [tsa]: có url nhưng thiếu roots (chứng thư gốc của máy chủ dấu thời gian)",
+            "[tsa]: url is set but roots is missing (the TSA's CA certificates)",
+            step="config.tsa.roots",
+        )
+    auth = None
+    if section.username is not None:
+        password = section.password.get_secret_value() if section.password else ""
+        auth = (section.username, password)
+    return signing.open_timestamper(
+        section.url,
+        roots=_tsa_roots(section),
+        required=section.required,
+        timeout=section.timeout,
+        auth=auth,
+        token=section.token.get_secret_value() if section.token else None,
+    )
+
+
+def _stamped(signer: signing.Signer | None, section: TsaSettings) -> signing.Signer | None:
+    """The office's signer with its TSA (``[tsa] url``): its signatures get timestamps."""
+    if signer is None or isinstance(signer, signing.TimestampedSigner):
+        return signer
+    timestamper = load_timestamper(section)
+    return signer if timestamper is None else signing.TimestampedSigner(signer, timestamper)
+
+
+def _with_tsa_roots(policy: signing.TrustPolicy, section: TsaSettings) -> signing.TrustPolicy:
+    """The trust policy with the TSAs whose timestamps prove a time (``[tsa] roots``)."""
+    roots = _tsa_roots(section)
+    return dataclasses.replace(policy, tsa_roots=roots) if roots else policy
+
+
 def build_office(
     settings: Settings,
     *,
@@ -123,8 +173,12 @@ def build_office(
         ),
         db=db or open_store(settings),
         client=AxisClient(axis) if axis is not None else None,
-        signer=load_signer(settings.signing) if signer == "settings" else signer,
-        policy=load_policy(settings.require_trust()) if receiving else None,
+        signer=_stamped(
+            load_signer(settings.signing) if signer == "settings" else signer, settings.tsa
+        ),
+        policy=_with_tsa_roots(load_policy(settings.require_trust()), settings.tsa)
+        if receiving
+        else None,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",
         stale_after=dt.timedelta(seconds=d.stale_after),
         retry_initial=dt.timedelta(seconds=d.retry_initial),

@@ -13,6 +13,7 @@ at the top of the stack: it wires every layer.
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import tempfile
@@ -165,7 +166,7 @@ def run_demo(
     password = secrets.token_urlsafe(9)
     servers: list[PagesServer] = []
     pages: dict[str, str] = {}
-    with _processes() as procs, _stopped(servers):
+    with _processes() as procs, _stopped(servers), _local_tsa(box, report):
         procs.append(box.start_axis())
         report(f"✓ Trục liên thông cục bộ / local axis: {box.axis_url}")
         commune = build_office(load_settings(box.offices[commune_id].config))
@@ -276,3 +277,22 @@ def run_demo(
         office.db.dispose()
     result.seconds = time.monotonic() - started
     return result
+
+
+@contextmanager
+def _local_tsa(box: Sandbox, report: Report) -> Iterator[None]:
+    """A local TSA (RFC 3161) for the block: every office signs its PDFs and envelopes
+    with timestamps from it, and trusts it on receipt (``[tsa]`` in each edoc.toml)."""
+    from .pki import new_test_tsa
+    from .tsa import LocalTsa
+
+    tsa = new_test_tsa()
+    roots = tsa.write_roots(box.root / "tsa-roots.pem")
+    with LocalTsa(tsa) as server:
+        for office in box.offices.values():
+            with office.config.open("a", encoding="utf-8") as handle:
+                handle.write(
+                    f"\n[tsa]\nurl = {json.dumps(server.url)}\nroots = {json.dumps(str(roots))}\n"
+                )
+        report(f"✓ Máy chủ dấu thời gian cục bộ / local TSA (RFC 3161): {server.url}")
+        yield

@@ -215,3 +215,67 @@ def new_tls_pair(
         handle.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     paths[2].write_bytes(ca_cert.public_bytes(Encoding.PEM))
     return paths
+
+
+@dataclass(frozen=True, slots=True)
+class TestTsa:
+    """A test CA and a timestamping authority's key and certificate issued by it."""
+
+    __test__ = False
+
+    ca_key: SigningKey
+    ca_cert: x509.Certificate
+    key: rsa.RSAPrivateKey
+    cert: x509.Certificate
+
+    def write_roots(self, path: str | os.PathLike[str]) -> Path:
+        """The CA as a PEM file: what ``[tsa] roots`` names to trust this TSA."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self.ca_cert.public_bytes(Encoding.PEM))
+        return target
+
+
+def new_test_tsa(
+    *, name: str = "edoc-exchange test TSA", now: dt.datetime | None = None, days: int = 365
+) -> TestTsa:
+    """A test CA (its own) and a TSA certificate: extended key usage timeStamping,
+    critical, as RFC 3161 requires; RSA (pyhanko's token builder signs with RSA)."""
+    now = now or dt.datetime.now(dt.UTC)
+    issuer = new_test_identity(organ_id="000.00.00.T01", name=f"{name} CA", now=now, days=days)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _TEST_MARK),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+        .sign(issuer.ca_key, hashes.SHA256())
+    )
+    return TestTsa(issuer.ca_key, issuer.ca_cert, key, cert)

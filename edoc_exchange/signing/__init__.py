@@ -43,6 +43,17 @@ from ._signers import (
     sign_data,
 )
 from ._stream import LargeVerifiedMessage, verify_file
+from ._timestamp import (
+    TimestampedSigner,
+    Timestamper,
+    TimestampError,
+    TimestampStatus,
+    TimestampVerdict,
+    check_token,
+    open_timestamper,
+    timestamper_of,
+)
+from ._timestamp import skipped as timestamp_skipped
 from ._verify import VerifiedMessage, signing_time, verify
 
 __all__ = [
@@ -63,17 +74,24 @@ __all__ = [
     "Signer",
     "SignerError",
     "SigningKey",
+    "TimestampError",
+    "TimestampStatus",
+    "TimestampVerdict",
+    "TimestampedSigner",
+    "Timestamper",
     "TrustPolicy",
     "TrustStoreError",
     "Unsigned",
     "UntrustedSigner",
     "VerifiedMessage",
     "check_chain",
+    "check_token",
     "load_organ_map",
     "load_pem_signer",
     "load_pkcs12_signer",
     "load_roots",
     "open_signer",
+    "open_timestamper",
     "pem_key_is_encrypted",
     "read_certificates",
     "sign",
@@ -81,6 +99,8 @@ __all__ = [
     "signed_message",
     "signing_time",
     "spki_sha256",
+    "timestamp_skipped",
+    "timestamper_of",
     "verify",
     "verify_file",
 ]

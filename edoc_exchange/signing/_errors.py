@@ -79,6 +79,9 @@ class Rule(enum.StrEnum):
     PKCS11_MISSING = "pkcs11-missing"
     TOKEN = "token"  # noqa: S105
     TRUST_STORE = "trust-store"
+    # RFC 3161 timestamps (the signature's unsigned property)
+    TIMESTAMP_IMPRINT = "timestamp-imprint"
+    TIMESTAMP_INVALID = "timestamp-invalid"
 
     @property
     def vi(self) -> str:
@@ -125,8 +128,10 @@ _TEXTS: dict[Rule, tuple[str, str]] = {
         "TraceHeaderList or MessageHeader)",
     ),
     Rule.SIGNATURE_STRUCTURE: (
-        "Cấu trúc chữ ký không đúng (chỉ được có SignedInfo, SignatureValue, KeyInfo)",
-        "unexpected signature structure (only SignedInfo, SignatureValue, KeyInfo allowed)",
+        "Cấu trúc chữ ký không đúng (chỉ được có SignedInfo, SignatureValue, KeyInfo, và "
+        "Object của dấu thời gian)",
+        "unexpected signature structure (only SignedInfo, SignatureValue, KeyInfo, and the "
+        "timestamp's Object allowed)",
     ),
     Rule.REFERENCE_COUNT: (
         "Chữ ký phải có đúng một Reference",
@@ -241,6 +246,16 @@ _TEXTS: dict[Rule, tuple[str, str]] = {
     Rule.TRUST_STORE: (
         "Không đọc được danh sách chứng thư tin cậy",
         "cannot read the trusted certificates",
+    ),
+    Rule.TIMESTAMP_IMPRINT: (
+        "Dấu thời gian không khớp với chữ ký (giá trị băm khác): chữ ký hoặc dấu thời gian "
+        "đã bị thay đổi",
+        "the timestamp does not match the signature (imprint differs): the signature or "
+        "the timestamp was changed",
+    ),
+    Rule.TIMESTAMP_INVALID: (
+        "Dấu thời gian hỏng hoặc chữ ký của máy chủ dấu thời gian không khớp",
+        "the timestamp is broken or its authority's signature does not match",
     ),
 }
 

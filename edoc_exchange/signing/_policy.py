@@ -111,6 +111,9 @@ class TrustPolicy:
     max_clock_skew: dt.timedelta = field(default=dt.timedelta(minutes=15))
     #: Refuse a document whose DocumentId names another issuer than its verified sender.
     strict_identity: bool = False
+    #: The TSAs whose RFC 3161 timestamps prove a signing time (``[tsa] roots``): a
+    #: timestamp from any other TSA is reported "untrusted" and its time not taken as proven.
+    tsa_roots: tuple[x509.Certificate, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.roots:

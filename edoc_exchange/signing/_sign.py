@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +22,16 @@ from ..edxml import DEFAULT_LIMITS, DSIG_NS, Message, ReadLimits, write
 from . import _xml
 from ._errors import Rule, SignerError
 from ._signers import Signer
+from ._timestamp import Timestamper, TimestampError, skipped, timestamper_of
 from ._trace import FILTER2, filter_expression, prepare_for_signing
 
-__all__ = ["sign"]
+__all__ = ["XADES_NS", "sign"]
+
+#: XAdES 1.3.2: the namespace of the signature timestamp's container (ETSI EN 319 132).
+XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
+_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+#: The Id of our ds:Signature, which the timestamp's QualifyingProperties target.
+SIGNATURE_ID = "edoc-signature"
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 
@@ -140,6 +149,7 @@ def sign(
     signer: Signer,
     *,
     limits: ReadLimits = DEFAULT_LIMITS,
+    timestamper: Timestamper | None = None,
 ) -> bytes:
     """Sign a message (model or edXML bytes) and return the signed bytes.
 
@@ -156,7 +166,13 @@ def sign(
     (only their shape is checked), so prefer models. Raises :class:`SignerError`
     (``not-edxml``, ``malformed-xml``, or a key problem) and
     :class:`~edoc_exchange.edxml.EdxmlWriteError` for a model that breaks the standard.
+
+    With a ``timestamper`` (or a :class:`TimestampedSigner`, which carries one) the
+    signature gets an RFC 3161 timestamp over its SignatureValue, XAdES-T style (see
+    :func:`_add_timestamp`); when the TSA fails, :class:`TimestampError` is raised if it
+    is required, else the message is signed without one and a warning says so.
     """
+    timestamper = timestamper or timestamper_of(signer)
     if isinstance(message, Message):
         data = write(message.model_copy(update={"signature": None}))
     else:
@@ -200,4 +216,49 @@ def sign(
         signed = xml_signer.sign(root, key=signer.key)
     except (SignXMLException, ValueError, TypeError) as exc:
         raise SignerError(Rule.KEY_UNREADABLE, detail=f"{type(exc).__name__}: {exc}") from None
+    if timestamper is not None:
+        _add_timestamp(signed, timestamper)
     return _xml.serialize(signed)
+
+
+def signature_value_c14n(signature: etree._Element) -> bytes:
+    """What the signature timestamp's imprint hashes: the SignatureValue element in
+    exclusive c14n (XAdES SignatureTimeStamp over ds:SignatureValue)."""
+    value = signature.find(_xml.dsig("SignatureValue"))
+    if value is None:
+        raise SignerError(Rule.KEY_UNREADABLE, detail="no SignatureValue to timestamp")
+    return etree.tostring(value, method="c14n", exclusive=True)
+
+
+def _add_timestamp(root: etree._Element, timestamper: Timestamper) -> None:
+    """Append ds:Object/xades:QualifyingProperties/.../SignatureTimeStamp to the signature.
+
+    The Object is inside ds:Signature, which the enveloped-signature transform takes out
+    of what the Reference digests, and outside SignedInfo: adding it changes nothing that
+    is signed (an unsigned property, as XAdES-T defines it).
+    """
+    signature = next(root.iter(_xml.dsig("Signature")))
+    c14n = signature_value_c14n(signature)
+    try:
+        token = timestamper.token(hashlib.sha256(c14n).digest())
+    except TimestampError as exc:
+        if timestamper.required:
+            raise
+        skipped(exc)
+        return
+    signature.set("Id", SIGNATURE_ID)
+    xades = f"{{{XADES_NS}}}"
+    obj = etree.SubElement(signature, _xml.dsig("Object"))
+    props = etree.SubElement(
+        obj,
+        f"{xades}QualifyingProperties",
+        Target=f"#{SIGNATURE_ID}",
+        nsmap={"xades": XADES_NS},
+    )
+    unsigned = etree.SubElement(props, f"{xades}UnsignedProperties")
+    sig_props = etree.SubElement(unsigned, f"{xades}UnsignedSignatureProperties")
+    stamp = etree.SubElement(sig_props, f"{xades}SignatureTimeStamp", Id=f"{SIGNATURE_ID}-ts")
+    etree.SubElement(stamp, _xml.dsig("CanonicalizationMethod"), Algorithm=_EXC_C14N)
+    etree.SubElement(stamp, f"{xades}EncapsulatedTimeStamp").text = base64.b64encode(
+        token
+    ).decode("ascii")

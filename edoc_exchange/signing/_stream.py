@@ -55,7 +55,15 @@ from . import _xml
 from ._errors import InvalidSignature, Rule
 from ._evidence import with_signature
 from ._policy import TrustPolicy
-from ._verify import _PRIVATE, VerifiedMessage, _crypto_check, _inspect, _TreeVerifier, _trust
+from ._verify import (
+    _PRIVATE,
+    VerifiedMessage,
+    _crypto_check,
+    _inspect,
+    _TreeVerifier,
+    _trust,
+    check_timestamp,
+)
 
 __all__ = ["LargeVerifiedMessage", "verify_file"]
 
@@ -184,6 +192,7 @@ def verify_file(
     signed_skeleton: bytes = result.signed_data
     signed_xml = result.signed_xml
     del result
+    stamp = check_timestamp(seen, policy)  # 8b. The signature's timestamp, if any.
     if signed_xml is None:  # pragma: no cover - URI="" always yields XML
         raise InvalidSignature(Rule.DIGEST, detail="signed data is not XML")
 
@@ -214,6 +223,7 @@ def verify_file(
         signature_algorithm=seen.signature_algorithm,
         digest_algorithm=seen.digest_algorithm,
         signing_time=carried,
+        timestamp_verdict=stamp,
         checked_at=at,
         unsigned_trace=seen.unsigned,
         warnings=(*skeleton.findings, *read_result.warnings, *seen.hop_findings),

@@ -12,12 +12,16 @@ Checklist (each block below is tagged with its step):
 6. Exactly one Reference, URI="" (the whole message), exactly these transforms:
    enveloped-signature, the pinned trace filter (``_trace``; absent in signatures made
    before it, which cover every hop), exclusive c14n; the Signature holds only SignedInfo,
-   SignatureValue and KeyInfo with X509 certificates.
+   SignatureValue and KeyInfo with X509 certificates, and at most one ds:Object: the
+   XAdES signature timestamp, in exactly the shape ``signing.sign`` writes.
 7. The trace filter is applied: the hops appended after signing must be bare TraceHeaders
    (anything else there is smuggled content and refused); they are taken out of the tree
    and read apart, as unsigned data.
 8. Cryptographic check by signxml against the leaf certificate given explicitly, on that
    tree (what the filter leaves: the signed content).
+8b. The timestamp, when there is one: its imprint is the hash of this SignatureValue
+   (else InvalidSignature), its TSA's signature holds; trusted under ``policy.tsa_roots``
+   or reported "untrusted" (the time is then not proven). None when there is none.
 9. The message model is read from ``VerifyResult.signed_xml`` only, never from the input.
 10. Certificate path to the policy's roots, at the signing time taken from verified data.
 11. OrganId permission of the signer's key, when the policy has a mapping.
@@ -72,6 +76,8 @@ from ._errors import (
     UntrustedSigner,
 )
 from ._policy import TrustPolicy, spki_sha256
+from ._sign import XADES_NS, signature_value_c14n
+from ._timestamp import TimestampVerdict, check_token
 from ._trace import FILTER2, SmuggledContentError, unsigned_nodes
 
 __all__ = ["VerifiedMessage", "signing_time", "verify"]
@@ -97,6 +103,8 @@ _X509DATA_CHILDREN = frozenset(
     }
 )
 _SIGNATURE_PATH = "/edXML/edXMLEnvelope/edXMLHeader/Signature"
+#: The largest timestamp token read (a token with its TSA's chain is a few kB).
+_MAX_TOKEN_BASE64 = 64 * 1024
 _PRIVATE = object()
 
 
@@ -121,6 +129,7 @@ class VerifiedMessage:
         "_signature_xml",
         "_signed_bytes",
         "_signing_time",
+        "_timestamp_verdict",
         "_unsigned_trace",
         "_warnings",
     )
@@ -133,6 +142,7 @@ class VerifiedMessage:
     _signature_algorithm: str
     _digest_algorithm: str
     _signing_time: dt.datetime | None
+    _timestamp_verdict: TimestampVerdict | None
     _checked_at: dt.datetime
     _unsigned_trace: tuple[TraceHeader, ...]
     _warnings: tuple[Finding, ...]
@@ -197,6 +207,22 @@ class VerifiedMessage:
     def signing_time(self) -> dt.datetime | None:
         """The signing time carried in the signed message (None when it had none)."""
         return self._signing_time
+
+    @property
+    def timestamp_verdict(self) -> TimestampVerdict | None:
+        """The signature's RFC 3161 timestamp, judged (None: the signature carries none).
+
+        ``untrusted`` when its TSA is not under the policy's ``tsa_roots``: its time is
+        then shown, not proven.
+        """
+        return self._timestamp_verdict
+
+    @property
+    def timestamp(self) -> dt.datetime | None:
+        """The signing time a trusted TSA proves (None without a trusted timestamp); the
+        sender's own claim is :attr:`signing_time`."""
+        verdict = self._timestamp_verdict
+        return verdict.proven if verdict is not None else None
 
     @property
     def checked_at(self) -> dt.datetime:
@@ -305,6 +331,9 @@ def verify(
     del root
     signed_bytes: bytes = result.signed_data
 
+    # 8b. The signature's timestamp, when it carries one: over this SignatureValue.
+    stamp = check_timestamp(seen, policy)
+
     # 9. The model comes from the signed XML only.
     signed_xml = result.signed_xml
     del result
@@ -328,6 +357,7 @@ def verify(
         signature_algorithm=seen.signature_algorithm,
         digest_algorithm=seen.digest_algorithm,
         signing_time=carried,
+        timestamp_verdict=stamp,
         checked_at=at,
         unsigned_trace=seen.unsigned,
         warnings=(*read_result.warnings, *seen.hop_findings),
@@ -346,6 +376,19 @@ class _Inspected:
     digest_algorithm: str
     unsigned: tuple[TraceHeader, ...]
     hop_findings: tuple[Finding, ...]
+    #: The timestamp token (DER) and what its imprint must hash; None without a timestamp.
+    timestamp_token: bytes | None = None
+    stamped: bytes | None = None
+
+
+def check_timestamp(seen: _Inspected, policy: TrustPolicy) -> TimestampVerdict | None:
+    """Step 8b: the timestamp's verdict under the policy's TSA roots (None: no timestamp).
+
+    Raises :class:`InvalidSignature` for a token over other bytes or a broken one.
+    """
+    if seen.timestamp_token is None:
+        return None
+    return check_token(seen.timestamp_token, data=seen.stamped, roots=policy.tsa_roots)
 
 
 def _inspect(root: etree._Element, policy: TrustPolicy) -> _Inspected:
@@ -378,7 +421,8 @@ def _inspect(root: etree._Element, policy: TrustPolicy) -> _Inspected:
 
     # 6. What is signed, and the shape of the Signature.
     trace_filter = _check_reference(signed_info)
-    _check_signature_children(signature, signed_info)
+    token = _check_signature_children(signature, signed_info)
+    stamped = signature_value_c14n(signature) if token is not None else None
     leaf, extra = _certificates(signature)
     _check_key_type(leaf, sig_method)
     signature_xml = etree.tostring(signature)
@@ -389,7 +433,15 @@ def _inspect(root: etree._Element, policy: TrustPolicy) -> _Inspected:
     if trace_filter is not None:
         unsigned, hop_findings = _subtract_trace(root, trace_filter)
     return _Inspected(
-        signature_xml, leaf, list(extra), sig_method, digest_method, unsigned, hop_findings
+        signature_xml,
+        leaf,
+        list(extra),
+        sig_method,
+        digest_method,
+        unsigned,
+        hop_findings,
+        token,
+        stamped,
     )
 
 
@@ -540,9 +592,17 @@ def _subtract_trace(
     return hops, findings
 
 
-def _check_signature_children(signature: etree._Element, signed_info: etree._Element) -> None:
+def _check_signature_children(
+    signature: etree._Element, signed_info: etree._Element
+) -> bytes | None:
+    """Pin the Signature's children; return the timestamp token its Object holds (the one
+    Object allowed: the XAdES signature timestamp), None when there is none."""
     kinds = [child.tag for child in _children(signature)]
     expected = [_xml.dsig("SignedInfo"), _xml.dsig("SignatureValue"), _xml.dsig("KeyInfo")]
+    token: bytes | None = None
+    if kinds == [*expected, _xml.dsig("Object")]:
+        token = _timestamp_token(signature, _children(signature)[3])
+        kinds = kinds[:3]
     if kinds != expected:
         found = ", ".join(_xml.local(child) for child in _children(signature))
         raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=f"found {found}")
@@ -553,6 +613,57 @@ def _check_signature_children(signature: etree._Element, signed_info: etree._Ele
         _xml.dsig("Reference"),
     ]:
         raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="SignedInfo children")
+    return token
+
+
+def _only(parent: etree._Element, tag: str, what: str) -> etree._Element:
+    """The one child of ``parent``, which must be ``tag``, with no text around it."""
+    children = _children(parent)
+    if len(children) != 1 or children[0].tag != tag:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=f"{what}: unexpected content")
+    if (parent.text or "").strip() or (children[0].tail or "").strip():
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail=f"{what}: text")
+    return children[0]
+
+
+def _timestamp_token(signature: etree._Element, obj: etree._Element) -> bytes:
+    """The token of ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/
+    xades:UnsignedSignatureProperties/xades:SignatureTimeStamp, exactly that shape (what
+    :func:`signing.sign` writes), targeting this Signature by its Id; anything else in an
+    Object is refused: nothing unsigned rides along unchecked."""
+    x = f"{{{XADES_NS}}}"
+    if obj.attrib:
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="Object attributes")
+    props = _only(obj, f"{x}QualifyingProperties", "Object")
+    sig_id = signature.get("Id")
+    if sig_id is None or dict(props.attrib) != {"Target": f"#{sig_id}"}:
+        raise InvalidSignature(
+            Rule.SIGNATURE_STRUCTURE, detail="QualifyingProperties must target this Signature"
+        )
+    unsigned = _only(props, f"{x}UnsignedProperties", "QualifyingProperties")
+    sig_props = _only(unsigned, f"{x}UnsignedSignatureProperties", "UnsignedProperties")
+    stamp = _only(sig_props, f"{x}SignatureTimeStamp", "UnsignedSignatureProperties")
+    parts = _children(stamp)
+    shape = [_xml.dsig("CanonicalizationMethod"), f"{x}EncapsulatedTimeStamp"]
+    if (
+        set(stamp.attrib) - {"Id"}
+        or [p.tag for p in parts] != shape
+        or dict(parts[0].attrib) != {"Algorithm": _EXC_C14N}
+        or len(parts[0])
+        or (parts[0].text or "").strip()
+        or parts[1].attrib
+        or len(parts[1])
+        or any((p.tail or "").strip() for p in parts)
+        or (stamp.text or "").strip()
+    ):
+        raise InvalidSignature(Rule.SIGNATURE_STRUCTURE, detail="SignatureTimeStamp content")
+    text = "".join((parts[1].text or "").split())
+    if not text or len(text) > _MAX_TOKEN_BASE64:
+        raise InvalidSignature(Rule.TIMESTAMP_INVALID, detail="EncapsulatedTimeStamp size")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidSignature(Rule.TIMESTAMP_INVALID, detail="not base64") from None
 
 
 def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x509.Certificate]]:
