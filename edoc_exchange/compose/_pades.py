@@ -18,7 +18,9 @@ from asn1crypto import algos  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.pdf_utils import content, generic, layout
+from pyhanko.pdf_utils import content
+from pyhanko.pdf_utils import generic as _generic
+from pyhanko.pdf_utils import layout as _layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -33,6 +35,10 @@ from ..signing import Signer, sign_data
 from .errors import RenderError
 from .stamps import ORGANISATION_FIELD, SIGNER_FIELD
 
+# pyhanko's object and layout constructors are untyped: used through Any, checked by tests
+generic: Any = _generic
+layout: Any = _layout
+
 __all__ = [
     "ORGANISATION_FIELD",
     "SIGNER_FIELD",
@@ -43,6 +49,7 @@ __all__ = [
     "field_box",
     "field_state",
     "sign",
+    "text_fields",
 ]
 
 #: The field the signature goes into; one signature per composed PDF.
@@ -169,14 +176,20 @@ def field_state(pdf: bytes) -> dict[str, bool]:
             if field.get("/FT") == "/Sig"}
 
 
+def text_fields(pdf: bytes) -> set[str]:
+    """The names of the PDF's text fields (the number the văn thư fills)."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return {name for name, (_ref, field) in _fields(reader).items() if field.get("/FT") == "/Tx"}
+
+
 def add_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:
     """``pdf`` with empty fields at ``slots`` (one incremental update), so that the
     signatures made later fill fields the document was drawn with."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer: Any = IncrementalPdfFileWriter(io.BytesIO(pdf))
     texts = [slot for slot in slots if slot.kind == "text"]
     for slot in slots:
         if slot.kind == "signature":
-            box = tuple(int(round(v)) for v in slot.box)
+            box = tuple(round(v) for v in slot.box)
             append_signature_field(writer, SigFieldSpec(
                 sig_field_name=slot.name, on_page=slot.page,
                 box=(box[0], box[1], box[2], box[3])))
@@ -277,7 +290,8 @@ def sign(
     """``pdf`` with a PAdES signature appended incrementally (baseline B; B-T when
     ``timestamper``, a pyhanko TimeStamper, is given).
 
-    ``field`` names an existing empty field to sign (a new invisible one otherwise);
+    ``field`` names the field to sign: an empty one the PDF was drawn with, else a new,
+    invisible one of that name;
     ``appearance`` draws its widget (see :mod:`.stamps`); ``fill`` gives text fields their
     values in the same update, so the signature covers them (the văn thư's number).
     """
@@ -292,17 +306,17 @@ def sign(
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
         style = None
-        if field is not None:
-            found = _fields(writer.prev).get(field)
-            if found is None:
-                raise RenderError(
-                    f"Tệp PDF không có ô ký {field}", f"the PDF has no signature field {field}",
-                    step=f"pdf-field.{field}",
-                )
+        found = _fields(writer.prev).get(name)
+        if found is not None and found[1].get("/FT") != "/Sig":
+            raise RenderError(
+                f"Ô {name} của tệp PDF không phải ô ký", f"field {name} is not a signature field",
+                step=f"pdf-field.{name}",
+            )
+        if found is not None:  # an empty field the document was drawn with
             if "/V" in found[1]:
                 raise RenderError(
-                    f"Ô ký {field} đã được ký", f"signature field {field} is signed already",
-                    step=f"pdf-field.{field}",
+                    f"Ô ký {name} đã được ký", f"signature field {name} is signed already",
+                    step=f"pdf-field.{name}",
                 )
             if appearance is not None:
                 x1, y1, x2, y2 = (float(v) for v in found[1]["/Rect"])
@@ -311,7 +325,7 @@ def sign(
             _fill(writer, fill)
         pdf_signer = signers.PdfSigner(meta, signer=PadesSigner(signer), stamp_style=style,
                                        timestamper=timestamper)
-        output = pdf_signer.sign_pdf(writer, existing_fields_only=field is not None)
+        output = pdf_signer.sign_pdf(writer, existing_fields_only=found is not None)
     except EdocError:
         raise  # the token's or key's own error says more than ours would
     except (SigningError, PdfError, ValueError, KeyError) as exc:

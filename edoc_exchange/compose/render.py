@@ -49,17 +49,6 @@ from reportlab.platypus import (
 from ..atomicfile import write_atomically
 from ..signing import Signer
 from .errors import FontMissingError, RenderError
-from .stamps import (
-    INFO_LEADING,
-    INFO_SIZE,
-    NUMBER_FIELD,
-    ORGANISATION_FIELD,
-    SIGNER_FIELD,
-    SealLook,
-    SignatureLook,
-    seal_appearance,
-    signature_appearance,
-)
 from .models import (
     Bullets,
     DimensionResult,
@@ -71,19 +60,33 @@ from .models import (
     Section,
     Urgency,
 )
+from .stamps import (
+    INFO_LEADING,
+    INFO_SIZE,
+    NUMBER_FIELD,
+    ORGANISATION_FIELD,
+    SIGNER_FIELD,
+    SealLook,
+    SignatureLook,
+    seal_appearance,
+    signature_appearance,
+)
 
 __all__ = [
     "FONT_DIRS",
     "Layout",
     "SignatureBlock",
-    "organisation_appearance",
-    "signer_appearance",
     "date_line",
+    "field_box",
+    "field_state",
     "find_fonts",
     "number_label",
     "number_line",
+    "organisation_appearance",
     "render_pdf",
     "sign_pdf",
+    "signer_appearance",
+    "text_fields",
     "write_pdf",
 ]
 
@@ -834,6 +837,28 @@ def write_pdf(
 
 
 # --- signing -----------------------------------------------------------------------------------
+
+
+def field_state(pdf: bytes) -> dict[str, bool]:
+    """Each signature field of ``pdf`` with whether it is signed (the two-step flow's
+    progress: :data:`SIGNER_FIELD`, then :data:`ORGANISATION_FIELD`)."""
+    from ._pades import field_state as state
+
+    return state(pdf)
+
+
+def text_fields(pdf: bytes) -> set[str]:
+    """The names of the text fields of ``pdf`` (:data:`NUMBER_FIELD` when it is unnumbered)."""
+    from ._pades import text_fields as names
+
+    return names(pdf)
+
+
+def field_box(pdf: bytes, name: str) -> tuple[float, float, float, float] | None:
+    """The rectangle (points: left, bottom, right, top) of field ``name`` in ``pdf``."""
+    from ._pades import field_box as box
+
+    return box(pdf, name)
 
 
 def sign_pdf(

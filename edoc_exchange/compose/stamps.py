@@ -29,11 +29,11 @@ from ..vntime import to_vn_time
 from .errors import RenderError
 
 __all__ = [
+    "MAX_IMAGE_PIXELS",
+    "MIN_IMAGE_PIXELS",
     "NUMBER_FIELD",
     "ORGANISATION_FIELD",
     "SIGNER_FIELD",
-    "MAX_IMAGE_PIXELS",
-    "MIN_IMAGE_PIXELS",
     "SealLook",
     "SignatureLook",
     "iso_vn",
