@@ -51,6 +51,7 @@ from .render import (
     sign_pdf,
     signer_appearance,
     text_fields,
+    unsigned_before,
     write_pdf,
 )
 from .stamps import (
@@ -110,5 +111,6 @@ __all__ = [
     "sign_pdf",
     "signer_appearance",
     "text_fields",
+    "unsigned_before",
     "write_pdf",
 ]

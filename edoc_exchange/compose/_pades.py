@@ -50,6 +50,7 @@ __all__ = [
     "field_state",
     "sign",
     "text_fields",
+    "unsigned_before",
 ]
 
 #: The field the signature goes into; one signature per composed PDF.
@@ -180,6 +181,24 @@ def text_fields(pdf: bytes) -> set[str]:
     """The names of the PDF's text fields (the number the văn thư fills)."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     return {name for name, (_ref, field) in _fields(reader).items() if field.get("/FT") == "/Tx"}
+
+
+def unsigned_before(pdf: bytes, field: str) -> bytes:
+    """``pdf`` as it was before the signature in ``field`` was added (the revisions before
+    it): what a returned draft goes back to. ``pdf`` itself when that field is unsigned."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    for sig in reader.embedded_signatures:
+        if sig.field_name != field:
+            continue
+        contents_at = int(sig.byte_range[1])
+        end = pdf.rfind(b"%%EOF", 0, contents_at)
+        if end < 0:
+            break
+        end += len(b"%%EOF")
+        while end < len(pdf) and pdf[end:end + 1] in (b"\r", b"\n"):
+            end += 1
+        return pdf[:end]
+    return pdf
 
 
 def add_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:

@@ -87,6 +87,7 @@ __all__ = [
     "sign_pdf",
     "signer_appearance",
     "text_fields",
+    "unsigned_before",
     "write_pdf",
 ]
 
@@ -852,6 +853,13 @@ def text_fields(pdf: bytes) -> set[str]:
     from ._pades import text_fields as names
 
     return names(pdf)
+
+
+def unsigned_before(pdf: bytes, field: str) -> bytes:
+    """``pdf`` without the signature in ``field`` and what came after it."""
+    from ._pades import unsigned_before as before
+
+    return before(pdf, field)
 
 
 def field_box(pdf: bytes, name: str) -> tuple[float, float, float, float] | None:

@@ -43,7 +43,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .. import audit, edxml, signing
-from ..compose import ContentError, Plan, Problem, Report, YamlSyntaxError, parse, render_pdf
+from ..compose import (
+    SIGNER_FIELD,
+    ContentError,
+    Plan,
+    Problem,
+    Report,
+    YamlSyntaxError,
+    parse,
+    render_pdf,
+    unsigned_before,
+)
 from ..compose.envelope import TYPE_CODE, attachment_stem, to_document
 from ..compose.load import MAX_BYTES as YAML_MAX_BYTES
 from ..compose.load import locate_in
@@ -887,6 +897,7 @@ def _move(
     vi: str,
     en: str,
     note: str | None = None,
+    unsign: bool = False,
     **values: Any,
 ) -> None:
     """One guarded state change with its audit event; the state read and the write are
@@ -904,6 +915,13 @@ def _move(
         if not drafts_store.move(conn, draft_id, office_id=office.office_id,
                                  allowed_from=allowed_from, to=to, now=now, **values):
             raise _wrong_state(_load(conn, office, draft_id), vi, en)
+        if unsign and _SIGNED in row.fields:  # back to the PDF before the leader signed it
+            main = drafts_store.file_data(conn, draft_id, 0)
+            if main is not None:
+                meta, data = main
+                drafts_store.replace_files(conn, draft_id, main=drafts_store.NewFile(
+                    meta.name, meta.content_type, unsigned_before(data, SIGNER_FIELD)),
+                    attachments=None)
         facts: dict[str, Any] = {"from_state": row.state.value, "to_state": to.value}
         if note is not None:
             facts["note"] = note
@@ -982,7 +1000,7 @@ def return_draft(office: Office, by: staff.User, draft_id: int, note: str) -> No
     _move(office, by, draft_id,
           allowed_from=frozenset({DraftState.SUBMITTED, DraftState.APPROVED}),
           to=DraftState.DRAFT, change="returned", vi="trả lại", en="returned", note=text,
-          approved_by=None, approved_at=None)
+          unsign=True, approved_by=None, approved_at=None)
 
 
 # --- issuing -------------------------------------------------------------------------
