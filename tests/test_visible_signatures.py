@@ -15,11 +15,13 @@ import io
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from axis_fixtures import COMMUNE_A, DISTRICT
 from compose_fixtures import plan
@@ -38,8 +40,11 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from test_outgoing import ready
 from test_web_yaml_draft import plan_text
+from typer.testing import CliRunner
 
+from edoc_exchange import edxml, signing
 from edoc_exchange import office as steps
+from edoc_exchange.cli import app
 from edoc_exchange.compose import (
     NUMBER_FIELD,
     ORGANISATION_FIELD,
@@ -50,15 +55,23 @@ from edoc_exchange.compose import (
 )
 from edoc_exchange.compose.pdfcheck import PdfVerdict, check_pdf
 from edoc_exchange.config import ConfigError, load_settings
-from edoc_exchange.office import TwoStepError, VisibleSignatures, outgoing
+from edoc_exchange.office import (
+    TwoStepError,
+    VisibleSignatures,
+    build_office,
+    outgoing,
+    refresh_directory,
+)
 from edoc_exchange.office.visible import issue_pdf, load_visible, render_for_signing, sign_as
-from edoc_exchange.sandbox import TestIdentity, new_test_identity
+from edoc_exchange.sandbox import Sandbox, TestIdentity, new_test_identity
 from edoc_exchange.sandbox.looks import write_seal, write_signature
+from edoc_exchange.store.tables import outbox
 
 CHAIRMAN = "Vũ Ngọc Thiện"
 ORGANISATION = "Ủy ban nhân dân xã Nậm Khánh"
 WHEN = dt.datetime(2026, 12, 2, 1, 15, tzinfo=dt.UTC)
 DPI = 100
+runner = CliRunner()
 needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None,
                                    reason="poppler-utils (pdftoppm) not installed")
 
@@ -442,3 +455,76 @@ def test_a_returned_draft_loses_its_signature(
     outgoing.approve_draft(ex.commune, people.leader, draft)
     outgoing.return_draft(ex.commune, people.leader, draft, "Sửa lại mục II")
     assert "signed_by" not in outgoing.draft_details(ex.commune, draft).fields
+
+
+# --- the doors: edoc sign-pdf by the chairman, edoc send-document by the văn thư ---------
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox whose commune has a chairman with his own key and a seal (as the demo's)."""
+    sandbox = Sandbox.create(
+        tmp_path / "box", [(COMMUNE_A, "UBND xã Nậm Khánh"), (DISTRICT, "UBND huyện Bắc Hà")],
+        signers={COMMUNE_A: CHAIRMAN},
+    )
+    axis = sandbox.start_axis()
+    try:
+        commune = build_office(load_settings(sandbox.offices[COMMUNE_A].config))
+        refresh_directory(commune)
+        commune.axis.close()
+        commune.db.dispose()
+        yield sandbox
+    finally:
+        axis.terminate()
+        axis.wait(10)
+
+
+def test_the_chairman_signs_at_his_desk_and_the_clerk_sends_it_sealed(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    from compose_fixtures import plan_pdf
+
+    config = str(box.offices[COMMUNE_A].config)
+    source, signed = tmp_path / "ke-hoach.pdf", tmp_path / "ke-hoach-da-ky.pdf"
+    source.write_bytes(plan_pdf())
+    result = runner.invoke(app, ["sign-pdf", "--as", "chutich", str(source), "-o", str(signed),
+                                 "--config", config])
+    assert result.exit_code == 0, result.output
+    assert CHAIRMAN in result.output
+    assert field_state(signed.read_bytes()) == {SIGNER_FIELD: True}
+    result = runner.invoke(app, [
+        "send-document", str(signed), "--type", "ke-hoach", "--notation", "KH-UBND",
+        "--subject", "Kế hoạch cải thiện chỉ số PAPI", "--to", DISTRICT, "--place", "Nậm Khánh",
+        "--signer-position", "CHỦ TỊCH", "--signer-name", CHAIRMAN, "--config", config])
+    assert result.exit_code == 0, result.output
+    assert "number 1" in result.output
+    commune = build_office(load_settings(config), receiving=False)
+    try:
+        with commune.db.read() as conn:
+            message = bytes(conn.execute(sa.select(outbox.c.message)).scalar_one())
+    finally:
+        commune.db.dispose()
+    roots = signing.load_roots(box.root / "roots.pem")
+    document = signing.verify(message, signing.TrustPolicy(roots=roots, at="now")).message
+    assert isinstance(document, edxml.Document)
+    pdf = document.attachments[0].data
+    assert pdf.startswith(signed.read_bytes())  # the chairman's PDF, sealed on top
+    checked = check_pdf(pdf, roots)
+    assert checked.verdict is PdfVerdict.VALID, checked
+    assert [(s.field, s.signer) for s in checked.signatures] == [
+        (SIGNER_FIELD, CHAIRMAN), (ORGANISATION_FIELD, "UBND xã Nậm Khánh")]
+
+
+def test_sign_pdf_names_an_unknown_signer_without_a_traceback(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    source = tmp_path / "x.pdf"
+    source.write_bytes(b"%PDF-1.4\n")
+    result = runner.invoke(app, ["sign-pdf", "--as", "pho-chu-tich", str(source), "-o",
+                                 str(tmp_path / "y.pdf"), "--config",
+                                 str(box.offices[COMMUNE_A].config)])
+    assert result.exit_code == 1
+    assert "signers.pho-chu-tich" in result.output
+    assert "chutich" in result.output  # the known ones
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "y.pdf").exists()
