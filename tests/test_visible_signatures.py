@@ -15,7 +15,7 @@ import io
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from pyhanko_certvalidator import ValidationContext
 from test_outgoing import ready
 from test_web_yaml_draft import plan_text
 from typer.testing import CliRunner
+from web_fixtures import csrf_of, pages, signed_in_client  # noqa: F401  (pages: fixture)
 
 from edoc_exchange import edxml, signing
 from edoc_exchange import office as steps
@@ -201,15 +202,15 @@ def test_the_images_sit_in_the_signature_block(
     issued: tuple[Setup, bytes, bytes, bytes], tmp_path: Path
 ) -> None:
     _setup, _unsigned, _first, pdf = issued
-    pages = _pages(pdf, tmp_path)
-    last = len(pages) - 1
+    drawn = _pages(pdf, tmp_path)
+    last = len(drawn) - 1
     height = 841.89  # A4
     signer_pt = field_box(pdf, SIGNER_FIELD)
     seal_pt = field_box(pdf, ORGANISATION_FIELD)
     assert signer_pt is not None
     assert seal_pt is not None
     signer_box, seal_box = _pixels(signer_pt, height), _pixels(seal_pt, height)
-    image = pages[last]
+    image = drawn[last]
     width_px, height_px = image.size
     data: Any = image.load()
     blue_in_signature = red_in_seal = red_over_signature = 0
@@ -236,7 +237,7 @@ def test_the_images_sit_in_the_signature_block(
     seal_width = seal_box[3] - seal_box[1]
     assert seal_width >= 35 / 25.4 * DPI
     # nothing blue or red on the other pages
-    for other in pages[:last]:
+    for other in drawn[:last]:
         colours = other.getcolors(maxcolors=1 << 20) or []
         assert not any(_blue(c) or _red(c) for _n, c in colours)  # type: ignore[arg-type]
     # between the title (CHỦ TỊCH) and the name, as Phụ lục I places it
@@ -528,3 +529,25 @@ def test_sign_pdf_names_an_unknown_signer_without_a_traceback(
     assert "chutich" in result.output  # the known ones
     assert "Traceback" not in result.output
     assert not (tmp_path / "y.pdf").exists()
+
+
+def test_the_approve_button_signs_with_the_leaders_key_and_the_page_says_so(
+    exchange: Exchange, pages: Callable[..., str], tmp_path: Path,  # noqa: F811
+) -> None:
+    ex = exchange
+    people = ready(ex)
+    ex.commune.visible = make_setup(tmp_path, ex.identities[COMMUNE_A]).visible
+    base = pages(ex.commune)
+    draft = outgoing.draft_from_yaml(ex.commune, people.officer, plan_text().encode(),
+                                     "ke-hoach.yaml")
+    outgoing.submit_draft(ex.commune, people.officer, draft)
+    with signed_in_client(base, "chutich") as leader:
+        token = csrf_of(leader, f"/drafts/{draft}")
+        done = leader.post(f"/drafts/{draft}/approve", data={"csrf_token": token},
+                           headers={"origin": base})
+        assert done.status_code == 303, done.text
+        page = leader.get(f"/drafts/{draft}")
+    assert "Ký số (bước 1)" in page.text
+    assert CHAIRMAN in page.text
+    _name, _type, approved = outgoing.draft_file(ex.commune, draft, 0)
+    assert field_state(approved) == {SIGNER_FIELD: True, ORGANISATION_FIELD: False}
