@@ -38,7 +38,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from test_outgoing import ready
+from test_outgoing import approved, ready
 from test_web_yaml_draft import plan_text
 from typer.testing import CliRunner
 from web_fixtures import csrf_of, pages, signed_in_client  # noqa: F401  (pages: fixture)
@@ -551,3 +551,24 @@ def test_the_approve_button_signs_with_the_leaders_key_and_the_page_says_so(
     assert CHAIRMAN in page.text
     _name, _type, approved = outgoing.draft_file(ex.commune, draft, 0)
     assert field_state(approved) == {SIGNER_FIELD: True, ORGANISATION_FIELD: False}
+
+
+def test_a_form_drafts_pdf_is_signed_at_approval_and_sealed_at_issue(
+    exchange: Exchange, tmp_path: Path,  # noqa: F811
+) -> None:
+    ex = exchange
+    people = ready(ex)
+    ex.commune.visible = make_setup(tmp_path, ex.identities[COMMUNE_A]).visible
+    draft = approved(ex, people)  # written in the form, its main file a PDF; leader approves
+    _name, _type, signed = outgoing.draft_file(ex.commune, draft, 0)
+    assert field_state(signed) == {SIGNER_FIELD: True}
+    issued = outgoing.issue_draft(ex.commune, people.clerk, draft)
+    assert steps.send_due(ex.commune).done == 1
+    assert steps.receive_documents(ex.district).done == 1
+    got = steps.document_details(ex.district.db, DISTRICT, issued.document_id)
+    [verdict] = got.pdf_verdicts
+    assert verdict.verdict == PdfVerdict.VALID.value, verdict.details
+    assert [s["field"] for s in verdict.signatures] == [SIGNER_FIELD, ORGANISATION_FIELD]
+    received = steps.received_files(ex.district.db, DISTRICT, issued.document_id)
+    assert received[0].data.startswith(signed)
+    assert [f.name for f in received[1:]] == ["phu-luc-1.xlsx", "ban-quet.png"]
