@@ -273,8 +273,8 @@ def _fill(writer: IncrementalPdfFileWriter, values: Mapping[str, str]) -> None:
         width, height = abs(x2 - x1), abs(y2 - y1)
         text = value.encode("latin-1", errors="replace")
         escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-        # centred: Times-Roman digits are 0.5 em wide
-        x = max(0.0, (width - 13 * 0.5 * len(text)) / 2)
+        # against the "/" that follows, as a number written in: Times digits are 0.5 em
+        x = max(0.0, width - 13 * 0.5 * len(text) - 0.5)
         stream = generic.StreamObject(
             {
                 generic.NameObject("/Type"): generic.NameObject("/XObject"),

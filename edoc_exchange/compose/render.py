@@ -12,6 +12,13 @@ centred in the top margin.
 The same document gives the same bytes: the PDF dates are the document's date and
 ReportLab runs in invariant mode. With a signer the PDF is signed (PAdES baseline B,
 pyhanko) with the same key as the edXML envelope; a key on a token signs on the token.
+
+For the two-step flow (the signer's own signature, then the organisation's) a
+:class:`SignatureBlock` makes the signature block leave room for both images and the PDF
+carry empty fields where they go, recorded while the page is drawn (a flowable notes its
+absolute position): the signer's field centred between his title and his name, the
+organisation's over its left third, and, when the document has no number yet, a text
+field in the ``Số:`` line that the văn thư fills as he issues it.
 """
 
 from __future__ import annotations
@@ -415,7 +422,7 @@ class _NumberLine(Flowable):
     """``Số:`` + a blank the văn thư's number goes into + ``/notation``, centred; the blank's
     box is recorded for the text field the văn thư fills when issuing."""
 
-    gap = 36.0
+    gap = 32.0  # room for a number of up to five digits
 
     def __init__(self, notation: str, style: ParagraphStyle,
                  seen: Callable[[int, float, float, float, float], None]) -> None:

@@ -1142,6 +1142,9 @@ def issue_draft(
     is refused (DraftError, step ``draft.number``), as is a draft not approved (any more).
     A draft composed from YAML (:func:`draft_from_yaml`) is rendered again here from its
     stored YAML with the number taken, under the YAML's date, and its PDF signed (PAdES).
+    A draft its leader signed as he approved it (the two-step flow) is not rendered again:
+    its signed PDF gets the number in its field and the organisation's signature (the
+    seal) in one incremental update, after the leader's signature is checked intact.
     """
     _require(office, by, frozenset({staff.Role.CLERK}), "phát hành văn bản", "issue documents")
     signer = _can_issue(office, number)
