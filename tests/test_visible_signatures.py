@@ -38,7 +38,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from signing_fixtures import pki
 from test_outgoing import approved, ready
+from test_signing_pkcs11 import KEY_LABEL, PIN, TOKEN, softhsm  # noqa: F401  (fixture)
 from test_web_yaml_draft import plan_text
 from typer.testing import CliRunner
 from web_fixtures import csrf_of, pages, signed_in_client  # noqa: F401  (pages: fixture)
@@ -66,6 +68,7 @@ from edoc_exchange.office import (
 from edoc_exchange.office.visible import issue_pdf, load_visible, render_for_signing, sign_as
 from edoc_exchange.sandbox import Sandbox, TestIdentity, new_test_identity
 from edoc_exchange.sandbox.looks import write_seal, write_signature
+from edoc_exchange.signing import Pkcs11Signer
 from edoc_exchange.store.tables import outbox
 
 CHAIRMAN = "Vũ Ngọc Thiện"
@@ -572,3 +575,37 @@ def test_a_form_drafts_pdf_is_signed_at_approval_and_sealed_at_issue(
     received = steps.received_files(ex.district.db, DISTRICT, issued.document_id)
     assert received[0].data.startswith(signed)
     assert [f.name for f in received[1:]] == ["phu-luc-1.xlsx", "ban-quet.png"]
+
+
+def test_the_chairman_signs_with_his_token(
+    softhsm: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Step 1 on a PKCS#11 token ([signers.NAME] pkcs11_module, token_label, key_label):
+    the key never leaves it; step 2 with the office's soft key; both valid."""
+    office = new_test_identity(organ_id=COMMUNE_A, name="UBND xã Nậm Khánh")
+    write_seal(tmp_path / "seal.png", ORGANISATION)
+    write_signature(tmp_path / "chutich.png")
+    (tmp_path / "chain.pem").write_bytes(pki().intermediate.cert.public_bytes(Encoding.PEM))
+    config = tmp_path / "edoc.toml"
+    config.write_text(
+        f'[office]\norgan_id = "{COMMUNE_A}"\nname = "{ORGANISATION}"\n'
+        f'seal_image = "seal.png"\n\n[signers.chutich]\npkcs11_module = "{softhsm["module"]}"\n'
+        f'token_label = "{TOKEN}"\nkey_label = "{KEY_LABEL}"\nchain = "chain.pem"\n'
+        f'display_name = "{CHAIRMAN}"\nsignature_image = "chutich.png"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("EDOC_PKCS11_PIN", PIN)
+    visible = load_visible(load_settings(config))
+    assert visible is not None
+    setup = Setup(tmp_path, office, office, visible)
+    _unsigned, first, pdf = two_step(setup)
+    roots = [pki().root.cert, office.ca_cert]
+    checked = check_pdf(pdf, roots)
+    assert checked.verdict is PdfVerdict.VALID, checked
+    assert [s.signer for s in checked.signatures] == ["Token signer", "UBND xã Nậm Khánh"]
+    assert check_pdf(first, roots).signatures[0].trusted
+    signer = visible.person("chutich").signer
+    assert isinstance(signer, Pkcs11Signer)
+    signer.close()
