@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from cryptography.x509.oid import NameOID
 from daemon_fixtures import Exchange, exchange  # noqa: F401  (fixture)
 from PIL import Image
+from pkcs11_fixtures import KEY_LABEL, PIN, TOKEN
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -40,7 +41,6 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from signing_fixtures import pki
 from test_outgoing import approved, ready
-from test_signing_pkcs11 import KEY_LABEL, PIN, TOKEN, softhsm  # noqa: F401  (fixture)
 from test_web_yaml_draft import plan_text
 from typer.testing import CliRunner
 from web_fixtures import csrf_of, pages, signed_in_client  # noqa: F401  (pages: fixture)
@@ -578,7 +578,7 @@ def test_a_form_drafts_pdf_is_signed_at_approval_and_sealed_at_issue(
 
 
 def test_the_chairman_signs_with_his_token(
-    softhsm: dict[str, Any],  # noqa: F811
+    softhsm: dict[str, Any],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
