@@ -609,3 +609,40 @@ def test_the_chairman_signs_with_his_token(
     signer = visible.person("chutich").signer
     assert isinstance(signer, Pkcs11Signer)
     signer.close()
+
+
+def test_the_chairman_signs_a_plan_in_yaml_and_the_clerk_numbers_and_seals_it(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """sign-pdf renders a YAML plan with the signature block; send-document fills the
+    number the register gives and adds the seal where the block left room for it."""
+    config = str(box.offices[COMMUNE_A].config)
+    source, signed = tmp_path / "ke-hoach.yaml", tmp_path / "ke-hoach.pdf"
+    source.write_text(plan_text(), encoding="utf-8")
+    result = runner.invoke(app, ["sign-pdf", "--as", "chutich", str(source), "-o", str(signed),
+                                 "--config", config])
+    assert result.exit_code == 0, result.output
+    assert field_state(signed.read_bytes()) == {SIGNER_FIELD: True, ORGANISATION_FIELD: False}
+    result = runner.invoke(app, [
+        "send-document", str(signed), "--type", "ke-hoach", "--notation", "KH-UBND",
+        "--subject", "Kế hoạch cải thiện chỉ số PAPI", "--to", DISTRICT, "--place", "Nậm Khánh",
+        "--signer-position", "CHỦ TỊCH", "--signer-name", CHAIRMAN, "--config", config])
+    assert result.exit_code == 0, result.output
+    commune = build_office(load_settings(config), receiving=False)
+    try:
+        with commune.db.read() as conn:
+            message = bytes(conn.execute(sa.select(outbox.c.message)).scalar_one())
+    finally:
+        commune.db.dispose()
+    document = edxml.read(message).message
+    assert isinstance(document, edxml.Document)
+    pdf = document.attachments[0].data
+    assert field_state(pdf) == {SIGNER_FIELD: True, ORGANISATION_FIELD: True}
+    fields = {str(f.get_object()["/T"]): f.get_object()
+              for f in PdfFileReader(io.BytesIO(pdf)).root["/AcroForm"]["/Fields"]}
+    assert str(fields[NUMBER_FIELD]["/V"]) == "1"
+    seal = field_box(pdf, ORGANISATION_FIELD)
+    assert seal is not None
+    assert seal[3] - seal[1] > 35 / 25.4 * 72  # the seal at its real size, and its text
+    checked = check_pdf(pdf, signing.load_roots(box.root / "roots.pem"))
+    assert checked.verdict is PdfVerdict.VALID, checked
