@@ -35,7 +35,8 @@ def sign_pdf_cmd(
                                         help="The PDF (or plan/report YAML) to sign.")],
     output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False,
                                          help="Where to write the signed PDF.")],
-    name: Annotated[str, typer.Option("--as", help="Người ký / the signer: NAME of a signers.NAME section.")],
+    name: Annotated[str, typer.Option(
+        "--as", help="Người ký / the signer: NAME of a signers.NAME section.")],
     reason: Annotated[str | None, typer.Option("--reason", help="Lý do ký / reason.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT.")] = False,
     config: ConfigOption = None,
