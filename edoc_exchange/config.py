@@ -36,6 +36,7 @@ __all__ = [
     "DaemonSettings",
     "OfficeSettings",
     "Settings",
+    "SignerSettings",
     "SigningSettings",
     "StoreSettings",
     "TrustSettings",
@@ -82,6 +83,11 @@ class OfficeSettings(BaseModel):
     #: The clerk named in status messages (StaffInfo).
     staff: str | None = None
     department: str | None = None
+    #: The office's seal (dấu) as a PNG with a transparent background, red: the image of
+    #: the organisation's signature on the PDFs it issues (Nghị định 30, Phụ lục I).
+    seal_image: Path | None = None
+    #: The seal's real diameter in millimetres (it is printed at its real size).
+    seal_size_mm: float = Field(35.0, ge=10, le=80)
 
 
 class SigningSettings(BaseModel):
@@ -99,6 +105,23 @@ class SigningSettings(BaseModel):
     pkcs11_module: Path | None = None
     token_label: str | None = None
     key_label: str | None = None
+
+
+class SignerSettings(SigningSettings):
+    """One person who signs documents with his own key (the chairman's token or soft
+    certificate): ``[signers.NAME]``. His signature comes first; the văn thư then issues
+    the document with the office's key (``[signing]``), the two-step flow of Nghị định 30.
+    Secrets come from the same environment variables as ``[signing]``'s."""
+
+    #: The name printed under the signature and shown to staff (NFC).
+    display_name: str
+    #: His position (chức vụ), as printed above the signature.
+    title: str | None = None
+    #: His signature as a PNG with a transparent background (blue or black ink).
+    signature_image: Path | None = None
+    #: The staff account (web user name) that is this person: approving a draft as that
+    #: user signs it with this key.
+    user: str | None = None
 
 
 class TrustSettings(BaseModel):
@@ -253,6 +276,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     web: WebSettings = WebSettings()
     tsa: TsaSettings = TsaSettings()
+    #: People who sign with their own keys, by a short name (``[signers.chairman]``).
+    signers: dict[str, SignerSettings] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -315,6 +340,16 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         }
         if fixed:
             updates[name] = section.model_copy(update=fixed)
+    signers = {
+        name: signer.model_copy(update={
+            key: base / value
+            for key in type(signer).model_fields
+            if isinstance(value := getattr(signer, key), Path) and not value.is_absolute()
+        })
+        for name, signer in settings.signers.items()
+    }
+    if signers:
+        return settings.model_copy(update={**updates, "signers": signers})
     return settings.model_copy(update=updates) if updates else settings
 
 

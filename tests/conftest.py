@@ -9,7 +9,7 @@ import pytest
 from postgres import PostgresServer, find_pg_bin, postgres_server
 
 # Fixture modules shared by several test files.
-pytest_plugins = ["daemon_fixtures"]
+pytest_plugins = ["daemon_fixtures", "pkcs11_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "samples" / "edxml-official"

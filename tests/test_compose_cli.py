@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
+from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -183,12 +185,19 @@ def test_demo_runs_green_and_leaves_nothing_running(tmp_path: Path) -> None:
         "pages: UBND huyện Bắc Hà: http://127.0.0.1:",
         "test accounts: vanthu (van_thu), lanhdao (lanh_dao); mật khẩu / password: ",
         "axis, daemons and pages stopped",
+        # the two-step flow of Nghị định 30: the chairman's key, then the office's seal
+        "the chairman approved and signed: Vũ Ngọc Thiện",
+        "the văn thư numbered and sealed it: UBND xã Nậm Khánh",
+        "district checked the PDF signatures: valid: 1. Vũ Ngọc Thiện (valid), "
+        "2. UBND xã Nậm Khánh (valid)",
     ):
         assert step in out, step
     seconds = float(re.search(r"done in ([\d.]+) s", out).group(1))  # type: ignore[union-attr]
     assert seconds < 60
     pdf = Path(re.search(r"PDF:\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     assert pdf.read_bytes().startswith(b"%PDF")
+    signatures = PdfFileReader(io.BytesIO(pdf.read_bytes())).embedded_signatures
+    assert [s.field_name for s in signatures] == ["Signer", "Organisation"]
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path / "demo") not in procs
 

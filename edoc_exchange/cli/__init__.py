@@ -15,6 +15,7 @@ from . import documents as _documents  # noqa: F401  (send-document)
 from . import formats as _formats  # noqa: F401  (registers validate, inspect, extract)
 from . import lifecycle as _lifecycle  # noqa: F401  (revoke, update, replace, take-back, ...)
 from . import office as _office  # noqa: F401  (db, daemon, status, mark, audit, report)
+from . import pdfsign as _pdfsign  # noqa: F401  (sign-pdf)
 from . import signing as _signing  # noqa: F401  (registers keys new, sign, verify)
 from . import web as _web  # noqa: F401  (web, users)
 from ._app import app

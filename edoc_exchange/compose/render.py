@@ -12,14 +12,23 @@ centred in the top margin.
 The same document gives the same bytes: the PDF dates are the document's date and
 ReportLab runs in invariant mode. With a signer the PDF is signed (PAdES baseline B,
 pyhanko) with the same key as the edXML envelope; a key on a token signs on the token.
+
+For the two-step flow (the signer's own signature, then the organisation's) a
+:class:`SignatureBlock` makes the signature block leave room for both images and the PDF
+carry empty fields where they go, recorded while the page is drawn (a flowable notes its
+absolute position): the signer's field centred between his title and his name, the
+organisation's over its left third, and, when the document has no number yet, a text
+field in the ``Số:`` line that the văn thư fills as he issues it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,16 +67,34 @@ from .models import (
     Section,
     Urgency,
 )
+from .stamps import (
+    INFO_LEADING,
+    INFO_SIZE,
+    NUMBER_FIELD,
+    ORGANISATION_FIELD,
+    SIGNER_FIELD,
+    SealLook,
+    SignatureLook,
+    seal_appearance,
+    signature_appearance,
+)
 
 __all__ = [
     "FONT_DIRS",
     "Layout",
+    "SignatureBlock",
     "date_line",
+    "field_box",
+    "field_state",
     "find_fonts",
     "number_label",
     "number_line",
+    "organisation_appearance",
     "render_pdf",
     "sign_pdf",
+    "signer_appearance",
+    "text_fields",
+    "unsigned_before",
     "write_pdf",
 ]
 
@@ -372,6 +399,57 @@ class _Rule(Flowable):
         self.canv.line(x, 2, x + min(self.rule_width, self.avail), 2)
 
 
+class _Slot(Flowable):
+    """Room of a fixed size that records where it was drawn (page, absolute box), so that
+    the renderer can put a signature field exactly there."""
+
+    def __init__(self, width: float, height: float,
+                 seen: Callable[[int, float, float], None]) -> None:
+        super().__init__()
+        self.slot_width = width
+        self.slot_height = height
+        self._seen = seen
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        return self.slot_width, self.slot_height
+
+    def draw(self) -> None:
+        x, y = self.canv.absolutePosition(0, 0)
+        self._seen(self.canv.getPageNumber() - 1, float(x), float(y))
+
+
+class _NumberLine(Flowable):
+    """``Số:`` + a blank the văn thư's number goes into + ``/notation``, centred; the blank's
+    box is recorded for the text field the văn thư fills when issuing."""
+
+    gap = 32.0  # room for a number of up to five digits
+
+    def __init__(self, notation: str, style: ParagraphStyle,
+                 seen: Callable[[int, float, float, float, float], None]) -> None:
+        super().__init__()
+        self.before, self.after = "Số:", f"/{notation}"
+        self.style = style
+        self._seen = seen
+        self.avail = 0.0
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self.avail = avail_width
+        return avail_width, float(self.style.leading)
+
+    def draw(self) -> None:
+        font, size = self.style.fontName, self.style.fontSize
+        first = pdfmetrics.stringWidth(self.before, font, size)
+        last = pdfmetrics.stringWidth(self.after, font, size)
+        x = (self.avail - first - self.gap - last) / 2
+        base = float(self.style.leading) - size
+        self.canv.setFont(font, size)
+        self.canv.drawString(x, base, self.before)
+        self.canv.drawString(x + first + self.gap, base, self.after)
+        left, bottom = self.canv.absolutePosition(x + first, base - 3.5)
+        self._seen(self.canv.getPageNumber() - 1, float(left), float(bottom), self.gap,
+                   float(size) + 2)
+
+
 def _rule(width: float) -> _Rule:
     return _Rule(width)
 
@@ -383,9 +461,13 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 class _Builder:
     """Turns a plan or report into the list of flowables of the decree's layout."""
 
-    def __init__(self, document: Plan | Report, styles: _Styles) -> None:
+    def __init__(self, document: Plan | Report, styles: _Styles,
+                 block: SignatureBlock | None = None) -> None:
         self.doc = document
         self.s = styles
+        self.block = block
+        #: The fields to add once the PDF is drawn: name -> (kind, page, box).
+        self.slots: dict[str, tuple[str, int, tuple[float, float, float, float]]] = {}
 
     def build(self) -> list[Flowable]:
         story: list[Flowable] = [self._header(), self._title()]
@@ -418,6 +500,11 @@ class _Builder:
             _rule(pdfmetrics.stringWidth(motto, s.motto.fontName, 13)),
         ]
         number: list[Flowable] = [_p(number_line(doc.number, doc.notation), s.number)]
+        if self.block is not None and not doc.number:
+            def seen(page: int, x: float, y: float, w: float, h: float) -> None:
+                self.slots[NUMBER_FIELD] = ("text", page, (x, y, x + w, y + h))
+
+            number = [_NumberLine(doc.notation, s.number, seen)]
         if doc.urgency is not Urgency.THUONG:
             number.append(_p(doc.urgency.vi.upper(), s.urgency))
         when = date_line(doc.promulgation_place, doc.date.day, doc.date.month, doc.date.year)
@@ -542,7 +629,10 @@ class _Builder:
         if doc.signer.competence:
             right.append(_p(doc.signer.competence.upper(), s.sign))
         right.append(_p(doc.signer.position.upper(), s.sign))
-        right.append(Spacer(1, Layout.signature_space))
+        if self.block is None:
+            right.append(Spacer(1, Layout.signature_space))
+        else:
+            right.append(self._visible_slot(self.block))
         right.append(_p(doc.signer.name, s.sign))
         table = Table([[left, right]], colWidths=[Layout.left_column, Layout.right_column])
         table.setStyle(
@@ -557,6 +647,69 @@ class _Builder:
             )
         )
         return KeepTogether([table])
+
+    def _visible_slot(self, block: SignatureBlock) -> _Slot:
+        """Room between the title and the name for both signatures (Phụ lục I): the signer's
+        image centred, the seal over its left third, the organisation's lines under the seal."""
+        width = Layout.right_column
+        seal = block.seal_size
+        info = INFO_LEADING * 2 + 4
+        height = max(Layout.signature_space, seal + info)
+        sig_h = block.signature_height
+        sig_w = min(sig_h * block.signature_aspect, width * 0.7)
+        sig_h = sig_w / block.signature_aspect
+        text_w = pdfmetrics.stringWidth(block.organisation, self.s.page_font, INFO_SIZE)
+        text_w = max(text_w, pdfmetrics.stringWidth("0000-00-00T00:00:00+07:00",
+                                                    self.s.page_font, INFO_SIZE))
+        org_w = max(seal, text_w + 4)
+
+        def seen(page: int, x: float, y: float) -> None:
+            top = y + height
+            sig_x = x + (width - sig_w) / 2
+            sig_y = top - seal / 2 - sig_h / 2
+            self.slots[SIGNER_FIELD] = ("signature", page,
+                                        (sig_x, sig_y, sig_x + sig_w, sig_y + sig_h))
+            centre = sig_x + sig_w / 3 - seal / 2  # the seal's right edge at a third
+            self.slots[ORGANISATION_FIELD] = (
+                "signature", page, (centre - org_w / 2, top - seal - info, centre + org_w / 2, top)
+            )
+
+        return _Slot(width, height, seen)
+
+
+@dataclass(frozen=True)
+class SignatureBlock:
+    """Room for the visible signatures of the two-step flow (Nghị định 30, Phụ lục I): the
+    signer's image (its width over height), the seal's real size and the organisation's
+    printed name. Rendering with one leaves the number blank as a field for the văn thư
+    when the document has none yet."""
+
+    signature_aspect: float = 2.0
+    seal_size: float = 35 * mm
+    organisation: str = ""
+    signature_height: float = 24 * mm
+
+    @classmethod
+    def of(cls, signature: SignatureLook | None, seal: SealLook | None) -> SignatureBlock:
+        """The block the configured images need (defaults for a missing one)."""
+        return cls(
+            signature_aspect=signature.aspect if signature is not None else 2.0,
+            seal_size=seal.size if seal is not None else 35 * mm,
+            organisation=seal.organisation if seal is not None else "",
+        )
+
+
+def signer_appearance(look: SignatureLook) -> Callable[[float, float], bytes]:
+    """The signer's widget drawer for :func:`sign_pdf` (the image, filling its field)."""
+    return lambda width, height: signature_appearance(look, width, height)
+
+
+def organisation_appearance(
+    look: SealLook, when: dt.datetime, font_dir: str | os.PathLike[str] | None = None
+) -> Callable[[float, float], bytes]:
+    """The organisation's widget drawer: the seal, its name and ``when`` in blue."""
+    family, _covered = _fonts(font_dir)
+    return lambda width, height: seal_appearance(look, when, width, height, family)
 
 
 def _texts(document: Plan | Report) -> Iterator[tuple[str, str]]:
@@ -607,8 +760,13 @@ def render_pdf(
     *,
     signer: Signer | None = None,
     font_dir: str | os.PathLike[str] | None = None,
+    block: SignatureBlock | None = None,
 ) -> bytes:
     """The document as a PDF in the decree's layout; signed (PAdES B-B) when ``signer`` is given.
+
+    With a ``block`` the signature block leaves room for the visible signatures and the
+    PDF carries empty fields there (the signer's, the organisation's, and the number
+    when there is none yet), which the two signatures of the two-step flow fill.
 
     Without a signer the bytes depend only on the document (and the ReportLab and font
     versions). Raises :class:`FontMissingError` when Liberation Serif is not installed,
@@ -655,9 +813,15 @@ def render_pdf(
         )
         canv.restoreState()
 
-    story = _Builder(document, styles).build()
+    builder = _Builder(document, styles, block)
+    story = builder.build()
     template.build(story, onLaterPages=page_number, canvasmaker=canvas)
     pdf = out.getvalue()
+    if block is not None:
+        from ._pades import FieldSlot, add_fields
+
+        pdf = add_fields(pdf, [FieldSlot(name, kind, page, box)
+                               for name, (kind, page, box) in builder.slots.items()])
     if signer is not None:
         pdf = sign_pdf(
             pdf,
@@ -683,10 +847,52 @@ def write_pdf(
 # --- signing -----------------------------------------------------------------------------------
 
 
+def field_state(pdf: bytes) -> dict[str, bool]:
+    """Each signature field of ``pdf`` with whether it is signed (the two-step flow's
+    progress: :data:`SIGNER_FIELD`, then :data:`ORGANISATION_FIELD`)."""
+    from ._pades import field_state as state
+
+    return state(pdf)
+
+
+def text_fields(pdf: bytes) -> set[str]:
+    """The names of the text fields of ``pdf`` (:data:`NUMBER_FIELD` when it is unnumbered)."""
+    from ._pades import text_fields as names
+
+    return names(pdf)
+
+
+def unsigned_before(pdf: bytes, field: str) -> bytes:
+    """``pdf`` without the signature in ``field`` and what came after it."""
+    from ._pades import unsigned_before as before
+
+    return before(pdf, field)
+
+
+def field_box(pdf: bytes, name: str) -> tuple[float, float, float, float] | None:
+    """The rectangle (points: left, bottom, right, top) of field ``name`` in ``pdf``."""
+    from ._pades import field_box as box
+
+    return box(pdf, name)
+
+
 def sign_pdf(
-    pdf: bytes, signer: Signer, *, reason: str | None = None, location: str | None = None
+    pdf: bytes,
+    signer: Signer,
+    *,
+    reason: str | None = None,
+    location: str | None = None,
+    field: str | None = None,
+    appearance: Callable[[float, float], bytes] | None = None,
+    fill: dict[str, str] | None = None,
+    timestamper: Any = None,
 ) -> bytes:
     """Add a PAdES baseline B signature (SHA-256) by ``signer`` to ``pdf``.
+
+    ``field`` signs an empty field the PDF was rendered with (:data:`SIGNER_FIELD`,
+    :data:`ORGANISATION_FIELD`) with ``appearance`` drawing it; ``fill`` fills text fields
+    (:data:`NUMBER_FIELD`) in the same update; ``timestamper`` (a pyhanko TimeStamper)
+    adds an RFC 3161 timestamp.
 
     The raw signature is made by ``signer.key.sign``, so a token key signs on the token
     and never leaves it. pyhanko runs its own event loop: call this from a thread, not
@@ -701,4 +907,5 @@ def sign_pdf(
             "pyhanko is not installed, PDFs cannot be signed (pip install 'edoc-exchange[pdf]')",
             step="pdf-signature",
         ) from exc
-    return sign(pdf, signer, reason=reason, location=location)
+    return sign(pdf, signer, reason=reason, location=location, field=field,
+                appearance=appearance, fill=fill, timestamper=timestamper)

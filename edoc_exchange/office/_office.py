@@ -22,6 +22,7 @@ from ..axis import (
 from ..config import ConfigError
 from ..store import Database, StoreError
 from .metrics import Metrics
+from .visible import VisibleSignatures
 
 __all__ = ["FINAL_STATUSES", "FollowPolicy", "Office", "OfficeIdentity", "StepReport"]
 
@@ -122,6 +123,9 @@ class Office:
     blob_dir: Path | None = None
     #: How sent documents are followed at the axis (backoff, cap, horizon).
     follow: FollowPolicy = field(default_factory=FollowPolicy)
+    #: The seal and the people who sign with their own keys (the two-step flow of
+    #: Nghị định 30); None: documents carry the office's signature only.
+    visible: VisibleSignatures | None = None
 
     def __post_init__(self) -> None:
         # The office's audit log exists from the moment the office does: appending never

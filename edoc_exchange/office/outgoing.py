@@ -43,7 +43,17 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .. import audit, edxml, signing
-from ..compose import ContentError, Plan, Problem, Report, YamlSyntaxError, parse, render_pdf
+from ..compose import (
+    SIGNER_FIELD,
+    ContentError,
+    Plan,
+    Problem,
+    Report,
+    YamlSyntaxError,
+    parse,
+    render_pdf,
+    unsigned_before,
+)
 from ..compose.envelope import TYPE_CODE, attachment_stem, to_document
 from ..compose.load import MAX_BYTES as YAML_MAX_BYTES
 from ..compose.load import locate_in
@@ -61,6 +71,7 @@ from . import staff
 from ._office import FINAL_STATUSES, Office
 from .composing import _queued_numbers, write_unnumbered
 from .sending import queue_within
+from .visible import issue_pdf, render_for_signing, sign_as
 
 __all__ = [
     "CLI_ACTOR",
@@ -615,6 +626,10 @@ _COMPOSED: Final = "composed"
 #: PDF is rendered from again at issue; it is sent only when asked for.
 _SOURCE_POSITION: Final = 1
 _YAML_EXTENSIONS: Final = frozenset({"yaml", "yml"})
+#: The key of an approved draft's fields naming who signed its main PDF with his own key
+#: (step 1 of the two-step flow); issuing then adds the organisation's signature to that
+#: very PDF (step 2) instead of rendering and signing it again.
+_SIGNED: Final = "signed_by"
 
 
 def _yaml_refused(text: str, source: str, loc: tuple[str | int, ...], code: str, vi: str,
@@ -857,11 +872,14 @@ def _source_of(fields: Mapping[str, Any],
 
 def _composed_document(signer: signing.Signer, source: _Source,
                        known: Mapping[str, str], number: int,
-                       now: dt.datetime) -> tuple[edxml.Document, drafts_store.NewFile]:
+                       now: dt.datetime, *, pdf: bytes | None = None,
+                       ) -> tuple[edxml.Document, drafts_store.NewFile]:
     """The edXML document of an approved composed draft under ``number``: the PDF rendered
-    again with the number and signed with the office key, exactly as composing does."""
+    again with the number and signed with the office key, exactly as composing does
+    (``pdf``: the PDF already signed by both, in the two-step flow)."""
     numbered = source.content.model_copy(update={"number": str(number)})
-    pdf = render_pdf(numbered, signer=signer)
+    if pdf is None:
+        pdf = render_pdf(numbered, signer=signer)
     document = to_document(numbered, directory=known, pdf=pdf,
                            source_yaml=source.yaml if source.attach else None, now=now)
     return document, drafts_store.NewFile(f"{attachment_stem(numbered)}.pdf",
@@ -879,6 +897,7 @@ def _move(
     vi: str,
     en: str,
     note: str | None = None,
+    unsign: bool = False,
     **values: Any,
 ) -> None:
     """One guarded state change with its audit event; the state read and the write are
@@ -888,13 +907,21 @@ def _move(
         row = _load(conn, office, draft_id)
         if row.state not in allowed_from:
             raise _wrong_state(row, vi, en)
-        if note is not None:
-            values["fields"] = {**row.fields, "return_note": note}
+        if note is not None:  # returned: a signature made on what is returned is void
+            kept = {k: v for k, v in row.fields.items() if k != _SIGNED}
+            values["fields"] = {**kept, "return_note": note}
         elif change == "submitted":
             values["fields"] = {k: v for k, v in row.fields.items() if k != "return_note"}
         if not drafts_store.move(conn, draft_id, office_id=office.office_id,
                                  allowed_from=allowed_from, to=to, now=now, **values):
             raise _wrong_state(_load(conn, office, draft_id), vi, en)
+        if unsign and _SIGNED in row.fields:  # back to the PDF before the leader signed it
+            main = drafts_store.file_data(conn, draft_id, 0)
+            if main is not None:
+                meta, data = main
+                drafts_store.replace_files(conn, draft_id, main=drafts_store.NewFile(
+                    meta.name, meta.content_type, unsigned_before(data, SIGNER_FIELD)),
+                    attachments=None)
         facts: dict[str, Any] = {"from_state": row.state.value, "to_state": to.value}
         if note is not None:
             facts["note"] = note
@@ -909,11 +936,60 @@ def submit_draft(office: Office, by: staff.User, draft_id: int) -> None:
 
 
 def approve_draft(office: Office, by: staff.User, draft_id: int) -> None:
-    """A leader approves a submitted draft; the văn thư may then issue it."""
+    """A leader approves a submitted draft; the văn thư may then issue it.
+
+    A leader with a key of his own (``[signers.NAME]`` with ``user`` his account) signs
+    as he approves (step 1 of the two-step flow): a composed draft is rendered again with
+    the fields of the signature block and signed with his key and his signature image; a
+    draft whose main file is a PDF has that PDF signed. The signed PDF becomes the draft's
+    main file, and issuing adds the organisation's signature to it.
+    """
     _require(office, by, frozenset({staff.Role.LEADER}), "duyệt dự thảo", "approve drafts")
+    person = office.visible.for_user(by.username) if office.visible is not None else None
+    if person is not None and _approve_signed(office, by, draft_id, person):
+        return
     _move(office, by, draft_id, allowed_from=frozenset({DraftState.SUBMITTED}),
           to=DraftState.APPROVED, change="approved", vi="duyệt", en="approved",
           approved_by=by.id, approved_at=office.clock())
+
+
+def _approve_signed(office: Office, by: staff.User, draft_id: int, person: Any) -> bool:
+    """Approve with the leader's signature on the main PDF; False when the main file is
+    no PDF (a DOCX is approved as before, and sent with the office's signature only)."""
+    with office.db.read() as conn:
+        row = _load(conn, office, draft_id)
+        metas = drafts_store.files_of(conn, draft_id)
+        files = [found for m in metas
+                 if (found := drafts_store.file_data(conn, draft_id, m.position)) is not None]
+    if row.state is not DraftState.SUBMITTED:
+        raise _wrong_state(row, "duyệt", "approved")
+    source = _source_of(row.fields, files)
+    assert office.visible is not None
+    if source is not None:
+        pdf = render_for_signing(office.visible, person, source.content)
+        name = f"{attachment_stem(source.content)}.pdf"
+    elif files and files[0][0].content_type == "application/pdf":
+        pdf, name = files[0][1], files[0][0].name
+    else:
+        return False
+    reason = f"{row.fields.get('type_name', '')}: {row.fields.get('subject', '')}"[:200]
+    signed = sign_as(person, pdf, reason=reason)
+    now = office.clock()
+    marker = {"signer": person.name, "display_name": person.display_name,
+              "common_name": person.common_name, "at": now.isoformat()}
+    with office.db.transaction() as conn:
+        if not drafts_store.move(
+            conn, draft_id, office_id=office.office_id, allowed_from={DraftState.SUBMITTED},
+            to=DraftState.APPROVED, now=now, approved_by=by.id, approved_at=now,
+            fields={**row.fields, _SIGNED: marker},
+        ):
+            raise _wrong_state(_load(conn, office, draft_id), "duyệt", "approved")
+        drafts_store.replace_files(
+            conn, draft_id, main=drafts_store.NewFile(name, "application/pdf", signed),
+            attachments=None)
+        _changed(conn, office, by, draft_id, "approved", from_state=row.state.value,
+                 to_state=DraftState.APPROVED.value, signed_by=person.common_name)
+    return True
 
 
 def return_draft(office: Office, by: staff.User, draft_id: int, note: str) -> None:
@@ -924,7 +1000,7 @@ def return_draft(office: Office, by: staff.User, draft_id: int, note: str) -> No
     _move(office, by, draft_id,
           allowed_from=frozenset({DraftState.SUBMITTED, DraftState.APPROVED}),
           to=DraftState.DRAFT, change="returned", vi="trả lại", en="returned", note=text,
-          approved_by=None, approved_at=None)
+          unsign=True, approved_by=None, approved_at=None)
 
 
 # --- issuing -------------------------------------------------------------------------
@@ -998,6 +1074,22 @@ def _document(
     )
 
 
+def _trusted_roots(office: Office) -> list[Any]:
+    """The roots the signer's signature is checked under before the office seals it."""
+    return list(office.policy.roots) if office.policy is not None else []
+
+
+def _sealed(office: Office, signer: signing.Signer,
+            main: tuple[drafts_store.DraftFileRow, bytes], number: int,
+            now: dt.datetime) -> drafts_store.NewFile:
+    """Step 2 of the two-step flow on a draft's signed main PDF: the number filled in and
+    the organisation's signature (its seal) added in one incremental update."""
+    meta, data = main
+    pdf = issue_pdf(office.visible, signer, data, number=str(number), when=now,
+                    roots=_trusted_roots(office))
+    return drafts_store.NewFile(meta.name, "application/pdf", pdf)
+
+
 def _fixed(document_id: str) -> Callable[[int], str]:
     """What the register keeps with the number: the DocumentId signed under it."""
     return lambda _number: document_id
@@ -1050,6 +1142,9 @@ def issue_draft(
     is refused (DraftError, step ``draft.number``), as is a draft not approved (any more).
     A draft composed from YAML (:func:`draft_from_yaml`) is rendered again here from its
     stored YAML with the number taken, under the YAML's date, and its PDF signed (PAdES).
+    A draft its leader signed as he approved it (the two-step flow) is not rendered again:
+    its signed PDF gets the number in its field and the organisation's signature (the
+    seal) in one incremental update, after the leader's signature is checked intact.
     """
     _require(office, by, frozenset({staff.Role.CLERK}), "phát hành văn bản", "issue documents")
     signer = _can_issue(office, number)
@@ -1089,7 +1184,15 @@ def issue_draft(
         else:
             candidate = number
         issued_pdf: drafts_store.NewFile | None = None
-        if source is None:
+        if _SIGNED in fields:  # step 2: the organisation's signature on the signer's PDF
+            issued_pdf = _sealed(office, signer, files[0], candidate, now)
+            if source is None:
+                sealed = [(files[0][0], issued_pdf.data), *files[1:]]
+                document = _document(office, fields, sealed, known, candidate, date, now)
+            else:
+                document, _ = _composed_document(signer, source, known, candidate, now,
+                                                 pdf=issued_pdf.data)
+        elif source is None:
             document = _document(office, fields, files, known, candidate, date, now)
         else:
             document, issued_pdf = _composed_document(signer, source, known, candidate, now)
@@ -1201,6 +1304,21 @@ def _business(document: edxml.Document, business: edxml.Bussiness | None) -> edx
     return document if business is None else document.model_copy(update={"business": business})
 
 
+def _signed_by_signer(main: tuple[drafts_store.DraftFileRow, bytes]) -> bool:
+    """Whether the main file is a PDF its signer signed (``edoc sign-pdf``) and the
+    organisation has not sealed yet: sending it is step 2 of the two-step flow."""
+    meta, data = main
+    if meta.content_type != "application/pdf":
+        return False
+    from ..compose import ORGANISATION_FIELD, SIGNER_FIELD, field_state
+
+    try:
+        state = field_state(data)
+    except Exception:  # an unreadable PDF was refused by the file checks already
+        return False
+    return bool(state.get(SIGNER_FIELD)) and not state.get(ORGANISATION_FIELD)
+
+
 def send_document(
     office: Office,
     form: DraftForm,
@@ -1219,7 +1337,9 @@ def send_document(
     register (``number``, or the next free one of its notation and year), signed with the
     office key and queued; the register's row, the outbox row and the ISSUED event in one
     transaction, as :func:`issue_draft` writes them. The main file (PDF, or DOCX) goes as
-    it is, first, the attachments after it in the order given.
+    it is, first, the attachments after it in the order given; a main PDF its signer
+    signed with his own key (``edoc sign-pdf``) first receives the number and the
+    organisation's signature (step 2 of the two-step flow).
 
     ``preview`` builds the envelope only: unnumbered, unsigned, nothing written (the
     directory is read for the recipients' names; a recipient it lacks is not refused
@@ -1250,6 +1370,7 @@ def send_document(
         document = _business(_document(office, fields, files, known, None, date, now), business)
         return SentDocument(document, write_unnumbered(document))
     assert office.signer is not None
+    signed_first = _signed_by_signer(files[0])
     notation, year = fields["notation"], date.year
     for _ in range(20):
         if number is None:
@@ -1259,8 +1380,12 @@ def send_document(
             candidate = max(used, default=0) + 1
         else:
             candidate = number
+        sent = files
+        if signed_first:  # step 2: the organisation's signature on the signer's PDF
+            sealed = _sealed(office, office.signer, files[0], candidate, now)
+            sent = _as_stored([sealed, *(checked or [])])
         document = _business(
-            _document(office, fields, files, known, candidate, date, now), business
+            _document(office, fields, sent, known, candidate, date, now), business
         )
         data = signing.sign(document, office.signer)
         message = edxml.read(data, strict=True).message
@@ -1283,7 +1408,7 @@ def send_document(
                         "number": candidate,
                         "notation": notation,
                         "outbox_id": outbox_id,
-                        "files": [{"name": m.name, "sha256": m.sha256} for m, _d in files],
+                        "files": [{"name": m.name, "sha256": m.sha256} for m, _d in sent],
                         **who,
                     },
                 )

@@ -21,6 +21,7 @@ from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings, TsaSettings
 from ..store import Database, open_database, upgrade
 from ._office import FollowPolicy, Office, OfficeIdentity
+from .visible import load_visible
 
 __all__ = [
     "build_office",
@@ -195,6 +196,7 @@ def build_office(
             horizon=dt.timedelta(days=d.follow_horizon_days),
             per_pass=d.follow_per_pass,
         ),
+        visible=load_visible(settings),
     )
 
 

@@ -55,6 +55,36 @@ def _toml(sections: Mapping[str, Mapping[str, Any]], top: Mapping[str, Any] | No
     return "\n".join(lines) + "\n"
 
 
+#: The chairman's staff account in a sandbox office with a chairman (the demo's leader).
+CHAIRMAN_USER = "lanhdao"
+
+
+def _visible_signatures(folder: Path, organ: str, name: str, chairman: str | None,
+                        sections: dict[str, dict[str, Any]]) -> list[bytes]:
+    """Give the office a chairman with his own test key and signature image, and a test
+    seal (``[office] seal_image``, ``[signers.chutich]``); returns his CA to trust."""
+    if chairman is None:
+        return []
+    from .looks import write_seal, write_signature
+
+    looks = folder / "looks"
+    looks.mkdir(parents=True, exist_ok=True)
+    write_seal(looks / "seal.png", name)
+    write_signature(looks / "chutich.png")
+    person = new_test_identity(organ_id=organ, name=chairman)
+    person.write(folder / "keys" / "chutich")
+    sections["office"]["seal_image"] = "looks/seal.png"
+    sections["signers.chutich"] = {
+        "key": "keys/chutich/signer.key.pem",
+        "cert": "keys/chutich/signer.pem",
+        "display_name": chairman,
+        "title": "Chủ tịch",
+        "signature_image": "looks/chutich.png",
+        "user": CHAIRMAN_USER,
+    }
+    return [person.ca_cert.public_bytes(Encoding.PEM)]
+
+
 @dataclass(frozen=True)
 class SandboxOffice:
     """One office of the sandbox: its folder holds keys, ``edoc.toml`` and its store."""
@@ -95,12 +125,16 @@ class Sandbox:
         store_urls: Mapping[str, str] | None = None,
         daemon: Mapping[str, Any] | None = None,
         parents: Mapping[str, str] | None = None,
+        signers: Mapping[str, str] | None = None,
     ) -> Sandbox:
         """Write the axis config, the directory, and per office: test keys and edoc.toml.
 
         ``offices`` are (OrganId, name) pairs; every office trusts every office's CA.
         ``store_urls`` gives an office a database URL (default: SQLite in its folder);
         ``daemon`` overrides [daemon] settings of every office (fast intervals in tests).
+        ``signers`` gives an office (OrganId) a chairman by name: his own test key, a test
+        signature image and the office's test seal (the two-step flow of Nghị định 30),
+        his account being the leader ``lanhdao`` (:data:`CHAIRMAN_USER`).
         """
         root.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
@@ -114,6 +148,7 @@ class Sandbox:
         made: dict[str, SandboxOffice] = {}
         systems: list[str] = []
         identities = {}
+        extra_roots: list[bytes] = []
         for index, (organ, name) in enumerate(offices):
             systemid = f"system-{index + 1}"
             secret = secrets.token_hex(16)
@@ -152,8 +187,11 @@ class Sandbox:
                 # Signed checkpoints also leave the database, as an operator ships them.
                 "audit": {"checkpoint_file": "audit-checkpoints.jsonl"},
             }
+            extra_roots += _visible_signatures(folder, organ, name, (signers or {}).get(organ),
+                                               sections)
             made[organ].config.write_text(_toml(sections), encoding="utf-8")
         roots = b"".join(i.ca_cert.public_bytes(Encoding.PEM) for i in identities.values())
+        roots += b"".join(extra_roots)
         (root / "roots.pem").write_bytes(roots)
         axis_toml = _toml(
             {},

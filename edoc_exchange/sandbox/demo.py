@@ -27,7 +27,7 @@ from .. import audit, edxml
 from .. import office as steps
 from ..config import load_settings
 from ..errors import EdocError
-from ..office import Office, build_office, compose_and_queue, refresh_directory, staff
+from ..office import Office, build_office, outgoing, refresh_directory, staff
 from ..web import create_app
 from ..web.serve import PagesServer
 from .box import Sandbox
@@ -136,6 +136,55 @@ def _serve_pages(
     return server.start()
 
 
+#: The commune's chairman, who signs the plan with his own (test) key before it is issued.
+CHAIRMAN = "Vũ Ngọc Thiện"
+
+
+@dataclass(frozen=True)
+class _Issued:
+    document_id: str
+    number: int
+    notation: str
+    pdf_name: str
+
+
+def _two_step_issue(office: Office, plan: Path,
+                    report: Report) -> tuple[_Issued, bytes, bytes]:
+    """The plan through the pages' path: the văn thư drafts it from its YAML and submits
+    it, the chairman (the leader account with a key of his own) approves and so signs it,
+    the văn thư issues it: the number filled in and the office's signature with its seal.
+    Returns what was issued, the PDF sent and the edXML message queued."""
+    users = {u.username: u for u in staff.list_users(office.db, office.office_id)}
+    clerk, leader = users[DEMO_ACCOUNTS[0][0]], users[DEMO_ACCOUNTS[1][0]]
+    draft_id = outgoing.draft_from_yaml(office, clerk, plan.read_bytes(), plan.name)
+    steps.submit_draft(office, clerk, draft_id)
+    steps.approve_draft(office, leader, draft_id)
+    report(f"✓ Chủ tịch duyệt và ký số / the chairman approved and signed: {CHAIRMAN}")
+    issued = steps.issue_draft(office, clerk, draft_id)
+    name, _type, pdf = outgoing.draft_file(office, draft_id, 0)
+    sent = steps.document_details(office.db, office.office_id, issued.document_id).sent
+    assert sent is not None
+    report(f"✓ Văn thư cấp số, ký số của cơ quan (dấu) / the văn thư numbered and sealed it: "
+           f"{office.identity.organ_name}")
+    notation = str(outgoing.draft_details(office, draft_id).fields["notation"])
+    return _Issued(issued.document_id, issued.number, notation, name), pdf, sent.message
+
+
+def _report_pdf_check(office: Office, document_id: str, report: Report, deadline: float,
+                      logs: list[Path]) -> None:
+    """Say what the district found of the PDF's signatures (both, in order)."""
+    def checked() -> bool:
+        return bool(steps.document_details(office.db, office.office_id,
+                                           document_id).pdf_verdicts)
+
+    _wait("district checks the PDF", checked, deadline, logs)
+    for row in steps.document_details(office.db, office.office_id, document_id).pdf_verdicts:
+        names = ", ".join(f"{i + 1}. {sig.get('signer')} ({sig.get('verdict')})"
+                          for i, sig in enumerate(row.signatures))
+        report(f"✓ Huyện kiểm tra chữ ký trên PDF / district checked the PDF signatures: "
+               f"{row.verdict}: {names}")
+
+
 def run_demo(
     plan: Path,
     *,
@@ -157,6 +206,7 @@ def run_demo(
         [COMMUNE, DISTRICT],
         parents={COMMUNE[0]: DISTRICT[0]},
         daemon={"inbound_interval": 0.3, "outbound_interval": 0.3, "stale_after": 10.0},
+        signers={COMMUNE[0]: CHAIRMAN},
     )
     commune_id, district_id = COMMUNE[0], DISTRICT[0]
     logs = [box.root / "axis" / "axis.log"] + [
@@ -184,19 +234,20 @@ def run_demo(
         count = refresh_directory(commune)
         report(f"✓ Danh bạ cơ quan / directory: {count} cơ quan / organisations")
 
-        # Numbered from the commune's register, signed and queued in one step.
-        composed = compose_and_queue(commune, plan).composed
+        # The two-step flow (Nghị định 30): drafted, approved and signed by the chairman
+        # with his own key, then numbered and issued with the office's seal by the văn thư.
         out = root / "out"
         out.mkdir()
-        pdf = out / f"{composed.message.attachments[0].name}"
-        pdf.write_bytes(composed.pdf)
+        issued, pdf_bytes, data = _two_step_issue(commune, plan, report)
+        pdf = out / issued.pdf_name
+        pdf.write_bytes(pdf_bytes)
         edxml_path = out / f"{pdf.stem}.edxml"
-        edxml_path.write_bytes(composed.data)
-        document_id = composed.message.document_id or ""
+        edxml_path.write_bytes(data)
+        document_id = issued.document_id
         report(
-            f"✓ Soạn và ký kế hoạch / plan composed and signed: Số {composed.content.number}/"
-            f"{composed.content.notation}, {len(composed.pdf) // 1024} KB PDF (PAdES), "
-            f"{len(composed.data) // 1024} KB edXML"
+            f"✓ Soạn và ký kế hoạch / plan composed and signed: Số {issued.number}/"
+            f"{issued.notation}, {len(pdf_bytes) // 1024} KB PDF (PAdES: {CHAIRMAN}, rồi / "
+            f"then {COMMUNE[1]}), {len(data) // 1024} KB edXML"
         )
         report(f"✓ Đưa vào hàng đợi gửi / queued: {document_id}")
 
@@ -217,6 +268,7 @@ def run_demo(
                 f"the district rejected the document: {reason}",
                 step="demo",
             )
+        _report_pdf_check(district, document_id, report, deadline, logs)
         with district.db.engine.connect() as conn:
             event = audit.last_event(conn, district.office_id, audit.AuditEvent.VERIFIED)
         hops = len(event.data["data"].get("unsigned_hops", [])) if event is not None else 0

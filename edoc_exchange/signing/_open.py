@@ -129,4 +129,6 @@ def open_signer(source: KeySource, *, secret: Secret) -> KeyPairSigner | Pkcs11S
         key_label=source.key_label,
         pin=pin,
         certificate=certificate,
+        # the intermediates a validator needs to reach the root (a PDF carries them)
+        chain=tuple(read_certificates(source.chain)) if source.chain is not None else (),
     )
