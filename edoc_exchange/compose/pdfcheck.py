@@ -28,6 +28,19 @@ __all__ = ["MAX_PDF_BYTES", "PdfCheck", "PdfSignature", "PdfVerdict", "check_pdf
 
 log = logging.getLogger("edoc.compose")
 
+
+def _without_pyhanko_noise(record: logging.LogRecord) -> bool:
+    """pyhanko logs a warning with a traceback for each path it cannot build (a signer or
+    TSA outside the office's roots): an expected finding here, reported in the verdict,
+    not a fault to fill the daemon's log and the demo's screen with."""
+    return record.levelno >= logging.ERROR
+
+
+for _name in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.pdf_embedded",
+              "pyhanko.sign.validation.ades", "pyhanko.sign.validation.status",
+              "pyhanko_certvalidator.validate"):
+    logging.getLogger(_name).addFilter(_without_pyhanko_noise)
+
 #: PDFs larger than this are not parsed (the work of a check stays bounded).
 MAX_PDF_BYTES = 64 * 1024 * 1024
 

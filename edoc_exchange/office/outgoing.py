@@ -1086,7 +1086,8 @@ def _sealed(office: Office, signer: signing.Signer,
     the organisation's signature (its seal) added in one incremental update."""
     meta, data = main
     pdf = issue_pdf(office.visible, signer, data, number=str(number), when=now,
-                    roots=_trusted_roots(office))
+                    roots=_trusted_roots(office),
+                    tsa_roots=office.policy.tsa_roots if office.policy else ())
     return drafts_store.NewFile(meta.name, "application/pdf", pdf)
 
 

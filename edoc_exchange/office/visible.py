@@ -251,6 +251,7 @@ def issue_pdf(
     number: str | None,
     when: dt.datetime,
     roots: Sequence[x509.Certificate] = (),
+    tsa_roots: Sequence[x509.Certificate] = (),
     reason: str | None = None,
     timestamper: object = None,
     font_dir: str | os.PathLike[str] | None = None,
@@ -276,7 +277,7 @@ def issue_pdf(
             "Tệp PDF đã có chữ ký của cơ quan", "the PDF carries the organisation's signature "
             "already", step="pdf-signature.organisation",
         )
-    checked = check_pdf(pdf, roots)
+    checked = check_pdf(pdf, roots, tsa_roots=tsa_roots)
     if checked.verdict in (PdfVerdict.INVALID, PdfVerdict.ERROR):
         raise TwoStepError(
             f"Chữ ký của người ký trên tệp PDF không hợp lệ ({checked.reason}): không phát "

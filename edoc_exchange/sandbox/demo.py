@@ -13,6 +13,7 @@ at the top of the stack: it wires every layer.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import subprocess
@@ -170,6 +171,16 @@ def _two_step_issue(office: Office, plan: Path,
     return _Issued(issued.document_id, issued.number, notation, name), pdf, sent.message
 
 
+def _stamp(signature: dict[str, object]) -> str:
+    """The timestamp a PDF signature carries, as the district judged it."""
+    at = signature.get("timestamp")
+    if not at:
+        return ""
+    trusted = "" if signature.get("timestamp_trusted") else ", không tin cậy / untrusted"
+    when = dt.datetime.fromisoformat(str(at)).astimezone(edxml.VN_TZ)
+    return f", dấu thời gian / timestamp {when:%H:%M:%S%z}{trusted}"
+
+
 def _report_pdf_check(office: Office, document_id: str, report: Report, deadline: float,
                       logs: list[Path]) -> None:
     """Say what the district found of the PDF's signatures (both, in order)."""
@@ -179,7 +190,7 @@ def _report_pdf_check(office: Office, document_id: str, report: Report, deadline
 
     _wait("district checks the PDF", checked, deadline, logs)
     for row in steps.document_details(office.db, office.office_id, document_id).pdf_verdicts:
-        names = ", ".join(f"{i + 1}. {sig.get('signer')} ({sig.get('verdict')})"
+        names = ", ".join(f"{i + 1}. {sig.get('signer')} ({sig.get('verdict')}{_stamp(sig)})"
                           for i, sig in enumerate(row.signatures))
         report(f"✓ Huyện kiểm tra chữ ký trên PDF / district checked the PDF signatures: "
                f"{row.verdict}: {names}")
