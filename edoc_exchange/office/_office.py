@@ -122,6 +122,8 @@ class Office:
     blob_dir: Path | None = None
     #: How sent documents are followed at the axis (backoff, cap, horizon).
     follow: FollowPolicy = field(default_factory=FollowPolicy)
+    #: Warn when a certificate the office depends on expires within this many days.
+    expiry_warning_days: int = 30
 
     def __post_init__(self) -> None:
         # The office's audit log exists from the moment the office does: appending never

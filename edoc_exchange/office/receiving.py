@@ -613,6 +613,8 @@ def _record_arrival(
         }
         if record.identity_finding:
             event["identity_finding"] = record.identity_finding
+        if verified.revocation is not None:  # good, or "not checked since …" (prefer)
+            event["revocation"] = str(verified.revocation)
         if pdf_verdicts:
             event["pdf_signatures"] = [
                 {"name": v.name, "verdict": v.verdict, "reason": v.reason} for v in pdf_verdicts

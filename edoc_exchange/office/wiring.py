@@ -11,13 +11,16 @@ import hashlib
 import json
 import os
 import socket
+from pathlib import Path
 from typing import Literal
 
 from .. import signing
 from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings
 from ..store import Database, open_database, upgrade
+from ..store.db import default_data_dir
 from ._office import FollowPolicy, Office, OfficeIdentity
+from .revocation import RevocationChecker
 
 __all__ = [
     "build_office",
@@ -25,6 +28,7 @@ __all__ = [
     "load_signer",
     "open_store",
     "record_configuration",
+    "revocation_folder",
     "upgrade_store",
 ]
 
@@ -76,15 +80,41 @@ def load_signer(section: SigningSettings | None) -> signing.Signer | None:
     return signing.open_signer(source, secret=_env_secret)
 
 
-def load_policy(section: TrustSettings) -> signing.TrustPolicy:
-    """The trust policy the settings describe."""
+def load_policy(
+    section: TrustSettings, *, revocation_cache: Path | None = None
+) -> signing.TrustPolicy:
+    """The trust policy the settings describe; unless revocation is "off", with the
+    office's revocation checker (CRL/OCSP cached in ``revocation_cache``, else the
+    section's ``revocation_cache``, else the platform's data folder)."""
+    mode = signing.RevocationMode(section.revocation)
+    source = None
+    if mode is not signing.RevocationMode.OFF:
+        folder = section.revocation_cache or revocation_cache or default_data_dir() / "revocation"
+        source = RevocationChecker(
+            folder,
+            timeout=section.revocation_timeout,
+            retry_after=dt.timedelta(seconds=section.revocation_retry),
+        )
     return signing.TrustPolicy.from_path(
         section.roots,
         allow_legacy_sha1=section.allow_legacy_sha1,
         at=section.at,
         signers=section.signers,
         strict_identity=section.strict_identity,
+        revocation=mode,
+        revocation_source=source,
     )
+
+
+def revocation_folder(settings: Settings) -> Path:
+    """Where the office caches CRLs and OCSP answers: ``[trust] revocation_cache``, else a
+    "revocation" folder beside a SQLite store, else in the platform's data folder."""
+    if settings.trust is not None and settings.trust.revocation_cache is not None:
+        return settings.trust.revocation_cache
+    url = settings.store.url
+    if url and url.startswith("sqlite:///") and ":memory:" not in url:
+        return Path(url.removeprefix("sqlite:///")).parent / "revocation"
+    return default_data_dir() / "revocation"
 
 
 def build_office(
@@ -124,7 +154,11 @@ def build_office(
         db=db or open_store(settings),
         client=AxisClient(axis) if axis is not None else None,
         signer=load_signer(settings.signing) if signer == "settings" else signer,
-        policy=load_policy(settings.require_trust()) if receiving else None,
+        policy=load_policy(
+            settings.require_trust(), revocation_cache=revocation_folder(settings)
+        )
+        if receiving
+        else None,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",
         stale_after=dt.timedelta(seconds=d.stale_after),
         retry_initial=dt.timedelta(seconds=d.retry_initial),
@@ -141,6 +175,7 @@ def build_office(
             horizon=dt.timedelta(days=d.follow_horizon_days),
             per_pass=d.follow_per_pass,
         ),
+        expiry_warning_days=settings.trust.expiry_warning_days if settings.trust else 30,
     )
 
 
