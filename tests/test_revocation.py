@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from cryptography import x509
 from daemon_fixtures import Clock, Exchange, sqlite_db
 from incoming_fixtures import real_pdf, send_document
 from typer.testing import CliRunner
+from web_fixtures import add_staff, pages, signed_in_client  # noqa: F401  (fixture)
 
 from edoc_exchange import edxml, signing
 from edoc_exchange import office as steps
@@ -295,3 +296,19 @@ def test_expiry_warning_in_edoc_status(tmp_path: Path) -> None:
     as_json = runner.invoke(app, ["status", "--json", "--config", str(_config(tmp_path, 11))])
     assert '"certificate_warnings"' in as_json.output
     assert '"role": "signing"' in as_json.output
+
+
+def test_expiry_banner_on_the_pages_of_the_clerk_and_the_admin(
+    tmp_path: Path, pages: Callable[..., str]  # noqa: F811
+) -> None:
+    office = _office(tmp_path, 10)
+    people = add_staff(office)
+    base = pages(office)
+    for user, banner in ((people.clerk, True), (people.admin, True), (people.officer, False)):
+        with signed_in_client(base, user.username) as client:
+            page = client.get("/incoming")
+            assert page.status_code == 200
+            assert ("cert-expiry" in page.text) is banner, user.username
+            if banner:
+                assert "hết hạn" in page.text
+    office.db.dispose()
