@@ -312,3 +312,39 @@ def test_expiry_banner_on_the_pages_of_the_clerk_and_the_admin(
             if banner:
                 assert "hết hạn" in page.text
     office.db.dispose()
+
+
+def test_an_ocsp_answer_about_another_certificate_is_not_believed(ca: LocalCA) -> None:
+    asked = ca.issue(organ_id=COMMUNE_A, name="A").cert
+    other = ca.issue(organ_id=COMMUNE_A, name="B").cert
+    answer = ca.ocsp_answer(signing.ocsp_request(other, ca.cert))
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(signing.RevocationDataError, match="another certificate"):
+        signing.judge_ocsp(answer, asked, ca.cert, now=now)
+    assert signing.judge_ocsp(answer, other, ca.cert, now=now).state is State.GOOD
+    with pytest.raises(signing.RevocationDataError, match="dated ahead"):
+        signing.judge_ocsp(answer, other, ca.cert, now=now - dt.timedelta(days=1))
+
+
+def test_the_settings_wire_the_checker_beside_the_store(tmp_path: Path) -> None:
+    from edoc_exchange.config import load_settings
+    from edoc_exchange.office import load_policy, revocation_folder
+
+    config = _config(tmp_path, 100)
+    config.write_text(
+        config.read_text(encoding="utf-8") + 'revocation = "require"\nexpiry_warning_days = 120\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    folder = revocation_folder(settings)
+    assert folder == config.parent / "revocation"
+    policy = load_policy(settings.require_trust(), revocation_cache=folder)
+    assert policy.revocation is Mode.REQUIRE
+    assert isinstance(policy.revocation_source, RevocationChecker)
+    assert policy.revocation_source.folder == folder
+    assert load_policy(
+        settings.require_trust().model_copy(update={"revocation": "off"})
+    ).revocation_source is None
+    # A warning window of 120 days warns about a certificate of 100.
+    result = CliRunner().invoke(app, ["status", "--config", str(config)])
+    assert "⚠" in result.output
