@@ -348,3 +348,18 @@ def test_the_settings_wire_the_checker_beside_the_store(tmp_path: Path) -> None:
     # A warning window of 120 days warns about a certificate of 100.
     result = CliRunner().invoke(app, ["status", "--config", str(config)])
     assert "⚠" in result.output
+
+
+def test_an_old_ocsp_answer_alone_says_not_checked_since(ca: LocalCA, tmp_path: Path) -> None:
+    cert = ca.issue(organ_id=COMMUNE_A, name="A", crl=False).cert
+    clock = Clock()
+    first = RevocationChecker(tmp_path, clock=clock).status(cert, ca.cert)
+    assert first.state is State.GOOD
+    ca.stop()
+    clock.advance(hours=2)  # the answer's nextUpdate (an hour) has passed
+    later = RevocationChecker(tmp_path, clock=clock).status(cert, ca.cert)
+    assert later.state is State.NOT_CHECKED
+    assert later.source.startswith("not checked since ")
+    assert f"{clock.now - dt.timedelta(hours=2):%Y-%m-%d}" in later.source or (
+        f"{clock.now - dt.timedelta(hours=3):%Y-%m-%d}" in later.source  # around midnight
+    )

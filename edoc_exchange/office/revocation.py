@@ -22,6 +22,7 @@ calls it from a loop).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import threading
@@ -167,7 +168,7 @@ class RevocationChecker:
         # 1. A fresh cached CRL: no network.
         stale_crls: list[tuple[str, signing.RevocationAnswer, _CachedCrl]] = []
         for url in crl_urls:
-            crl = self._cached_crl(url)
+            crl = self._cached_crl(url, now)
             if crl is None:
                 continue
             answer = self._judge_crl(crl, cert, issuer, problems)
@@ -179,7 +180,9 @@ class RevocationChecker:
             stale_crls.append((url, answer, crl))
         # 2. A fresh cached OCSP answer: no network.
         cached_ocsp = self._cached_ocsp(cert, issuer, now, problems)
-        if cached_ocsp is not None and cached_ocsp.fresh(now):
+        if cached_ocsp is not None and (
+            cached_ocsp.fresh(now) or cached_ocsp.state is _State.REVOKED  # revoked for good
+        ):
             source = f"cached ocsp answer of {_when(cached_ocsp.this_update)}"
             return _status(cached_ocsp, source), _until(cached_ocsp, now)
         if fetch:
@@ -223,17 +226,24 @@ class RevocationChecker:
     def _crl_path(self, url: str) -> Path:
         return self.folder / "crl" / f"{hashlib.sha256(url.encode()).hexdigest()}.der"
 
-    def _cached_crl(self, url: str) -> _CachedCrl | None:
+    def _cached_crl(self, url: str, now: dt.datetime | None = None) -> _CachedCrl | None:
+        """The CRL of ``url`` from memory, or from disk when memory has none or only a
+        stale one (another process, the daemon, may have refreshed the file)."""
         with self._lock:
             crl = self._crls.get(url)
-        if crl is not None:
+        fresh = crl is not None and (
+            now is None or (crl.next_update is not None and now <= crl.next_update)
+        )
+        if crl is not None and fresh:
             return crl
         path = self._crl_path(url)
         try:
             data = path.read_bytes()
             this_update, next_update = signing.crl_times(data)
         except (OSError, ValueError):
-            return None
+            return crl
+        if crl is not None and crl.this_update >= this_update:
+            return crl
         crl = _CachedCrl(url, data, this_update, next_update)
         with self._lock:
             self._crls[url] = crl
@@ -434,7 +444,10 @@ class _CacheOnly:
         return self._checker._status(cert, issuer, fetch=False)
 
 
+@functools.lru_cache(maxsize=64)
 def _key_hash(issuer: x509.Certificate) -> str:
+    """The issuer's SHA-256 fingerprint (the same few issuers are asked about thousands
+    of times: hashed once each)."""
     return issuer.fingerprint(hashes.SHA256()).hex()
 
 
