@@ -363,3 +363,32 @@ def test_an_old_ocsp_answer_alone_says_not_checked_since(ca: LocalCA, tmp_path: 
     assert f"{clock.now - dt.timedelta(hours=2):%Y-%m-%d}" in later.source or (
         f"{clock.now - dt.timedelta(hours=3):%Y-%m-%d}" in later.source  # around midnight
     )
+
+
+def test_a_received_pdf_signed_by_a_revoked_chairman_is_stored_with_that_verdict(
+    exchange: Exchange, ca: LocalCA, tmp_path: Path
+) -> None:
+    """The document (signed by the office's good key) is accepted; the PDF it carries,
+    signed by a chairman whose certificate was revoked, gets the verdict "revoked"."""
+    from edoc_exchange.cli.office import _pdf_line
+
+    ex = exchange
+    ex.commune.signer = ca.issue(organ_id=COMMUNE_A, name="UBND xã Nậm Khánh").signer()
+    chairman = ca.issue(organ_id=COMMUNE_A, name="Nguyễn Văn An")
+    ca.revoke(chairman.cert, reason=x509.ReasonFlags.key_compromise)
+    ex.district.policy = signing.TrustPolicy(
+        roots=(*ex.district.trust().roots, ca.cert),
+        revocation=Mode.REQUIRE,
+        revocation_source=RevocationChecker(tmp_path / "district-rev"),
+    )
+    pdf = sign_pdf(real_pdf(), chairman.signer())
+    attachment = edxml.Attachment(name="ke-hoach.pdf", content_type="application/pdf", data=pdf)
+    doc = send_document(ex, "41", attachments=[attachment])
+    details = steps.document_details(ex.district.db, DISTRICT, doc.document_id or "")
+    assert details.received is not None
+    assert details.received.verdict is InboxVerdict.VERIFIED
+    [verdict] = details.pdf_verdicts
+    assert verdict.verdict == PdfVerdict.REVOKED.value
+    assert "key_compromise" in (verdict.reason or "")
+    assert "revoked" in str(verdict.signatures[0]["revocation"])
+    assert "thu hồi" in _pdf_line(verdict)
