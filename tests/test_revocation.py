@@ -21,7 +21,7 @@ from incoming_fixtures import real_pdf, send_document
 from typer.testing import CliRunner
 from web_fixtures import add_staff, pages, signed_in_client  # noqa: F401  (fixture)
 
-from edoc_exchange import edxml, signing
+from edoc_exchange import audit, edxml, signing
 from edoc_exchange import office as steps
 from edoc_exchange.cli import app
 from edoc_exchange.compose import sign_pdf
@@ -392,3 +392,38 @@ def test_a_received_pdf_signed_by_a_revoked_chairman_is_stored_with_that_verdict
     assert "key_compromise" in (verdict.reason or "")
     assert "revoked" in str(verdict.signatures[0]["revocation"])
     assert "thu hồi" in _pdf_line(verdict)
+
+
+def test_on_receipt_require_refuses_an_unchecked_signer_and_prefer_accepts_it(
+    exchange: Exchange, ca: LocalCA, tmp_path: Path
+) -> None:
+    ex = exchange
+    ex.commune.signer = ca.issue(organ_id=COMMUNE_A, name="UBND xã Nậm Khánh").signer()
+    ca.stop()  # the link to the CA is down, nothing cached
+    roots = (*ex.district.trust().roots, ca.cert)
+    ex.district.policy = signing.TrustPolicy(
+        roots=roots,
+        revocation=Mode.REQUIRE,
+        revocation_source=RevocationChecker(tmp_path / "a"),
+    )
+    refused = ex.plan("51")
+    steps.queue_message(ex.commune, edxml.write(refused), composed=True)
+    assert steps.send_due(ex.commune).done >= 1
+    assert steps.receive_documents(ex.district).rejected == 1
+    ex.district.policy = signing.TrustPolicy(
+        roots=roots,
+        revocation=Mode.PREFER,
+        revocation_source=RevocationChecker(tmp_path / "b"),
+    )
+    accepted = send_document(ex, "52")
+    with ex.district.db.read() as conn:
+        no = inbox_store.find_incoming(conn, DISTRICT, document_id=refused.document_id)
+        yes = inbox_store.find_incoming(conn, DISTRICT, document_id=accepted.document_id)
+        events = [e.data for e in audit.entries(conn, DISTRICT) if e.event == "verified"]
+    assert no is not None
+    assert no.verdict is InboxVerdict.REJECTED
+    assert "revocation-unknown" in str(no.reason) or "not checked" in str(no.reason)
+    assert yes is not None
+    assert yes.verdict is InboxVerdict.VERIFIED
+    # prefer: accepted, and the audit log says it was not checked.
+    assert "not checked" in str(events[-1]["data"]["revocation"])
