@@ -427,3 +427,17 @@ def test_on_receipt_require_refuses_an_unchecked_signer_and_prefer_accepts_it(
     assert yes.verdict is InboxVerdict.VERIFIED
     # prefer: accepted, and the audit log says it was not checked.
     assert "not checked" in str(events[-1]["data"]["revocation"])
+
+
+def test_the_daemon_keeps_the_crls_it_has_seen_fresh(ca: LocalCA, tmp_path: Path) -> None:
+    office = _office(tmp_path, 100)
+    checker = RevocationChecker(tmp_path / "rev")
+    office.policy = signing.TrustPolicy(
+        roots=(ca.cert,), revocation=Mode.PREFER, revocation_source=checker
+    )
+    cert = ca.issue(organ_id=COMMUNE_A, name="A").cert
+    assert checker.status(cert, ca.cert).source == f"ocsp {ca.ocsp_url}"
+    assert steps.keep_revocation_fresh(office) == [ca.crl_url]
+    assert steps.keep_revocation_fresh(office) == []  # at most every ten minutes
+    assert list((tmp_path / "rev" / "crl").glob("*.der"))
+    office.db.dispose()
