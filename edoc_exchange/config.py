@@ -140,6 +140,18 @@ class TrustSettings(BaseModel):
     #: Refuse (answer 02) a signed document whose DocumentId names another issuer than its
     #: sender, instead of storing it flagged.
     strict_identity: bool = False
+    #: Revocation of signers' certificates (CRL, OCSP): "require" refuses a signer whose
+    #: status cannot be learnt; "prefer" accepts it and says "not checked since …"; "off".
+    #: A revoked signer is refused under both "require" and "prefer".
+    revocation: Literal["require", "prefer", "off"] = "prefer"
+    #: Where CRLs and OCSP answers are cached (default: "revocation" beside the store).
+    revocation_cache: Path | None = None
+    #: Seconds one CRL or OCSP request may take (weak links: the receiving path waits at
+    #: most this per URL, and a URL that failed is not asked again for retry seconds).
+    revocation_timeout: float = Field(3.0, gt=0)
+    revocation_retry: float = Field(300.0, gt=0)
+    #: Warn (edoc status, metrics, pages) when a certificate expires within this many days.
+    expiry_warning_days: int = Field(30, ge=0)
 
 
 class DaemonSettings(BaseModel):

@@ -147,14 +147,33 @@ def _health_url(health: tuple[str, int] | None) -> str:
 @app.command("status")
 @exits_on_error
 def status_cmd(
-    document_id: str,
+    document_id: Annotated[
+        str | None,
+        typer.Argument(help="Mã văn bản; không có: tình trạng cơ quan. Without: the office's."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
     sender: FromOption = None,
 ) -> None:
-    """Tình trạng văn bản. A document's state: received (clerk state) or sent (recipients)."""
+    """Tình trạng văn bản. A document's state: received (clerk state) or sent (recipients).
+
+    Without a DOCUMENT_ID: the certificates the office depends on and when they expire.
+    Certificates expiring within ``[trust] expiry_warning_days`` are warned about either way.
+    """
     settings = load_settings(config)
     office_id = settings.require_office().organ_id
+    expiries = steps.certificate_expiries(
+        steps.settings_certificates(settings),
+        now=dt.datetime.now(dt.UTC),
+        warning_days=settings.trust.expiry_warning_days if settings.trust else 30,
+    )
+    warnings = [e for e in expiries if e.warn]
+    if document_id is None:
+        _office_status(office_id, expiries, as_json=as_json)
+        return
+    if not as_json:
+        for warning in warnings:
+            err_console.print(f"[bold yellow]⚠ {warning.vi}[/] / {warning.en}")
     details = steps.document_details(open_store(settings), office_id, document_id, sender=sender)
     received, sent = details.received, details.sent
     recipients, history = details.recipients, details.history
@@ -233,6 +252,7 @@ def status_cmd(
             }
             for c in details.changes
         ],
+        "certificate_warnings": [w.as_json() for w in warnings],
     }
     if as_json:
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))
@@ -290,6 +310,37 @@ _CHANGE_VI = {
 }
 
 
+def _office_status(
+    office_id: str, expiries: list[steps.CertificateExpiry], *, as_json: bool
+) -> None:
+    """``edoc status`` without a document: each certificate and its expiry, warnings first."""
+    warnings = [e for e in expiries if e.warn]
+    if as_json:
+        data = {
+            "office": office_id,
+            "certificates": [e.as_json() for e in expiries],
+            "certificate_warnings": [w.as_json() for w in warnings],
+        }
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    for warning in warnings:
+        out.print(f"[bold yellow]⚠ {warning.vi}[/]\n  {warning.en}")
+    table = Table(title=f"Chứng thư số / certificates of {office_id}")
+    table.add_column("Vai trò / role")
+    table.add_column("Chủ thể / subject", overflow="fold")
+    table.add_column("Hết hạn / expires")
+    table.add_column("Còn / days left", justify="right")
+    for e in expiries:
+        role = e.role_words
+        table.add_row(
+            f"{role[0]} / {role[1]}",
+            e.subject,
+            f"{e.not_after:%Y-%m-%d}",
+            ("⚠ " if e.warn else "") + str(e.days_left),
+        )
+    out.print(table)
+
+
 def _change_line(document_id: str, c: Any) -> tuple[str, str]:
     """One line of a document's chain: what happened to it (and by which message), or,
     for the replacement, which document it replaces; the outcome in words."""
@@ -311,6 +362,7 @@ _PDF_VERDICT_WORDS = {
     "valid": "hợp lệ / valid",
     "invalid": "không hợp lệ / invalid",
     "untrusted": "không tin cậy / untrusted",
+    "revoked": "chứng thư đã bị thu hồi / signer revoked",
     "unsigned": "không có chữ ký / unsigned",
     "error": "không kiểm tra được / not checkable",
 }

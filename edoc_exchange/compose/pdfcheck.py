@@ -7,8 +7,11 @@ input bytes. It returns one :class:`PdfCheck` whose verdict is the worst of its
 signatures' (error > invalid > untrusted > valid; no signature at all: unsigned).
 
 Trust is the office's: the roots of its trust policy and nothing else (no system store).
-Nothing is fetched from the network (no CRL, no OCSP, no AIA): revocation is recorded as
-"not checked" until the office keeps revocation material of its own.
+Nothing is fetched from the network by pyhanko (no CRL, no OCSP, no AIA): revocation is
+asked of the office's checker, from its cache (``revocation``, a
+:class:`~edoc_exchange.signing.RevocationSource`), and recorded with its source ("good, crl
+…", "revoked … (key_compromise), cached crl of …", "not checked since …"); a revoked
+signer makes the signature's verdict ``revoked``. Without a checker: "not checked".
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..signing import RevocationSource, RevocationState, RevocationStatus
 
 __all__ = ["MAX_PDF_BYTES", "PdfCheck", "PdfSignature", "PdfVerdict", "check_pdf", "is_pdf"]
 
@@ -54,12 +59,18 @@ class PdfVerdict(enum.StrEnum):
     VALID = "valid"  #: every signature intact, covering what it should, from a trusted signer
     INVALID = "invalid"  #: a signature broken, or the file changed after it was signed
     UNTRUSTED = "untrusted"  #: intact, but the signer is not under the office's trusted roots
+    REVOKED = "revoked"  #: intact and trusted, but a certificate on its path was revoked
     UNSIGNED = "unsigned"  #: a readable PDF that carries no signature
     ERROR = "error"  #: not a PDF, encrypted, too large, or the check itself failed
 
 
 #: Worst first: the verdict of a PDF is that of its worst signature.
-_RANK = {PdfVerdict.INVALID: 0, PdfVerdict.UNTRUSTED: 1, PdfVerdict.VALID: 2}
+_RANK = {
+    PdfVerdict.INVALID: 0,
+    PdfVerdict.REVOKED: 1,
+    PdfVerdict.UNTRUSTED: 2,
+    PdfVerdict.VALID: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -132,13 +143,15 @@ def check_pdf(
     at: dt.datetime | None = None,
     max_bytes: int = MAX_PDF_BYTES,
     tsa_roots: Sequence[x509.Certificate] = (),
+    revocation: RevocationSource | None = None,
 ) -> PdfCheck:
     """Check every signature of ``data`` under the trusted ``roots`` (at ``at``, now by
-    default), and each signature timestamp under ``tsa_roots`` (none: no TSA trusted, a
-    timestamped signature is then "untrusted"). Never raises for bad input: a file that
-    is not a PDF, is encrypted, is larger than ``max_bytes``, or that pyhanko cannot read
-    is an ``error`` verdict with the reason. pyhanko runs its own event loop: call this
-    outside a running asyncio loop.
+    default), each signature timestamp under ``tsa_roots`` (none: no TSA trusted, a
+    timestamped signature is then "untrusted"), asking ``revocation`` (a cache: it must
+    not wait on the network) about each trusted signer's certificates. Never raises for
+    bad input: a file that is not a PDF, is encrypted, is larger than ``max_bytes``, or
+    that pyhanko cannot read is an ``error`` verdict with the reason. pyhanko runs its own
+    event loop: call this outside a running asyncio loop.
     """
     if len(data) > max_bytes:
         return PdfCheck(PdfVerdict.ERROR, f"too large to check ({len(data)} > {max_bytes} bytes)")
@@ -165,7 +178,7 @@ def check_pdf(
     found: list[PdfSignature] = []
     for sig in embedded:
         try:
-            found.append(_check_one(sig, context, ts_context))
+            found.append(_check_one(sig, context, ts_context, revocation))
         except Exception as exc:  # a broken CMS structure, a loop already running, ...
             log.info("PDF signature %s not checked: %s", sig.field_name, exc)
             return PdfCheck(
@@ -197,7 +210,38 @@ def _context(roots: Sequence[x509.Certificate], at: dt.datetime | None) -> Any:
     )
 
 
-def _check_one(sig: Any, context: Any, ts_context: Any) -> PdfSignature:
+def _revocation_of(status: Any, source: RevocationSource) -> RevocationStatus | None:
+    """The worst answer of ``source`` about the certificates on the signer's validated
+    path below its root (revoked > not checked > good); None without a path."""
+    path = status.validation_path
+    if path is None or status.signing_cert is None:
+        return None
+    certs = [x509.load_der_x509_certificate(c.dump()) for c in path.iter_certs(include_root=True)]
+    worst: RevocationStatus | None = None
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    for _ in range(len(certs)):
+        issuer = next(
+            (c for c in certs if c.subject == cert.issuer and c != cert),
+            None,
+        )
+        if issuer is None:
+            break
+        answer = source.status(cert, issuer)
+        if answer.state is RevocationState.REVOKED:
+            return answer
+        if worst is None or (
+            answer.state is RevocationState.NOT_CHECKED and worst.state is RevocationState.GOOD
+        ):
+            worst = answer
+        if issuer.subject == issuer.issuer:  # the root: nobody above to ask
+            break
+        cert = issuer
+    return worst
+
+
+def _check_one(
+    sig: Any, context: Any, ts_context: Any, revocation: RevocationSource | None
+) -> PdfSignature:
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.settings import KeyUsageConstraints
@@ -244,6 +288,16 @@ def _check_one(sig: Any, context: Any, ts_context: Any) -> PdfSignature:
         )
     else:
         verdict = PdfVerdict.VALID
+    revoked: RevocationStatus | None = None
+    if revocation is not None and status.trusted:
+        revoked = _revocation_of(status, revocation)
+        if (
+            revoked is not None
+            and revoked.state is RevocationState.REVOKED
+            and verdict in (PdfVerdict.VALID, PdfVerdict.UNTRUSTED)
+        ):
+            verdict = PdfVerdict.REVOKED
+            reason = f"the signer's certificate was revoked: {revoked}"
     return PdfSignature(
         field=str(sig.field_name),
         verdict=verdict,
@@ -257,6 +311,7 @@ def _check_one(sig: Any, context: Any, ts_context: Any) -> PdfSignature:
         trusted=bool(status.trusted),
         coverage=coverage.name.lower() if coverage is not None else None,
         modification=level.name.lower() if level is not None else None,
+        revocation=str(revoked) if revoked is not None else NOT_CHECKED,
         reason=reason,
     )
 

@@ -194,6 +194,8 @@ class Runner:
             steps.maybe_checkpoint(self.office)
         if not self.office.stopping:
             self.notify_step()
+        if not self.office.stopping:  # at most every ten minutes; bounded fetches
+            steps.keep_revocation_fresh(self.office)
 
     def notify_step(self) -> None:
         """E-mail the notices due, when ``[web]`` names an SMTP server. A failure is logged
@@ -306,6 +308,7 @@ class Runner:
         for name, count in figures.outbox.items():
             self.office.metrics.outbox_depth.labels(state=name).set(count)
         self.office.metrics.inbox_waiting.set(figures.inbox_waiting)
+        steps.update_expiry_metrics(self.office)
 
     def _register_again(self) -> None:
         """Our row says we stopped: this process was frozen past stale_after (a suspended

@@ -193,3 +193,29 @@ __all__ = [
     "upgrade_store",
     "verify_log",
 ]
+
+# Revocation (CRL/OCSP with an offline cache) and certificate expiry warnings.
+from .expiry import (
+    CertificateExpiry,
+    certificate_expiries,
+    expiry_warnings,
+    keep_revocation_fresh,
+    office_certificates,
+    settings_certificates,
+    update_expiry_metrics,
+)
+from .revocation import RefreshReport, RevocationChecker
+from .wiring import revocation_folder
+
+__all__ += [
+    "CertificateExpiry",
+    "RefreshReport",
+    "RevocationChecker",
+    "certificate_expiries",
+    "expiry_warnings",
+    "keep_revocation_fresh",
+    "office_certificates",
+    "revocation_folder",
+    "settings_certificates",
+    "update_expiry_metrics",
+]

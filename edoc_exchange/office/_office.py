@@ -126,6 +126,8 @@ class Office:
     #: The seal and the people who sign with their own keys (the two-step flow of
     #: Nghị định 30); None: documents carry the office's signature only.
     visible: VisibleSignatures | None = None
+    #: Warn when a certificate the office depends on expires within this many days.
+    expiry_warning_days: int = 30
 
     def __post_init__(self) -> None:
         # The office's audit log exists from the moment the office does: appending never

@@ -47,6 +47,12 @@ class Metrics:
             registry=self.registry,
         )
         self.last_poll_value = 0.0
+        self.certificate_expiry = Gauge(
+            "edoc_certificate_expiry_seconds",
+            "Seconds until a certificate the office depends on expires (negative: expired)",
+            ["role", "subject"],
+            registry=self.registry,
+        )
 
     def received(self, verdict: str) -> None:
         self._received.labels(verdict=verdict).inc()

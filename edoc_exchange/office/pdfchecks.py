@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import audit, edxml
+from .. import audit, edxml, signing
 from ..compose.pdfcheck import check_pdf, is_pdf
 from ..edxml.large import read_file_lazily
 from ..store import InboxVerdict
@@ -46,14 +46,18 @@ def verdicts_of(office: Office, message: edxml.Message) -> list[PdfVerdictRow]:
     """
     if not isinstance(message, edxml.Document):
         return []
-    roots, tsa_roots = office.trust().roots, office.trust().tsa_roots
+    policy = office.trust()
+    roots = policy.roots
+    revocation = _revocation(policy)
+    tsa_roots = policy.tsa_roots
     now = office.clock()
     verdicts: list[PdfVerdictRow] = []
     for position, attachment in enumerate(message.attachments):
         got = attachment.file
         if not is_pdf(got.name, got.content_type):
             continue
-        checked = check_pdf(got.data, roots, at=now, tsa_roots=tsa_roots)
+        checked = check_pdf(got.data, roots, at=now, tsa_roots=tsa_roots,
+                            revocation=revocation)
         verdicts.append(
             PdfVerdictRow(
                 position=position,
@@ -64,6 +68,16 @@ def verdicts_of(office: Office, message: edxml.Message) -> list[PdfVerdictRow]:
             )
         )
     return verdicts
+
+
+def _revocation(policy: signing.TrustPolicy) -> signing.RevocationSource | None:
+    """The office's revocation checker, as the XML signature's check uses it: a fresh
+    cached answer first, else one bounded request per URL (short timeouts, a URL that
+    failed is not asked again for a while), so a PDF's signers cost the receiving path at
+    most what its XML signer did; None when the policy says "off"."""
+    if policy.revocation is signing.RevocationMode.OFF:
+        return None
+    return policy.revocation_source
 
 
 def record_verdicts(

@@ -615,6 +615,8 @@ def _record_arrival(
             event["identity_finding"] = record.identity_finding
         if verified.timestamp_verdict is not None:  # the RFC 3161 timestamp, as judged
             event["timestamp"] = verified.timestamp_verdict.as_json()
+        if verified.revocation is not None:  # good, or "not checked since …" (prefer)
+            event["revocation"] = str(verified.revocation)
         if pdf_verdicts:
             event["pdf_signatures"] = [
                 {"name": v.name, "verdict": v.verdict, "reason": v.reason} for v in pdf_verdicts

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
@@ -20,7 +21,9 @@ from .. import signing
 from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings, TsaSettings
 from ..store import Database, open_database, upgrade
+from ..store.db import default_data_dir
 from ._office import FollowPolicy, Office, OfficeIdentity
+from .revocation import RevocationChecker
 from .visible import load_visible
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "load_timestamper",
     "open_store",
     "record_configuration",
+    "revocation_folder",
     "upgrade_store",
 ]
 
@@ -81,14 +85,29 @@ def load_signer(section: SigningSettings | None) -> signing.Signer | None:
     return signing.open_signer(source, secret=_env_secret)
 
 
-def load_policy(section: TrustSettings) -> signing.TrustPolicy:
-    """The trust policy the settings describe."""
+def load_policy(
+    section: TrustSettings, *, revocation_cache: Path | None = None
+) -> signing.TrustPolicy:
+    """The trust policy the settings describe; unless revocation is "off", with the
+    office's revocation checker (CRL/OCSP cached in ``revocation_cache``, else the
+    section's ``revocation_cache``, else the platform's data folder)."""
+    mode = signing.RevocationMode(section.revocation)
+    source = None
+    if mode is not signing.RevocationMode.OFF:
+        folder = section.revocation_cache or revocation_cache or default_data_dir() / "revocation"
+        source = RevocationChecker(
+            folder,
+            timeout=section.revocation_timeout,
+            retry_after=dt.timedelta(seconds=section.revocation_retry),
+        )
     return signing.TrustPolicy.from_path(
         section.roots,
         allow_legacy_sha1=section.allow_legacy_sha1,
         at=section.at,
         signers=section.signers,
         strict_identity=section.strict_identity,
+        revocation=mode,
+        revocation_source=source,
     )
 
 
@@ -136,6 +155,15 @@ def _with_tsa_roots(policy: signing.TrustPolicy, section: TsaSettings) -> signin
     """The trust policy with the TSAs whose timestamps prove a time (``[tsa] roots``)."""
     roots = _tsa_roots(section)
     return dataclasses.replace(policy, tsa_roots=roots) if roots else policy
+def revocation_folder(settings: Settings) -> Path:
+    """Where the office caches CRLs and OCSP answers: ``[trust] revocation_cache``, else a
+    "revocation" folder beside a SQLite store, else in the platform's data folder."""
+    if settings.trust is not None and settings.trust.revocation_cache is not None:
+        return settings.trust.revocation_cache
+    url = settings.store.url
+    if url and url.startswith("sqlite:///") and ":memory:" not in url:
+        return Path(url.removeprefix("sqlite:///")).parent / "revocation"
+    return default_data_dir() / "revocation"
 
 
 def build_office(
@@ -177,7 +205,10 @@ def build_office(
         signer=_stamped(
             load_signer(settings.signing) if signer == "settings" else signer, settings.tsa
         ),
-        policy=_with_tsa_roots(load_policy(settings.require_trust()), settings.tsa)
+        policy=_with_tsa_roots(
+            load_policy(settings.require_trust(), revocation_cache=revocation_folder(settings)),
+            settings.tsa,
+        )
         if receiving
         else None,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",
@@ -197,6 +228,7 @@ def build_office(
             per_pass=d.follow_per_pass,
         ),
         visible=load_visible(settings),
+        expiry_warning_days=settings.trust.expiry_warning_days if settings.trust else 30,
     )
 
 

@@ -12,3 +12,8 @@ from .box import Sandbox, SandboxOffice, free_port
 from .pki import TestIdentity, new_test_identity
 
 __all__ = ["Sandbox", "SandboxOffice", "TestIdentity", "free_port", "new_test_identity"]
+
+# A CA that revokes, with its CRL and OCSP responder on HTTP.
+from .ca import LocalCA
+
+__all__ += ["LocalCA"]

@@ -31,6 +31,20 @@ from ._policy import (
     load_roots,
     spki_sha256,
 )
+from ._revocation import (
+    RevocationAnswer,
+    RevocationDataError,
+    RevocationMode,
+    RevocationSource,
+    RevocationState,
+    RevocationStatus,
+    crl_times,
+    crl_urls,
+    judge_crl,
+    judge_ocsp,
+    ocsp_request,
+    ocsp_urls,
+)
 from ._sign import sign
 from ._signers import (
     KeyPairSigner,
@@ -54,7 +68,7 @@ from ._timestamp import (
     timestamper_of,
 )
 from ._timestamp import skipped as timestamp_skipped
-from ._verify import VerifiedMessage, signing_time, verify
+from ._verify import VerifiedMessage, check_revocation, signing_time, verify
 
 __all__ = [
     "DEFAULT_DIGEST_ALGORITHMS",
@@ -68,6 +82,12 @@ __all__ = [
     "LargeVerifiedMessage",
     "LegacySignature",
     "Pkcs11Signer",
+    "RevocationAnswer",
+    "RevocationDataError",
+    "RevocationMode",
+    "RevocationSource",
+    "RevocationState",
+    "RevocationStatus",
     "Rule",
     "SecretKind",
     "SignatureError",
@@ -85,11 +105,18 @@ __all__ = [
     "UntrustedSigner",
     "VerifiedMessage",
     "check_chain",
+    "check_revocation",
     "check_token",
+    "crl_times",
+    "crl_urls",
+    "judge_crl",
+    "judge_ocsp",
     "load_organ_map",
     "load_pem_signer",
     "load_pkcs12_signer",
     "load_roots",
+    "ocsp_request",
+    "ocsp_urls",
     "open_signer",
     "open_timestamper",
     "pem_key_is_encrypted",

@@ -70,6 +70,8 @@ class Rule(enum.StrEnum):
     KEY_USAGE = "key-usage"
     ORGAN_NOT_ALLOWED = "organ-not-allowed"
     SIGNING_TIME_FUTURE = "signing-time-future"
+    CERT_REVOKED = "cert-revoked"
+    REVOCATION_UNKNOWN = "revocation-unknown"
     # signing side and configuration
     KEY_SOURCE = "key-source"
     KEY_UNREADABLE = "key-unreadable"
@@ -214,6 +216,16 @@ _TEXTS: dict[Rule, tuple[str, str]] = {
     Rule.SIGNING_TIME_FUTURE: (
         "Thời điểm ký trong gói tin nằm ở tương lai",
         "the signing time in the message lies in the future",
+    ),
+    Rule.CERT_REVOKED: (
+        "Chứng thư số của người ký đã bị thu hồi",
+        "the signer's certificate has been revoked",
+    ),
+    Rule.REVOCATION_UNKNOWN: (
+        "Không kiểm tra được tình trạng thu hồi của chứng thư số (CRL/OCSP) mà chính sách "
+        "tin cậy bắt buộc kiểm tra ([trust] revocation = \"require\")",
+        "the certificate's revocation status could not be checked (CRL/OCSP) and the trust "
+        'policy requires it ([trust] revocation = "require")',
     ),
     Rule.KEY_UNREADABLE: (
         "Không đọc được khóa bí mật, chứng thư số hoặc tệp PKCS#12",

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._errors import Rule, TrustStoreError
+from ._revocation import RevocationMode, RevocationSource
 
 __all__ = [
     "DEFAULT_DIGEST_ALGORITHMS",
@@ -114,8 +115,16 @@ class TrustPolicy:
     #: The TSAs whose RFC 3161 timestamps prove a signing time (``[tsa] roots``): a
     #: timestamp from any other TSA is reported "untrusted" and its time not taken as proven.
     tsa_roots: tuple[x509.Certificate, ...] = ()
+    #: Revocation of the signer's certificate: "require" refuses a signer whose status
+    #: cannot be learnt, "prefer" accepts it and says "not checked since …", "off" does not
+    #: ask. A revoked signer is refused under both "require" and "prefer".
+    revocation: RevocationMode = RevocationMode.OFF
+    #: Who answers (the office's CRL/OCSP checker with its cache); needed unless "off".
+    revocation_source: RevocationSource | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if self.revocation is not RevocationMode.OFF and self.revocation_source is None:
+            raise ValueError("a revocation mode other than 'off' needs a revocation_source")
         if not self.roots:
             raise ValueError("a TrustPolicy needs at least one trusted root certificate")
         if not self.key_usage:
@@ -142,6 +151,8 @@ class TrustPolicy:
         organ_ids: Mapping[str, Collection[str]] | None = None,
         signers: str | os.PathLike[str] | None = None,
         strict_identity: bool = False,
+        revocation: RevocationMode = RevocationMode.OFF,
+        revocation_source: RevocationSource | None = None,
     ) -> TrustPolicy:
         """A policy trusting the roots in a PEM bundle or a folder of certificates.
 
@@ -161,6 +172,8 @@ class TrustPolicy:
             if organ_ids is None
             else {k: frozenset(v) for k, v in organ_ids.items()},
             strict_identity=strict_identity,
+            revocation=revocation,
+            revocation_source=revocation_source,
         )
 
     @property

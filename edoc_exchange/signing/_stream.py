@@ -202,7 +202,7 @@ def verify_file(
     message = read_result.message
 
     # 10-11. Certificate path at the signing time, and who may sign for the sender.
-    carried, at, chain = _trust(message, seen, policy, now)
+    carried, at, chain, revocation = _trust(message, seen, policy, now)
 
     # The signed message, Signature put back, to a file beside the input.
     folder = Path(workdir) if workdir is not None else source.parent
@@ -227,6 +227,7 @@ def verify_file(
         checked_at=at,
         unsigned_trace=seen.unsigned,
         warnings=(*skeleton.findings, *read_result.warnings, *seen.hop_findings),
+        revocation=revocation,
     )
 
 

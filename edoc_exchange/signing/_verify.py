@@ -25,6 +25,9 @@ Checklist (each block below is tagged with its step):
 9. The message model is read from ``VerifyResult.signed_xml`` only, never from the input.
 10. Certificate path to the policy's roots, at the signing time taken from verified data.
 11. OrganId permission of the signer's key, when the policy has a mapping.
+12. Revocation of every certificate on the path below the root, when the policy asks
+    (its source answers from a cache, within a bounded time): revoked → refused with the
+    reason, date and source; not learnt → refused under "require", said under "prefer".
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -76,11 +80,12 @@ from ._errors import (
     UntrustedSigner,
 )
 from ._policy import TrustPolicy, spki_sha256
+from ._revocation import RevocationMode, RevocationState, RevocationStatus
 from ._sign import XADES_NS, signature_value_c14n
 from ._timestamp import TimestampVerdict, check_token
 from ._trace import FILTER2, SmuggledContentError, unsigned_nodes
 
-__all__ = ["VerifiedMessage", "signing_time", "verify"]
+__all__ = ["VerifiedMessage", "check_revocation", "signing_time", "verify"]
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -125,6 +130,7 @@ class VerifiedMessage:
         "_checked_at",
         "_digest_algorithm",
         "_message",
+        "_revocation",
         "_signature_algorithm",
         "_signature_xml",
         "_signed_bytes",
@@ -146,6 +152,7 @@ class VerifiedMessage:
     _checked_at: dt.datetime
     _unsigned_trace: tuple[TraceHeader, ...]
     _warnings: tuple[Finding, ...]
+    _revocation: RevocationStatus | None
 
     def __init__(self, token: object, **fields: Any) -> None:
         if token is not _PRIVATE:
@@ -238,6 +245,15 @@ class VerifiedMessage:
     def warnings(self) -> tuple[Finding, ...]:
         """The lenient reader's warnings about the signed content and the unsigned hops."""
         return self._warnings
+
+    @property
+    def revocation(self) -> RevocationStatus | None:
+        """What is known of the signer's revocation, and from where (None: policy "off").
+
+        Under "prefer" a signer whose status could not be learnt is accepted with a
+        NOT_CHECKED status here ("not checked since …"): show it to the clerk.
+        """
+        return self._revocation
 
     @property
     def subject(self) -> str:
@@ -345,7 +361,7 @@ def verify(
     message = read_result.message
 
     # 10-11. Certificate path at the signing time, and who may sign for the sender.
-    carried, at, chain = _trust(message, seen, policy, now)
+    carried, at, chain, revocation = _trust(message, seen, policy, now)
 
     return VerifiedMessage(
         _PRIVATE,
@@ -361,6 +377,7 @@ def verify(
         checked_at=at,
         unsigned_trace=seen.unsigned,
         warnings=(*read_result.warnings, *seen.hop_findings),
+        revocation=revocation,
     )
 
 
@@ -447,10 +464,13 @@ def _inspect(root: etree._Element, policy: TrustPolicy) -> _Inspected:
 
 def _trust(
     message: Document | StatusMessage, seen: _Inspected, policy: TrustPolicy, now: dt.datetime
-) -> tuple[dt.datetime | None, dt.datetime, tuple[x509.Certificate, ...]]:
-    """Steps 10-11: the certificate path at the signing time the verified message carries
-    (or the policy's moment), and whether its signer may sign for its sender; (the carried
-    signing time, the moment checked, the chain)."""
+) -> tuple[
+    dt.datetime | None, dt.datetime, tuple[x509.Certificate, ...], RevocationStatus | None
+]:
+    """Steps 10-12: the certificate path at the signing time the verified message carries
+    (or the policy's moment), whether its signer may sign for its sender, and whether a
+    certificate on the path was revoked; (the carried signing time, the moment checked,
+    the chain, the signer's revocation status)."""
     leaf = seen.leaf
     # 10. Certificate path at the signing time carried in the (now verified) message.
     carried = signing_time(message)
@@ -473,7 +493,49 @@ def _trust(
                 detail=f"{message.sender.organ_id} / {leaf.subject.rfc4514_string()}",
             )
 
-    return carried, at, tuple(chain)
+    # 12. Revocation, after everything that needs no answer from elsewhere.
+    revocation = check_revocation(chain, policy)
+    return carried, at, tuple(chain), revocation
+
+
+def check_revocation(
+    chain: list[x509.Certificate] | tuple[x509.Certificate, ...], policy: TrustPolicy
+) -> RevocationStatus | None:
+    """Step 12: ask the policy's source about each certificate of ``chain`` below its root
+    (signer first); raise :class:`UntrustedSigner` for a revoked one (reason, date and
+    source in the detail), and for one not learnt under "require". Returns the signer's
+    status (the worst not-checked one under "prefer"), None when the policy is "off".
+
+    A revoked certificate is refused whatever its revocation date: the signing time a
+    message carries is the sender's own word, and a stolen key signs with any date it
+    likes (an RFC 3161 timestamp would prove the time; not relied on here).
+    """
+    source = policy.revocation_source
+    if policy.revocation is RevocationMode.OFF or source is None:
+        return None
+    signer_status: RevocationStatus | None = None
+    for cert, issuer in itertools.pairwise(chain):
+        status = source.status(cert, issuer)
+        who = _subject_of(cert)
+        if status.state is RevocationState.REVOKED:
+            raise UntrustedSigner(Rule.CERT_REVOKED, detail=f"{who}: {status}")
+        if status.state is RevocationState.NOT_CHECKED and policy.revocation is (
+            RevocationMode.REQUIRE
+        ):
+            raise UntrustedSigner(Rule.REVOCATION_UNKNOWN, detail=f"{who}: {status}")
+        if signer_status is None or (
+            status.state is RevocationState.NOT_CHECKED
+            and signer_status.state is not RevocationState.NOT_CHECKED
+        ):
+            signer_status = status
+    return signer_status
+
+
+def _subject_of(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return f"serial {cert.serial_number:x}"
 
 
 def _check_place(root: etree._Element, signature: etree._Element) -> None:

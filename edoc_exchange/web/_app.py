@@ -117,11 +117,24 @@ def render(
         "csrf_token": visitor.csrf_token if visitor else "",
         "office_name": context(request).office.identity.organ_name,
         "Role": staff.Role,
+        "cert_warnings": _cert_warnings(request, visitor),
         **extra,
         **values,
     }
     response = TEMPLATES.TemplateResponse(request, template, names, status_code=status_code)
     return response
+
+
+def _cert_warnings(request: Request, visitor: Visitor | None) -> list[tuple[str, str]]:
+    """Certificates expiring soon, for the văn thư and the quản trị (who can act on it):
+    (Vietnamese, English) pairs for the banner; nothing for others or when it fails."""
+    if visitor is None or visitor.user.role not in (staff.Role.CLERK, staff.Role.ADMIN):
+        return []
+    try:
+        return [(w.vi, w.en) for w in steps.expiry_warnings(context(request).office)]
+    except Exception:  # a banner must never break a page
+        log.exception("certificate expiry not read")
+        return []
 
 
 def error_page(

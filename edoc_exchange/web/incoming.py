@@ -76,6 +76,10 @@ _i18n.add(
         "incoming.pdf.valid": ("✔ Chữ ký hợp lệ", "✔ valid signature"),
         "incoming.pdf.invalid": ("✘ Chữ ký không hợp lệ", "✘ invalid signature"),
         "incoming.pdf.untrusted": ("✘ Người ký không được tin cậy", "✘ signer not trusted"),
+        "incoming.pdf.revoked": (
+            "✘ Chứng thư số người ký đã bị thu hồi",
+            "✘ the signer's certificate was revoked",
+        ),
         "incoming.pdf.unsigned": ("Không có chữ ký", "not signed"),
         "incoming.pdf.error": ("✘ Không kiểm tra được", "✘ could not be checked"),
         "incoming.pdf_revocation": (
