@@ -24,7 +24,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from ..signing import SigningKey
-from .pki import _TEST_MARK, TestIdentity, _new_key
+from .pki import _TEST_MARK, TestIdentity, _new_key, certificate_builder
 
 __all__ = ["LocalCA"]
 
@@ -74,18 +74,9 @@ class LocalCA:
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, _TEST_MARK),
             ]
         )
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=5 * 365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_usage(ca=True), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
+        self.cert = certificate_builder(
+            subject, subject, self.key.public_key(), now, 5 * 365, ca=True
+        ).sign(self.key, hashes.SHA256())
         self.revoked: dict[int, _Revoked] = {}
         self.issued: dict[int, x509.Certificate] = {}
         self.requests = 0
@@ -170,17 +161,7 @@ class LocalCA:
                 x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
             ]
         )
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(ca=False), critical=True)
-        )
+        builder = certificate_builder(subject, self.cert.subject, key.public_key(), now, days)
         if crl:
             point = x509.DistributionPoint(
                 full_name=[x509.UniformResourceIdentifier(self.crl_url)],
@@ -292,19 +273,6 @@ def _stub(ca: LocalCA, serial: int) -> x509.Certificate:
         .sign(ca.key, hashes.SHA256())
     )
 
-
-def _usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not ca,
-        content_commitment=not ca,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def _handler(ca: LocalCA) -> type[BaseHTTPRequestHandler]:
