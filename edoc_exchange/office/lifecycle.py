@@ -265,35 +265,9 @@ def replace_with_files(
 
     def record(conn: Any, document: edxml.Document, outbox_id: int) -> None:
         _sent_original(conn, office, document_id, step)  # again, under the write lock
-        made.append(
-            changes_store.record(
-                conn,
-                office_id=office.office_id,
-                direction="out",
-                issuer=office.office_id,
-                document_id=document_id,
-                change=CHANGE_OF[_B.REPLACE],
-                outcome="sent",
-                at=office.clock(),
-                by_document_id=document.document_id,
-                by_outbox_id=outbox_id,
-                reason=reason,
-            )
-        )
-        audit.append(
-            conn,
-            office.office_id,
-            audit.AuditEvent.LIFECYCLE_SENT,
-            {
-                "document_id": document_id,
-                "change": CHANGE_OF[_B.REPLACE],
-                "by_document_id": document.document_id,
-                "outbox_id": outbox_id,
-                "to": recipients,
-                "reason": reason,
-                "staff": who or office.identity.staff,
-            },
-        )
+        made.append(_record_sent(conn, office, document_id, CHANGE_OF[_B.REPLACE],
+                                 str(document.document_id), outbox_id, recipients, reason,
+                                 who))
 
     sent = outgoing.send_document(
         office,
@@ -511,34 +485,44 @@ def _change_sent(
                 step=step,
             ) from exc
         row_id, _new = queue_within(conn, office, data, edxml.read(data, strict=True).message)
-        recorded = changes_store.record(
-            conn,
-            office_id=office.office_id,
-            direction="out",
-            issuer=office.office_id,
-            document_id=document_id,
-            change=change,
-            outcome="sent",
-            at=office.clock(),
-            by_document_id=message.document_id,
-            by_outbox_id=row_id,
-            reason=reason,
-        )
-        audit.append(
-            conn,
-            office.office_id,
-            audit.AuditEvent.LIFECYCLE_SENT,
-            {
-                "document_id": document_id,
-                "change": change,
-                "by_document_id": message.document_id,
-                "outbox_id": row_id,
-                "to": list(original_row.recipients),
-                "reason": reason,
-                "staff": actor or office.identity.staff,
-            },
-        )
+        recorded = _record_sent(conn, office, document_id, change, str(message.document_id),
+                                row_id, list(original_row.recipients), reason, actor)
     return Sent((row_id,), recorded)
+
+
+def _record_sent(conn: Any, office: Office, document_id: str, change: str, by_document_id: str,
+                 outbox_id: int, to: list[str], reason: str | None,
+                 actor: str | None) -> Change:
+    """One change of ours sent (revoke, update, replace): its row in document_changes and
+    its LIFECYCLE_SENT event, in the transaction that queued the message."""
+    recorded = changes_store.record(
+        conn,
+        office_id=office.office_id,
+        direction="out",
+        issuer=office.office_id,
+        document_id=document_id,
+        change=change,
+        outcome="sent",
+        at=office.clock(),
+        by_document_id=by_document_id,
+        by_outbox_id=outbox_id,
+        reason=reason,
+    )
+    audit.append(
+        conn,
+        office.office_id,
+        audit.AuditEvent.LIFECYCLE_SENT,
+        {
+            "document_id": document_id,
+            "change": change,
+            "by_document_id": by_document_id,
+            "outbox_id": outbox_id,
+            "to": to,
+            "reason": reason,
+            "staff": actor or office.identity.staff,
+        },
+    )
+    return recorded
 
 
 def _message(
