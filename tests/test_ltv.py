@@ -106,9 +106,10 @@ def test_the_dss_holds_the_revocation_answer_and_pyhanko_validates_from_it_alone
 
     ca.stop()  # nothing can be fetched now: the validator has the DSS only
     status = _validate_offline(pdf, ca, tsa)
-    details = status.pretty_print_details()  # type: ignore[no-untyped-call]
+    details = status.pretty_print_details()
     assert status.bottom_line, details
-    assert status.timestamp_validity is not None and status.timestamp_validity.valid, details
+    assert status.timestamp_validity is not None, details
+    assert status.timestamp_validity.valid, details
 
 
 def test_without_the_material_the_same_validation_fails(
@@ -117,10 +118,11 @@ def test_without_the_material_the_same_validation_fails(
     signer, _cert = _signer(ca, tsa, None)
     pdf = render_pdf(plan(), signer=signer)
     dss = _dss(pdf)
-    assert "/OCSPs" not in dss and "/CRLs" not in dss
+    assert "/OCSPs" not in dss
+    assert "/CRLs" not in dss
     ca.stop()
     status = _validate_offline(pdf, ca, tsa)
-    details = status.pretty_print_details()  # type: ignore[no-untyped-call]
+    details = status.pretty_print_details()
     assert not status.bottom_line
     assert "The signer's certificate is untrusted." in details
     # ... for want of revocation material only: without hard-fail the same PDF validates.
@@ -141,7 +143,8 @@ def test_servers_down_and_nothing_cached_signs_anyway_with_certificates_only(
     dss = reader.root["/DSS"]
     kept = {bytes(c.get_object().data) for c in dss["/Certs"]}
     assert cert.public_bytes(Encoding.DER) in kept
-    assert "/OCSPs" not in dss and "/CRLs" not in dss
+    assert "/OCSPs" not in dss
+    assert "/CRLs" not in dss
     assert any("no CRL or OCSP answer to embed" in r.getMessage() for r in caplog.records)
 
 
@@ -155,3 +158,48 @@ def test_the_material_is_fetched_once_and_then_comes_from_the_cache(
     pdf = render_pdf(plan(), signer=signer)  # a second PDF: no new request to the CA
     assert ca.requests == asked
     assert len(_dss(pdf)["/OCSPs"]) == 1
+
+
+def test_the_office_wires_its_checker_to_its_signer_and_its_persons(
+    ca: LocalCA, tsa: LocalTsa, tmp_path: Path
+) -> None:
+    from edoc_exchange.config import load_settings
+    from edoc_exchange.office import build_office
+    from edoc_exchange.office.visible import load_person
+
+    ca.issue(organ_id=COMMUNE[0], name=COMMUNE[1]).write(tmp_path / "office")
+    ca.issue(organ_id=COMMUNE[0], name="Nguyễn Văn A").write(tmp_path / "chairman")
+    roots = tsa.tsa.write_roots(tmp_path / "tsa-roots.pem")
+    config = tmp_path / "edoc.toml"
+    config.write_text(
+        f'[office]\norgan_id = "{COMMUNE[0]}"\nname = "{COMMUNE[1]}"\n'
+        f'[store]\nurl = "sqlite:///{tmp_path / "edoc.sqlite3"}"\n'
+        '[signing]\nkey = "office/signer.key.pem"\ncert = "office/signer.pem"\n'
+        '[trust]\nroots = "office/ca.pem"\n'
+        f'[tsa]\nurl = "{tsa.url}"\nroots = "{roots}"\ntimeout = 20\n'
+        '[signers.chu_tich]\nkey = "chairman/signer.key.pem"\ncert = "chairman/signer.pem"\n'
+        'display_name = "Nguyễn Văn A"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    office = build_office(settings, receiving=False)
+    person = load_person(settings, "chu_tich")
+    for signer in (office.signer, person.signer):
+        assert isinstance(signer, signing.TimestampedSigner)
+        assert signer.validation_material is not None
+        pdf = render_pdf(plan(), signer=signer)
+        assert len(_dss(pdf)["/OCSPs"]) == 1
+        ca.stop()
+        assert _validate_offline(pdf, ca, tsa).bottom_line
+        ca.start()
+    # Receiving too: the signer gets the material from the policy's own checker.
+    receiving = build_office(settings)
+    assert isinstance(receiving.signer, signing.TimestampedSigner)
+    assert receiving.signer.validation_material is not None
+    # Revocation "off": no material is sought.
+    trust = '[trust]\nroots = "office/ca.pem"\n'
+    text = config.read_text(encoding="utf-8").replace(trust, trust + 'revocation = "off"\n')
+    config.write_text(text, encoding="utf-8")
+    off = build_office(load_settings(config), receiving=False)
+    assert isinstance(off.signer, signing.TimestampedSigner)
+    assert off.signer.validation_material is None
