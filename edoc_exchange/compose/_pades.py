@@ -38,6 +38,7 @@ from ..signing import (
     sign_data,
     timestamp_skipped,
     timestamper_of,
+    validation_material_of,
 )
 from .errors import RenderError
 from .stamps import ORGANISATION_FIELD, SIGNER_FIELD
@@ -324,7 +325,8 @@ def sign(
 ) -> bytes:
     """``pdf`` with a PAdES signature appended incrementally: baseline B, or B-T with an
     RFC 3161 signature timestamp from ``timestamper`` (or the one a TimestampedSigner
-    carries), followed by a DSS with the certificates a validator needs later (LTV).
+    carries), followed by a DSS with the certificates a validator needs later and the
+    CRLs and OCSP answers the signer's validation-material source gives (PAdES LT).
 
     ``field`` names the field to sign: an empty one the PDF was drawn with, else a new,
     invisible one of that name; ``appearance`` draws its widget (see :mod:`.stamps`);
@@ -344,7 +346,7 @@ def sign(
                 raise
             timestamp_skipped(exc)
         else:
-            return _with_validation_info(stamped, signer, timestamper)
+            return _with_validation_info(stamped, signer, timestamper, slot.name)
     return _sign(pdf, signer, reason, location, None, slot)
 
 
@@ -361,24 +363,54 @@ def _pyhanko_stamper(timestamper: Timestamper) -> Any:
     return timestamper
 
 
-def _with_validation_info(pdf: bytes, signer: Signer, timestamper: Timestamper) -> bytes:
+def _with_validation_info(
+    pdf: bytes, signer: Signer, timestamper: Timestamper, field: str
+) -> bytes:
     """Append a DSS (PAdES long-term validation material): the signer's certificates and
-    the TSA's (from its tokens, and the TSA roots it is checked against). No CRL or OCSP
-    answer is embedded: none is fetched here."""
+    the TSA's (from its tokens, and the TSA roots it is checked against), and, when the
+    signer carries a source of them (the office's revocation checker), their issuers and
+    the CRLs and OCSP answers about them, tied to the signature by a VRI entry. Material
+    that cannot be had leaves the DSS with what there is: the PDF is signed anyway."""
+    from cryptography import x509 as crypto_x509
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
     certs: dict[bytes, asn1_x509.Certificate] = {}
     for cert in signer.certificates:
         der = cert.public_bytes(Encoding.DER)
         certs[der] = asn1_x509.Certificate.load(der)
+    tsa_certs: list[bytes] = []
     for found in getattr(timestamper, "cert_registry", ()):
         certs[found.dump()] = found
+        tsa_certs.append(found.dump())
     for root in getattr(timestamper, "roots", ()):
         der = root.public_bytes(Encoding.DER)
         certs[der] = asn1_x509.Certificate.load(der)
+    crls: list[Any] = []
+    ocsps: list[Any] = []
+    source = validation_material_of(signer)
+    if source is not None:
+        from asn1crypto import crl as asn1_crl
+        from asn1crypto import ocsp as asn1_ocsp
+
+        asked = [*signer.certificates,
+                 *(crypto_x509.load_der_x509_certificate(der) for der in tsa_certs)]
+        material = source(asked)
+        for cert in material.certificates:
+            der = cert.public_bytes(Encoding.DER)
+            certs.setdefault(der, asn1_x509.Certificate.load(der))
+        crls = [asn1_crl.CertificateList.load(der) for der in dict.fromkeys(material.crls)]
+        ocsps = [asn1_ocsp.OCSPResponse.load(der) for der in dict.fromkeys(material.ocsps)]
     out = io.BytesIO(pdf)
     try:
-        DocumentSecurityStore.add_dss(out, None, certs=list(certs.values()))
+        contents = None
+        if crls or ocsps:  # the VRI entry: keyed by the SHA-1 of the signature's /Contents
+            reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+            for embedded in reader.embedded_signatures:
+                if embedded.field_name == field:
+                    contents = bytes(embedded.sig_object["/Contents"])
+        DocumentSecurityStore.add_dss(
+            out, contents, certs=list(certs.values()), crls=crls, ocsps=ocsps
+        )
     except (PdfError, ValueError) as exc:
         raise RenderError(
             f"Không thêm được dữ liệu kiểm tra lâu dài (DSS): {exc}",

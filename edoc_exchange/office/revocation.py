@@ -32,12 +32,13 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
 from .. import signing
 from ..atomicfile import write_atomically
 
-__all__ = ["RefreshReport", "RevocationChecker"]
+__all__ = ["RefreshReport", "RevocationChecker", "validation_material"]
 
 log = logging.getLogger("edoc.revocation")
 
@@ -124,6 +125,35 @@ class RevocationChecker:
         """The same checker, answering from its cache only (no network): for checks that
         must stay cheap and local, such as a received PDF's signatures."""
         return _CacheOnly(self)
+
+    def answers(
+        self, cert: x509.Certificate, issuer: x509.Certificate
+    ) -> tuple[list[bytes], list[bytes]]:
+        """The DER CRLs and OCSP responses about ``cert`` that this checker used or has
+        cached, after one :meth:`status` (which fetches only when nothing fresh is known,
+        at most once per URL within ``retry_after``): what a PDF's DSS embeds for
+        long-term validation. Only answers signed by ``issuer`` are given; never raises."""
+        self.status(cert, issuer)
+        crls: list[bytes] = []
+        ocsps: list[bytes] = []
+        try:
+            for url in signing.crl_urls(cert):
+                crl = self._cached_crl(url)
+                if crl is not None and self._judge_crl(crl, cert, issuer, []) is not None:
+                    crls.append(crl.data)
+            data = self._ocsp_path(cert, issuer).read_bytes()
+        except OSError:
+            return crls, ocsps
+        except Exception:  # never let a checker bug stop a signature
+            log.exception("revocation material of %x not read", cert.serial_number)
+            return crls, ocsps
+        try:
+            answer = signing.judge_ocsp(data, cert, issuer, now=self.clock())
+        except signing.RevocationDataError:
+            return crls, ocsps
+        if answer.state is not _State.NOT_CHECKED:
+            ocsps.append(data)
+        return crls, ocsps
 
     def _status(
         self, cert: x509.Certificate, issuer: x509.Certificate, *, fetch: bool
@@ -422,6 +452,55 @@ class RevocationChecker:
         with self._lock:  # answers derived from the old lists are asked again
             self._answers.clear()
         return report
+
+
+def validation_material(
+    checker: RevocationChecker, roots: Sequence[x509.Certificate] = ()
+) -> signing.ValidationMaterialSource:
+    """The source a signer's PDF signatures get their LTV material from: for each
+    certificate asked about, its issuer (among those asked about and ``roots``, the
+    office's trust roots and TSA roots) and the checker's CRLs and OCSP answers about it.
+    What cannot be had is left out and said at info level: the PDF is signed anyway."""
+
+    def material(certs: Sequence[x509.Certificate]) -> signing.ValidationMaterial:
+        candidates = [*certs, *roots]
+        issuers: dict[bytes, x509.Certificate] = {}
+        crls: list[bytes] = []
+        ocsps: list[bytes] = []
+        for cert in certs:
+            issuer = _issuer_of(cert, candidates)
+            if issuer is None:
+                if cert.issuer != cert.subject:
+                    log.info("no LTV material for %s: its issuer is not known",
+                             cert.subject.rfc4514_string())
+                continue
+            issuers[issuer.fingerprint(hashes.SHA256())] = issuer
+            found_crls, found_ocsps = checker.answers(cert, issuer)
+            if not found_crls and not found_ocsps:
+                log.info("no CRL or OCSP answer to embed for %s (none named or none reachable)",
+                         cert.subject.rfc4514_string())
+            crls += found_crls
+            ocsps += found_ocsps
+        return signing.ValidationMaterial(tuple(issuers.values()), tuple(crls), tuple(ocsps))
+
+    return material
+
+
+def _issuer_of(
+    cert: x509.Certificate, candidates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    """The candidate that signed ``cert`` (None for a root, or when none did)."""
+    if cert.issuer == cert.subject:
+        return None
+    for candidate in candidates:
+        if candidate.subject != cert.issuer or candidate == cert:
+            continue
+        try:
+            cert.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return candidate
+    return None
 
 
 def _signed_crl(data: bytes, issuer: x509.Certificate) -> bool:

@@ -73,9 +73,11 @@ class Person:
 
     def __init__(self, name: str, section: SignerSettings, look: SignatureLook | None,
                  secret: Callable[[signing.SecretKind], str | None] | None = None,
-                 tsa: TsaSettings | None = None) -> None:
+                 tsa: TsaSettings | None = None,
+                 material: signing.ValidationMaterialSource | None = None) -> None:
         self.name = name
         self._tsa = tsa
+        self._material = material
         self.display_name = _nfc(section.display_name)
         self.title = _nfc(section.title) if section.title else None
         self.user = section.user
@@ -93,7 +95,9 @@ class Person:
             if self._signer is None:
                 opened = _open(self.name, self._section, self._secret)
                 # His signature's time is proven by the office's TSA, as the seal's is.
-                self._signer = opened if self._tsa is None else _stamped(opened, self._tsa)
+                # ... and his PDF signatures carry the CRLs/OCSP answers about his chain.
+                self._signer = (opened if self._tsa is None
+                                else _stamped(opened, self._tsa, self._material))
             return self._signer
 
     @property
@@ -156,17 +160,19 @@ def _open(name: str, section: SignerSettings,
         raise _config_error(setting, exc) from exc
 
 
-def _stamped(signer: signing.Signer, tsa: TsaSettings) -> signing.Signer:
+def _stamped(signer: signing.Signer, tsa: TsaSettings,
+             material: signing.ValidationMaterialSource | None = None) -> signing.Signer:
     from .wiring import _stamped as with_tsa
 
-    stamped = with_tsa(signer, tsa)
+    stamped = with_tsa(signer, tsa, material)
     assert stamped is not None
     return stamped
 
 
 def _person(name: str, section: SignerSettings,
             secret: Callable[[signing.SecretKind], str | None] | None = None,
-            tsa: TsaSettings | None = None) -> Person:
+            tsa: TsaSettings | None = None,
+            material: signing.ValidationMaterialSource | None = None) -> Person:
     setting = f"signers.{name}"
     look = None
     if section.signature_image is not None:
@@ -175,7 +181,7 @@ def _person(name: str, section: SignerSettings,
                                           f"{setting}.signature_image"))
         except RenderError as exc:
             raise _config_error(f"{setting}.signature_image", exc) from exc
-    return Person(name, section, look, secret, tsa)
+    return Person(name, section, look, secret, tsa, material)
 
 
 def load_person(settings: Settings, name: str,
@@ -190,7 +196,9 @@ def load_person(settings: Settings, name: str,
             f"no [signers.{name}] section in the settings (known: {known})",
             step=f"config.signers.{name}",
         )
-    return _person(name, section, secret, settings.tsa)
+    from .wiring import validation_source
+
+    return _person(name, section, secret, settings.tsa, validation_source(settings))
 
 
 def _nfc(text: str) -> str:
@@ -199,9 +207,12 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def load_visible(settings: Settings) -> VisibleSignatures | None:
+def load_visible(settings: Settings, *,
+                 material: signing.ValidationMaterialSource | None = None,
+                 ) -> VisibleSignatures | None:
     """The seal and the signers the settings configure (None when neither is): every
-    image checked and every key opened now, once."""
+    image checked and every key opened now, once. ``material`` (else the settings' own)
+    gives the signers' PDF signatures their CRLs and OCSP answers."""
     office = settings.office
     seal_path = office.seal_image if office is not None else None
     if seal_path is None and not settings.signers:
@@ -214,7 +225,11 @@ def load_visible(settings: Settings) -> VisibleSignatures | None:
         except RenderError as exc:
             raise _config_error("office.seal_image", exc) from exc
         seal = SealLook(image, _nfc(office.name), office.seal_size_mm)
-    people = {name: _person(name, section, tsa=settings.tsa)
+    if material is None and settings.signers:
+        from .wiring import validation_source
+
+        material = validation_source(settings)
+    people = {name: _person(name, section, tsa=settings.tsa, material=material)
               for name, section in settings.signers.items()}
     return VisibleSignatures(seal=seal, people=people)
 

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import socket
 from pathlib import Path
@@ -20,10 +21,11 @@ from cryptography import x509
 from .. import signing
 from ..axis import AxisClient
 from ..config import ConfigError, Settings, SigningSettings, TrustSettings, TsaSettings
+from ..errors import EdocError
 from ..store import Database, open_database, upgrade
 from ..store.db import default_data_dir
 from ._office import FollowPolicy, Office, OfficeIdentity
-from .revocation import RevocationChecker
+from .revocation import RevocationChecker, validation_material
 from .visible import load_visible
 
 __all__ = [
@@ -35,7 +37,11 @@ __all__ = [
     "record_configuration",
     "revocation_folder",
     "upgrade_store",
+    "validation_source",
 ]
+
+log = logging.getLogger("edoc.office")
+
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Database:
     """Open the configured database and bring its schema up to date."""
@@ -143,12 +149,45 @@ def load_timestamper(section: TsaSettings) -> signing.Timestamper | None:
     )
 
 
-def _stamped(signer: signing.Signer | None, section: TsaSettings) -> signing.Signer | None:
-    """The office's signer with its TSA (``[tsa] url``): its signatures get timestamps."""
+def _stamped(
+    signer: signing.Signer | None,
+    section: TsaSettings,
+    material: signing.ValidationMaterialSource | None = None,
+) -> signing.Signer | None:
+    """The office's signer with its TSA (``[tsa] url``): its signatures get timestamps,
+    and its PDF signatures the CRLs and OCSP answers ``material`` gives (PAdES LT)."""
     if signer is None or isinstance(signer, signing.TimestampedSigner):
         return signer
     timestamper = load_timestamper(section)
-    return signer if timestamper is None else signing.TimestampedSigner(signer, timestamper)
+    if timestamper is None:
+        return signer
+    return signing.TimestampedSigner(signer, timestamper, material)
+
+
+def validation_source(
+    settings: Settings, policy: signing.TrustPolicy | None = None
+) -> signing.ValidationMaterialSource | None:
+    """Where signed PDFs get their LTV material: the office's revocation checker (the
+    ``policy``'s when given, so that both share one memory), with the trust roots and the
+    TSA roots as the issuers it may name. None when ``[trust]`` is missing, revocation is
+    "off", or the roots cannot be read (the PDF then embeds certificates only)."""
+    trust = settings.trust
+    if trust is None or signing.RevocationMode(trust.revocation) is signing.RevocationMode.OFF:
+        return None
+    if policy is None or not isinstance(policy.revocation_source, RevocationChecker):
+        try:
+            policy = load_policy(trust, revocation_cache=revocation_folder(settings))
+        except EdocError as exc:
+            log.info("no LTV material for signed PDFs: %s", exc.en)
+            return None
+    checker = policy.revocation_source
+    if not isinstance(checker, RevocationChecker):
+        return None
+    try:
+        tsa_roots = _tsa_roots(settings.tsa)
+    except EdocError:
+        tsa_roots = ()
+    return validation_material(checker, (*policy.roots, *policy.tsa_roots, *tsa_roots))
 
 
 def _with_tsa_roots(policy: signing.TrustPolicy, section: TsaSettings) -> signing.TrustPolicy:
@@ -193,6 +232,16 @@ def build_office(
     if axis is not None and axis.organ_id is None:
         axis = axis.model_copy(update={"organ_id": office.organ_id})
     d = settings.daemon
+    opened = load_signer(settings.signing) if signer == "settings" else signer
+    policy = (
+        _with_tsa_roots(
+            load_policy(settings.require_trust(), revocation_cache=revocation_folder(settings)),
+            settings.tsa,
+        )
+        if receiving
+        else None
+    )
+    material = validation_source(settings, policy)
     return Office(
         identity=OfficeIdentity(
             organ_id=office.organ_id,
@@ -202,15 +251,8 @@ def build_office(
         ),
         db=db or open_store(settings),
         client=AxisClient(axis) if axis is not None else None,
-        signer=_stamped(
-            load_signer(settings.signing) if signer == "settings" else signer, settings.tsa
-        ),
-        policy=_with_tsa_roots(
-            load_policy(settings.require_trust(), revocation_cache=revocation_folder(settings)),
-            settings.tsa,
-        )
-        if receiving
-        else None,
+        signer=_stamped(opened, settings.tsa, material),
+        policy=policy,
         worker=d.worker or f"{socket.gethostname()}-{os.getpid()}",
         stale_after=dt.timedelta(seconds=d.stale_after),
         retry_initial=dt.timedelta(seconds=d.retry_initial),
@@ -227,7 +269,7 @@ def build_office(
             horizon=dt.timedelta(days=d.follow_horizon_days),
             per_pass=d.follow_per_pass,
         ),
-        visible=load_visible(settings),
+        visible=load_visible(settings, material=material),
         expiry_warning_days=settings.trust.expiry_warning_days if settings.trust else 30,
     )
 

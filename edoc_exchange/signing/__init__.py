@@ -63,9 +63,12 @@ from ._timestamp import (
     TimestampError,
     TimestampStatus,
     TimestampVerdict,
+    ValidationMaterial,
+    ValidationMaterialSource,
     check_token,
     open_timestamper,
     timestamper_of,
+    validation_material_of,
 )
 from ._timestamp import skipped as timestamp_skipped
 from ._verify import VerifiedMessage, check_revocation, signing_time, verify
@@ -103,6 +106,8 @@ __all__ = [
     "TrustStoreError",
     "Unsigned",
     "UntrustedSigner",
+    "ValidationMaterial",
+    "ValidationMaterialSource",
     "VerifiedMessage",
     "check_chain",
     "check_revocation",
@@ -128,6 +133,7 @@ __all__ = [
     "spki_sha256",
     "timestamp_skipped",
     "timestamper_of",
+    "validation_material_of",
     "verify",
     "verify_file",
 ]

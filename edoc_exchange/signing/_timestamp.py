@@ -22,9 +22,9 @@ import datetime as dt
 import enum
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalid
@@ -45,10 +45,13 @@ __all__ = [
     "TimestampVerdict",
     "TimestampedSigner",
     "Timestamper",
+    "ValidationMaterial",
+    "ValidationMaterialSource",
     "check_token",
     "open_timestamper",
     "skipped",
     "timestamper_of",
+    "validation_material_of",
 ]
 
 log = logging.getLogger("edoc.signing")
@@ -117,16 +120,33 @@ class Timestamper(Protocol):
         ...
 
 
+class ValidationMaterial(NamedTuple):
+    """What a PAdES DSS holds for long-term validation: the issuers found for the
+    certificates asked about, and the DER CRLs and OCSP responses about them."""
+
+    certificates: tuple[x509.Certificate, ...] = ()
+    crls: tuple[bytes, ...] = ()
+    ocsps: tuple[bytes, ...] = ()
+
+
+#: Given certificates (a signer's chain, a TSA's), the material known about them; never
+#: raises, and gives what it has (the office's revocation checker, passed down: signing
+#: and compose know no network).
+ValidationMaterialSource = Callable[[Sequence[x509.Certificate]], ValidationMaterial]
+
+
 @dataclass(frozen=True, slots=True)
 class TimestampedSigner:
     """A signer whose signatures get a timestamp from ``timestamper`` (the office's TSA).
 
     It signs as ``signer`` does (same key, same certificates); the XML and PDF signatures
-    add a token to what they write.
+    add a token to what they write. ``validation_material``, when given, supplies the CRLs
+    and OCSP answers a PDF signature's DSS embeds (PAdES LT).
     """
 
     signer: Signer
     timestamper: Timestamper
+    validation_material: ValidationMaterialSource | None = None
 
     @property
     def key(self) -> SigningKey:
@@ -138,7 +158,7 @@ class TimestampedSigner:
 
     def __getattr__(self, name: str) -> Any:
         # A token signer's own methods (close, ...) stay reachable through the wrapper.
-        if name.startswith("__") or name in ("signer", "timestamper"):
+        if name.startswith("__") or name in ("signer", "timestamper", "validation_material"):
             raise AttributeError(name)
         return getattr(self.signer, name)
 
@@ -146,6 +166,11 @@ class TimestampedSigner:
 def timestamper_of(signer: object) -> Timestamper | None:
     """The TSA client a signer carries (a :class:`TimestampedSigner`), or None."""
     return signer.timestamper if isinstance(signer, TimestampedSigner) else None
+
+
+def validation_material_of(signer: object) -> ValidationMaterialSource | None:
+    """Where a signer's PDF signatures get their CRLs and OCSP answers, or None."""
+    return signer.validation_material if isinstance(signer, TimestampedSigner) else None
 
 
 def skipped(exc: TimestampError) -> None:
