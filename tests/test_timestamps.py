@@ -504,3 +504,24 @@ def test_the_local_tsa_rejects_bad_queries_with_a_status_not_a_500(tsa: LocalTsa
                             timeout=30)
     assert status(wrong_type)[2] == "rejection"
     assert httpx.get(tsa.url, timeout=30).status_code == 405
+
+
+def test_a_stored_signature_shows_its_proven_time_again(tsa: LocalTsa, rogue: LocalTsa) -> None:
+    """What a document's page shows: the ds:Signature the inbox keeps, its timestamp judged
+    again under the office's TSA roots of today."""
+    verified = signing.verify(signing.sign(document(), stamped_signer(tsa)), policy(tsa))
+    kept = verified.signature_xml
+    again = signing.stored_timestamp(kept, [tsa.tsa.ca_cert])
+    assert again is not None
+    assert again.proven == verified.timestamp
+    assert again.tsa is not None
+    assert "trusted" in again.tsa
+    # another office that does not trust this TSA: the time is stated, not proven
+    doubted = signing.stored_timestamp(kept, [rogue.tsa.ca_cert])
+    assert doubted is not None
+    assert doubted.proven is None
+    assert doubted.time == again.time
+    plain = signing.verify(signing.sign(document(), pki().signer()), policy())
+    assert signing.stored_timestamp(plain.signature_xml, [tsa.tsa.ca_cert]) is None
+    assert signing.stored_timestamp(b"<not-a-signature/>", [tsa.tsa.ca_cert]) is None
+    assert signing.stored_timestamp(b"\x00garbage", [tsa.tsa.ca_cert]) is None

@@ -30,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .. import audit, edxml
+from .. import audit, edxml, signing
 from ..edxml.large import read_file_lazily
 from ..errors import EdocError
 from ..store import InboxVerdict, as_utc
@@ -186,6 +186,11 @@ class SignatureVerdict:
     signed_at: dt.datetime | None  #: Vietnam time
     reason: str | None  #: why it was refused
     identity_finding: str | None  #: why its identity is doubtful, when let in anyway
+    #: The signing time an RFC 3161 timestamp proves (trusted TSA), Vietnam time.
+    proven_at: dt.datetime | None = None
+    #: The timestamp's TSA and, when it is not trusted, that its time is not proven.
+    timestamp_tsa: str | None = None
+    timestamp_trusted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -416,6 +421,22 @@ def _assignees(office: Office) -> tuple[staff.User, ...]:
     )
 
 
+def _timestamp_words(office: Office, signature_xml: bytes | None) -> dict[str, Any]:
+    """What the signature's timestamp proves, judged again under the office's TSA roots."""
+    if signature_xml is None:
+        return {}
+    roots = office.policy.tsa_roots if office.policy is not None else ()
+    stamp = signing.stored_timestamp(signature_xml, roots)
+    if stamp is None or stamp.time is None:
+        return {}
+    trusted = stamp.proven is not None
+    return {
+        "proven_at": to_vn_time(as_utc(stamp.time)) if trusted else None,
+        "timestamp_tsa": stamp.tsa,
+        "timestamp_trusted": trusted,
+    }
+
+
 def incoming_detail(office: Office, inbox_id: int, *, viewer: staff.User) -> IncomingDetail:
     """One received document for ``viewer``: header, trace, signature, files, statuses,
     register line, assignment and the actions open to the viewer.
@@ -431,6 +452,7 @@ def incoming_detail(office: Office, inbox_id: int, *, viewer: staff.User) -> Inc
         history = inbox_store.status_history_of(
             conn, office.office_id, row.document_id, replies_to=row.sender
         )
+        signature_xml = inbox_store.signature_xml_of(conn, row.id) if verified else None
     files: list[IncomingFile] = []
     if message is not None:
         for index, attachment in enumerate(message.attachments):
@@ -464,6 +486,7 @@ def incoming_detail(office: Office, inbox_id: int, *, viewer: staff.User) -> Inc
         signed_at=to_vn_time(as_utc(signed_at)) if signed_at else None,
         reason=row.reason,
         identity_finding=row.identity_finding,
+        **_timestamp_words(office, signature_xml),
     )
     signer_info = message.signer if message is not None else None
     signer_name = (

@@ -71,7 +71,7 @@ from ._timestamp import (
     validation_material_of,
 )
 from ._timestamp import skipped as timestamp_skipped
-from ._verify import VerifiedMessage, check_revocation, signing_time, verify
+from ._verify import VerifiedMessage, check_revocation, signing_time, stored_timestamp, verify
 
 __all__ = [
     "DEFAULT_DIGEST_ALGORITHMS",
@@ -131,6 +131,7 @@ __all__ = [
     "signed_message",
     "signing_time",
     "spki_sha256",
+    "stored_timestamp",
     "timestamp_skipped",
     "timestamper_of",
     "validation_material_of",

@@ -39,6 +39,7 @@ import functools
 import itertools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,7 @@ from ..edxml import (
     read_trace_hops,
     read_tree,
 )
+from ..errors import EdocError
 from . import _xml
 from ._chain import check_chain
 from ._errors import (
@@ -85,7 +87,7 @@ from ._sign import XADES_NS, signature_value_c14n
 from ._timestamp import TimestampVerdict, check_token
 from ._trace import FILTER2, SmuggledContentError, unsigned_nodes
 
-__all__ = ["VerifiedMessage", "check_revocation", "signing_time", "verify"]
+__all__ = ["VerifiedMessage", "check_revocation", "signing_time", "stored_timestamp", "verify"]
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -396,6 +398,26 @@ class _Inspected:
     #: The timestamp token (DER) and what its imprint must hash; None without a timestamp.
     timestamp_token: bytes | None = None
     stamped: bytes | None = None
+
+
+def stored_timestamp(
+    signature_xml: bytes, tsa_roots: Sequence[x509.Certificate]
+) -> TimestampVerdict | None:
+    """The timestamp of a signature verified before and stored (``signature_xml``, the
+    ds:Signature a VerifiedMessage kept), judged again under today's ``tsa_roots``: what a
+    document's page shows of its proven signing time. None when it carries no timestamp
+    or cannot be read again (the page then shows the sender's claimed time only)."""
+    try:
+        root = _xml.parse(bytes(signature_xml))
+        if root.tag != _xml.dsig("Signature"):
+            return None
+        objects = [c for c in _children(root) if c.tag == _xml.dsig("Object")]
+        if len(objects) != 1:
+            return None
+        token = _timestamp_token(root, objects[0])
+        return check_token(token, data=signature_value_c14n(root), roots=tuple(tsa_roots))
+    except (EdocError, _xml.UnsafeXmlError, ValueError):
+        return None
 
 
 def check_timestamp(seen: _Inspected, policy: TrustPolicy) -> TimestampVerdict | None:

@@ -380,6 +380,14 @@ class VerifiedDocument:
 _ROW = tuple(c for c in inbox.c if c.name not in ("message", "signature_xml"))
 
 
+def signature_xml_of(conn: Connection, inbox_id: int) -> bytes | None:
+    """The ds:Signature a verified row was received with (its timestamp shown again)."""
+    value = conn.execute(
+        select(inbox.c.signature_xml).where(inbox.c.id == inbox_id)
+    ).scalar_one_or_none()
+    return bytes(value) if value is not None else None
+
+
 def claim_incoming(
     conn: Connection,
     *,

@@ -71,6 +71,11 @@ _i18n.add(
         "incoming.sig_issuer": ("Cấp bởi", "Issued by"),
         "incoming.sig_when": ("Thời điểm ký", "Signed at"),
         "incoming.sig_why": ("Lý do", "Reason"),
+        "incoming.sig_proven": ("Thời điểm ký được chứng thực (dấu thời gian)",
+                                "Signing time proven (timestamp)"),
+        "incoming.sig_stamp_untrusted": ("Có dấu thời gian nhưng máy chủ cấp không được tin "
+                                         "cậy: thời điểm chưa được chứng thực",
+                                         "timestamped by a TSA not trusted: time not proven"),
         "incoming.identity": ("Lưu ý về mã văn bản", "About the document ID"),
         "incoming.pdf_signatures": ("Chữ ký trên tệp PDF", "Signatures on the PDF files"),
         "incoming.pdf.valid": ("✔ Chữ ký hợp lệ", "✔ valid signature"),
