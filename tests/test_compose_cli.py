@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -202,6 +203,18 @@ def test_demo_runs_green_and_leaves_nothing_running(tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
     signatures = PdfFileReader(io.BytesIO(pdf.read_bytes())).embedded_signatures
     assert [s.field_name for s in signatures] == ["Signer", "Organisation"]
+    # the district's `edoc status` tells the envelope's timestamp, proven by the trusted TSA
+    document_id = re.search(r"queued: (\S+)", out).group(1)  # type: ignore[union-attr]
+    district = tmp_path / "demo" / "office-000.00.05.H38" / "edoc.toml"
+    status = subprocess.run(
+        [sys.executable, "-m", "edoc_exchange", "status", document_id, "--config",
+         str(district), "--json"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env, check=False,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    stamp = json.loads(status.stdout)["received"]["timestamp"]
+    assert stamp["status"] == "valid", stamp
+    assert "TSA" in stamp["tsa"]
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path / "demo") not in procs
 

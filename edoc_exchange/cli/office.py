@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import audit, edxml, stopping
+from .. import audit, edxml, signing, stopping
 from .. import office as steps
 from ..atomicfile import write_atomically
 from ..config import load_settings
@@ -180,6 +180,10 @@ def status_cmd(
     if received is None and sent is None:
         err_console.print(f"Không có văn bản {document_id} / no document {document_id}")
         raise typer.Exit(1)
+    tsa_roots = (
+        signing.load_roots(settings.tsa.roots) if settings.tsa.roots is not None else ()
+    )
+    stamp = details.timestamp(tsa_roots)
     data: dict[str, Any] = {
         "document_id": document_id,
         "received": None
@@ -193,6 +197,7 @@ def status_cmd(
             "received_at": received.received_at.isoformat(),
             "due_date": received.due_date,
             "identity_finding": received.identity_finding,
+            "timestamp": stamp.as_json() if stamp is not None else None,
             "pdf_signatures": [
                 {
                     "name": v.name,
@@ -272,6 +277,8 @@ def status_cmd(
         )
         if received.identity_finding:
             table.add_row("Cảnh báo / warning", received.identity_finding)
+        if stamp is not None:
+            table.add_row("Dấu thời gian / timestamp", _stamp_line(stamp))
         for v in details.pdf_verdicts:
             table.add_row(f"Chữ ký PDF / PDF signature: {v.name}", _pdf_line(v))
     for other in details.also_received:
@@ -355,6 +362,17 @@ def _change_line(document_id: str, c: Any) -> tuple[str, str]:
     what = f"{vi} bởi / {en} by {by}" if by else f"{vi} / {en}"
     reason = f" — {c.reason}" if c.reason else ""
     return label, f"{what} {when} {outcome}{reason}"
+
+
+def _stamp_line(stamp: signing.TimestampVerdict) -> str:
+    """The signature's RFC 3161 timestamp in words: the time it proves, or why not."""
+    when = stamp.time.astimezone(VN_TZ).isoformat() if stamp.time else "?"
+    if stamp.proven is not None:
+        return f"{when} — chứng thực bởi / proven by {stamp.tsa}"
+    return (
+        f"{when} — chưa chứng thực, máy chủ không tin cậy / not proven, TSA not trusted: "
+        f"{stamp.tsa}"
+    )
 
 
 #: A PDF verdict in words (pdf_verdicts.verdict).

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import audit, edxml
+from cryptography import x509
+
+from .. import audit, edxml, signing
 from ..store import Database, InboxVerdict, StoreError
 from ..store import changes as changes_store
 from ..store import inbox as inbox_store
@@ -207,6 +210,14 @@ class DocumentDetails:
     changes: tuple[changes_store.Change, ...] = ()
     #: What the receiver found of the received document's PDF signatures (by attachment).
     pdf_verdicts: tuple[pdf_store.PdfVerdictRow, ...] = ()
+    #: The ds:Signature the verified document came with (its RFC 3161 timestamp inside).
+    signature_xml: bytes | None = None
+
+    def timestamp(self, tsa_roots: Sequence[x509.Certificate]) -> signing.TimestampVerdict | None:
+        """The received signature's timestamp, judged under ``tsa_roots`` (None: none)."""
+        if self.signature_xml is None:
+            return None
+        return signing.stored_timestamp(self.signature_xml, tsa_roots)
 
     @property
     def verified(self) -> bool:
@@ -250,9 +261,15 @@ def document_details(
             if c.issuer in issuers
         )
         verdicts = tuple(pdf_store.verdicts_of(conn, received.id)) if received is not None else ()
+        signature_xml = (
+            inbox_store.signature_xml_of(conn, received.id)
+            if received is not None and received.verdict is InboxVerdict.VERIFIED
+            else None
+        )
     others = tuple(
         r for r in carrying if received is None or r.sender != received.sender
     )
     return DocumentDetails(
-        document_id, received, sent, recipients, history, others, changes, verdicts
+        document_id, received, sent, recipients, history, others, changes, verdicts,
+        signature_xml,
     )
