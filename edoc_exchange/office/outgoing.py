@@ -714,10 +714,7 @@ def _check_content(office: Office, text: str, name: str,
         )
     if content.number:
         year = content.date.year
-        with office.db.read() as conn:
-            used = register_store.numbers_taken(conn, office.office_id, content.notation, year)
-            used |= _queued_numbers(conn, office.office_id, content.notation, year)
-        if int(content.number) in used:
+        if int(content.number) in _numbers_taken(office, content.notation, year):
             raise _yaml_refused(
                 text, name, ("number",), "number-used",
                 f"Số {content.number}/{content.notation} đã được dùng trong năm {year}: xóa "
@@ -1106,6 +1103,20 @@ def _number_taken(number: int, notation: str, year: int) -> DraftError:
     )
 
 
+def _numbers_taken(office: Office, notation: str, year: int) -> set[int]:
+    """The numbers of ``notation`` in ``year`` already given: in the outgoing register and
+    on documents still queued (composed before the register knew them)."""
+    with office.db.read() as conn:
+        used = register_store.numbers_taken(conn, office.office_id, notation, year)
+        return used | _queued_numbers(conn, office.office_id, notation, year)
+
+
+def _next_number(office: Office, notation: str, year: int) -> int:
+    """The next free number of ``notation`` in ``year`` (taken for real, and checked again,
+    in the issuing transaction)."""
+    return max(_numbers_taken(office, notation, year), default=0) + 1
+
+
 def _check_number(number: int) -> None:
     if not 0 < number < 10**11:
         raise _refuse("number", f"Số {number} không hợp lệ", f"number {number} is not valid")
@@ -1177,13 +1188,7 @@ def issue_draft(
             number = int(source.content.number)
     notation, year = fields["notation"], date.year
     for _ in range(20):
-        if number is None:
-            with office.db.read() as conn:
-                used = register_store.numbers_taken(conn, office.office_id, notation, year)
-                used |= _queued_numbers(conn, office.office_id, notation, year)
-            candidate = max(used, default=0) + 1
-        else:
-            candidate = number
+        candidate = number if number is not None else _next_number(office, notation, year)
         issued_pdf: drafts_store.NewFile | None = None
         if _SIGNED in fields:  # step 2: the organisation's signature on the signer's PDF
             issued_pdf = _sealed(office, signer, files[0], candidate, now)
@@ -1374,13 +1379,7 @@ def send_document(
     signed_first = _signed_by_signer(files[0])
     notation, year = fields["notation"], date.year
     for _ in range(20):
-        if number is None:
-            with office.db.read() as conn:
-                used = register_store.numbers_taken(conn, office.office_id, notation, year)
-                used |= _queued_numbers(conn, office.office_id, notation, year)
-            candidate = max(used, default=0) + 1
-        else:
-            candidate = number
+        candidate = number if number is not None else _next_number(office, notation, year)
         sent = files
         if signed_first:  # step 2: the organisation's signature on the signer's PDF
             sealed = _sealed(office, office.signer, files[0], candidate, now)
