@@ -233,6 +233,11 @@ class WebSettings(BaseModel):
     smtp_starttls: bool = False
     smtp_from: str | None = None
 
+    @property
+    def upload_max_bytes(self) -> int:
+        """``upload_max_mb`` in bytes: the bound the pages and the command line apply."""
+        return int(self.upload_max_mb * 1024 * 1024)
+
 
 class AuditSettings(BaseModel):
     """Where the office's signed audit checkpoints also go, outside the database."""

@@ -112,6 +112,13 @@ def _upload(path: Path, option: str, max_bytes: int) -> Upload:
     return Upload(path.name, data[:max_bytes], truncated=len(data) > max_bytes)
 
 
+def _files(main: Path, main_option: str, attach: list[Path] | None,
+           max_bytes: int) -> list[Upload]:
+    """The main file then the attachments, read from disk; a refusal names the option."""
+    return [_upload(main, main_option, max_bytes),
+            *(_upload(p, f"--attach {p}", max_bytes) for p in attach or [])]
+
+
 def _actor() -> str:
     try:
         return f"{CLI_ACTOR}:{getpass.getuser()}"
@@ -192,10 +199,9 @@ def send_document_cmd(
         signer_name=given.get("signer_name", ""),
     )
     settings = load_settings(config)
-    max_bytes = int(settings.web.upload_max_mb * 1024 * 1024)
+    max_bytes = settings.web.upload_max_bytes
     attachments = list(attach or [])
-    main_file = _upload(main, "MAIN_FILE", max_bytes)
-    uploads = [_upload(p, f"--attach {p}", max_bytes) for p in attachments]
+    main_file, *uploads = _files(main, "MAIN_FILE", attachments, max_bytes)
     db = open_store(settings)
     try:
         office = build_office(settings, db=db, receiving=False,

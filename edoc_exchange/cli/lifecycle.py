@@ -30,7 +30,7 @@ from ..office.lifecycle import (
 )
 from ..office.outgoing import DraftError
 from ._app import ConfigOption, app, exits_on_error, out
-from .documents import _actor, _named, _refused, _upload
+from .documents import _actor, _files, _named, _refused
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Lý do. The reason (required).")]
 
@@ -129,11 +129,8 @@ def update_cmd(
         raise _refused("--attach", "Tệp đính kèm mới cần cả văn bản chính mới (--main)",
                        "new attachments need the new main file too (--main)")
     settings = load_settings(config)
-    max_bytes = int(settings.web.upload_max_mb * 1024 * 1024)
-    files = []
-    if main is not None:
-        files = [_upload(main, "--main", max_bytes),
-                 *(_upload(p, f"--attach {p}", max_bytes) for p in attachments)]
+    max_bytes = settings.web.upload_max_bytes
+    files = _files(main, "--main", attachments, max_bytes) if main is not None else []
     office = build_office(settings, receiving=False)
     try:
         sent = update(office, document_id, reason, subject=subject, content=content,
@@ -165,10 +162,9 @@ def replace_cmd(
     """Thay thế văn bản đã gửi. Replace a sent document by a new version: a document of its
     own (new number, new files) whose Bussiness block (type 3) names the original."""
     settings = load_settings(config)
-    max_bytes = int(settings.web.upload_max_mb * 1024 * 1024)
+    max_bytes = settings.web.upload_max_bytes
     attachments = list(attach or [])
-    main_file = _upload(main, "MAIN_FILE", max_bytes)
-    uploads = [_upload(p, f"--attach {p}", max_bytes) for p in attachments]
+    main_file, *uploads = _files(main, "MAIN_FILE", attachments, max_bytes)
     db = open_store(settings)
     try:
         office = build_office(settings, db=db, receiving=False, signer="settings")

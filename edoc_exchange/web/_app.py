@@ -200,7 +200,7 @@ async def form_of(request: Request) -> FormData:
     """The request's form, parsed once (multipart uploads bounded by the settings)."""
     cached: FormData | None = getattr(request.state, "form", None)
     if cached is None:
-        limit = int(context(request).settings.upload_max_mb * 1024 * 1024)
+        limit = context(request).settings.upload_max_bytes
         cached = await request.form(max_files=100, max_fields=1000, max_part_size=limit)
         request.state.form = cached
     return cached

@@ -130,7 +130,7 @@ async def _upload(value: object, limit: int) -> Upload | None:
 
 
 def _limit(request: Request) -> int:
-    return int(context(request).settings.upload_max_mb * 1024 * 1024)
+    return context(request).settings.upload_max_bytes
 
 
 async def _form_page(request: Request, values: dict[str, Any], *, draft_id: int | None = None,

@@ -116,7 +116,7 @@ async def _upload(value: object, limit: int) -> outgoing.Upload | None:
 
 async def _files(request: Request, form: FormData) -> list[outgoing.Upload]:
     """The main file first, then the attachments; empty when no main file was chosen."""
-    limit = int(context(request).settings.upload_max_mb * 1024 * 1024)
+    limit = context(request).settings.upload_max_bytes
     main = await _upload(form.get("main_file"), limit)
     attachments = [u for v in form.getlist("attachments") if (u := await _upload(v, limit))]
     if main is None and attachments:
@@ -149,7 +149,7 @@ async def update(request: Request) -> Response:
             f"due date '{due[:20]}' is not a date (yyyy-mm-dd)",
             step="lifecycle.due_date",
         ) from None
-    limit = int(context(request).settings.upload_max_mb * 1024 * 1024)
+    limit = context(request).settings.upload_max_bytes
     await call(
         lifecycle.update, context(request).office, document_id, _text(form, "reason"),
         subject=_text(form, "subject") or None, content=_text(form, "content") or None,
@@ -169,7 +169,7 @@ async def replace(request: Request) -> Response:
             "the replacement's main file (PDF or DOCX) was not chosen",
             step="draft.main_file",
         )
-    limit = int(context(request).settings.upload_max_mb * 1024 * 1024)
+    limit = context(request).settings.upload_max_bytes
     await call(
         lifecycle.replace_with_files, context(request).office, document_id, files[0],
         files[1:], reason=_text(form, "reason"), subject=_text(form, "subject") or None,
