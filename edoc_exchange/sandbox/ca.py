@@ -24,7 +24,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from ..signing import SigningKey
-from .pki import _TEST_MARK, TestIdentity, _new_key, certificate_builder
+from .pki import _TEST_MARK, TestIdentity, _new_key, certificate_builder, organisation_subject
 
 __all__ = ["LocalCA"]
 
@@ -153,14 +153,7 @@ class LocalCA:
         """An organisation's key and certificate naming this CA's CRL and OCSP URLs."""
         now = self.clock()
         key = _new_key(key_type)
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, name),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-                x509.NameAttribute(NameOID.USER_ID, organ_id),
-                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
-            ]
-        )
+        subject = organisation_subject(name, organ_id)
         builder = certificate_builder(subject, self.cert.subject, key.public_key(), now, days)
         if crl:
             point = x509.DistributionPoint(

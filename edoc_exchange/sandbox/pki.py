@@ -104,6 +104,19 @@ def _usage(*, ca: bool) -> x509.KeyUsage:
     )
 
 
+def organisation_subject(name: str, organ_id: str) -> x509.Name:
+    """A test organisation certificate's subject: its name, its OrganId (UID) for people
+    to read, and the mark that it is for testing only."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(NameOID.USER_ID, organ_id),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
+        ]
+    )
+
+
 def certificate_builder(
     subject: x509.Name, issuer: x509.Name, public_key: Any, now: dt.datetime, days: int, *,
     ca: bool = False,
@@ -154,14 +167,7 @@ def new_test_identity(
         ca_name, ca_name, ca_key.public_key(), now, 5 * 365, ca=True
     ).sign(ca_key, hashes.SHA256())
     key = _new_key(key_type)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-            x509.NameAttribute(NameOID.USER_ID, organ_id),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_MARK),
-        ]
-    )
+    subject = organisation_subject(name, organ_id)
     cert = certificate_builder(subject, ca_name, key.public_key(), now, days).sign(
         ca_key, hashes.SHA256()
     )
